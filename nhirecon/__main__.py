@@ -1,0 +1,3 @@
+from nhirecon.cli import main
+
+main()

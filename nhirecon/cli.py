@@ -1,0 +1,349 @@
+"""The command line: parse, wire, print, and map errors to exit codes. No logic here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from nhirecon import __version__, config, engine, explain_view
+from nhirecon.connectors import registry
+from nhirecon.errors import NhireconError, UsageError
+from nhirecon.exit_codes import ExitCode
+from nhirecon.gate import parse_rule
+from nhirecon.model import GateRule, Report
+from nhirecon.output import write_all
+from nhirecon.reporters import FORMATS, for_path
+from nhirecon.reporters.table import TableReporter
+from nhirecon.values import ValueError_, parse_datetime
+
+app = typer.Typer(
+    name="nhirecon",
+    help="Identity lifecycle reconciliation: find the accounts that should not exist.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+log = logging.getLogger("nhirecon")
+stderr = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar=config.CONFIG_ENV,
+        show_default=False,
+        help="Config file (default nhirecon.yaml).",
+    ),
+]
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Evaluate as of this ISO-8601 instant (reproducible reports).", show_default=False
+    ),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More log lines on stderr.")]
+
+T = TypeVar("T")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nhirecon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Identity lifecycle reconciliation: find the accounts that should not exist."""
+
+
+def _fail(message: str, code: ExitCode) -> NoReturn:
+    stderr.print(f"nhirecon: error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(int(code))
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a command body, turning nhirecon's errors into their exit codes."""
+    try:
+        return action()
+    except NhireconError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", ExitCode.INTERRUPTED)
+
+
+def _logging(quiet: bool, verbose: bool) -> None:
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="nhirecon: %(levelname)s: %(message)s"
+    )
+
+
+def _now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError_ as exc:
+        raise UsageError(f"--now: {exc}") from None
+    assert parsed is not None
+    return parsed
+
+
+def _load(path: Path | None) -> config.Config:
+    return config.load(config.resolve_path(str(path) if path else None))
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[engine.Progress]:
+    """Progress bars on stderr when it is a terminal; otherwise nothing."""
+    if not enabled or not stderr.is_terminal:
+        yield lambda label, count: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} records"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def update(label: str, count: int) -> None:
+            if label not in tasks:
+                tasks[label] = bars.add_task(f"pulling {label}", total=None)
+            bars.update(tasks[label], completed=count)
+
+        yield update
+
+
+def _outputs(formats: list[str], outputs: list[Path]) -> list[tuple[str, Path | None]]:
+    """Pair ``-f`` and ``-o`` in order; a format without an output goes to stdout."""
+    pairs: list[tuple[str, Path | None]] = []
+    for index, path in enumerate(outputs):
+        if index < len(formats):
+            pairs.append((formats[index], path))
+            continue
+        implied = for_path(str(path))
+        if implied is None:
+            raise UsageError(f"-o {path}: no -f for it and its suffix names no format")
+        pairs.append((implied, path))
+    pairs.extend((name, None) for name in formats[len(outputs) :])
+    for name, _ in pairs:
+        if name not in FORMATS:
+            raise UsageError(f"unknown format {name!r} (formats: {', '.join(FORMATS)})")
+    if sum(1 for _, path in pairs if path is None) > 1:
+        raise UsageError("only one format can go to stdout; give the others an -o PATH")
+    return pairs or [("table", None)]
+
+
+def _render(name: str, report: Report, to_terminal: bool) -> str:
+    if name == "table":
+        console = Console()
+        if to_terminal:
+            return TableReporter(width=console.width, color=True).render(report)
+        return TableReporter().render(report)
+    return FORMATS[name]().render(report)
+
+
+@app.command()
+def audit(
+    config_path: ConfigOption = None,
+    format_: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help=f"Report format ({', '.join(FORMATS)}); repeatable."),
+    ] = None,
+    output: Annotated[
+        list[Path] | None,
+        typer.Option("--output", "-o", help="Write the matching -f format here; repeatable."),
+    ] = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", help="Only this target; repeatable.")
+    ] = None,
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option("--fail-on", help="Gate rule SELECTOR OP N, e.g. 'orphan>0'; repeatable."),
+    ] = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Pull, correlate, report and evaluate the gate.
+
+    Example: nhirecon audit -c nhirecon.yaml -f json -o report.json --fail-on 'orphan>0'
+    """
+    _logging(quiet, verbose)
+
+    def body() -> ExitCode:
+        instant = _now(now)
+        rules = _gate_rules(fail_on)
+        pairs = _outputs(list(format_ or []), list(output or []))
+        if quiet and not format_ and not output:
+            pairs = []
+        loaded = _load(config_path)
+        with _progress(not quiet) as progress:
+            report = engine.audit(
+                loaded, now=instant, only=list(target or []), gate_rules=rules, progress=progress
+            )
+        to_terminal = sys.stdout.isatty()
+        rendered = [
+            (path, _render(name, report, to_terminal and path is None)) for name, path in pairs
+        ]
+        write_all([(path, text) for path, text in rendered if path is not None])
+        for path, text in rendered:
+            if path is None:
+                sys.stdout.write(text)
+            else:
+                log.info("wrote %s", path)
+        if quiet and not pairs:
+            sys.stdout.write(_verdict(report) + "\n")
+        return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
+
+    raise typer.Exit(int(_run(body)))
+
+
+def _verdict(report: Report) -> str:
+    failed = [o for o in report.gate.outcomes if not o.passed]
+    if not failed:
+        return f"gate passed ({len(report.findings)} findings)"
+    return "gate failed: " + ", ".join(f"{o.rule.text} (count {o.count})" for o in failed)
+
+
+def _gate_rules(fail_on: list[str] | None) -> list[GateRule] | None:
+    if not fail_on:
+        return None
+    try:
+        return [parse_rule(text) for text in fail_on]
+    except ValueError as exc:
+        raise UsageError(f"--fail-on: {exc}") from None
+
+
+@app.command()
+def explain(
+    target: Annotated[str, typer.Argument(help="The target's name in the config.")],
+    account: Annotated[str, typer.Argument(help="The account's id, username or email.")],
+    config_path: ConfigOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Show how one account was correlated (each rule tried) and its findings.
+
+    Example: nhirecon explain crm alice@example.com
+    """
+    _logging(quiet, verbose)
+
+    def body() -> None:
+        instant = _now(now)
+        result = engine.explain(_load(config_path), target, account, now=instant)
+        sys.stdout.write(explain_view.render(result))
+
+    _run(body)
+
+
+@app.command()
+def validate(
+    config_path: ConfigOption = None,
+    connect: Annotated[
+        bool, typer.Option("--connect", help="Also pull every source and target once.")
+    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Check the config (and with --connect, reach every connector) without auditing.
+
+    Example: nhirecon validate -c nhirecon.yaml --connect
+    """
+    _logging(quiet, verbose)
+
+    def body() -> None:
+        loaded = _load(config_path)
+        endpoints = [*loaded.source.inputs, *(target.endpoint for target in loaded.targets)]
+        for endpoint in endpoints:
+            endpoint.open()
+        lines = [
+            f"{loaded.path}: valid ({len(loaded.source.inputs)} source inputs, "
+            f"{len(loaded.targets)} targets)"
+        ]
+        if connect:
+            for endpoint in endpoints:
+                count = sum(1 for _ in endpoint.open().records())
+                lines.append(
+                    f"  {endpoint.key} {endpoint.name} ({endpoint.connector.name}): {count} records"
+                )
+        if not quiet:
+            sys.stdout.write("\n".join(lines) + "\n")
+
+    _run(body)
+
+
+@app.command()
+def connectors() -> None:
+    """List the connectors, built-in and from plugins, with their options.
+
+    Example: nhirecon connectors
+    """
+    lines = []
+    for available in registry.discover():
+        if available.connector is None:
+            lines.append(f"{available.name} ({available.origin}): unusable: {available.problem}")
+            continue
+        cls = available.connector
+        writes = ", ".join(sorted(cls.can_write)) or "read only"
+        lines.append(f"{available.name} ({available.origin}, {writes}): {cls.description}")
+        for name, parameter in cls.options().items():
+            default = parameter.default
+            shown = "required" if default is parameter.empty else f"default {default!r}"
+            lines.append(f"    {name}: {shown}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path(
+        config.DEFAULT_PATH
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter config.
+
+    Example: nhirecon init nhirecon.yaml
+    """
+
+    def body() -> None:
+        if path.exists() and not force:
+            raise UsageError(f"{path} exists; use --force to overwrite it")
+        starter = resources.files("nhirecon").joinpath("templates/starter.yaml").read_text()
+        write_all([(path, starter)])
+        sys.stdout.write(f"wrote {path}\n")
+
+    _run(body)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        stderr.print("nhirecon: interrupted")
+        sys.exit(int(ExitCode.INTERRUPTED))

@@ -1,0 +1,85 @@
+"""CSV exports: one row per record, a header naming the columns."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
+from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text
+from nhirecon.errors import DataError
+
+MAX_FIELD_BYTES = 1 << 20
+"""The largest single cell accepted (1 MiB); a larger one is a malformed export."""
+
+
+class CsvConnector(Connector):
+    name = "csv"
+    description = "A CSV export with a header row (UTF-8 with or without BOM by default)."
+
+    def __init__(
+        self,
+        *,
+        context: ConnectorContext,
+        path: str,
+        delimiter: str = ",",
+        encoding: str = DEFAULT_ENCODING,
+    ) -> None:
+        super().__init__(context=context)
+        self.path: Path = context.resolve(path)
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self._columns: frozenset[str] | None = None
+
+    def columns(self) -> frozenset[str] | None:
+        return self._columns
+
+    def rows(self) -> Iterator[RawRow]:
+        csv.field_size_limit(min(MAX_FIELD_BYTES, sys.maxsize))
+        path = self.path
+        with open_text(path, self.encoding) as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter, strict=True)
+            line = 1
+            try:
+                header = next(reader, None)
+                if header is None:
+                    raise DataError(f"{path}: empty file (no header row)")
+                names = [name.strip() for name in header]
+                self._check_header(names)
+                index = {name: position for position, name in enumerate(names)}
+                self._columns = frozenset(index)
+                width = len(names)
+                line = reader.line_num + 1
+                for cells in reader:
+                    if not cells or (len(cells) == 1 and not cells[0].strip()):
+                        line = reader.line_num + 1
+                        continue
+                    if len(cells) != width:
+                        raise DataError(
+                            f"{path}:{line}: {len(cells)} fields where the header has {width}"
+                        )
+                    yield RawRow(f"{path}:{line}", _lookup(index, cells))
+                    line = reader.line_num + 1
+            except UnicodeDecodeError as exc:
+                raise decode_error(path, f":{line}", exc, self.encoding) from None
+            except csv.Error as exc:
+                raise DataError(f"{path}:{line}: malformed CSV: {exc}") from None
+
+    def _check_header(self, names: list[str]) -> None:
+        seen: set[str] = set()
+        for name in names:
+            if not name:
+                raise DataError(f"{self.path}:1: empty column name in the header")
+            if name in seen:
+                raise DataError(f"{self.path}:1: column {name!r} appears twice in the header")
+            seen.add(name)
+
+
+def _lookup(index: dict[str, int], cells: list[str]) -> Lookup:
+    def lookup(column: str) -> object:
+        position = index.get(column)
+        return None if position is None else cells[position]
+
+    return lookup

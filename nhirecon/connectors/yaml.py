@@ -1,0 +1,70 @@
+"""YAML inventories, such as a list of non-human identities kept in Git."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from nhirecon import yamlsafe
+from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
+from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text
+from nhirecon.connectors.json import dotted_lookup
+from nhirecon.errors import DataError
+
+
+class YamlConnector(Connector):
+    name = "yaml"
+    description = "A YAML list of records, at the top level or under one key (`key:` names it)."
+
+    def __init__(
+        self,
+        *,
+        context: ConnectorContext,
+        path: str,
+        key: str | None = None,
+        encoding: str = DEFAULT_ENCODING,
+    ) -> None:
+        super().__init__(context=context)
+        self.path: Path = context.resolve(path)
+        self.key = key
+        self.encoding = encoding
+
+    def rows(self) -> Iterator[RawRow]:
+        with open_text(self.path, self.encoding) as handle:
+            try:
+                text = handle.read()
+            except UnicodeDecodeError as exc:
+                raise decode_error(self.path, "", exc, self.encoding) from None
+        try:
+            document = yamlsafe.load(text)
+        except yamlsafe.YamlError as exc:
+            line = f":{exc.line}" if exc.line else ""
+            raise DataError(f"{self.path}{line}: invalid YAML: {exc}") from None
+        items, prefix = self._items(document.data)
+        for index, item in enumerate(items):
+            item_path = f"{prefix}[{index}]" if prefix else f"[{index}]"
+            line_number = document.lines.get(item_path.lstrip("."))
+            where = f"{self.path}:{line_number}" if line_number else f"{self.path}{item_path}"
+            if not isinstance(item, dict):
+                raise DataError(f"{where}: expected a mapping, got {type(item).__name__}")
+            yield RawRow(where, dotted_lookup(item))
+
+    def _items(self, data: Any) -> tuple[list[Any], str]:
+        if data is None:
+            return [], ""
+        if self.key is not None:
+            found = data.get(self.key) if isinstance(data, dict) else None
+            if not isinstance(found, list):
+                raise DataError(f"{self.path}: no list under key {self.key!r}")
+            return found, self.key
+        if isinstance(data, list):
+            return data, ""
+        if isinstance(data, dict):
+            lists = [name for name, value in data.items() if isinstance(value, list)]
+            if len(lists) == 1:
+                return data[lists[0]], str(lists[0])
+        raise DataError(
+            f"{self.path}: expected a list of records, or a mapping with one list"
+            " (set the connector's `key` option to choose it)"
+        )

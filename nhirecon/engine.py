@@ -1,0 +1,234 @@
+"""The audit pipeline: pull, correlate, apply the rules, build the report.
+
+Identities are held in memory and indexed once; each target's accounts are streamed in a
+single pass, so memory grows with the source and the findings, not with the targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from nhirecon import __version__
+from nhirecon.config import Config, Source, Target
+from nhirecon.correlate import Correlator, IdentityIndex, Link, LinkStatus, Step
+from nhirecon.errors import DataError, SafetyError, UsageError
+from nhirecon.exceptions import Exceptions
+from nhirecon.findings import Clock, TargetRules, account_findings, source_findings
+from nhirecon.gate import evaluate
+from nhirecon.model import ExceptionRule, Finding, GateRule, Record, Report, TargetStats
+from nhirecon.values import key_for
+
+Progress = Callable[[str, int], None]
+"""Called as records arrive: (what is being pulled, how many so far)."""
+PROGRESS_EVERY = 5000
+
+
+def _quiet(label: str, count: int) -> None:
+    """The default progress sink: says nothing."""
+
+
+@dataclass(frozen=True)
+class SourceData:
+    name: str
+    connector: str
+    identities: tuple[Record, ...]
+
+
+def _counted(records: Iterable[Record], label: str, progress: Progress) -> Iterator[Record]:
+    count = 0
+    for count, record in enumerate(records, start=1):
+        if count % PROGRESS_EVERY == 0:
+            progress(label, count)
+        yield record
+    progress(label, count)
+
+
+def pull_source(source: Source, progress: Progress = _quiet) -> SourceData:
+    """Every identity of the source, from all its inputs; ids must be unique."""
+    identities: list[Record] = []
+    seen: dict[str, str] = {}
+    for endpoint in source.inputs:
+        connector = endpoint.open()
+        for identity in _counted(connector.records(), endpoint.name, progress):
+            first = seen.setdefault(identity.id, identity.location)
+            if first != identity.location:
+                raise DataError(
+                    f"{identity.location}: identity id {identity.id!r} already read at {first}"
+                )
+            identities.append(identity)
+    if not identities:
+        raise SafetyError(
+            f"source {source.name!r} returned no identities; refusing to report every account"
+            " as an orphan (is the export empty or truncated?)"
+        )
+    return SourceData(source.name, source.inputs[0].connector.name, tuple(identities))
+
+
+def target_rules(config: Config, target: Target) -> TargetRules:
+    protected = frozenset(
+        key
+        for entry in config.protected
+        if entry.target == target.name
+        for key in [key_for(entry.account, "casefold")]
+        if key is not None
+    )
+    return TargetRules(
+        name=target.name,
+        connector=target.endpoint.connector.name,
+        compare=target.compare,
+        remediate=target.remediate,
+        can_write=target.endpoint.connector.can_write,
+        protected=protected,
+    )
+
+
+@dataclass
+class _Tally:
+    accounts: int = 0
+    linked: int = 0
+    unmatched: int = 0
+    ambiguous: int = 0
+    inactive: int = 0
+
+    def add(self, account: Record, link: Link) -> None:
+        self.accounts += 1
+        if not account.active:
+            self.inactive += 1
+        if link.status is LinkStatus.LINKED:
+            self.linked += 1
+        elif link.status is LinkStatus.AMBIGUOUS:
+            self.ambiguous += 1
+        else:
+            self.unmatched += 1
+
+
+def _accounts(target: Target, progress: Progress) -> Iterator[Record]:
+    """A target's accounts, streamed; an id seen twice fails the pull."""
+    seen: dict[str, str] = {}
+    for account in _counted(target.endpoint.open().records(), target.name, progress):
+        first = seen.setdefault(account.id, account.location)
+        if first != account.location:
+            raise DataError(
+                f"{account.location}: account id {account.id!r} already read at {first}"
+            )
+        yield account
+
+
+def audit_target(
+    config: Config,
+    target: Target,
+    source: SourceData,
+    index: IdentityIndex,
+    clock: Clock,
+    progress: Progress = _quiet,
+) -> tuple[TargetStats, list[Finding]]:
+    """One pass over a target's accounts: correlate each and apply every rule."""
+    correlator = Correlator(index, target.correlate)
+    rules = target_rules(config, target)
+    tally = _Tally()
+    findings: list[Finding] = []
+    for account in _accounts(target, progress):
+        link = correlator.link(account)
+        tally.add(account, link)
+        findings.extend(
+            account_findings(rules, account, link, source.name, clock, config.source.active_status)
+        )
+    stats = TargetStats(
+        name=target.name,
+        connector=rules.connector,
+        accounts=tally.accounts,
+        linked=tally.linked,
+        unmatched=tally.unmatched,
+        ambiguous=tally.ambiguous,
+        inactive=tally.inactive,
+    )
+    return stats, findings
+
+
+def selected_targets(config: Config, only: Sequence[str] = ()) -> tuple[Target, ...]:
+    """The targets a run covers: all, or those named with ``--target``."""
+    if not only:
+        return config.targets
+    return tuple(config.target(name) for name in dict.fromkeys(only))
+
+
+def audit(
+    config: Config,
+    *,
+    now: datetime,
+    only: Sequence[str] = (),
+    gate_rules: Sequence[GateRule] | None = None,
+    progress: Progress = _quiet,
+) -> Report:
+    """Run the whole audit and return the report (without writing anything)."""
+    targets = selected_targets(config, only)
+    source = pull_source(config.source, progress)
+    clock = Clock(now, config.policy)
+    index = IdentityIndex(source.identities)
+    stats: list[TargetStats] = []
+    raw = source_findings(source.name, source.identities, config.source.active_status, clock)
+    for target in targets:
+        target_stats, target_findings = audit_target(config, target, source, index, clock, progress)
+        stats.append(target_stats)
+        raw.extend(target_findings)
+    counted, excepted = Exceptions(config.exceptions, now).split(raw)
+    counted.sort(key=Finding.sort_key)
+    excepted.sort(key=lambda pair: pair[0].sort_key())
+    rules = config.gate if gate_rules is None else gate_rules
+    return Report(
+        tool_version=__version__,
+        generated_at=now,
+        source_name=source.name,
+        source_connector=source.connector,
+        identities=len(source.identities),
+        targets=tuple(stats),
+        findings=tuple(counted),
+        excepted=tuple(excepted),
+        gate=evaluate(rules, counted),
+    )
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How one account was correlated, and what was found about it."""
+
+    target: str
+    account: Record
+    trail: tuple[Step, ...]
+    link: Link
+    findings: tuple[Finding, ...]
+    excepted: tuple[tuple[Finding, ExceptionRule], ...]
+
+
+def explain(config: Config, target_name: str, query: str, *, now: datetime) -> Explanation:
+    """Find one account (by id, username or email) and replay its correlation."""
+    target = config.target(target_name)
+    source = pull_source(config.source)
+    wanted = key_for(query, "casefold")
+    account = None
+    for candidate in _accounts(target, _quiet):
+        if candidate.id == query:
+            account = candidate
+            break
+        if account is None and wanted in {
+            key_for(candidate.username, "casefold"),
+            key_for(candidate.email, "casefold"),
+        }:
+            account = candidate
+    if account is None:
+        raise UsageError(f"target {target_name!r} has no account {query!r}")
+    trail: list[Step] = []
+    link = Correlator(IdentityIndex(source.identities), target.correlate).link(account, trail)
+    clock = Clock(now, config.policy)
+    found = account_findings(
+        target_rules(config, target),
+        account,
+        link,
+        source.name,
+        clock,
+        config.source.active_status,
+    )
+    counted, excepted = Exceptions(config.exceptions, now).split(found)
+    return Explanation(target_name, account, tuple(trail), link, tuple(counted), tuple(excepted))

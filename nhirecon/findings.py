@@ -1,0 +1,358 @@
+"""The finding rules of SPEC §5: pure functions of records, links, policy and ``now``."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from nhirecon.config import Policy
+from nhirecon.correlate import Link, LinkStatus
+from nhirecon.model import (
+    KIND_INFO,
+    Finding,
+    FindingKind,
+    Origin,
+    Record,
+    Remediation,
+    fingerprint,
+)
+from nhirecon.values import format_datetime, key_for
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The instant the audit is evaluated at, and the policy's limits measured from it."""
+
+    now: datetime
+    policy: Policy
+
+    def days_since(self, moment: datetime) -> int:
+        return (self.now - moment).days
+
+    def older_than(self, moment: datetime, days: int) -> bool:
+        return self.now - moment > timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class TargetRules:
+    """What the rules need to know about one target."""
+
+    name: str
+    connector: str
+    compare: Sequence[str]
+    remediate: Mapping[FindingKind, Remediation]
+    can_write: frozenset[str]
+    protected: frozenset[str]
+    """Normalised ids, usernames and emails of its protected accounts."""
+
+    def is_protected(self, account: Record) -> bool:
+        return any(key in self.protected for key in subject_keys(account))
+
+
+def subject_keys(record: Record) -> set[str]:
+    """The normalised names an exception or ``protected`` entry can use for a record."""
+    return {
+        key
+        for key in (
+            key_for(value, "casefold") for value in (record.id, record.username, record.email)
+        )
+        if key is not None
+    }
+
+
+def _make(
+    kind: FindingKind,
+    target: str,
+    account: Record | None,
+    identity: Record | None,
+    message: str,
+    detail: Mapping[str, Any],
+    remediation: tuple[Remediation, str],
+) -> Finding:
+    subject = account or identity
+    assert subject is not None
+    return Finding(
+        kind=kind,
+        severity=KIND_INFO[kind].severity,
+        target=target,
+        account=account,
+        identity=identity,
+        message=message,
+        detail=detail,
+        remediation=remediation[0],
+        remediation_reason=remediation[1],
+        fingerprint=fingerprint(kind, target, subject.id),
+    )
+
+
+def _remedy(kind: FindingKind, target: TargetRules, account: Record) -> tuple[Remediation, str]:
+    if kind is FindingKind.AMBIGUOUS:
+        return Remediation.MANUAL, "correlation is ambiguous: link the account by hand"
+    if target.is_protected(account):
+        return Remediation.NONE, "protected account: never disabled or deleted"
+    action = target.remediate.get(kind)
+    if action is None:
+        return Remediation.NONE, ""
+    if action.value not in target.can_write:
+        return (
+            Remediation.MANUAL,
+            f"{action.value} by hand: the {target.connector} connector cannot write",
+        )
+    return action, ""
+
+
+def _day(moment: datetime) -> str:
+    return format_datetime(moment)[:10]
+
+
+def account_findings(
+    target: TargetRules,
+    account: Record,
+    link: Link,
+    source: str,
+    clock: Clock,
+    active_status: frozenset[str],
+) -> list[Finding]:
+    """Every finding for one account of a target; inactive accounts have none."""
+    if not account.active:
+        return []
+    found: list[Finding] = []
+
+    def add(
+        kind: FindingKind, message: str, detail: Mapping[str, Any], identity: Record | None = None
+    ) -> None:
+        found.append(
+            _make(
+                kind,
+                target.name,
+                account,
+                identity,
+                message,
+                detail,
+                _remedy(kind, target, account),
+            )
+        )
+
+    name = account.label
+    policy = clock.policy
+    if link.status is LinkStatus.AMBIGUOUS:
+        ids = [candidate.id for candidate in link.candidates]
+        add(
+            FindingKind.AMBIGUOUS,
+            f"{name}: rule {link.rule} matched {len(ids)} identities in {source}"
+            f" ({', '.join(ids)})",
+            {"rule": str(link.rule), "candidates": ids},
+        )
+    elif link.status is LinkStatus.UNMATCHED:
+        created = account.created_at
+        in_grace = (
+            created is not None
+            and policy.orphan_grace_days > 0
+            and not clock.older_than(created, policy.orphan_grace_days)
+        )
+        if not in_grace:
+            if account.origin is Origin.JIT:
+                add(
+                    FindingKind.JIT_ORPHAN,
+                    f"{name}: created at sign-in (JIT) and owned by no identity in {source}",
+                    {"origin": account.origin.value},
+                )
+            else:
+                add(
+                    FindingKind.ORPHAN,
+                    f"{name}: owned by no identity in {source} (origin {account.origin.value})",
+                    {"origin": account.origin.value},
+                )
+    else:
+        identity = link.identity
+        assert identity is not None
+        status = (identity.status or "active").casefold()
+        if status not in active_status:
+            add(
+                FindingKind.LEAVER,
+                f"{name}: belongs to {identity.label}, whose status in {source} is "
+                f"{identity.status!r}",
+                {"identity_status": identity.status},
+                identity,
+            )
+        drift = _drift(target.compare, identity, account)
+        if drift:
+            fields = ", ".join(
+                f"{item['field']}: {source} {item['source']!r}, {target.name} {item['target']!r}"
+                for item in drift
+            )
+            add(
+                FindingKind.STALE_ATTRIBUTE,
+                f"{name}: differs from {source} ({fields})",
+                {"fields": drift},
+                identity,
+            )
+        if account.origin is Origin.JIT:
+            add(
+                FindingKind.UNMANAGED,
+                f"{name}: created at sign-in (JIT), never brought under lifecycle sync",
+                {"origin": account.origin.value},
+                identity,
+            )
+    is_leaver = any(finding.kind is FindingKind.LEAVER for finding in found)
+    expiry = None if is_leaver else _expiry(account, link.identity, clock)
+    if expiry is not None:
+        whose, moment = expiry
+        add(
+            FindingKind.EXPIRED,
+            f"{name}: {whose} expired on {_day(moment)} ({clock.days_since(moment)} days ago)",
+            {"expired": whose, "expires_at": format_datetime(moment)},
+            link.identity,
+        )
+    _usage_findings(account, link.identity, clock, add)
+    return found
+
+
+def _expiry(account: Record, identity: Record | None, clock: Clock) -> tuple[str, datetime] | None:
+    identity_expiry = identity.expires_at if identity else None
+    for whose, moment in (("account", account.expires_at), ("identity", identity_expiry)):
+        if moment is not None and moment < clock.now:
+            return whose, moment
+    return None
+
+
+def _usage_findings(account: Record, identity: Record | None, clock: Clock, add: Any) -> None:
+    policy = clock.policy
+    name = account.label
+    last = account.last_login_at
+    if last is not None:
+        if clock.older_than(last, policy.dormant_days):
+            add(
+                FindingKind.DORMANT,
+                f"{name}: last used {_day(last)} ({clock.days_since(last)} days ago; "
+                f"limit {policy.dormant_days})",
+                {"last_login_at": format_datetime(last), "days": clock.days_since(last)},
+                identity,
+            )
+    elif account.created_at is not None and clock.older_than(
+        account.created_at, policy.dormant_days
+    ):
+        created = account.created_at
+        add(
+            FindingKind.DORMANT,
+            f"{name}: never used since it was created on {_day(created)} "
+            f"({clock.days_since(created)} days ago)",
+            {
+                "last_login_at": None,
+                "created_at": format_datetime(created),
+                "days": clock.days_since(created),
+            },
+            identity,
+        )
+    rotated = account.credential_rotated_at
+    if rotated is not None and clock.older_than(rotated, policy.credential_max_age_days):
+        add(
+            FindingKind.STALE_CREDENTIAL,
+            f"{name}: credential last rotated {_day(rotated)} ({clock.days_since(rotated)} "
+            f"days ago; limit {policy.credential_max_age_days})",
+            {"credential_rotated_at": format_datetime(rotated), "days": clock.days_since(rotated)},
+            identity,
+        )
+
+
+def _comparable(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return ";".join(sorted(_comparable(item) or "" for item in value)) or None
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    folded = " ".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
+    return folded or None
+
+
+def _shown(value: object) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    return value
+
+
+def _drift(fields: Iterable[str], identity: Record, account: Record) -> list[dict[str, Any]]:
+    """Compared fields whose source value differs from the account's (source empty: skip)."""
+    drift = []
+    for field in fields:
+        wanted = identity.value(field)
+        expected = _comparable(wanted)
+        if expected is None:
+            continue
+        actual = account.value(field)
+        if _comparable(actual) != expected:
+            drift.append({"field": field, "source": _shown(wanted), "target": _shown(actual)})
+    return drift
+
+
+def source_findings(
+    source: str, identities: Sequence[Record], active_status: frozenset[str], clock: Clock
+) -> list[Finding]:
+    """Findings about the source itself: ownerless and expired non-human identities."""
+    owners: dict[str, Record] = {}
+    for identity in identities:
+        for key in subject_keys(identity):
+            owners.setdefault(key, identity)
+    manual = (Remediation.MANUAL, f"fix in {source}")
+    found = []
+    for identity in identities:
+        if identity.is_human or _status(identity) not in active_status:
+            continue
+        name = identity.label
+        problem = _owner_problem(identity, owners, active_status, source)
+        if problem is not None:
+            message, detail = problem
+            found.append(
+                _make(
+                    FindingKind.OWNERLESS,
+                    source,
+                    None,
+                    identity,
+                    f"{identity.kind} {name}: {message}",
+                    detail,
+                    manual,
+                )
+            )
+        expires = identity.expires_at
+        if expires is not None and expires < clock.now:
+            found.append(
+                _make(
+                    FindingKind.EXPIRED,
+                    source,
+                    None,
+                    identity,
+                    f"{identity.kind} {name}: still active in {source} past its expiry on "
+                    f"{_day(expires)} ({clock.days_since(expires)} days ago)",
+                    {"expired": "identity", "expires_at": format_datetime(expires)},
+                    manual,
+                )
+            )
+    return found
+
+
+def _status(identity: Record) -> str:
+    return (identity.status or "active").casefold()
+
+
+def _owner_problem(
+    identity: Record, owners: Mapping[str, Record], active_status: frozenset[str], source: str
+) -> tuple[str, dict[str, Any]] | None:
+    owner = identity.owner
+    key = key_for(owner, "casefold")
+    if owner is None or key is None:
+        return "has no owner", {"owner": None, "problem": "missing"}
+    found = owners.get(key)
+    if found is None or found is identity:
+        return (f"owner {owner!r} is unknown in {source}", {"owner": owner, "problem": "unknown"})
+    if _status(found) not in active_status:
+        return (
+            f"owner {owner!r} is not active in {source} (status {found.status!r})",
+            {"owner": owner, "problem": "inactive", "owner_status": found.status},
+        )
+    return None

@@ -1,0 +1,20 @@
+"""The reporter contract: a report in, text out. Renderers are pure and deterministic."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from nhirecon.model import Report
+
+
+class Reporter(ABC):
+    name: ClassVar[str]
+    """The name used with ``-f/--format``."""
+    description: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]]
+    """File suffixes that select this format when ``-o`` is given without ``-f``."""
+
+    @abstractmethod
+    def render(self, report: Report) -> str:
+        """The whole report as text; the same report always gives the same text."""

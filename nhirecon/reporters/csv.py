@@ -1,0 +1,71 @@
+"""One CSV row per finding, for spreadsheets and ticket imports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from nhirecon.model import Report
+from nhirecon.reporters.base import Reporter
+
+COLUMNS = (
+    "fingerprint",
+    "severity",
+    "kind",
+    "target",
+    "account_id",
+    "account_username",
+    "account_email",
+    "account_origin",
+    "identity_id",
+    "identity_email",
+    "message",
+    "remediation",
+    "remediation_reason",
+    "controls",
+    "detail",
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: object) -> str:
+    """A spreadsheet-safe cell: text that would start a formula is quoted with ``'``."""
+    if value is None:
+        return ""
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+class CsvReporter(Reporter):
+    name = "csv"
+    description = "One row per finding (cells that could run as spreadsheet formulas are quoted)."
+    extensions = (".csv",)
+
+    def render(self, report: Report) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for finding in report.findings:
+            account, identity = finding.account, finding.identity
+            writer.writerow(
+                cell(value)
+                for value in (
+                    finding.fingerprint,
+                    finding.severity.value,
+                    finding.kind.value,
+                    finding.target,
+                    account.id if account else None,
+                    account.username if account else None,
+                    account.email if account else None,
+                    account.origin.value if account else None,
+                    identity.id if identity else None,
+                    identity.email if identity else None,
+                    finding.message,
+                    finding.remediation.value,
+                    finding.remediation_reason,
+                    ";".join(finding.controls),
+                    json.dumps(dict(finding.detail), sort_keys=True, ensure_ascii=False),
+                )
+            )
+        return out.getvalue()

@@ -1,0 +1,81 @@
+"""Markdown, for pull requests, wikis and tickets."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from nhirecon.model import Report
+from nhirecon.reporters import overview
+from nhirecon.reporters.base import Reporter
+
+
+def _escape(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+class MarkdownReporter(Reporter):
+    name = "markdown"
+    description = "Markdown tables: summary, then one row per finding."
+    extensions = (".md", ".markdown")
+
+    def render(self, report: Report) -> str:
+        parts = [f"# nhirecon audit\n\n{overview.headline(report)}\n"]
+        parts.append("## Targets\n")
+        parts.append(
+            tabulate(overview.target_rows(report), overview.TARGET_HEADERS, tablefmt="github")
+            + "\n"
+        )
+        headers, rows = overview.kind_matrix(report)
+        parts.append("## Findings by kind\n")
+        parts.append((tabulate(rows, headers, tablefmt="github") if rows else "None.") + "\n")
+        parts.append("## Gate\n")
+        parts.append("\n".join(f"- {line.strip()}" for line in overview.gate_lines(report)) + "\n")
+        parts.append("## Findings\n")
+        if report.findings:
+            table = [
+                [
+                    finding.severity.value,
+                    finding.kind.value,
+                    finding.target,
+                    _escape(finding.account.label if finding.account else "-"),
+                    _escape(finding.identity.label if finding.identity else "-"),
+                    _escape(finding.message),
+                    finding.remediation.value,
+                ]
+                for finding in report.findings
+            ]
+            headers_ = [
+                "severity",
+                "kind",
+                "target",
+                "account",
+                "identity",
+                "message",
+                "remediation",
+            ]
+            parts.append(tabulate(table, headers_, tablefmt="github", disable_numparse=True) + "\n")
+        else:
+            parts.append("None.\n")
+        if report.excepted:
+            parts.append("## Excepted\n")
+            table = [
+                [
+                    finding.kind.value,
+                    finding.target,
+                    _escape(finding.subject_id),
+                    _escape(rule.reason),
+                    _escape(rule.owner),
+                    rule.expires.isoformat(),
+                ]
+                for finding, rule in report.excepted
+            ]
+            parts.append(
+                tabulate(
+                    table,
+                    ["kind", "target", "subject", "reason", "owner", "expires"],
+                    tablefmt="github",
+                    disable_numparse=True,
+                )
+                + "\n"
+            )
+        return "\n".join(parts)

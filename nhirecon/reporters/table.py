@@ -1,0 +1,88 @@
+"""A rich table for people at a terminal: summary first, then the findings."""
+
+from __future__ import annotations
+
+import io
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from nhirecon.model import Report, Severity
+from nhirecon.reporters import overview
+from nhirecon.reporters.base import Reporter
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def _table(title: str, headers: list[str] | tuple[str, ...], rows: list[list[object]]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for index, header in enumerate(headers):
+        table.add_column(header, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    return table
+
+
+class TableReporter(Reporter):
+    name = "table"
+    description = "Tables for a terminal (the default): summary by target and kind, then findings."
+    extensions = (".txt",)
+
+    def __init__(self, *, width: int = 100, color: bool = False) -> None:
+        self.width = width
+        self.color = color
+
+    def render(self, report: Report) -> str:
+        out = io.StringIO()
+        console = Console(
+            file=out,
+            width=self.width,
+            force_terminal=self.color,
+            no_color=not self.color,
+            color_system="standard" if self.color else None,
+            highlight=False,
+            emoji=False,
+            legacy_windows=False,
+        )
+        console.print(Text(overview.headline(report), style="bold"))
+        console.print()
+        console.print(_table("Targets", overview.TARGET_HEADERS, overview.target_rows(report)))
+        headers, rows = overview.kind_matrix(report)
+        if rows:
+            console.print(_table("Findings by kind", headers, rows))
+        if report.findings:
+            findings = Table(
+                title="Findings",
+                title_justify="left",
+                box=box.SIMPLE_HEAD,
+                pad_edge=False,
+                expand=True,
+            )
+            findings.add_column("severity", no_wrap=True)
+            findings.add_column("kind", no_wrap=True)
+            findings.add_column("target", no_wrap=True)
+            findings.add_column("account", overflow="fold", max_width=28)
+            findings.add_column("message", ratio=1, overflow="fold")
+            findings.add_column("action", no_wrap=True)
+            for finding in report.findings:
+                account = finding.account or finding.identity
+                findings.add_row(
+                    Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
+                    finding.kind.value,
+                    finding.target,
+                    account.label if account else "-",
+                    finding.message,
+                    finding.remediation.value,
+                )
+            console.print(findings)
+        for line in overview.gate_lines(report):
+            console.print(Text(line, style="" if report.gate.passed else "bold red"))
+        return out.getvalue()

@@ -1,0 +1,101 @@
+"""Parsing of raw export values and normalisation for comparison."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, date, datetime, time
+from typing import Final
+
+from nhirecon.model import CASEFOLD_FIELDS, ID_FIELDS
+
+TRUE_WORDS: Final = frozenset({"true", "yes", "y", "1", "enabled", "active", "on"})
+FALSE_WORDS: Final = frozenset({"false", "no", "n", "0", "disabled", "inactive", "off"})
+
+
+class ValueError_(ValueError):
+    """A raw value that does not parse; the caller adds file and row."""
+
+
+def text(raw: object) -> str | None:
+    """A trimmed string, or ``None`` for empty values."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, datetime):
+        return format_datetime(as_utc(raw))
+    value = str(raw).strip()
+    return value or None
+
+
+def parse_bool(raw: object) -> bool | None:
+    """True/false from booleans and the usual words, any case; ``None`` when empty."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    word = str(raw).strip().casefold()
+    if not word:
+        return None
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError_(f"{raw!r} is not a yes/no value (true/false, yes/no, 1/0, enabled/disabled)")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; naive values are taken as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_datetime(raw: object) -> datetime | None:
+    """An ISO-8601 date or datetime as aware UTC; ``None`` when empty."""
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        return as_utc(raw)
+    if isinstance(raw, date):
+        return datetime.combine(raw, time(), tzinfo=UTC)
+    value = str(raw).strip()
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise ValueError_(f"{value!r} is not an ISO-8601 date or datetime") from None
+
+
+def format_datetime(moment: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z``, to the second."""
+    return as_utc(moment).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def normalise(value: str, *, casefold: bool) -> str:
+    """Trim, Unicode NFKC and, for emails and usernames, case-fold."""
+    value = unicodedata.normalize("NFKC", value.strip())
+    return value.casefold() if casefold else value
+
+
+def comparison_mode(*fields: str) -> str:
+    """How two fields are compared: ``exact`` for ids, ``casefold`` or ``nfkc`` otherwise."""
+    if all(name in ID_FIELDS for name in fields):
+        return "exact"
+    if any(name in CASEFOLD_FIELDS for name in fields):
+        return "casefold"
+    return "nfkc"
+
+
+def key_for(value: str | None, mode: str) -> str | None:
+    """The normalised form of a value under a comparison mode; ``None`` never matches."""
+    if value is None:
+        return None
+    if mode == "exact":
+        return value or None
+    return normalise(value, casefold=mode == "casefold") or None

@@ -1,0 +1,117 @@
+"""Safe YAML loading that remembers the line of every key.
+
+Only plain data is built (no Python object tags), and aliases are expanded within a
+fixed budget, so an alias bomb is refused instead of eating the machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+MAX_NODES = 1_000_000
+"""How many nodes a document may expand to, aliases included."""
+
+
+PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
+class YamlError(Exception):
+    """The text is not acceptable YAML; ``line`` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Document:
+    """Plain data plus the line on which each key path starts."""
+
+    data: Any
+    lines: dict[str, int]
+
+    def line(self, path: str) -> int | None:
+        """The line of ``path`` or of its nearest parent that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = parent_path(path)
+        return None
+
+
+def parent_path(path: str) -> str:
+    cut = max(path.rfind("."), path.rfind("["))
+    return path[:cut] if cut > 0 else ""
+
+
+def child_path(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
+    """Parse one YAML document into plain data and key lines."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Document(None, {})
+        builder = _Builder(loader, max_nodes)
+        return Document(builder.build(node, ""), builder.lines)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise YamlError(f"{exc.problem or exc}", line) from exc
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc)) from exc
+    finally:
+        loader.dispose()
+
+
+class _Builder:
+    def __init__(self, loader: yaml.SafeLoader, max_nodes: int) -> None:
+        self.loader = loader
+        self.budget = max_nodes
+        self.lines: dict[str, int] = {}
+
+    def build(self, node: yaml.Node, path: str) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise YamlError(
+                "document expands to too many nodes (an alias bomb?)", node.start_mark.line + 1
+            )
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in PLAIN_TAGS:
+            raise YamlError(f"tag {node.tag!r} is not allowed", node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in self._pairs(node):
+                key = self.loader.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool) and key is not None:
+                    raise YamlError(
+                        "mapping keys must be plain values", key_node.start_mark.line + 1
+                    )
+                key_path = child_path(path, key)
+                if key in result:
+                    raise YamlError(f"duplicate key {key_path!r}", key_node.start_mark.line + 1)
+                self.lines[key_path] = key_node.start_mark.line + 1
+                result[key] = self.build(value_node, key_path)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                item_path = child_path(path, index)
+                self.lines[item_path] = item.start_mark.line + 1
+                items.append(self.build(item, item_path))
+            return items
+        return self.loader.construct_object(node, deep=True)
+
+    def _pairs(self, node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise YamlError("merge keys (<<) are not supported", key_node.start_mark.line + 1)
+            yield key_node, value_node
