@@ -1,0 +1,78 @@
+"""Shared test helpers: the repository's paths and a runner for the installed command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+DATA = Path(__file__).resolve().parent / "data"
+GOLDEN = DATA / "golden"
+NOW = "2026-11-28T00:00:00Z"
+"""The instant the example estate is evaluated at in tests."""
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches a proxy or picks up a user's config by accident."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NHIRECON_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def nhirecon_command() -> str:
+    found = shutil.which("nhirecon")
+    if found is None:
+        pytest.fail("the nhirecon command is not installed (pip install -e .)")
+    return found
+
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    """Run the installed ``nhirecon`` command as a subprocess, in ``tmp_path`` by default."""
+
+    def runner(
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", **(env or {})}
+        environment.pop("NHIRECON_CONFIG", None)
+        if env and "NHIRECON_CONFIG" in env:
+            environment["NHIRECON_CONFIG"] = env["NHIRECON_CONFIG"]
+        return subprocess.run(
+            [nhirecon_command(), *args],
+            cwd=cwd or tmp_path,
+            env=environment,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    return runner
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a dedented text file under ``tmp_path`` and return its path."""
+
+    def writer(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return writer
