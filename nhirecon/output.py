@@ -20,9 +20,9 @@ class OutputError(NhireconError):
     exit_code = ExitCode.USAGE
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (mode 0600)."""
-    folder = path.parent if str(path.parent) else Path(".")
+def _stage(path: Path, text: str) -> Path:
+    """Write ``text`` to a private temporary file beside ``path``; return its path."""
+    folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -34,18 +34,32 @@ def write_atomic(path: Path, text: str) -> None:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
         raise
+    return Path(temporary)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (mode 0600)."""
+    write_all([(path, text)])
 
 
 def write_all(files: Sequence[tuple[Path, str]]) -> None:
-    """Write several files; each is whole or absent (nothing is left half-written)."""
-    for path, text in files:
-        write_atomic(path, text)
+    """Write several files all or none: every file is staged before any is put in place."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in files:
+            staged.append((_stage(path, text), path))
+        for temporary, path in staged:
+            try:
+                os.replace(temporary, path)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        for temporary, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)

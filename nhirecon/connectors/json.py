@@ -70,15 +70,16 @@ class JsonConnector(Connector):
                 else:
                     yield from self._document(first_line + handle.read())
             except UnicodeDecodeError as exc:
-                raise decode_error(path, "", exc, self.encoding) from None
+                raise decode_error(path, exc, self.encoding) from None
 
     def _parse(self, text: str, where: str) -> Any:
+        """Parse JSON text; ``where`` names a JSON Lines line, else the error's line is used."""
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
+            at = where or f":{exc.lineno}"
             raise DataError(
-                f"{self.path}{where}: invalid JSON: {exc.msg} (line {exc.lineno}, "
-                f"column {exc.colno})"
+                f"{self.path}{at}: invalid JSON: {exc.msg} (column {exc.colno})"
             ) from None
         except RecursionError:
             raise DataError(f"{self.path}{where}: JSON nested too deeply") from None

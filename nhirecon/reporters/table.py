@@ -69,17 +69,17 @@ class TableReporter(Reporter):
             findings.add_column("severity", no_wrap=True)
             findings.add_column("kind", no_wrap=True)
             findings.add_column("target", no_wrap=True)
-            findings.add_column("account", overflow="fold", max_width=28)
-            findings.add_column("message", ratio=1, overflow="fold")
+            findings.add_column("account / finding", ratio=1, overflow="fold")
             findings.add_column("action", no_wrap=True)
             for finding in report.findings:
-                account = finding.account or finding.identity
+                subject = finding.account or finding.identity
+                label = subject.label if subject else "-"
+                message = finding.message.removeprefix(f"{label}: ")
                 findings.add_row(
                     Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
                     finding.kind.value,
                     finding.target,
-                    account.label if account else "-",
-                    finding.message,
+                    Text.assemble((label, "bold"), "\n", message),
                     finding.remediation.value,
                 )
             console.print(findings)

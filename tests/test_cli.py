@@ -1,0 +1,294 @@
+"""End to end: the installed ``nhirecon`` command, its output files and its exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import EXAMPLES, NOW, ROOT, Run
+
+Write = Callable[[str, str], Path]
+SAMPLE = str(ROOT / "config.sample.yaml")
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Path:
+    """A copy of the example estate and sample config that a test may damage."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    config = tmp_path / "nhirecon.yaml"
+    shutil.copy(ROOT / "config.sample.yaml", config)
+    return config
+
+
+# audit --------------------------------------------------------------------------------
+
+
+def test_audit_prints_the_table_and_fails_the_sample_gate(run: Run) -> None:
+    result = run("audit", "-c", SAMPLE, "--now", NOW)
+    assert result.returncode == 1
+    assert "54 findings, 1 excepted" in result.stdout
+    assert "FAIL orphan,jit-orphan>0 (count 17)" in result.stdout
+    assert result.stderr == ""
+
+
+def test_paired_formats_and_outputs(run: Run, tmp_path: Path) -> None:
+    result = run(
+        "audit",
+        "-c",
+        SAMPLE,
+        "--now",
+        NOW,
+        "-f",
+        "json",
+        "-o",
+        "r.json",
+        "-f",
+        "csv",
+        "-o",
+        "out/r.csv",
+        "-f",
+        "markdown",
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("# nhirecon audit")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["total"] == 54
+    rows = (tmp_path / "out" / "r.csv").read_text().splitlines()
+    assert len(rows) == 55
+    for path in (tmp_path / "r.json", tmp_path / "out" / "r.csv"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_output_format_follows_the_suffix_when_no_format_is_given(run: Run, tmp_path: Path) -> None:
+    result = run("audit", "-c", SAMPLE, "--now", NOW, "-o", "r.md", "-o", "r.json")
+    assert result.returncode == 1 and result.stdout == ""
+    assert (tmp_path / "r.md").read_text().startswith("# nhirecon audit")
+    assert json.loads((tmp_path / "r.json").read_text())["schema_version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-f", "pdf"], "unknown format 'pdf'"),
+        (["-o", "r.pdf"], "its suffix names no format"),
+        (["-f", "json", "-f", "csv", "-f", "markdown"], "only one format can go to stdout"),
+        (["--fail-on", "orphans>0"], "unknown finding kind 'orphans'"),
+        (["--fail-on", "orphan=0"], "is not SELECTOR OP N"),
+        (["--now", "tomorrow"], "--now: 'tomorrow' is not an ISO-8601"),
+        (["--target", "nope"], "no target named 'nope'"),
+    ],
+)
+def test_usage_errors_exit_2_and_write_nothing(
+    run: Run, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run("audit", "-c", SAMPLE, "--now", NOW, "-o", "keep.json", *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "keep.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("rules", "code"),
+    [
+        (["any>1000"], 0),
+        (["any>=54"], 1),
+        (["any>54"], 0),
+        (["severity:critical>=5"], 1),
+        (["severity:critical>5"], 0),
+        (["ownerless,ambiguous>7"], 1),
+        (["ownerless,ambiguous>8"], 0),
+        (["leaver>4", "any>100"], 1),
+    ],
+)
+def test_fail_on_replaces_the_config_gate(run: Run, rules: list[str], code: int) -> None:
+    args = [arg for rule in rules for arg in ("--fail-on", rule)]
+    result = run("audit", "-c", SAMPLE, "--now", NOW, "-f", "json", *args)
+    assert result.returncode == code, result.stderr
+    gate = json.loads(result.stdout)["gate"]
+    assert [rule["rule"] for rule in gate["rules"]] == rules
+    assert gate["passed"] is (code == 0)
+
+
+def test_target_option_limits_the_run(run: Run) -> None:
+    result = run("audit", "-c", SAMPLE, "--now", NOW, "-f", "json", "--target", "crm")
+    report = json.loads(result.stdout)
+    assert [target["name"] for target in report["targets"]] == ["crm"]
+    assert set(report["summary"]["by_target"]) == {"crm", "hr"}
+
+
+def test_quiet_prints_only_the_gate_verdict(run: Run) -> None:
+    result = run("audit", "-c", SAMPLE, "--now", NOW, "-q")
+    assert result.returncode == 1
+    assert result.stdout == "gate failed: orphan,jit-orphan>0 (count 17)\n"
+
+
+def test_config_from_environment(run: Run) -> None:
+    result = run("audit", "--now", NOW, "-f", "json", env={"NHIRECON_CONFIG": SAMPLE})
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["source"]["identities"] == 340
+
+
+# failures of the inputs: exit 2 for the config, 3 for connectors, 4 for safety ----------
+
+
+def test_missing_config_exits_2(run: Run) -> None:
+    result = run("audit")
+    assert result.returncode == 2
+    assert "nhirecon.yaml: config file not found" in result.stderr
+
+
+def test_unknown_config_key_exits_2_naming_key_and_line(run: Run, estate: Path) -> None:
+    text = estate.read_text().replace("policy:\n", "policy:\n  dormant_dayz: 3\n", 1)
+    estate.write_text(text)
+    line = text.splitlines().index("  dormant_dayz: 3") + 1
+    result = run("audit", "-c", str(estate))
+    assert result.returncode == 2
+    assert f"nhirecon.yaml:{line}: policy.dormant_dayz: unknown key" in result.stderr
+
+
+def test_bad_yaml_exits_2(run: Run, estate: Path) -> None:
+    estate.write_text("version: 1\nsource: {name: hr\n")
+    result = run("validate", "-c", str(estate))
+    assert result.returncode == 2
+    assert "invalid YAML" in result.stderr
+
+
+def test_missing_export_exits_3(run: Run, estate: Path) -> None:
+    (estate.parent / "examples" / "crm_users.csv").unlink()
+    result = run("audit", "-c", str(estate), "-o", "r.json")
+    assert result.returncode == 3
+    assert "crm_users.csv: file not found" in result.stderr
+    assert not (estate.parent / "r.json").exists()
+
+
+def test_bad_date_exits_3_naming_file_row_and_column(run: Run, estate: Path) -> None:
+    crm = estate.parent / "examples" / "crm_users.csv"
+    lines = crm.read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\r\n").split(",")
+    cells = lines[5].rstrip("\r\n").split(",")
+    cells[header.index("created")] = "31/12/2025"
+    lines[5] = ",".join(cells) + "\n"
+    crm.write_text("".join(lines))
+    result = run("audit", "-c", str(estate), "-o", "r.json")
+    assert result.returncode == 3
+    assert "crm_users.csv:6: created_at (column 'created'): '31/12/2025'" in result.stderr
+    assert not (estate.parent / "r.json").exists()
+
+
+def test_duplicate_identity_id_exits_3_naming_both_rows(run: Run, estate: Path) -> None:
+    hr = estate.parent / "examples" / "hr.csv"
+    lines = hr.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    hr.write_text("".join([*lines, lines[1]]), encoding="utf-8")
+    result = run("audit", "-c", str(estate))
+    assert result.returncode == 3
+    assert f"hr.csv:{len(lines) + 1}: identity id" in result.stderr
+    assert "already read at" in result.stderr and "hr.csv:2" in result.stderr
+
+
+def test_source_truncated_to_its_header_is_refused_with_exit_4(run: Run, estate: Path) -> None:
+    hr = estate.parent / "examples" / "hr.csv"
+    hr.write_text(hr.read_text(encoding="utf-8-sig").splitlines()[0] + "\n")
+    inventory = estate.parent / "examples" / "nhi_inventory.yaml"
+    inventory.write_text("identities: []\n")
+    result = run("audit", "-c", str(estate), "-o", "r.json")
+    assert result.returncode == 4
+    assert "returned no identities" in result.stderr
+    assert not (estate.parent / "r.json").exists()
+
+
+def test_unwritable_output_exits_2_and_leaves_no_other_file(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    result = run("audit", "-c", SAMPLE, "--now", NOW, "-o", "good.json", "-o", "blocker/r.csv")
+    assert result.returncode == 2
+    assert "blocker/r.csv: cannot write" in result.stderr
+    assert not (tmp_path / "good.json").exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["blocker"]
+
+
+# explain, validate, connectors, init --------------------------------------------------
+
+
+def test_explain_shows_the_correlation_trail(run: Run) -> None:
+    result = run("explain", "wiki", "mchen", "-c", SAMPLE, "--now", NOW)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "account wk-00047 in wiki" in out
+    assert "1. account.email = identity.email (casefold)" in out
+    assert "no identity" in out
+    assert "2. account.username = identity.username (casefold)" in out
+    assert "-> ambiguous" in out
+    assert "medium ambiguous" in out
+
+
+def test_explain_a_linked_account_and_its_findings(run: Run) -> None:
+    result = run("explain", "crm", "Oliver.Bennett@example.com", "-c", SAMPLE, "--now", NOW)
+    assert result.returncode == 0, result.stderr
+    assert "normalised 'oliver.bennett@example.com': 1 identity" in result.stdout
+    assert "result: linked to" in result.stdout
+
+
+def test_explain_shows_an_exception(run: Run) -> None:
+    result = run("explain", "crm", "deploy-bot", "-c", SAMPLE, "--now", NOW)
+    assert result.returncode == 0
+    assert "excepted orphan" in result.stdout
+
+
+def test_explain_unknown_account_or_target_exits_2(run: Run) -> None:
+    assert run("explain", "crm", "nobody", "-c", SAMPLE).returncode == 2
+    missing = run("explain", "nope", "x", "-c", SAMPLE)
+    assert missing.returncode == 2 and "no target named 'nope'" in missing.stderr
+
+
+def test_validate_and_connect(run: Run, estate: Path) -> None:
+    plain = run("validate", "-c", str(estate))
+    assert plain.returncode == 0 and "valid (2 source inputs, 4 targets)" in plain.stdout
+    connected = run("validate", "-c", str(estate), "--connect")
+    assert connected.returncode == 0
+    assert "targets[1] crm (csv): 148 records" in connected.stdout
+    (estate.parent / "examples" / "wiki_users.jsonl").write_text('{"uid": \n')
+    broken = run("validate", "-c", str(estate), "--connect")
+    assert broken.returncode == 3 and "wiki_users.jsonl:2: invalid JSON" in broken.stderr
+    assert run("validate", "-c", str(estate)).returncode == 0, "without --connect, no reads"
+
+
+def test_connectors_lists_builtins_with_options(run: Run) -> None:
+    result = run("connectors")
+    assert result.returncode == 0
+    for name in (
+        "csv (built-in",
+        "json (built-in",
+        "yaml (built-in",
+        "    path: required",
+        "    encoding: default 'utf-8-sig'",
+    ):
+        assert name in result.stdout
+
+
+def test_init_writes_a_starter_that_validates_and_refuses_to_overwrite(
+    run: Run, tmp_path: Path
+) -> None:
+    created = run("init")
+    assert created.returncode == 0
+    config = tmp_path / "nhirecon.yaml"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert run("validate").returncode == 0
+    config.write_text("# mine\n")
+    again = run("init")
+    assert again.returncode == 2 and "exists" in again.stderr
+    assert config.read_text() == "# mine\n"
+    assert run("init", "--force").returncode == 0
+    assert config.read_text() != "# mine\n"
+
+
+def test_version_and_help(run: Run) -> None:
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("nhirecon ")
+    for command in ("audit", "explain", "validate", "connectors", "init"):
+        shown = run(command, "-h")
+        assert shown.returncode == 0 and "Example: nhirecon" in shown.stdout
