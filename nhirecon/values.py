@@ -9,7 +9,9 @@ from typing import Final
 from nhirecon.model import CASEFOLD_FIELDS, ID_FIELDS
 
 TRUE_WORDS: Final = frozenset({"true", "yes", "y", "1", "enabled", "active", "on"})
-FALSE_WORDS: Final = frozenset({"false", "no", "n", "0", "disabled", "inactive", "off"})
+FALSE_WORDS: Final = frozenset(
+    {"false", "no", "n", "0", "disabled", "inactive", "off", "suspended"}
+)
 
 
 class ValueError_(ValueError):
@@ -43,7 +45,10 @@ def parse_bool(raw: object) -> bool | None:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ValueError_(f"{raw!r} is not a yes/no value (true/false, yes/no, 1/0, enabled/disabled)")
+    raise ValueError_(
+        f"{raw!r} is not a yes/no value (true/false, yes/no, 1/0, enabled/disabled,"
+        " active/inactive/suspended)"
+    )
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
-from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text
+from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text, without_nul
 from nhirecon.errors import DataError
 
 MAX_FIELD_BYTES = 1 << 20
@@ -40,7 +40,7 @@ class CsvConnector(Connector):
         csv.field_size_limit(min(MAX_FIELD_BYTES, sys.maxsize))
         path = self.path
         with open_text(path, self.encoding) as handle:
-            reader = csv.reader(handle, delimiter=self.delimiter, strict=True)
+            reader = csv.reader(without_nul(path, handle), delimiter=self.delimiter, strict=True)
             line = 1
             try:
                 header = next(reader, None)
@@ -63,7 +63,7 @@ class CsvConnector(Connector):
                     yield RawRow(f"{path}:{line}", _lookup(index, cells))
                     line = reader.line_num + 1
             except UnicodeDecodeError as exc:
-                raise decode_error(path, f":{line}", exc, self.encoding) from None
+                raise decode_error(path, exc, self.encoding) from None
             except csv.Error as exc:
                 raise DataError(f"{path}:{line}: malformed CSV: {exc}") from None
 

@@ -35,7 +35,7 @@ class YamlConnector(Connector):
             try:
                 text = handle.read()
             except UnicodeDecodeError as exc:
-                raise decode_error(self.path, "", exc, self.encoding) from None
+                raise decode_error(self.path, exc, self.encoding) from None
         try:
             document = yamlsafe.load(text)
         except yamlsafe.YamlError as exc:
