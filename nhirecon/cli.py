@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,8 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from nhirecon import __version__, config, engine, explain_view
+from nhirecon import __version__, config, engine, explain_view, history, history_view, tracking
+from nhirecon import baseline as baselines
 from nhirecon.connectors import registry
 from nhirecon.errors import NhireconError, UsageError
 from nhirecon.exit_codes import ExitCode
@@ -185,6 +187,20 @@ def audit(
         list[str] | None,
         typer.Option("--fail-on", help="Gate rule SELECTOR OP N, e.g. 'orphan>0'; repeatable."),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Baseline file (from `nhirecon baseline`): its findings do not count.",
+            show_default=False,
+        ),
+    ] = None,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Neither read nor record the history.")
+    ] = False,
+    no_notify: Annotated[
+        bool, typer.Option("--no-notify", help="Do not post to the configured webhook.")
+    ] = False,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -202,10 +218,14 @@ def audit(
         if quiet and not format_ and not output:
             pairs = []
         loaded = _load(config_path)
+        accepted = baselines.load(baseline) if baseline else None
         with _progress(not quiet) as progress:
             report = engine.audit(
                 loaded, now=instant, only=list(target or []), gate_rules=rules, progress=progress
             )
+        report = tracking.track(report, loaded, accepted=accepted, keep_history=not no_history)
+        for line in baselines.stale_lines(report.baseline) if report.baseline else ():
+            log.warning("%s", line)
         to_terminal = sys.stdout.isatty()
         rendered = [
             (path, _render(name, report, to_terminal and path is None)) for name, path in pairs
@@ -218,6 +238,10 @@ def audit(
                 log.info("wrote %s", path)
         if quiet and not pairs:
             sys.stdout.write(_verdict(report) + "\n")
+        if loaded.notify is not None and not no_notify:
+            from nhirecon import notify
+
+            notify.send(loaded.notify, report, os.environ)
         return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
     raise typer.Exit(int(_run(body)))
@@ -237,6 +261,80 @@ def _gate_rules(fail_on: list[str] | None) -> list[GateRule] | None:
         return [parse_rule(text) for text in fail_on]
     except ValueError as exc:
         raise UsageError(f"--fail-on: {exc}") from None
+
+
+@app.command("baseline")
+def baseline_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The baseline file to write (JSON).")
+    ],
+    config_path: ConfigOption = None,
+    note: Annotated[
+        str, typer.Option("--note", help="Why these findings are accepted (kept per entry).")
+    ] = "",
+    target: Annotated[
+        list[str] | None, typer.Option("--target", help="Only this target; repeatable.")
+    ] = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write the current findings as an accepted baseline for `audit --baseline`.
+
+    Entries already in FILE keep their note and date; entries that match nothing any more
+    are dropped. Example: nhirecon baseline -o .nhirecon-baseline.json --note "known, SEC-12"
+    """
+    _logging(quiet, verbose)
+
+    def body() -> None:
+        instant = _now(now)
+        loaded = _load(config_path)
+        previous = baselines.load(output) if output.exists() else None
+        with _progress(not quiet) as progress:
+            report = engine.audit(
+                loaded, now=instant, only=list(target or []), gate_rules=(), progress=progress
+            )
+        accepted = baselines.build(report, note=note, previous=previous)
+        write_all([(output, baselines.dumps(accepted))])
+        if not quiet:
+            sys.stdout.write(f"wrote {output}: {len(accepted.entries)} accepted findings\n")
+
+    _run(body)
+
+
+@app.command("history")
+def history_command(
+    config_path: ConfigOption = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Read this history file instead of the config's.", show_default=False
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many recent runs.")] = 30,
+    format_: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Show past runs from the history store: counts by kind, new and resolved, per run.
+
+    Example: nhirecon history -c nhirecon.yaml --limit 14
+    """
+    _logging(quiet, verbose)
+
+    def body() -> None:
+        if format_ not in history_view.FORMATS:
+            raise UsageError(f"unknown format {format_!r} (formats: table, json)")
+        if file is not None:
+            path = file
+        elif config_path is None and not config.resolve_path(None).exists():
+            path = history.default_path()
+        else:
+            path = tracking.history_path(_load(config_path))
+        runs = history.trend(path, limit=limit)
+        sys.stdout.write(history_view.render(runs, format_, path=path))
+
+    _run(body)
 
 
 @app.command()

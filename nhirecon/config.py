@@ -52,6 +52,7 @@ TOP_KEYS: Final = frozenset(
         "protected",
         "gate",
         "history",
+        "notify",
         "audit_log",
     }
 )
@@ -125,6 +126,23 @@ class Protected:
     account: str
 
 
+NOTIFY_WHEN: Final = ("always", "changes", "failed")
+NOTIFY_KEYS: Final = frozenset({"webhook_url_env", "report_link", "when", "timeout_seconds"})
+
+
+@dataclass(frozen=True)
+class Notify:
+    """The optional ``notify:`` key: post a short summary to a chat webhook after audit."""
+
+    webhook_url_env: str
+    """The environment variable holding the webhook URL (a secret: never in the file)."""
+    report_link: str | None = None
+    """A link or path to the report, shown as given."""
+    when: str = "always"
+    """``always``; ``changes`` (new or resolved findings); ``failed`` (the gate failed)."""
+    timeout_seconds: float = 10.0
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -138,6 +156,7 @@ class Config:
     gate: tuple[GateRule, ...] = ()
     history: Path | None = None
     audit_log: Path | None = None
+    notify: Notify | None = None
 
     def target(self, name: str) -> Target:
         for target in self.targets:
@@ -238,6 +257,7 @@ class _Reader:
             gate=self.gate(data.get("gate")),
             history=self.optional_path(data.get("history"), "history"),
             audit_log=self.optional_path(data.get("audit_log"), "audit_log"),
+            notify=self.notify(data.get("notify")),
         )
 
     def endpoint(self, data: dict[str, Any], key: str, name: str, *, require_id: bool) -> Endpoint:
@@ -474,6 +494,27 @@ class _Reader:
             except ValueError as exc:
                 raise self.fail(key, str(exc)) from None
         return tuple(rules)
+
+    def notify(self, value: Any) -> Notify | None:
+        if value is None:
+            return None
+        data = self.mapping(value, "notify", NOTIFY_KEYS)
+        variable = self.string(
+            self.require(data, "notify", "webhook_url_env"), "notify.webhook_url_env"
+        )
+        link = data.get("report_link")
+        when = data.get("when", "always")
+        if when not in NOTIFY_WHEN:
+            raise self.fail(
+                "notify.when", f"expected one of {', '.join(NOTIFY_WHEN)}, got {when!r}"
+            )
+        timeout = data.get("timeout_seconds", 10.0)
+        return Notify(
+            webhook_url_env=variable,
+            report_link=None if link is None else self.string(link, "notify.report_link"),
+            when=when,
+            timeout_seconds=self.number(timeout, "notify.timeout_seconds", float) or 10.0,
+        )
 
     def optional_path(self, value: Any, key: str) -> Path | None:
         if value is None:

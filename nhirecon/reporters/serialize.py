@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from nhirecon.model import SEVERITY_ORDER, ExceptionRule, Finding, FindingKind, Record, Report
+from nhirecon.model import (
+    SEVERITY_ORDER,
+    BaselineEntry,
+    ExceptionRule,
+    Finding,
+    FindingKind,
+    Record,
+    Report,
+    ResolvedFinding,
+    RunTrend,
+)
 from nhirecon.values import format_datetime
 
 ACCOUNT_FIELDS = (
@@ -95,12 +105,94 @@ def summary(report: Report) -> dict[str, Any]:
             for level in SEVERITY_ORDER
             if by_severity[level.value]
         },
+        **run_summary(report),
     }
+
+
+def run_summary(report: Report) -> dict[str, Any]:
+    """Counts that exist only with history (new, resolved) or a baseline (baselined)."""
+    data: dict[str, Any] = {}
+    if report.history is not None:
+        data["new"] = sum(1 for item in report.findings if (seen := report.seen(item)) and seen.new)
+        data["resolved"] = len(report.history.resolved)
+    if report.baseline is not None:
+        data["baselined"] = len(report.baseline.accepted)
+    return data
+
+
+def finding_context(report: Report, item: Finding) -> dict[str, Any]:
+    """Per-finding fields from the history (first_seen, age_days, new) and the baseline."""
+    data: dict[str, Any] = {}
+    seen = report.seen(item)
+    if seen is not None:
+        data["first_seen"] = format_datetime(seen.first_seen)
+        data["age_days"] = seen.age_days
+        data["new"] = seen.new
+    if report.baseline is not None:
+        data["baselined"] = report.is_baselined(item)
+    return data
+
+
+def resolved(item: ResolvedFinding) -> dict[str, Any]:
+    return {
+        "fingerprint": item.fingerprint,
+        "kind": item.kind.value,
+        "target": item.target,
+        "account_id": item.account_id,
+        "identity_id": item.identity_id,
+        "label": item.label,
+        "first_seen": format_datetime(item.first_seen),
+        "last_seen": format_datetime(item.last_seen),
+    }
+
+
+def trend_point(run: RunTrend) -> dict[str, Any]:
+    return {
+        "at": format_datetime(run.at),
+        "places": list(run.places),
+        "total": run.total,
+        "excepted": run.excepted,
+        "new": run.new,
+        "resolved": run.resolved,
+        "by_kind": {kind.value: count for kind, count in run.by_kind.items()},
+    }
+
+
+def baseline_entry(entry: BaselineEntry) -> dict[str, Any]:
+    return {
+        "fingerprint": entry.fingerprint,
+        "kind": entry.kind.value,
+        "target": entry.target,
+        "account": entry.account,
+        "label": entry.label,
+        "note": entry.note,
+        "accepted_at": format_datetime(entry.accepted_at) if entry.accepted_at else None,
+    }
+
+
+def run_context(report: Report) -> dict[str, Any]:
+    """Top-level sections that exist only with history or a baseline."""
+    data: dict[str, Any] = {}
+    if report.history is not None:
+        previous = report.history.previous_run
+        data["resolved"] = [resolved(item) for item in report.history.resolved]
+        data["history"] = {
+            "previous_run": format_datetime(previous) if previous else None,
+            "trend": [trend_point(run) for run in report.history.trend],
+        }
+    if report.baseline is not None:
+        data["baseline"] = {
+            "path": report.baseline.path,
+            "entries": report.baseline.entries,
+            "matched": len(report.baseline.accepted),
+            "stale": [baseline_entry(entry) for entry in report.baseline.stale],
+        }
+    return data
 
 
 def report(value: Report) -> dict[str, Any]:
     """The JSON report, schema version 1."""
-    return {
+    data: dict[str, Any] = {
         "schema_version": value.schema_version,
         "tool": {"name": "nhirecon", "version": value.tool_version},
         "generated_at": format_datetime(value.generated_at),
@@ -122,9 +214,10 @@ def report(value: Report) -> dict[str, Any]:
             for stats in value.targets
         ],
         "summary": summary(value),
-        "findings": [finding(item) for item in value.findings],
+        "findings": [finding(item) | finding_context(value, item) for item in value.findings],
         "excepted": [
-            {**finding(item), "exception": exception(rule)} for item, rule in value.excepted
+            {**finding(item), **finding_context(value, item), "exception": exception(rule)}
+            for item, rule in value.excepted
         ],
         "gate": {
             "passed": value.gate.passed,
@@ -134,3 +227,5 @@ def report(value: Report) -> dict[str, Any]:
             ],
         },
     }
+    data.update(run_context(value))
+    return data

@@ -1,0 +1,236 @@
+"""Baselines: findings a team has accepted for now, so that CI fails only on new ones.
+
+A baseline file is JSON::
+
+    {
+      "nhirecon_baseline": 1,
+      "generated_at": "2026-11-28T00:00:00Z",
+      "source": "hr",
+      "entries": [
+        {"fingerprint": "…", "kind": "orphan", "target": "crm", "account": "u-17",
+         "label": "old-admin", "note": "migration, ticket SEC-12",
+         "accepted_at": "2026-11-28T00:00:00Z"}
+      ]
+    }
+
+Only ``fingerprint`` decides a match; the other fields are there for the people who
+review the file. Entries are sorted by kind, target and label so that diffs stay small.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from nhirecon.errors import NhireconError
+from nhirecon.exit_codes import ExitCode
+from nhirecon.gate import evaluate
+from nhirecon.model import BaselineEntry, BaselineView, Finding, FindingKind, Report
+from nhirecon.values import ValueError_, format_datetime, parse_datetime
+
+FORMAT_VERSION: Final = 1
+VERSION_KEY: Final = "nhirecon_baseline"
+ENTRY_KEYS: Final = ("fingerprint", "kind", "target", "account", "label", "note", "accepted_at")
+
+
+class BaselineError(NhireconError):
+    """A baseline file is missing, unreadable or malformed; the message names it."""
+
+    exit_code = ExitCode.USAGE
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline file's content."""
+
+    path: str
+    generated_at: datetime | None
+    source: str | None
+    entries: tuple[BaselineEntry, ...]
+
+    def by_fingerprint(self) -> Mapping[str, BaselineEntry]:
+        return {entry.fingerprint: entry for entry in self.entries}
+
+
+def _entry_key(entry: BaselineEntry) -> tuple[str, str, str, str]:
+    return (entry.kind.value, entry.target, entry.label, entry.fingerprint)
+
+
+def _covered(report: Report) -> set[str]:
+    return {report.source_name, *(stats.name for stats in report.targets)}
+
+
+def entry_for(finding: Finding, *, note: str, accepted_at: datetime) -> BaselineEntry:
+    subject = finding.account or finding.identity
+    return BaselineEntry(
+        fingerprint=finding.fingerprint,
+        kind=finding.kind,
+        target=finding.target,
+        account=finding.account.id if finding.account else None,
+        label=subject.label if subject else "",
+        note=note,
+        accepted_at=accepted_at,
+    )
+
+
+def build(report: Report, *, note: str = "", previous: Baseline | None = None) -> Baseline:
+    """A baseline accepting every counted finding of ``report``.
+
+    Entries already in ``previous`` keep their note and acceptance time; entries of
+    ``previous`` for places this run did not cover (``--target``) are kept as they are;
+    the others, which match nothing any more, are dropped.
+    """
+    kept = previous.by_fingerprint() if previous else {}
+    entries: dict[str, BaselineEntry] = {}
+    for finding in report.findings:
+        earlier = kept.get(finding.fingerprint)
+        fresh = entry_for(finding, note=note, accepted_at=report.generated_at)
+        if earlier is not None:
+            fresh = replace(fresh, note=earlier.note, accepted_at=earlier.accepted_at)
+        entries[finding.fingerprint] = fresh
+    covered = _covered(report)
+    for fingerprint, entry in kept.items():
+        if entry.target not in covered:
+            entries.setdefault(fingerprint, entry)
+    return Baseline(
+        path="",
+        generated_at=report.generated_at,
+        source=report.source_name,
+        entries=tuple(sorted(entries.values(), key=_entry_key)),
+    )
+
+
+def dumps(baseline: Baseline) -> str:
+    """The baseline file's text (deterministic)."""
+    document = {
+        VERSION_KEY: FORMAT_VERSION,
+        "generated_at": format_datetime(baseline.generated_at) if baseline.generated_at else None,
+        "source": baseline.source,
+        "entries": [
+            {
+                "fingerprint": entry.fingerprint,
+                "kind": entry.kind.value,
+                "target": entry.target,
+                "account": entry.account,
+                "label": entry.label,
+                "note": entry.note,
+                "accepted_at": format_datetime(entry.accepted_at) if entry.accepted_at else None,
+            }
+            for entry in baseline.entries
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _text(value: Any, where: str, *, optional: bool = False) -> str:
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _entry(data: Any, where: str) -> BaselineEntry:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected an object")
+    unknown = sorted(set(data) - set(ENTRY_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (keys: {', '.join(ENTRY_KEYS)})")
+    for required in ("fingerprint", "kind", "target"):
+        if required not in data:
+            raise ValueError(f"{where}: missing {required!r}")
+    kind_name = _text(data["kind"], f"{where}.kind")
+    try:
+        kind = FindingKind(kind_name)
+    except ValueError:
+        raise ValueError(f"{where}.kind: unknown finding kind {kind_name!r}") from None
+    accepted_raw = data.get("accepted_at")
+    try:
+        accepted = parse_datetime(accepted_raw) if accepted_raw is not None else None
+    except ValueError_ as exc:
+        raise ValueError(f"{where}.accepted_at: {exc}") from None
+    account = data.get("account")
+    return BaselineEntry(
+        fingerprint=_text(data["fingerprint"], f"{where}.fingerprint"),
+        kind=kind,
+        target=_text(data["target"], f"{where}.target"),
+        account=None if account is None else _text(account, f"{where}.account"),
+        label=_text(data.get("label"), f"{where}.label", optional=True),
+        note=_text(data.get("note"), f"{where}.note", optional=True),
+        accepted_at=accepted,
+    )
+
+
+def load(path: Path) -> Baseline:
+    """Read a baseline file; errors name the file and the entry."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise BaselineError(f"baseline file {path}: not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise BaselineError(f"baseline file {path}: cannot read: {reason}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"baseline file {path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    try:
+        if not isinstance(document, dict) or VERSION_KEY not in document:
+            raise ValueError(f"not an nhirecon baseline (no {VERSION_KEY!r} key)")
+        version = document[VERSION_KEY]
+        if version != FORMAT_VERSION:
+            raise ValueError(f"unsupported baseline version {version!r} (expected 1)")
+        entries = document.get("entries")
+        if not isinstance(entries, list):
+            raise ValueError("'entries' must be a list")
+        parsed = [_entry(item, f"entries[{index}]") for index, item in enumerate(entries)]
+        generated = document.get("generated_at")
+        source = document.get("source")
+        return Baseline(
+            path=str(path),
+            generated_at=parse_datetime(generated) if generated else None,
+            source=source if isinstance(source, str) else None,
+            entries=tuple(parsed),
+        )
+    except (ValueError, ValueError_) as exc:
+        raise BaselineError(f"baseline file {path}: {exc}") from None
+
+
+def apply(report: Report, baseline: Baseline) -> Report:
+    """Mark the findings the baseline accepts and evaluate the gate without them.
+
+    Entries for the places this run covered that match no finding (counted or excepted)
+    are listed as stale, so that the file can be pruned.
+    """
+    known = baseline.by_fingerprint()
+    accepted = frozenset(f.fingerprint for f in report.findings if f.fingerprint in known)
+    present = {f.fingerprint for f in report.findings}
+    present |= {finding.fingerprint for finding, _ in report.excepted}
+    covered = _covered(report)
+    stale = tuple(
+        entry
+        for entry in baseline.entries
+        if entry.target in covered and entry.fingerprint not in present
+    )
+    view = BaselineView(
+        path=baseline.path,
+        entries=len(baseline.entries),
+        accepted=accepted,
+        stale=stale,
+    )
+    marked = replace(report, baseline=view)
+    rules = [outcome.rule for outcome in report.gate.outcomes]
+    return replace(marked, gate=evaluate(rules, marked.gated))
+
+
+def stale_lines(view: BaselineView) -> Sequence[str]:
+    """One log line per stale entry, for stderr."""
+    return [
+        f"baseline {view.path}: stale entry {entry.kind.value} {entry.target} "
+        f"{entry.label or entry.account or entry.fingerprint} matches nothing now"
+        for entry in view.stale
+    ]

@@ -1,0 +1,126 @@
+"""A short summary posted to a chat webhook after an audit (Slack-compatible JSON).
+
+The webhook URL is a secret: it is read from the environment variable the config names,
+and it never appears in a log line, an error message or the posted text. A failure to
+notify is logged and never changes the audit's exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+import requests
+
+from nhirecon.config import Notify
+from nhirecon.model import FindingKind, Report
+from nhirecon.values import format_datetime
+
+log = logging.getLogger("nhirecon.notify")
+
+MAX_LISTED: Final = 10
+"""New findings listed by name; the rest are counted."""
+
+
+def _slack(text: str) -> str:
+    """Slack's own escaping for message text (``&``, ``<`` and ``>`` only)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def wanted(settings: Notify, report: Report) -> bool:
+    """Whether this run is worth a message under ``notify.when``."""
+    if settings.when == "failed":
+        return not report.gate.passed
+    if settings.when == "changes":
+        if report.history is None:
+            return True
+        new = any((seen := report.seen(item)) and seen.new for item in report.findings)
+        return new or bool(report.history.resolved)
+    return True
+
+
+def message(report: Report, link: str | None) -> dict[str, Any]:
+    """The JSON body: one ``text`` field in Slack's mrkdwn (pure: same report, same text)."""
+    total = len(report.findings)
+    verdict = "passed" if report.gate.passed else "FAILED"
+    head = (
+        f"*nhirecon* audit of {_slack(report.source_name)} at "
+        f"{format_datetime(report.generated_at)}: {total} finding{'s' if total != 1 else ''}"
+    )
+    new_findings = [
+        item for item in report.findings if (seen := report.seen(item)) is not None and seen.new
+    ]
+    if report.history is not None:
+        head += f" ({len(new_findings)} new, {len(report.history.resolved)} resolved)"
+    head += f", {len(report.excepted)} excepted"
+    if report.baseline is not None:
+        head += f", {len(report.baseline.accepted)} baselined"
+    lines = [head]
+    if report.gate.outcomes:
+        failed = [o for o in report.gate.outcomes if not o.passed]
+        detail = ", ".join(f"{o.rule.text} (count {o.count})" for o in failed)
+        lines.append(f"Gate {verdict}" + (f": {_slack(detail)}" if detail else ""))
+    counts: Mapping[FindingKind, int] = {
+        kind: sum(1 for item in report.findings if item.kind is kind) for kind in FindingKind
+    }
+    by_kind = ", ".join(f"{kind.value} {count}" for kind, count in counts.items() if count)
+    if by_kind:
+        lines.append(f"By kind: {by_kind}")
+    if new_findings:
+        lines.append("New:")
+        for item in new_findings[:MAX_LISTED]:
+            subject = item.account or item.identity
+            name = subject.label if subject else item.fingerprint
+            lines.append(
+                f"• {item.severity.value} {item.kind.value} in {_slack(item.target)}: "
+                f"{_slack(name)}"
+            )
+        if len(new_findings) > MAX_LISTED:
+            lines.append(f"… and {len(new_findings) - MAX_LISTED} more")
+    if link:
+        lines.append(f"Report: {_slack(link)}")
+    return {"text": "\n".join(lines)}
+
+
+def send(
+    settings: Notify,
+    report: Report,
+    environ: Mapping[str, str],
+    session: requests.Session | None = None,
+) -> bool:
+    """Post the summary; return whether it was delivered. Never raises for HTTP trouble."""
+    if not wanted(settings, report):
+        log.info("notify: nothing to say under when=%s", settings.when)
+        return False
+    url = environ.get(settings.webhook_url_env, "").strip()
+    if not url:
+        log.warning(
+            "notify: environment variable %s is not set; no message sent",
+            settings.webhook_url_env,
+        )
+        return False
+    body = message(report, settings.report_link)
+    http = session or requests.Session()
+    try:
+        response = http.post(url, json=body, timeout=settings.timeout_seconds)
+    except requests.RequestException as exc:
+        # The exception's text holds the URL, which is a secret: name only its type.
+        log.warning(
+            "notify: could not reach the webhook in %s (%s); no message sent",
+            settings.webhook_url_env,
+            type(exc).__name__,
+        )
+        return False
+    finally:
+        if session is None:
+            http.close()
+    if not 200 <= response.status_code < 300:
+        log.warning(
+            "notify: the webhook in %s answered HTTP %d; no message sent",
+            settings.webhook_url_env,
+            response.status_code,
+        )
+        return False
+    log.info("notify: summary posted")
+    return True
