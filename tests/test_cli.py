@@ -28,8 +28,17 @@ def estate(tmp_path: Path) -> Path:
 # audit --------------------------------------------------------------------------------
 
 
-def test_audit_prints_the_table_and_fails_the_sample_gate(run: Run) -> None:
+def test_audit_prints_the_table_and_exits_0_without_gate_rules(run: Run) -> None:
     result = run("audit", "-c", SAMPLE, "--now", NOW)
+    assert result.returncode == 0
+    assert "54 findings, 1 excepted" in result.stdout
+    assert "gate: no rules" in result.stdout
+    assert result.stderr == ""
+
+
+def test_config_gate_rules_fail_the_run(run: Run, estate: Path) -> None:
+    estate.write_text(estate.read_text() + "gate:\n  - orphan,jit-orphan>0\n")
+    result = run("audit", "-c", str(estate), "--now", NOW)
     assert result.returncode == 1
     assert "54 findings, 1 excepted" in result.stdout
     assert "FAIL orphan,jit-orphan>0 (count 17)" in result.stdout
@@ -54,7 +63,7 @@ def test_paired_formats_and_outputs(run: Run, tmp_path: Path) -> None:
         "-f",
         "markdown",
     )
-    assert result.returncode == 1
+    assert result.returncode == 0
     assert result.stdout.startswith("# nhirecon audit")
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["summary"]["total"] == 54
@@ -66,7 +75,7 @@ def test_paired_formats_and_outputs(run: Run, tmp_path: Path) -> None:
 
 def test_output_format_follows_the_suffix_when_no_format_is_given(run: Run, tmp_path: Path) -> None:
     result = run("audit", "-c", SAMPLE, "--now", NOW, "-o", "r.md", "-o", "r.json")
-    assert result.returncode == 1 and result.stdout == ""
+    assert result.returncode == 0 and result.stdout == ""
     assert (tmp_path / "r.md").read_text().startswith("# nhirecon audit")
     assert json.loads((tmp_path / "r.json").read_text())["schema_version"] == 1
 
@@ -123,14 +132,16 @@ def test_target_option_limits_the_run(run: Run) -> None:
 
 
 def test_quiet_prints_only_the_gate_verdict(run: Run) -> None:
-    result = run("audit", "-c", SAMPLE, "--now", NOW, "-q")
+    result = run("audit", "-c", SAMPLE, "--now", NOW, "-q", "--fail-on", "orphan,jit-orphan>0")
     assert result.returncode == 1
     assert result.stdout == "gate failed: orphan,jit-orphan>0 (count 17)\n"
+    passed = run("audit", "-c", SAMPLE, "--now", NOW, "-q")
+    assert passed.returncode == 0 and passed.stdout == "gate passed (54 findings)\n"
 
 
 def test_config_from_environment(run: Run) -> None:
     result = run("audit", "--now", NOW, "-f", "json", env={"NHIRECON_CONFIG": SAMPLE})
-    assert result.returncode == 1
+    assert result.returncode == 0
     assert json.loads(result.stdout)["source"]["identities"] == 340
 
 

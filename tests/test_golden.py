@@ -28,7 +28,7 @@ def test_report_matches_golden_file(run: Run, tmp_path: Path, name: str) -> None
     result = run(
         "audit", "-c", str(ROOT / "config.sample.yaml"), "--now", NOW, "-f", name, "-o", str(out)
     )
-    assert result.returncode == 1, result.stderr  # the sample's gate fails on orphans
+    assert result.returncode == 1, result.stderr
     assert result.stdout == ""
     golden = GOLDEN / FORMATS[name]
     if UPDATE:

@@ -44,10 +44,21 @@ class ConnectorContext:
     """Canonical or custom field → name in the export, from ``map``."""
     origin_values: Mapping[str, Origin] = field(default_factory=dict)
     """Raw origin value (case-folded) → origin, from ``origin_values``."""
+    key: str = ""
+    """Where it is in the config (``source``, ``targets[2]``), for messages."""
+    compared: frozenset[str] = frozenset()
+    """The fields the target's ``compare`` names: a connector may skip fetching costly
+    fields nobody uses (group membership, for one)."""
 
     def resolve(self, path: str) -> Path:
+        """A path from the config: relative to the config's folder, shown relative to the
+        working directory when it lies below it (messages stay short)."""
         candidate = Path(path).expanduser()
-        return candidate if candidate.is_absolute() else self.base_dir / candidate
+        full = candidate if candidate.is_absolute() else self.base_dir / candidate
+        try:
+            return full.relative_to(Path.cwd())
+        except ValueError:
+            return full
 
 
 class Connector(ABC):
