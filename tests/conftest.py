@@ -55,7 +55,11 @@ def run(tmp_path: Path) -> Run:
         input: str | None = None,
         timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
-        environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", **(env or {})}
+        isolated = {  # history and other state stay inside the test's folder
+            "HOME": str(tmp_path / "home"),
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+        }
+        environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", **isolated, **(env or {})}
         environment.pop("NHIRECON_CONFIG", None)
         if env and "NHIRECON_CONFIG" in env:
             environment["NHIRECON_CONFIG"] = env["NHIRECON_CONFIG"]
