@@ -1,0 +1,305 @@
+"""The history store across simulated nights, through the installed command and a real file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nhirecon import config, engine, history, tracking
+from nhirecon.reporters import serialize
+from nhirecon.values import parse_datetime
+
+from .conftest import DATA, Run
+
+NIGHTS = ("2026-11-26T02:00:00Z", "2026-11-27T02:00:00Z", "2026-11-30T02:00:00Z")
+OLD_ADMIN = "c5,old-admin@example.com,old-admin,true,2020-01-01,2025-01-01,admin,\n"
+EVE = "c7,eve@example.com,eve,true,2026-11-26,2026-11-26,sso,\n"
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Path:
+    """A copy of the tiny nightly estate; its config keeps history in ``history.db``."""
+    folder = tmp_path / "estate"
+    shutil.copytree(DATA / "nightly", folder)
+    return folder
+
+
+def audit(run: Run, estate: Path, now: str, *extra: str) -> dict[str, Any]:
+    out = estate / f"report-{now[:10]}.json"
+    result = run(
+        "audit",
+        "-c",
+        str(estate / "nhirecon.yaml"),
+        "--now",
+        now,
+        "-f",
+        "json",
+        "-o",
+        str(out),
+        *extra,
+    )
+    assert result.returncode == 1, result.stderr  # the estate's gate fails on orphans
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+def record(estate: Path, now: str, *only: str) -> dict[str, Any]:
+    """The same as ``audit`` with history, in process (quicker than the command)."""
+    loaded = config.load(estate / "nhirecon.yaml")
+    instant = parse_datetime(now)
+    assert instant is not None
+    report = engine.audit(loaded, now=instant, only=only)
+    return serialize.report(tracking.track(report, loaded, accepted=None, keep_history=True))
+
+
+def trend(estate: Path) -> list[tuple[str, int, int]]:
+    return [(p.at.strftime("%Y-%m-%dT%H:%M:%SZ"), p.new, p.resolved)
+            for p in history.trend(estate / "history.db")]  # fmt: skip
+
+
+def by_subject(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    found = {}
+    for item in report["findings"]:
+        subject = item["account"] or item["identity"]
+        found[(item["kind"], subject["id"])] = item
+    return found
+
+
+def set_crm(estate: Path, *, old_admin: bool, eve: bool) -> None:
+    lines = (DATA / "nightly" / "crm.csv").read_text().splitlines(keepends=True)
+    kept = [line for line in lines if old_admin or not line.startswith("c5,")]
+    if eve:
+        kept.append(EVE)
+    (estate / "crm.csv").write_text("".join(kept))
+
+
+def test_findings_appear_persist_resolve_and_come_back(run: Run, estate: Path) -> None:
+    first = audit(run, estate, NIGHTS[0])
+    assert first["history"]["previous_run"] is None
+    assert first["resolved"] == []
+    assert {(f["new"], f["age_days"], f["first_seen"]) for f in first["findings"]} == {
+        (True, 0, NIGHTS[0])
+    }
+    assert all(item["new"] and item["age_days"] == 0 for item in first["excepted"])
+    assert first["summary"]["new"] == 9 and first["summary"]["resolved"] == 0
+
+    # Night 2: old-admin is removed from the CRM, eve signs in (a new JIT orphan).
+    set_crm(estate, old_admin=False, eve=True)
+    second = audit(run, estate, NIGHTS[1])
+    found = by_subject(second)
+    assert second["history"]["previous_run"] == NIGHTS[0]
+    assert found[("jit-orphan", "c7")]["new"] is True
+    assert found[("jit-orphan", "c7")]["age_days"] == 0
+    assert found[("jit-orphan", "c7")]["first_seen"] == NIGHTS[1]
+    leaver = found[("leaver", "c2")]
+    assert (leaver["new"], leaver["age_days"], leaver["first_seen"]) == (False, 1, NIGHTS[0])
+    assert ("orphan", "c5") not in found
+    resolved = {(item["kind"], item["account_id"]) for item in second["resolved"]}
+    assert resolved == {("orphan", "c5"), ("dormant", "c5")}
+    orphan = next(item for item in second["resolved"] if item["kind"] == "orphan")
+    assert orphan["target"] == "crm"
+    assert orphan["label"] == "old-admin"
+    assert (orphan["first_seen"], orphan["last_seen"]) == (NIGHTS[0], NIGHTS[0])
+    assert second["summary"]["new"] == 1 and second["summary"]["resolved"] == 2
+
+    # Night 3, three days later: old-admin is back (a new streak), eve is gone.
+    set_crm(estate, old_admin=True, eve=False)
+    third = audit(run, estate, NIGHTS[2])
+    found = by_subject(third)
+    assert third["history"]["previous_run"] == NIGHTS[1]
+    back = found[("orphan", "c5")]
+    assert (back["new"], back["age_days"], back["first_seen"]) == (True, 0, NIGHTS[2])
+    leaver = found[("leaver", "c2")]
+    assert (leaver["new"], leaver["age_days"], leaver["first_seen"]) == (False, 4, NIGHTS[0])
+    source_finding = found[("ownerless", "s1")]
+    assert source_finding["target"] == "hr" and source_finding["age_days"] == 4
+    assert [(item["kind"], item["account_id"]) for item in third["resolved"]] == [
+        ("jit-orphan", "c7")
+    ]
+    trend = [(p["at"], p["total"], p["new"], p["resolved"]) for p in third["history"]["trend"]]
+    assert trend == [(NIGHTS[0], 9, 9, 0), (NIGHTS[1], 8, 1, 2), (NIGHTS[2], 9, 2, 1)]
+
+    shown = run("history", "-c", str(estate / "nhirecon.yaml"), "-f", "json")
+    assert shown.returncode == 0, shown.stderr
+    runs = json.loads(shown.stdout)["runs"]
+    assert [(p["at"], p["new"], p["resolved"]) for p in runs] == [
+        (NIGHTS[0], 9, 0),
+        (NIGHTS[1], 1, 2),
+        (NIGHTS[2], 2, 1),
+    ]
+    assert runs[1]["by_kind"]["jit-orphan"] == 2 and "orphan" not in runs[1]["by_kind"]
+    table = run("history", "-c", str(estate / "nhirecon.yaml"))
+    assert table.returncode == 0
+    assert "3 runs recorded in" in table.stdout
+    assert NIGHTS[1] in table.stdout and "jit-orphan:2" in table.stdout
+
+
+def test_the_file_is_private_and_versioned(run: Run, estate: Path) -> None:
+    audit(run, estate, NIGHTS[0])
+    path = estate / "history.db"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION
+        assert db.execute("PRAGMA application_id").fetchone()[0] == history.APPLICATION_ID
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        places = db.execute(
+            "SELECT place, role, records, linked, unmatched FROM run_places ORDER BY place"
+        ).fetchall()
+    assert places == [("crm", "target", 6, 3, 3), ("hr", "source", 5, None, None),
+                      ("wiki", "target", 3, 2, 1)]  # fmt: skip
+
+
+def test_default_location_is_the_state_folder(
+    run: Run, estate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = estate / "nhirecon.yaml"
+    config.write_text(config.read_text().replace("history: history.db\n", ""))
+    state = tmp_path / "xdg-state"
+    result = run(
+        "audit", "-c", str(config), "--now", NIGHTS[0], "-q", env={"XDG_STATE_HOME": str(state)}
+    )
+    assert result.returncode == 1, result.stderr
+    path = state / "nhirecon" / "history.db"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert not (estate / "history.db").exists()
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    assert history.default_path() == path
+    assert history.last_source_count(path, "hr") == 5
+
+
+def test_a_rerun_at_the_same_instant_replaces_the_run(estate: Path) -> None:
+    record(estate, NIGHTS[0])
+    set_crm(estate, old_admin=False, eve=False)
+    assert len(record(estate, NIGHTS[1])["resolved"]) == 2
+    set_crm(estate, old_admin=True, eve=False)
+    again = record(estate, NIGHTS[1])
+    assert again["resolved"] == []
+    assert not any(item["new"] for item in again["findings"])
+    assert trend(estate) == [(NIGHTS[0], 9, 0), (NIGHTS[1], 0, 0)]
+
+
+def test_runs_recorded_out_of_order_are_ordered_by_now(estate: Path) -> None:
+    set_crm(estate, old_admin=False, eve=False)
+    record(estate, NIGHTS[2])
+    record(estate, NIGHTS[1])
+    set_crm(estate, old_admin=True, eve=False)
+    earliest = record(estate, NIGHTS[0])
+    assert earliest["history"]["previous_run"] is None
+    assert all(item["new"] for item in earliest["findings"])
+    assert trend(estate) == [(NIGHTS[0], 9, 0), (NIGHTS[1], 0, 2), (NIGHTS[2], 0, 0)]
+    # The last night, recorded again, now dates its findings from the earliest night.
+    set_crm(estate, old_admin=False, eve=False)
+    latest = record(estate, NIGHTS[2])
+    leaver = by_subject(latest)[("leaver", "c2")]
+    assert (leaver["first_seen"], leaver["age_days"], leaver["new"]) == (NIGHTS[0], 4, False)
+
+
+def test_a_run_limited_to_one_target_resolves_nothing_elsewhere(estate: Path) -> None:
+    record(estate, NIGHTS[0])
+    only_wiki = record(estate, NIGHTS[1], "wiki")
+    assert only_wiki["resolved"] == []
+    assert {item["target"] for item in only_wiki["findings"]} == {"hr", "wiki"}
+    assert not any(item["new"] for item in only_wiki["findings"])
+    full = record(estate, NIGHTS[2])
+    crm = [item for item in full["findings"] if item["target"] == "crm"]
+    assert crm and all(not item["new"] and item["age_days"] == 4 for item in crm)
+
+
+def test_no_history_reads_and_writes_nothing(run: Run, estate: Path) -> None:
+    report = audit(run, estate, NIGHTS[0], "--no-history")
+    assert not (estate / "history.db").exists()
+    assert "resolved" not in report and "history" not in report
+    assert "first_seen" not in report["findings"][0]
+    assert "new" not in report["summary"]
+
+
+def test_history_without_runs_says_so(run: Run, estate: Path) -> None:
+    result = run("history", "-c", str(estate / "nhirecon.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "no runs recorded yet" in result.stdout
+    assert not (estate / "history.db").exists()
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _foreign_sqlite(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+        db.execute("INSERT INTO invoices (amount) VALUES (12.5)")
+    db.close()
+
+
+def _newer_schema(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
+        db.execute(f"PRAGMA application_id = {history.APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version = {history.SCHEMA_VERSION + 1}")
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("maker", "words"),
+    [
+        (lambda path: path.write_text("runs: 3\nthis is a YAML file, not a database\n"), "not a"),
+        (lambda path: path.write_bytes(SQLITE_HEADER + bytes(range(256)) * 64), "not a"),
+        (_foreign_sqlite, "not an nhirecon history file"),
+        (_newer_schema, "newer nhirecon"),
+    ],
+    ids=["text", "garbage-after-header", "foreign-sqlite", "newer-schema"],
+)
+def test_an_unusable_history_file_is_refused_and_left_untouched(
+    estate: Path, maker: Any, words: str
+) -> None:
+    path = estate / "history.db"
+    maker(path)
+    before = path.read_bytes()
+    for attempt in (
+        lambda: record(estate, NIGHTS[0]),
+        lambda: history.trend(path),
+        lambda: history.last_source_count(path, "hr"),
+    ):
+        with pytest.raises(history.HistoryError) as caught:
+            attempt()
+        assert str(path) in str(caught.value)
+        assert words in str(caught.value)
+        assert caught.value.exit_code == 2
+        assert path.read_bytes() == before
+        assert not Path(f"{path}-journal").exists()
+
+
+def test_the_command_refuses_an_unusable_history_file_with_exit_2(run: Run, estate: Path) -> None:
+    path = estate / "history.db"
+    path.write_text("runs: 3\n")
+    result = run("audit", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0], "-q")
+    assert result.returncode == 2, result.stderr
+    assert f"history file {path}: not a usable nhirecon history file" in result.stderr
+    assert result.stdout == ""
+    assert path.read_text() == "runs: 3\n"
+    shown = run("history", "-c", str(estate / "nhirecon.yaml"))
+    assert shown.returncode == 2 and str(path) in shown.stderr
+
+
+def test_a_damaged_history_file_is_refused_and_left_untouched(estate: Path) -> None:
+    record(estate, NIGHTS[0])
+    path = estate / "history.db"
+    damaged = bytearray(path.read_bytes())
+    damaged[100:4096] = b"\xa5" * (4096 - 100)  # the schema page, past the file header
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(history.HistoryError, match="not a usable nhirecon history file"):
+        record(estate, NIGHTS[1])
+    assert path.read_bytes() == bytes(damaged)
+
+
+def test_an_empty_file_becomes_a_history(estate: Path) -> None:
+    path = estate / "history.db"
+    path.touch()
+    record(estate, NIGHTS[0])
+    assert history.last_source_count(path, "hr") == 5
