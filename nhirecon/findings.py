@@ -49,7 +49,7 @@ class TargetRules:
     """Normalised ids, usernames and emails of its protected accounts."""
 
     def is_protected(self, account: Record) -> bool:
-        return any(key in self.protected for key in subject_keys(account))
+        return bool(self.protected) and not self.protected.isdisjoint(subject_keys(account))
 
 
 def subject_keys(record: Record) -> set[str]:
@@ -282,11 +282,11 @@ def _drift(fields: Iterable[str], identity: Record, account: Record) -> list[dic
     drift = []
     for field in fields:
         wanted = identity.value(field)
-        expected = _comparable(wanted)
-        if expected is None:
-            continue
         actual = account.value(field)
-        if _comparable(actual) != expected:
+        if wanted is None or actual == wanted:
+            continue
+        expected = _comparable(wanted)
+        if expected is not None and _comparable(actual) != expected:
             drift.append({"field": field, "source": _shown(wanted), "target": _shown(actual)})
     return drift
 
@@ -296,9 +296,10 @@ def source_findings(
 ) -> list[Finding]:
     """Findings about the source itself: ownerless and expired non-human identities."""
     owners: dict[str, Record] = {}
-    for identity in identities:
-        for key in subject_keys(identity):
-            owners.setdefault(key, identity)
+    if any(not identity.is_human for identity in identities):
+        for identity in identities:
+            for key in subject_keys(identity):
+                owners.setdefault(key, identity)
     manual = (Remediation.MANUAL, f"fix in {source}")
     found = []
     for identity in identities:

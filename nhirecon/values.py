@@ -20,6 +20,8 @@ class ValueError_(ValueError):
 
 def text(raw: object) -> str | None:
     """A trimmed string, or ``None`` for empty values."""
+    if type(raw) is str:  # the common case, first
+        return raw.strip() or None
     if raw is None:
         return None
     if isinstance(raw, bool):

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
+from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text, without_nul
 from nhirecon.errors import DataError
 
@@ -48,8 +48,7 @@ class CsvConnector(Connector):
                     raise DataError(f"{path}: empty file (no header row)")
                 names = [name.strip() for name in header]
                 self._check_header(names)
-                index = {name: position for position, name in enumerate(names)}
-                self._columns = frozenset(index)
+                self._columns = frozenset(names)
                 width = len(names)
                 line = reader.line_num + 1
                 for cells in reader:
@@ -60,7 +59,7 @@ class CsvConnector(Connector):
                         raise DataError(
                             f"{path}:{line}: {len(cells)} fields where the header has {width}"
                         )
-                    yield RawRow(f"{path}:{line}", _lookup(index, cells))
+                    yield RawRow(f"{path}:{line}", dict(zip(names, cells, strict=True)).get)
                     line = reader.line_num + 1
             except UnicodeDecodeError as exc:
                 raise decode_error(path, exc, self.encoding) from None
@@ -75,11 +74,3 @@ class CsvConnector(Connector):
             if name in seen:
                 raise DataError(f"{self.path}:1: column {name!r} appears twice in the header")
             seen.add(name)
-
-
-def _lookup(index: dict[str, int], cells: list[str]) -> Lookup:
-    def lookup(column: str) -> object:
-        position = index.get(column)
-        return None if position is None else cells[position]
-
-    return lookup
