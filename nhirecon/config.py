@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -279,6 +279,7 @@ class _Reader:
             base_dir=self.base_dir,
             field_map=MappingProxyType(field_map),
             origin_values=MappingProxyType(origin_values),
+            key=key,
         )
         return Endpoint(name, connector, MappingProxyType(options), context, key)
 
@@ -348,11 +349,13 @@ class _Reader:
             self._forbid(data, key, SOURCE_KEYS - ENDPOINT_KEYS)
             endpoint = self.endpoint(data, key, name, require_id=False)
             known = self._known_fields(source) & self._known_fields_of(endpoint)
+            compare = self.compare(data.get("compare"), _join(key, "compare"), known)
+            context = replace(endpoint.context, compared=frozenset(compare))
             result.append(
                 Target(
-                    endpoint=endpoint,
+                    endpoint=replace(endpoint, context=context),
                     correlate=self.correlate(data.get("correlate"), _join(key, "correlate")),
-                    compare=self.compare(data.get("compare"), _join(key, "compare"), known),
+                    compare=compare,
                     remediate=self.remediate(data.get("remediate"), _join(key, "remediate")),
                 )
             )

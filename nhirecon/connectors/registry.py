@@ -9,13 +9,15 @@ from importlib.metadata import entry_points
 from nhirecon.connectors.base import Connector
 from nhirecon.connectors.csv import CsvConnector
 from nhirecon.connectors.json import JsonConnector
+from nhirecon.connectors.scim import ScimConnector
 from nhirecon.connectors.yaml import YamlConnector
 
 ENTRY_POINT_GROUP = "nhirecon.connectors.v1"
 """Third-party connectors register a :class:`Connector` subclass under this group."""
 
 BUILTINS: dict[str, type[Connector]] = {
-    connector.name: connector for connector in (CsvConnector, JsonConnector, YamlConnector)
+    connector.name: connector
+    for connector in (CsvConnector, JsonConnector, YamlConnector, ScimConnector)
 }
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,164 @@
+"""A live SCIM 2.0 service provider (RFC 7643/7644): reads ``/Users``, disables and deletes.
+
+Accounts are paged on ``totalResults``; once the total is known the remaining pages are
+fetched concurrently. A listing that does not hold exactly ``totalResults`` distinct
+resources fails the pull. Group membership comes from ``/Groups`` when it is needed
+(``compare: [groups]`` or ``map: {groups: ...}``), since many services never fill in
+``User.groups``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, Final
+
+from nhirecon import auth as auth_settings
+from nhirecon.connectors import scim_schema
+from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
+from nhirecon.connectors.json import scim_lookup
+from nhirecon.model import Origin
+from nhirecon.remediation.scim_client import ScimClient
+from nhirecon.transport import Limits, Transport, url_problem
+
+GROUPS: Final = "Groups"
+USERS: Final = "Users"
+POSITIVE: Final = ("timeout", "page_size", "max_workers")
+
+
+class ScimConnector(Connector):
+    name = "scim"
+    description = (
+        "A SCIM 2.0 service provider (RFC 7644), read live over HTTPS; can disable and delete."
+    )
+    can_write: ClassVar[frozenset[str]] = frozenset({"disable", "delete"})
+    default_map: ClassVar[Mapping[str, str]] = scim_schema.DEFAULT_MAP
+
+    def __init__(
+        self,
+        *,
+        context: ConnectorContext,
+        url: str,
+        auth: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        page_size: int = 500,
+        max_workers: int = 4,
+        rate_limit_per_minute: int | None = None,
+        verify_tls: bool = True,
+        ca_bundle: str | None = None,
+        allow_http: bool = False,
+        filter: str | None = None,
+        retries: int = 5,
+        backoff: float = 0.5,
+        max_retry_wait: float = 120.0,
+    ) -> None:
+        """Options (the keys of a ``connector: scim`` target):
+
+        - ``url``: the service's base URL (``https://…/scim/v2``);
+        - ``auth``: ``{type: bearer, token_env: VAR}``, ``{type: basic, username[_env],
+          password_env}``, ``{type: oauth2, token_url, client_id[_env], client_secret_env,
+          scope}``, or ``{type: none}``;
+        - ``timeout``: seconds to connect and to wait for each read;
+        - ``page_size``: resources asked for per page (servers may clamp it);
+        - ``max_workers``: requests in flight at once;
+        - ``rate_limit_per_minute``: requests started in any 60 seconds (reads and writes);
+        - ``verify_tls``, ``ca_bundle``: TLS certificate checks and a private CA file;
+        - ``allow_http``: permit plain ``http://`` to another machine (never advisable);
+        - ``filter``: a SCIM filter for the listing, e.g. ``userType eq "Employee"``;
+        - ``retries``, ``backoff``, ``max_retry_wait``: bounds of the retry policy.
+        """
+        super().__init__(context=context)
+        self.url = url.rstrip("/")
+        self.filter = filter
+        self.page_size = page_size
+        self.max_workers = max_workers
+        where = f"{context.key}.auth" if context.key else "auth"
+        credentials = auth_settings.credentials(auth, where)
+        self.transport = Transport(
+            limits=Limits(
+                timeout=float(timeout),
+                retries=retries,
+                backoff=float(backoff),
+                max_retry_wait=float(max_retry_wait),
+                max_workers=max_workers,
+                rate_limit_per_minute=rate_limit_per_minute,
+            ),
+            credentials=credentials,
+            verify_tls=verify_tls,
+            ca_bundle=str(context.resolve(ca_bundle)) if ca_bundle else None,
+        )
+        self.client = ScimClient(self.url, self.transport, USERS)
+        self._groups: dict[str, list[dict[str, str]]] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problems = super().check_options(options)
+        if problems:
+            return problems
+        allow_http = bool(options.get("allow_http", False))
+        problem = url_problem(str(options["url"]), allow_http=allow_http)
+        if problem:
+            problems.append(("url", problem))
+        auth = options.get("auth")
+        if isinstance(auth, Mapping):
+            problems.extend(
+                (f"auth.{key}", message)
+                for key, message in auth_settings.problems(auth, allow_http=allow_http)
+            )
+        for name in POSITIVE:
+            if name in options and options[name] <= 0:
+                problems.append((name, f"must be positive, got {options[name]!r}"))
+        for name in ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute"):
+            value = options.get(name)
+            if value is not None and value < 0:
+                problems.append((name, f"must not be negative, got {value!r}"))
+        return problems
+
+    def default_origin(self, external_id: str | None) -> Origin:
+        return scim_schema.scim_origin(external_id)
+
+    @property
+    def wants_groups(self) -> bool:
+        """Whether group membership is used (compared, or mapped explicitly)."""
+        return "groups" in self.context.compared or "groups" in self.context.field_map
+
+    def rows(self) -> Iterator[RawRow]:
+        memberships = self.memberships() if self.wants_groups else None
+        resources = self.client.list_all(
+            USERS,
+            page_size=self.page_size,
+            scim_filter=self.filter,
+            max_workers=self.max_workers,
+        )
+        for resource in resources:
+            resource_id = str(resource.get("id", ""))
+            if memberships is not None and not resource.get("groups"):
+                resource = {**resource, "groups": memberships.get(resource_id, [])}
+            yield RawRow(f"{self.url}/{USERS}/{resource_id}", scim_lookup(resource))
+
+    def memberships(self) -> dict[str, list[dict[str, str]]]:
+        """Member id → the groups it is a direct member of (``value``, ``display``)."""
+        with self._lock:
+            if self._groups is None:
+                found: dict[str, list[dict[str, str]]] = {}
+                for group in self.client.list_all(
+                    GROUPS, page_size=self.page_size, max_workers=self.max_workers
+                ):
+                    entry = {
+                        "value": str(group.get("id", "")),
+                        "display": str(group.get("displayName") or group.get("id", "")),
+                    }
+                    members = group.get("members") or []
+                    for member in members if isinstance(members, list) else []:
+                        if isinstance(member, Mapping) and member.get("value"):
+                            found.setdefault(str(member["value"]), []).append(entry)
+                self._groups = found
+            return self._groups
+
+    def writer(self) -> ScimClient:
+        """The client that performs this target's disables and deletes."""
+        return self.client
+
+    def close(self) -> None:
+        self.transport.close()
