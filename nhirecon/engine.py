@@ -6,6 +6,8 @@ single pass, so memory grows with the source and the findings, not with the targ
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +21,8 @@ from nhirecon.findings import Clock, TargetRules, account_findings, source_findi
 from nhirecon.gate import evaluate
 from nhirecon.model import ExceptionRule, Finding, GateRule, Record, Report, TargetStats
 from nhirecon.values import key_for
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int], None]
 """Called as records arrive: (what is being pulled, how many so far)."""
@@ -58,6 +62,9 @@ def pull_source(source: Source, progress: Progress = _quiet) -> SourceData:
                     f"{identity.location}: identity id {identity.id!r} already read at {first}"
                 )
             identities.append(identity)
+    log.info(
+        "source %s: %d identities from %d inputs", source.name, len(identities), len(source.inputs)
+    )
     if not identities:
         raise SafetyError(
             f"source {source.name!r} returned no identities; refusing to report every account"
@@ -129,12 +136,22 @@ def audit_target(
     rules = target_rules(config, target)
     tally = _Tally()
     findings: list[Finding] = []
+    started = time.monotonic()
     for account in _accounts(target, progress):
         link = correlator.link(account)
         tally.add(account, link)
         findings.extend(
             account_findings(rules, account, link, source.name, clock, config.source.active_status)
         )
+    log.info(
+        "target %s: %d accounts (%d linked, %d unmatched, %d ambiguous) in %.1f s",
+        target.name,
+        tally.accounts,
+        tally.linked,
+        tally.unmatched,
+        tally.ambiguous,
+        time.monotonic() - started,
+    )
     stats = TargetStats(
         name=target.name,
         connector=rules.connector,
