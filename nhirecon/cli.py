@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -19,10 +19,13 @@ from nhirecon import __version__, config, engine, explain_view, history, history
 from nhirecon import baseline as baselines
 from nhirecon.connectors import registry
 from nhirecon.errors import NhireconError, UsageError
-from nhirecon.exit_codes import ExitCode
+from nhirecon.exit_codes import ExitCode, combine
 from nhirecon.gate import parse_rule
 from nhirecon.model import GateRule, Report
 from nhirecon.output import write_all
+from nhirecon.remediation import apply as remediation
+from nhirecon.remediation import plan as planning
+from nhirecon.remediation import view as remediation_view
 from nhirecon.reporters import FORMATS, for_path
 from nhirecon.reporters.table import TableReporter
 from nhirecon.values import ValueError_, parse_datetime
@@ -57,6 +60,18 @@ NowOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More log lines on stderr.")]
+YesOption = Annotated[
+    bool, typer.Option("--yes", help="Do not ask before writing (needed without a terminal).")
+]
+MaxActionsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-actions",
+        min=0,
+        show_default=False,
+        help="Override policy.max_actions for this run (after review).",
+    ),
+]
 
 T = TypeVar("T")
 
@@ -134,7 +149,8 @@ def _progress(enabled: bool) -> Iterator[engine.Progress]:
 
         def update(label: str, count: int) -> None:
             if label not in tasks:
-                tasks[label] = bars.add_task(f"pulling {label}", total=None)
+                shown = label if label.startswith("applying ") else f"pulling {label}"
+                tasks[label] = bars.add_task(shown, total=None)
             bars.update(tasks[label], completed=count)
 
         yield update
@@ -201,11 +217,17 @@ def audit(
     no_notify: Annotated[
         bool, typer.Option("--no-notify", help="Do not post to the configured webhook.")
     ] = False,
+    apply_: Annotated[
+        bool,
+        typer.Option("--apply", help="Also remediate (disable/delete) behind the safety rails."),
+    ] = False,
+    yes: YesOption = False,
+    max_actions: MaxActionsOption = None,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Pull, correlate, report and evaluate the gate.
+    """Pull, correlate, report and evaluate the gate; with --apply, also remediate.
 
     Example: nhirecon audit -c nhirecon.yaml -f json -o report.json --fail-on 'orphan>0'
     """
@@ -219,10 +241,12 @@ def audit(
             pairs = []
         loaded = _load(config_path)
         accepted = baselines.load(baseline) if baseline else None
+        previous = remediation.previous_source_count(loaded) if apply_ else None
         with _progress(not quiet) as progress:
             report = engine.audit(
                 loaded, now=instant, only=list(target or []), gate_rules=rules, progress=progress
             )
+        audited = report
         report = tracking.track(report, loaded, accepted=accepted, keep_history=not no_history)
         for line in baselines.stale_lines(report.baseline) if report.baseline else ():
             log.warning("%s", line)
@@ -242,7 +266,21 @@ def audit(
             from nhirecon import notify
 
             notify.send(loaded.notify, report, os.environ)
-        return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
+        code = ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
+        if apply_:
+            with _progress(not quiet) as progress:
+                result = remediation.apply_report(
+                    loaded,
+                    audited,
+                    previous_identities=previous,
+                    max_actions=max_actions,
+                    yes=yes,
+                    confirm=_confirmer(),
+                    progress=progress,
+                )
+            _tell(result, quiet)
+            code = combine(code, result.exit_code)
+        return code
 
     raise typer.Exit(int(_run(body)))
 
@@ -437,6 +475,120 @@ def init(
         sys.stdout.write(f"wrote {path}\n")
 
     _run(body)
+
+
+def _confirmer() -> remediation.Confirm | None:
+    """Ask on a terminal; without one there is nobody to ask (``--yes`` is then needed)."""
+    if not (sys.stdin.isatty() and stderr.is_terminal):
+        return None
+
+    def ask(actions: Sequence[planning.Action]) -> bool:
+        stderr.print(remediation_view.actions_text(actions), markup=False, end="")
+        return typer.confirm(
+            f"Write these {len(actions)} changes to the targets?", default=False, err=True
+        )
+
+    return ask
+
+
+def _tell(result: remediation.ApplyResult, quiet: bool) -> None:
+    for line in remediation_view.problems(result):
+        log.warning("%s", line)
+    if result.results and not quiet:
+        stderr.print(result.summary(), markup=False, soft_wrap=True)
+
+
+@app.command("plan")
+def plan_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The plan file to write.")],
+    config_path: ConfigOption = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", help="Only this target; repeatable.")
+    ] = None,
+    max_actions: MaxActionsOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Compute the remediation actions and write them to a plan file; writes to no target.
+
+    The plan records the config's digest, each target's URL and the version of each
+    account; `nhirecon apply` refuses it if any of them no longer holds.
+    Example: nhirecon plan -o plan.json && nhirecon apply plan.json
+    """
+    _logging(quiet, verbose)
+
+    def body() -> None:
+        instant = _now(now)
+        loaded = _load(config_path)
+        previous = remediation.previous_source_count(loaded)
+        with _progress(not quiet) as progress:
+            report = engine.audit(loaded, now=instant, only=list(target or []), progress=progress)
+        made = planning.build(loaded, report, created_at=datetime.now(UTC).replace(microsecond=0))
+        remediation.guard(
+            loaded,
+            report,
+            made.actions,
+            previous_identities=previous,
+            max_actions=max_actions,
+        )
+        write_all([(output, planning.to_json(made))])
+        if not quiet:
+            sys.stdout.write(remediation_view.plan_text(made, str(output)))
+
+    _run(body)
+
+
+@app.command("apply")
+def apply_command(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `nhirecon plan`.")],
+    config_path: ConfigOption = None,
+    yes: YesOption = False,
+    max_age: Annotated[
+        str, typer.Option("--max-age", help="Refuse a plan older than this (24h, 30m, 2d).")
+    ] = "24h",
+    max_actions: MaxActionsOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Apply a reviewed plan, re-checking every action against live state.
+
+    Refused (exit 4) when the config or a target URL changed since the plan, when the
+    plan is older than --max-age, or when it holds actions the config would not take.
+    Example: nhirecon apply plan.json --yes
+    """
+    _logging(quiet, verbose)
+
+    def body() -> ExitCode:
+        instant = _now(now)
+        age = planning.parse_duration(max_age)
+        loaded = _load(config_path)
+        try:
+            text = plan_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{plan_file}: cannot read the plan: {exc.strerror or exc}") from None
+        made = planning.from_json(text, str(plan_file))
+        previous = remediation.previous_source_count(loaded)
+        with _progress(not quiet) as progress:
+            result = remediation.apply_plan(
+                loaded,
+                made,
+                now=instant,
+                previous_identities=previous,
+                max_age=age,
+                max_actions=max_actions,
+                yes=yes,
+                confirm=_confirmer(),
+                progress=progress,
+            )
+        if not quiet:
+            sys.stdout.write(remediation_view.results_text(result))
+        else:
+            _tell(result, quiet=True)
+        return result.exit_code
+
+    raise typer.Exit(int(_run(body)))
 
 
 def main() -> None:

@@ -1,0 +1,69 @@
+"""Plans and apply results as text for people: pure, deterministic."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from nhirecon.remediation.apply import ActionResult, ApplyResult, Outcome
+from nhirecon.remediation.plan import Action, Plan
+from nhirecon.values import format_datetime
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    if not rows:
+        return []
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def actions_text(actions: Sequence[Action]) -> str:
+    """One line per action: what, where, whom, and why."""
+    rows = [("ACTION", "TARGET", "ACCOUNT", "ID", "FINDINGS")]
+    rows += [
+        (action.action.value, action.target, action.label, action.account_id, action.kinds)
+        for action in actions
+    ]
+    return "\n".join(_table(rows)) + "\n"
+
+
+def plan_text(plan: Plan, path: str) -> str:
+    counts = Counter(action.action.value for action in plan.actions)
+    lines = [
+        f"plan {path}: {len(plan.actions)} actions"
+        f" ({counts['disable']} disable, {counts['delete']} delete),"
+        f" made {format_datetime(plan.created_at)}",
+        "",
+    ]
+    if plan.actions:
+        lines.append(actions_text(plan.actions))
+    if plan.manual:
+        lines.append(f"{len(plan.manual)} findings need a person (manual):")
+        rows = [(item.kind.value, item.target, item.subject, item.reason) for item in plan.manual]
+        lines.extend("  " + line for line in _table(rows))
+        lines.append("")
+    lines.append(f"review it, then: nhirecon apply {path}")
+    return "\n".join(lines) + "\n"
+
+
+def result_line(result: ActionResult) -> str:
+    action = result.action
+    status = f" (HTTP {result.status})" if result.status else ""
+    return (
+        f"{result.outcome.value}: {action.action.value} {action.target}/{action.label}"
+        f" [{action.account_id}]{status}: {result.detail}"
+    )
+
+
+def results_text(result: ApplyResult) -> str:
+    lines = [result_line(item) for item in result.results]
+    lines.append(result.summary())
+    return "\n".join(lines) + "\n"
+
+
+def problems(result: ApplyResult) -> list[str]:
+    """The lines worth a warning: skipped and failed actions."""
+    return [result_line(item) for item in result.results if item.outcome is not Outcome.DONE]
