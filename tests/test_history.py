@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import stat
 from pathlib import Path
@@ -15,19 +14,13 @@ from nhirecon import config, engine, history, tracking
 from nhirecon.reporters import serialize
 from nhirecon.values import parse_datetime
 
-from .conftest import DATA, Run
-
-NIGHTS = ("2026-11-26T02:00:00Z", "2026-11-27T02:00:00Z", "2026-11-30T02:00:00Z")
-OLD_ADMIN = "c5,old-admin@example.com,old-admin,true,2020-01-01,2025-01-01,admin,\n"
-EVE = "c7,eve@example.com,eve,true,2026-11-26,2026-11-26,sso,\n"
+from .conftest import Run
+from .nightly import NIGHTS, copy_estate, set_crm
 
 
 @pytest.fixture
 def estate(tmp_path: Path) -> Path:
-    """A copy of the tiny nightly estate; its config keeps history in ``history.db``."""
-    folder = tmp_path / "estate"
-    shutil.copytree(DATA / "nightly", folder)
-    return folder
+    return copy_estate(tmp_path / "estate")
 
 
 def audit(run: Run, estate: Path, now: str, *extra: str) -> dict[str, Any]:
@@ -69,14 +62,6 @@ def by_subject(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
         subject = item["account"] or item["identity"]
         found[(item["kind"], subject["id"])] = item
     return found
-
-
-def set_crm(estate: Path, *, old_admin: bool, eve: bool) -> None:
-    lines = (DATA / "nightly" / "crm.csv").read_text().splitlines(keepends=True)
-    kept = [line for line in lines if old_admin or not line.startswith("c5,")]
-    if eve:
-        kept.append(EVE)
-    (estate / "crm.csv").write_text("".join(kept))
 
 
 def test_findings_appear_persist_resolve_and_come_back(run: Run, estate: Path) -> None:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from nhirecon.reporters.base import Reporter
 from nhirecon.reporters.csv import CsvReporter
+from nhirecon.reporters.html import HtmlReporter
 from nhirecon.reporters.json import JsonReporter
+from nhirecon.reporters.junit import JunitReporter
 from nhirecon.reporters.markdown import MarkdownReporter
+from nhirecon.reporters.sarif import SarifReporter
 from nhirecon.reporters.table import TableReporter
 
 FORMATS: dict[str, type[Reporter]] = {
     reporter.name: reporter
-    for reporter in (TableReporter, JsonReporter, CsvReporter, MarkdownReporter)
+    for reporter in (
+        TableReporter,
+        JsonReporter,
+        CsvReporter,
+        MarkdownReporter,
+        HtmlReporter,
+        SarifReporter,
+        JunitReporter,
+    )
 }
 
 

@@ -1,0 +1,199 @@
+"""SARIF 2.1.0, for code-scanning dashboards (GitHub, GitLab, Azure DevOps).
+
+Rules are the finding kinds, with their help text, default level and control mappings.
+Each finding is a result whose ``partialFingerprints`` carry its stable fingerprint, so
+that a dashboard tracks it across runs. Findings accepted by an exception or the baseline
+are results with a ``suppressions`` entry, so dashboards show them as accepted. Findings
+are about accounts, not files: a result's location is logical (``target/account``), and
+its artifact is the target's name.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from nhirecon.model import KIND_INFO, Finding, FindingKind, Report, Severity
+from nhirecon.reporters import serialize
+from nhirecon.reporters.base import Reporter
+from nhirecon.values import format_datetime
+
+SCHEMA_URI: Final = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+LEVELS: Final = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+SECURITY_SEVERITY: Final = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.0",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+"""The score GitHub code scanning reads to rank alerts (``security-severity``)."""
+FINGERPRINT_KEY: Final = "nhireconFingerprint/v1"
+REMEDIES: Final = {
+    FindingKind.JIT_ORPHAN: "Disable or delete the account, or link it to its owner in the "
+    "source of truth; bring the app under SCIM lifecycle sync so that leavers are removed.",
+    FindingKind.ORPHAN: "Disable or delete the account, or add its owner to the source of "
+    "truth (or fix the correlation rule that should link it).",
+    FindingKind.LEAVER: "Disable the account now; check why deprovisioning did not remove it.",
+    FindingKind.EXPIRED: "Disable the account or credential, or extend its expiry in the "
+    "source of truth if it is still needed.",
+    FindingKind.STALE_ATTRIBUTE: "Sync the attribute from the source of truth (SCIM PATCH or "
+    "the app's admin console).",
+    FindingKind.UNMANAGED: "Bring the account under lifecycle sync (SCIM externalId) so that "
+    "it is updated and removed with its identity.",
+    FindingKind.DORMANT: "Disable the account if it is no longer needed.",
+    FindingKind.STALE_CREDENTIAL: "Rotate the credential and record the rotation date.",
+    FindingKind.OWNERLESS: "Assign an active owner to the non-human identity in the "
+    "inventory, or retire it.",
+    FindingKind.AMBIGUOUS: "Make the correlation keys unique (or add a more specific rule "
+    "first) so the account links to exactly one identity.",
+}
+
+
+def _rule(kind: FindingKind) -> dict[str, Any]:
+    info = KIND_INFO[kind]
+    controls = ", ".join(info.controls)
+    return {
+        "id": kind.value,
+        "name": "".join(part.capitalize() for part in kind.value.split("-")),
+        "shortDescription": {"text": info.summary},
+        "fullDescription": {"text": f"{info.summary} Controls: {controls}."},
+        "help": {
+            "text": f"{info.summary}\n\nRemedy: {REMEDIES[kind]}\n\nControls: {controls}.",
+            "markdown": (
+                f"{info.summary}\n\n**Remedy:** {REMEDIES[kind]}\n\n"
+                f"**Controls:** {', '.join(f'`{control}`' for control in info.controls)}"
+            ),
+        },
+        "defaultConfiguration": {"level": LEVELS[info.severity]},
+        "properties": {
+            "tags": ["security", "identity", *info.controls],
+            "security-severity": SECURITY_SEVERITY[info.severity],
+            "severity": info.severity.value,
+            "controls": list(info.controls),
+        },
+    }
+
+
+def _result(
+    report: Report, finding: Finding, rule_index: int, suppression: dict[str, Any] | None
+) -> dict[str, Any]:
+    subject = finding.account or finding.identity
+    subject_id = subject.id if subject else ""
+    name = subject.label if subject else finding.fingerprint
+    properties: dict[str, Any] = {
+        "severity": finding.severity.value,
+        "remediation": finding.remediation.value,
+        "controls": list(finding.controls),
+        "account": serialize.record(finding.account, serialize.ACCOUNT_FIELDS),
+        "identity": serialize.record(finding.identity, serialize.IDENTITY_FIELDS),
+        "detail": dict(finding.detail),
+    }
+    properties.update(serialize.finding_context(report, finding))
+    result: dict[str, Any] = {
+        "ruleId": finding.kind.value,
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding.severity],
+        "message": {"text": f"{finding.target}: {name}: {finding.message}"},
+        "locations": [
+            {
+                "physicalLocation": {"artifactLocation": {"uri": finding.target}},
+                "logicalLocations": [
+                    {
+                        "name": name,
+                        "fullyQualifiedName": f"{finding.target}/{subject_id}",
+                        "kind": "member" if finding.account else "resource",
+                    }
+                ],
+            }
+        ],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        "properties": properties,
+    }
+    seen = report.seen(finding)
+    if seen is not None:
+        result["baselineState"] = "new" if seen.new else "unchanged"
+    if suppression is not None:
+        result["suppressions"] = [suppression]
+    return result
+
+
+class SarifReporter(Reporter):
+    name = "sarif"
+    description = "SARIF 2.1.0 for code-scanning dashboards: one rule per kind, one result each."
+    extensions = (".sarif",)
+
+    def render(self, report: Report) -> str:
+        kinds = list(FindingKind)
+        index = {kind: position for position, kind in enumerate(kinds)}
+        results = []
+        for finding in report.findings:
+            suppression = None
+            if report.baseline is not None and report.is_baselined(finding):
+                suppression = {
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": f"accepted in the baseline {report.baseline.path}",
+                }
+            results.append(_result(report, finding, index[finding.kind], suppression))
+        for finding, rule in report.excepted:
+            suppression = {
+                "kind": "external",
+                "status": "accepted",
+                "justification": (
+                    f"exception until {rule.expires.isoformat()}: {rule.reason}"
+                    f" (owner {rule.owner})"
+                ),
+            }
+            results.append(_result(report, finding, index[finding.kind], suppression))
+        document = {
+            "$schema": SCHEMA_URI,
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "nhirecon",
+                            "version": report.tool_version,
+                            "semanticVersion": report.tool_version,
+                            "rules": [_rule(kind) for kind in kinds],
+                        }
+                    },
+                    "automationDetails": {"id": f"nhirecon/{report.source_name}/"},
+                    "invocations": [
+                        {
+                            "executionSuccessful": True,
+                            "endTimeUtc": format_datetime(report.generated_at),
+                            "properties": {
+                                "gate": {
+                                    "passed": report.gate.passed,
+                                    "rules": [
+                                        {
+                                            "rule": outcome.rule.text,
+                                            "count": outcome.count,
+                                            "passed": outcome.passed,
+                                        }
+                                        for outcome in report.gate.outcomes
+                                    ],
+                                }
+                            },
+                        }
+                    ],
+                    "columnKind": "unicodeCodePoints",
+                    "results": results,
+                    "properties": {
+                        "source": {"name": report.source_name, "identities": report.identities},
+                        "summary": serialize.summary(report),
+                    },
+                }
+            ],
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

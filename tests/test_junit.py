@@ -1,0 +1,102 @@
+"""JUnit XML: a suite per place, a case per kind, failures exactly where the gate counts."""
+
+from __future__ import annotations
+
+import dataclasses
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from nhirecon.model import FindingKind, Report
+from nhirecon.reporters import FORMATS, for_path
+from nhirecon.reporters.junit import JunitReporter
+
+from .conftest import Run
+from .nightly import NIGHTS, copy_estate, night, third_night
+from .reports_golden import check_golden
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    estate = copy_estate(tmp_path_factory.mktemp("junit") / "estate")
+    return third_night(estate, baseline_from_second=True)
+
+
+def parse(report: Report) -> ET.Element:
+    return ET.fromstring(JunitReporter().render(report).encode())
+
+
+def test_one_suite_per_place_and_one_case_per_kind(report: Report) -> None:
+    root = parse(report)
+    suites = root.findall("testsuite")
+    assert [suite.get("name") for suite in suites] == ["nhirecon.hr", "nhirecon.crm",
+                                                      "nhirecon.wiki"]  # fmt: skip
+    assert [case.get("name") for case in suites[0].findall("testcase")] == ["expired", "ownerless"]
+    crm_cases = [case.get("name") for case in suites[1].findall("testcase")]
+    assert crm_cases == [kind.value for kind in FindingKind if kind is not FindingKind.OWNERLESS]
+    assert root.get("tests") == str(2 + 9 + 9)
+    properties = {p.get("name"): p.get("value") for p in suites[1].iter("property")}
+    assert properties["accounts"] == "6" and properties["unmatched"] == "3"
+
+
+def test_failures_are_what_the_gate_counts(report: Report) -> None:
+    # The baseline accepts mallory's jit-orphan: only old-admin's orphan fails the gate.
+    assert [(o.rule.text, o.count, o.passed) for o in report.gate.outcomes] == [
+        ("orphan,jit-orphan>0", 1, False)
+    ]
+    root = parse(report)
+    failed = [
+        (suite.get("name"), case.get("name"))
+        for suite in root.iter("testsuite")
+        for case in suite.findall("testcase")
+        if case.find("failure") is not None
+    ]
+    assert failed == [("nhirecon.crm", "orphan")]
+    assert root.get("failures") == "1"
+    crm = root.find("testsuite[@name='nhirecon.crm']")
+    assert crm is not None and crm.get("failures") == "1"
+    orphan = crm.find("testcase[@name='orphan']/failure")
+    assert orphan is not None
+    assert "orphan,jit-orphan>0" in (orphan.get("message") or "")
+    assert "old-admin" in (orphan.text or "") and "[new]" in (orphan.text or "")
+    jit = crm.find("testcase[@name='jit-orphan']")
+    assert jit is not None and jit.find("failure") is None
+    out = jit.find("system-out")
+    assert out is not None and "baselined" in (out.text or "")
+    assert "<b>mallory</b>&\"x'" in (out.text or "")  # escaped in the file, intact when parsed
+
+
+def test_a_passing_gate_has_no_failures(report: Report) -> None:
+    passing = dataclasses.replace(report, gate=dataclasses.replace(report.gate, outcomes=()))
+    root = parse(passing)
+    assert root.get("failures") == "0"
+    assert not list(root.iter("failure"))
+
+
+def test_control_characters_from_exports_still_give_well_formed_xml(tmp_path: Path) -> None:
+    estate = copy_estate(tmp_path / "estate")
+    crm = estate / "crm.csv"
+    crm.write_text(crm.read_text().replace("old-admin,true", "old\x07admin\x1b,true"))
+    text = JunitReporter().render(night(estate, NIGHTS[0], keep_history=False))
+    root = ET.fromstring(text.encode())
+    assert "old\ufffdadmin\ufffd" in "".join(root.itertext())
+
+
+def test_junit_golden_file(report: Report) -> None:
+    check_golden("nightly.junit.xml", JunitReporter().render(report))
+
+
+def test_registered_with_its_suffix_and_written_by_the_command(run: Run, tmp_path: Path) -> None:
+    assert FORMATS["junit"] is JunitReporter
+    assert for_path("results.xml") == "junit"
+    estate = copy_estate(tmp_path / "estate")
+    out = tmp_path / "results.xml"
+    result = run("audit", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0],
+                 "-f", "junit", "-o", str(out), "--fail-on", "severity:critical>0")  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    root = ET.parse(out).getroot()
+    failed = [
+        case.get("name") for case in root.iter("testcase") if case.find("failure") is not None
+    ]
+    assert failed == ["leaver"]
