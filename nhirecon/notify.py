@@ -2,7 +2,8 @@
 
 The webhook URL is a secret: it is read from the environment variable the config names,
 and it never appears in a log line, an error message or the posted text. A failure to
-notify is logged and never changes the audit's exit code.
+notify is logged as an error (shown even with ``--quiet``) and never changes the audit's
+exit code.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def send(
         return False
     url = environ.get(settings.webhook_url_env, "").strip()
     if not url:
-        log.warning(
+        log.error(
             "notify: environment variable %s is not set; no message sent",
             settings.webhook_url_env,
         )
@@ -106,7 +107,7 @@ def send(
         response = http.post(url, json=body, timeout=settings.timeout_seconds)
     except requests.RequestException as exc:
         # The exception's text holds the URL, which is a secret: name only its type.
-        log.warning(
+        log.error(
             "notify: could not reach the webhook in %s (%s); no message sent",
             settings.webhook_url_env,
             type(exc).__name__,
@@ -116,7 +117,7 @@ def send(
         if session is None:
             http.close()
     if not 200 <= response.status_code < 300:
-        log.warning(
+        log.error(
             "notify: the webhook in %s answered HTTP %d; no message sent",
             settings.webhook_url_env,
             response.status_code,

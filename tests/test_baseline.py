@@ -1,0 +1,142 @@
+"""Baselines: write the accepted findings, hold later runs to them, list what went stale."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nhirecon import baseline
+from nhirecon.reporters.serialize import report as as_json
+
+from .conftest import Run
+from .nightly import NIGHTS, copy_estate, night, set_crm
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Path:
+    return copy_estate(tmp_path / "estate")
+
+
+def audit_json(run: Run, estate: Path, now: str, *extra: str) -> tuple[int, dict[str, Any], str]:
+    out = estate / "report.json"
+    result = run("audit", "-c", str(estate / "nhirecon.yaml"), "--now", now, "--no-history",
+                 "-f", "json", "-o", str(out), *extra)  # fmt: skip
+    return result.returncode, json.loads(out.read_text()) if out.exists() else {}, result.stderr
+
+
+def test_round_trip_through_the_command(run: Run, estate: Path) -> None:
+    path = estate / "accepted.json"
+    written = run("baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0],
+                  "-o", str(path), "--note", "known before the SSO migration")  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    assert f"wrote {path}: 9 accepted findings" in written.stdout
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    document = json.loads(path.read_text())
+    assert document["nhirecon_baseline"] == 1 and document["source"] == "hr"
+    entries = document["entries"]
+    assert len(entries) == 9
+    assert {entry["note"] for entry in entries} == {"known before the SSO migration"}
+    assert {entry["accepted_at"] for entry in entries} == {NIGHTS[0]}
+    assert entries == sorted(entries, key=lambda e: (e["kind"], e["target"], e["label"],
+                                                     e["fingerprint"]))  # fmt: skip
+    orphan = next(entry for entry in entries if entry["kind"] == "orphan")
+    assert (orphan["target"], orphan["account"], orphan["label"]) == ("crm", "c5", "old-admin")
+    ownerless = next(entry for entry in entries if entry["kind"] == "ownerless")
+    assert (ownerless["target"], ownerless["account"]) == ("hr", None)
+
+    code, report, _ = audit_json(run, estate, NIGHTS[0], "--baseline", str(path))
+    assert code == 0  # every orphan is accepted: the gate passes
+    assert {item["baselined"] for item in report["findings"]} == {True}
+    assert {item["fingerprint"] for item in report["findings"]} == {
+        e["fingerprint"] for e in entries
+    }
+    assert report["summary"]["baselined"] == 9 and report["summary"]["total"] == 9
+    assert report["gate"] == {"passed": True,
+                              "rules": [{"rule": "orphan,jit-orphan>0", "count": 0,
+                                         "passed": True}]}  # fmt: skip
+    assert report["baseline"]["stale"] == [] and report["baseline"]["matched"] == 9
+
+    # Eve signs in the next night: only her account counts; old-admin left and is stale.
+    set_crm(estate, old_admin=False, eve=True)
+    code, report, stderr = audit_json(run, estate, NIGHTS[1], "--baseline", str(path))
+    assert code == 1
+    counted = [item for item in report["findings"] if not item["baselined"]]
+    assert [(i["kind"], i["account"]["id"]) for i in counted] == [("jit-orphan", "c7")]
+    assert report["gate"]["rules"][0]["count"] == 1
+    stale = sorted((entry["kind"], entry["account"]) for entry in report["baseline"]["stale"])
+    assert stale == [("dormant", "c5"), ("orphan", "c5")]
+    assert "stale entry orphan crm old-admin" in stderr
+
+    # Writing the baseline again keeps old notes, adds eve with the new note, drops stale.
+    rewritten = run("baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[1],
+                    "-o", str(path), "--note", "eve: contractor, SEC-42")  # fmt: skip
+    assert rewritten.returncode == 0, rewritten.stderr
+    entries = json.loads(path.read_text())["entries"]
+    notes = {(e["kind"], e["account"]): (e["note"], e["accepted_at"]) for e in entries}
+    assert notes[("jit-orphan", "c7")] == ("eve: contractor, SEC-42", NIGHTS[1])
+    assert notes[("leaver", "c2")] == ("known before the SSO migration", NIGHTS[0])
+    assert ("orphan", "c5") not in notes and len(entries) == 8
+
+
+def test_the_gate_counts_after_exceptions_and_baseline(estate: Path) -> None:
+    first = night(estate, NIGHTS[0], keep_history=False)
+    leaver = next(f for f in first.findings if f.kind.value == "leaver")
+    partial = baseline.Baseline(
+        path="b.json",
+        generated_at=None,
+        source="hr",
+        entries=(baseline.entry_for(leaver, note="", accepted_at=first.generated_at),),
+    )
+    applied = baseline.apply(first, partial)
+    assert applied.baseline is not None
+    assert applied.baseline.accepted == {leaver.fingerprint}
+    assert [o.count for o in applied.gate.outcomes] == [2]  # the leaver is not an orphan
+    assert leaver not in applied.gated and len(applied.gated) == len(first.findings) - 1
+    data = as_json(applied)
+    assert [f["baselined"] for f in data["findings"]].count(True) == 1
+    assert all("baselined" in item for item in data["excepted"])
+
+
+def test_a_baseline_for_one_target_keeps_the_others_entries(run: Run, estate: Path) -> None:
+    path = estate / "accepted.json"
+    assert run("baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0],
+               "-o", str(path)).returncode == 0  # fmt: skip
+    set_crm(estate, old_admin=False, eve=False)
+    only_wiki = run("baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[1],
+                    "--target", "wiki", "-o", str(path))  # fmt: skip
+    assert only_wiki.returncode == 0, only_wiki.stderr
+    kept = {(e["kind"], e["account"]) for e in json.loads(path.read_text())["entries"]}
+    assert ("orphan", "c5") in kept and len(kept) == 9
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, "not found"),
+        ("{not json", "not JSON"),
+        ('{"entries": []}', "not an nhirecon baseline"),
+        ('{"nhirecon_baseline": 7, "entries": []}', "unsupported baseline version 7"),
+        ('{"nhirecon_baseline": 1, "entries": [{"fingerprint": "x", "kind": "zombie", '
+         '"target": "crm"}]}', "entries[0].kind: unknown finding kind 'zombie'"),
+        ('{"nhirecon_baseline": 1, "entries": [{"kind": "orphan", "target": "crm"}]}',
+         "entries[0]: missing 'fingerprint'"),
+    ],
+    ids=["missing", "not-json", "foreign", "version", "kind", "fingerprint"],
+)  # fmt: skip
+def test_a_bad_baseline_file_is_a_usage_error(
+    run: Run, estate: Path, content: str | None, words: str
+) -> None:
+    path = estate / "accepted.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(baseline.BaselineError) as caught:
+        baseline.load(path)
+    assert str(path) in str(caught.value) and words in str(caught.value)
+    if content == "{not json":
+        code, report, stderr = audit_json(run, estate, NIGHTS[0], "--baseline", str(path))
+        assert code == 2 and report == {}
+        assert f"baseline file {path}:1: not JSON" in stderr
