@@ -319,8 +319,10 @@ def baseline_command(
 ) -> None:
     """Write the current findings as an accepted baseline for `audit --baseline`.
 
-    Entries already in FILE keep their note and date; entries that match nothing any more
-    are dropped. Example: nhirecon baseline -o .nhirecon-baseline.json --note "known, SEC-12"
+    Entries already in the file keep their note and date; entries that match nothing any
+    more are dropped.
+
+    Example: nhirecon baseline -o .nhirecon-baseline.json --note "known, SEC-12"
     """
     _logging(quiet, verbose)
 
