@@ -182,7 +182,8 @@ def load(path: Path) -> Config:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=str(path)) from None
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=str(path), line=line) from None
     try:
         document = yamlsafe.load(text)
     except yamlsafe.YamlError as exc:

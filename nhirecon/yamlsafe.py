@@ -56,11 +56,18 @@ def child_path(path: str, key: object) -> str:
 
 def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
     """Parse one YAML document into plain data and key lines."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character such as NUL, seen up front
+        where = text.count("\n", 0, exc.position) + 1
+        if exc.character == 0:
+            raise YamlError("NUL character in the file (binary or corrupted?)", where) from exc
+        raise YamlError(f"character #x{exc.character:04x} is not allowed in YAML", where) from exc
     try:
         node = loader.get_single_node()
         if node is None:
             return Document(None, {})
+        _check_expansion(node, max_nodes)
         builder = _Builder(loader, max_nodes)
         return Document(builder.build(node, ""), builder.lines)
     except yaml.MarkedYAMLError as exc:
@@ -69,8 +76,46 @@ def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
         raise YamlError(f"{exc.problem or exc}", line) from exc
     except yaml.YAMLError as exc:
         raise YamlError(str(exc)) from exc
+    except RecursionError:
+        raise YamlError("nested too deeply", loader.line + 1) from None
     finally:
         loader.dispose()
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
+    """Refuse an alias bomb or a self-referring alias before building anything.
+
+    Aliases share their node in the composed graph, so each node's expanded size is
+    counted once: the cost grows with the text, not with what it would expand to.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > max_nodes:
+                raise YamlError(
+                    "document expands to too many nodes (an alias bomb?)",
+                    node.start_mark.line + 1,
+                )
+        elif key in open_nodes:
+            raise YamlError("an alias refers to a node that contains it", node.start_mark.line + 1)
+        elif key not in sizes:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node))
 
 
 class _Builder:

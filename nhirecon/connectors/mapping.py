@@ -79,20 +79,23 @@ class FieldMapper:
         columns = self.connector.columns()
         if columns is None:
             return
+        path = getattr(self.connector, "path", None)  # a file export: its header is line 1
+        where = f"{path}:1" if path is not None else context.name
+        prefix = f"{context.key}." if context.key else ""
         missing = sorted(
-            f"{column!r} (map.{name})"
+            f"{column!r} ({prefix}map.{name})"
             for name, column in self.explicit.items()
             if column not in columns
         )
         if missing:
             raise DataError(
-                f"{self.connector.context.name}: column {', '.join(missing)} not in the header"
+                f"{where}: column {', '.join(missing)} not in the header"
                 f" (columns: {', '.join(sorted(columns))})"
             )
         self.fields = [entry for entry in self.fields if entry[1] in columns]
         if not any(name == "id" for name, _, _ in self.fields):
             raise DataError(
-                f"{self.connector.context.name}: no `id` column; map `id` to the column that"
+                f"{where}: no `id` column; map `id` to the column that"
                 f" holds the stable key (columns: {', '.join(sorted(columns))})"
             )
         self.custom = [entry for entry in self.custom if entry[1] in columns]
