@@ -125,8 +125,8 @@ def test_findings_appear_persist_resolve_and_come_back(run: Run, estate: Path) -
     assert NIGHTS[1] in table.stdout and "jit-orphan:2" in table.stdout
 
 
-def test_the_file_is_private_and_versioned(run: Run, estate: Path) -> None:
-    audit(run, estate, NIGHTS[0])
+def test_the_file_is_private_and_versioned(estate: Path) -> None:
+    record(estate, NIGHTS[0])
     path = estate / "history.db"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with sqlite3.connect(path) as db:

@@ -15,8 +15,9 @@ import pytest
 import requests
 import responses
 
-from nhirecon import notify
+from nhirecon import config, notify
 from nhirecon.config import Notify
+from nhirecon.errors import ConfigError
 from nhirecon.model import Report
 
 from .conftest import Run
@@ -192,17 +193,27 @@ def test_a_failed_post_does_not_change_the_exit_code(
 
 
 @pytest.mark.parametrize(
-    ("block", "words"),
+    ("block", "words", "line"),
     [
-        ("notify:\n  webhook_url: https://x\n", "notify.webhook_url: unknown key"),
-        ("notify:\n  report_link: x\n", "missing required key 'notify.webhook_url_env'"),
-        ("notify:\n  webhook_url_env: X\n  when: sometimes\n", "notify.when: expected one of"),
+        ("notify:\n  webhook_url: https://x\n", "notify.webhook_url: unknown key", 32),
+        ("notify:\n  report_link: x\n", "missing required key 'notify.webhook_url_env'", 31),
+        ("notify:\n  webhook_url_env: X\n  when: sometimes\n", "notify.when: expected one of", 33),
     ],
 )
-def test_the_config_key_is_checked(run: Run, tmp_path: Path, block: str, words: str) -> None:
+def test_the_config_key_is_checked(tmp_path: Path, block: str, words: str, line: int) -> None:
     estate = copy_estate(tmp_path / "estate")
-    config = estate / "nhirecon.yaml"
-    config.write_text(config.read_text() + block)
-    result = run("validate", "-c", str(config))
-    assert result.returncode == 2
-    assert words in result.stderr
+    path = estate / "nhirecon.yaml"
+    path.write_text(path.read_text() + block)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert words in str(caught.value) and caught.value.exit_code == 2
+    assert f"{path}:{line}:" in str(caught.value)
+
+
+def test_a_valid_block_is_read(tmp_path: Path) -> None:
+    path = copy_estate(tmp_path / "estate") / "nhirecon.yaml"
+    assert config.load(path).notify is None
+    path.write_text(
+        path.read_text() + "notify: {webhook_url_env: HOOK, when: failed, timeout_seconds: 3}\n"
+    )
+    assert config.load(path).notify == Notify("HOOK", None, "failed", 3.0)
