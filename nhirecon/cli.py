@@ -246,7 +246,13 @@ def audit(
             report = engine.audit(
                 loaded, now=instant, only=list(target or []), gate_rules=rules, progress=progress
             )
-        audited = report
+        pending = (
+            remediation.prepare(
+                loaded, report, previous_identities=previous, max_actions=max_actions
+            )
+            if apply_
+            else ()
+        )
         report = tracking.track(report, loaded, accepted=accepted, keep_history=not no_history)
         for line in baselines.stale_lines(report.baseline) if report.baseline else ():
             log.warning("%s", line)
@@ -269,14 +275,8 @@ def audit(
         code = ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
         if apply_:
             with _progress(not quiet) as progress:
-                result = remediation.apply_report(
-                    loaded,
-                    audited,
-                    previous_identities=previous,
-                    max_actions=max_actions,
-                    yes=yes,
-                    confirm=_confirmer(),
-                    progress=progress,
+                result = remediation.apply_actions(
+                    loaded, pending, yes=yes, confirm=_confirmer(), progress=progress
                 )
             _tell(result, quiet)
             code = combine(code, result.exit_code)
@@ -494,8 +494,11 @@ def _confirmer() -> remediation.Confirm | None:
 
 
 def _tell(result: remediation.ApplyResult, quiet: bool) -> None:
-    for line in remediation_view.problems(result):
-        log.warning("%s", line)
+    for item in result.results:
+        if item.outcome is remediation.Outcome.FAILED:
+            log.error("%s", remediation_view.result_line(item))
+        elif item.outcome is remediation.Outcome.SKIPPED:
+            log.warning("%s", remediation_view.result_line(item))
     if result.results and not quiet:
         stderr.print(result.summary(), markup=False, soft_wrap=True)
 

@@ -404,18 +404,15 @@ def run(
     return ApplyResult(run_id, results, path)
 
 
-def apply_report(
+def prepare(
     config: Config,
     report: Report,
     *,
     previous_identities: int | None,
     max_actions: int | None = None,
-    yes: bool = False,
-    confirm: Confirm | None = None,
-    progress: Progress = lambda label, count: None,
-    clock: Clock = wall_clock,
-) -> ApplyResult:
-    """``audit --apply``: the actions of a fresh report, behind every rail."""
+) -> tuple[Action, ...]:
+    """``audit --apply``, first half: the actions of a fresh report, once the integrity
+    guard and the thresholds let them through (call it before anything is recorded)."""
     actions = planning.actions_from(report.findings)
     guard(
         config,
@@ -424,6 +421,19 @@ def apply_report(
         previous_identities=previous_identities,
         max_actions=max_actions,
     )
+    return actions
+
+
+def apply_actions(
+    config: Config,
+    actions: Sequence[Action],
+    *,
+    yes: bool = False,
+    confirm: Confirm | None = None,
+    progress: Progress = lambda label, count: None,
+    clock: Clock = wall_clock,
+) -> ApplyResult:
+    """``audit --apply``, second half: confirm, then execute with the live re-check."""
     _confirm(actions, yes=yes, confirm=confirm)
     if not actions:
         return ApplyResult("", (), audit_log_path(config))

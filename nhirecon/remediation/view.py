@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from nhirecon.remediation.apply import ActionResult, ApplyResult, Outcome
+from nhirecon.remediation.apply import ActionResult, ApplyResult
 from nhirecon.remediation.plan import Action, Plan
 from nhirecon.values import format_datetime
 
@@ -62,8 +62,3 @@ def results_text(result: ApplyResult) -> str:
     lines = [result_line(item) for item in result.results]
     lines.append(result.summary())
     return "\n".join(lines) + "\n"
-
-
-def problems(result: ApplyResult) -> list[str]:
-    """The lines worth a warning: skipped and failed actions."""
-    return [result_line(item) for item in result.results if item.outcome is not Outcome.DONE]
