@@ -1,0 +1,171 @@
+"""Bad input, through the installed command: the right exit code, a clear one-line error
+that names the file and row (or the key path and line), nothing on stdout, and no report
+or temporary file left behind. The cases are listed in tests/data/bad/cases.yaml.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import DATA, NOW, Run
+
+BAD = DATA / "bad"
+ESTATE = BAD / "estate"
+MANIFEST = BAD / "cases.yaml"
+CASES: list[dict[str, Any]] = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["cases"]
+USES = ("source", "target", "include", "config")
+REPORTS = ("out/report.json", "out/report.csv")
+MAX_COMMITTED_BYTES = 64 * 1024
+
+SOURCE: dict[str, Any] = {
+    "name": "hr",
+    "connector": "csv",
+    "path": "hr.csv",
+    "map": {"id": "employee_id", "email": "work_email", "status": "status"},
+}
+TARGET: dict[str, Any] = {"name": "app", "connector": "csv", "path": "app.csv"}
+
+
+def endpoint(case: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The config entry that reads the case's file, in place of ``base``."""
+    entry = {
+        **{key: value for key, value in base.items() if key in ("name", "map")},
+        "connector": case.get("connector", "csv"),
+        "path": case["file"],
+        **case.get("options", {}),
+    }
+    if "map" in case:
+        entry["map"] = case["map"]
+    return entry
+
+
+def config_for(case: dict[str, Any]) -> dict[str, Any]:
+    source, target = dict(SOURCE), dict(TARGET)
+    if case["use"] == "source":
+        source = endpoint(case, SOURCE)
+    elif case["use"] == "target":
+        target = endpoint(case, TARGET)
+    elif case["use"] == "include":
+        source["include"] = [endpoint(case, {})]
+    return {"version": 1, "source": source, "targets": [target]}
+
+
+def prepare(case: dict[str, Any], work: Path) -> Path:
+    """The estate, the case's file and a config in ``work``; returns the config's path."""
+    shutil.copytree(ESTATE, work)
+    destination = work / case["file"]
+    generate = case.get("generate")
+    if generate:
+        with destination.open("w", encoding="utf-8", newline="") as out:
+            out.write(generate["before"])
+            out.write(generate["repeat"] * generate["times"])
+            out.write(generate["after"])
+    else:
+        shutil.copyfile(BAD / case["file"], destination)
+    if case["use"] == "config":
+        return destination
+    config = work / "nhirecon.yaml"
+    config.write_text(yaml.safe_dump(config_for(case), sort_keys=False), encoding="utf-8")
+    return config
+
+
+def files_under(folder: Path) -> set[str]:
+    if not folder.exists():
+        return set()
+    return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
+
+
+def subject(finding: dict[str, Any]) -> str:
+    record = finding["account"] or finding["identity"]
+    return f"{finding['kind']} {record['id']}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_bad_input(case: dict[str, Any], run: Run, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    config = prepare(case, work)
+    (work / "out").mkdir()
+    before = files_under(work)
+
+    result = run(
+        "audit",
+        "-c",
+        config.name,
+        "--now",
+        NOW,
+        "-f",
+        "json",
+        "-o",
+        REPORTS[0],
+        "-o",
+        REPORTS[1],
+        cwd=work,
+    )
+
+    assert result.returncode == case["exit"], result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    if "marker" in case:
+        assert not (work / case["marker"]).exists()
+        assert not list(tmp_path.rglob(case["marker"]))
+    created = files_under(work) - before
+    if case["exit"] == 0:
+        assert result.stderr == ""
+        assert created == set(REPORTS)
+        report = json.loads((work / REPORTS[0]).read_text(encoding="utf-8"))
+        expected = case["report"]
+        assert report["source"]["identities"] == expected["identities"]
+        assert [target["accounts"] for target in report["targets"]] == [expected["accounts"]]
+        assert {subject(finding) for finding in report["findings"]} == set(expected["findings"])
+        with (work / REPORTS[1]).open(encoding="utf-8", newline="") as handle:
+            assert len(list(csv.reader(handle))) == len(report["findings"]) + 1
+    else:
+        assert created == set(), "nothing may be written when the run fails"
+        assert result.stderr.startswith("nhirecon: error: ")
+        assert result.stderr.count("\n") == 1, "one line, not a traceback or a dump"
+        for fragment in case["stderr"]:
+            assert fragment in result.stderr
+        assert files_under(tmp_path / "state") == set(), "a failed run records no history"
+
+
+def test_every_file_has_a_case_and_every_case_a_file() -> None:
+    ids = [case["id"] for case in CASES]
+    assert len(ids) == len(set(ids))
+    committed = {path.name for path in BAD.iterdir() if path.is_file()} - {MANIFEST.name}
+    used = {case["file"] for case in CASES if "generate" not in case}
+    assert committed == used
+    for case in CASES:
+        assert case["use"] in USES
+        assert isinstance(case["exit"], int)
+        if case["exit"] == 0:
+            assert "report" in case and "stderr" not in case
+        else:
+            assert case["stderr"]
+        if case["exit"] in (2, 3):  # a config or connector error names the file
+            assert case["file"] in case["stderr"][0]
+        if "generate" in case:
+            assert not (BAD / case["file"]).exists()
+
+
+def test_committed_inputs_stay_small() -> None:
+    sizes = {path.name: path.stat().st_size for path in BAD.rglob("*") if path.is_file()}
+    assert {name: size for name, size in sizes.items() if size > MAX_COMMITTED_BYTES} == {}
+
+
+@pytest.mark.parametrize(
+    "case", [case for case in CASES if "marker" in case], ids=lambda case: case["id"]
+)
+def test_the_refused_payloads_are_live(
+    case: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unsafe loader would run the payload: proof that the refusal above matters."""
+    monkeypatch.chdir(tmp_path)
+    yaml.unsafe_load((BAD / case["file"]).read_text(encoding="utf-8"))
+    assert (tmp_path / case["marker"]).exists()
