@@ -1,0 +1,349 @@
+"""Plans, thresholds and the per-action re-check as pure functions, with a fake writer."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from nhirecon.config import Policy
+from nhirecon.errors import ConnectorError, UsageError
+from nhirecon.model import (
+    KIND_INFO,
+    Finding,
+    FindingKind,
+    Record,
+    Remediation,
+    fingerprint,
+)
+from nhirecon.remediation import apply as remediation
+from nhirecon.remediation import plan as planning
+from nhirecon.remediation.scim_client import AccountState, LiveAccount, WriteResult
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def finding(
+    kind: FindingKind, account_id: str, remedy: Remediation, target: str = "app"
+) -> Finding:
+    account = Record(
+        id=account_id,
+        location="x",
+        username=f"user-{account_id}",
+        version=f'W/"{account_id}"',
+    )
+    return Finding(
+        kind=kind,
+        severity=KIND_INFO[kind].severity,
+        target=target,
+        account=account,
+        identity=None,
+        message="",
+        detail={},
+        remediation=remedy,
+        remediation_reason="by hand" if remedy is Remediation.MANUAL else "",
+        fingerprint=fingerprint(kind, target, account_id),
+    )
+
+
+def action(account_id: str, target: str = "app", kind: str = "orphan") -> planning.Action:
+    return planning.Action(
+        target=target,
+        account_id=account_id,
+        action=Remediation.DISABLE,
+        findings=(planning.Reason(FindingKind(kind), "f"),),
+        version='W/"1"',
+    )
+
+
+def test_one_action_per_account_the_strongest_with_every_finding() -> None:
+    findings = [
+        finding(FindingKind.DORMANT, "2", Remediation.DISABLE),
+        finding(FindingKind.ORPHAN, "2", Remediation.DELETE),
+        finding(FindingKind.LEAVER, "1", Remediation.DISABLE),
+        finding(FindingKind.STALE_ATTRIBUTE, "1", Remediation.NONE),
+        finding(FindingKind.AMBIGUOUS, "3", Remediation.MANUAL),
+        finding(FindingKind.ORPHAN, "4", Remediation.NONE),
+        finding(FindingKind.LEAVER, "1", Remediation.DISABLE, target="crm"),
+    ]
+    actions = planning.actions_from(findings)
+    assert [(a.target, a.account_id, a.action) for a in actions] == [
+        ("app", "1", Remediation.DISABLE),
+        ("app", "2", Remediation.DELETE),
+        ("crm", "1", Remediation.DISABLE),
+    ]
+    assert [reason.kind for reason in actions[1].findings] == [
+        FindingKind.DORMANT,
+        FindingKind.ORPHAN,
+    ]
+    assert actions[1].version == 'W/"2"'
+    assert actions[1].label == "user-2"
+    manual = planning.manual_items(findings)
+    assert [(item.kind, item.subject, item.reason) for item in manual] == [
+        (FindingKind.AMBIGUOUS, "user-3", "by hand")
+    ]
+
+
+def test_max_actions_counts_the_run_and_can_be_overridden() -> None:
+    policy = Policy(max_actions=3, max_action_percent=100)
+    three = [action(str(n)) for n in range(3)]
+    assert planning.threshold_problems(three, {"app": 10}, policy) == []
+    four = [*three, action("9", target="crm")]
+    (problem,) = planning.threshold_problems(four, {"app": 10, "crm": 10}, policy)
+    assert "4 actions exceed max_actions 3" in problem
+    assert planning.threshold_problems(four, {"app": 10, "crm": 10}, policy, 4) == []
+    assert planning.threshold_problems([], {}, Policy(max_actions=0)) == []
+
+
+def test_max_action_percent_is_per_target() -> None:
+    policy = Policy(max_actions=100, max_action_percent=10)
+    ten_percent = [action(str(n)) for n in range(10)]
+    assert planning.threshold_problems(ten_percent, {"app": 100}, policy) == []
+    over = [*ten_percent, action("x")]
+    (problem,) = planning.threshold_problems(over, {"app": 100}, policy)
+    assert "target app: 11 actions are 11.0% of its 100 accounts" in problem
+    spread = [*ten_percent, action("y", target="crm")]
+    (problem,) = planning.threshold_problems(spread, {"app": 100, "crm": 5}, policy)
+    assert problem.startswith("target crm: 1 actions are 20.0%")
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "tripped"),
+    [(100, None, False), (80, 100, False), (79, 100, True), (150, 100, False), (0, 0, False)],
+)
+def test_source_drop(current: int, previous: int | None, tripped: bool) -> None:
+    problem = planning.source_drop_problem(current, previous, 20)
+    assert (problem is not None) is tripped
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("24h", 86400), ("30m", 1800), ("90", 90), ("90s", 90), ("2d", 172800), ("1.5h", 5400)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert planning.parse_duration(text) == timedelta(seconds=seconds)
+
+
+def test_bad_duration_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--max-age"):
+        planning.parse_duration("tomorrow")
+
+
+def test_plan_age() -> None:
+    made = planning.Plan(NOW, NOW, "c.yaml", "d", "hr", 1, (), ())
+    assert planning.age_problem(made, NOW + timedelta(hours=23), timedelta(hours=24)) is None
+    assert planning.age_problem(made, NOW + timedelta(hours=25), timedelta(hours=24))
+    assert planning.age_problem(made, NOW - timedelta(minutes=4), timedelta(hours=24)) is None
+    assert "future" in (planning.age_problem(made, NOW - timedelta(hours=1), timedelta(1)) or "")
+
+
+def test_plan_files_round_trip_and_are_deterministic() -> None:
+    findings = [
+        finding(FindingKind.LEAVER, "1", Remediation.DISABLE),
+        finding(FindingKind.AMBIGUOUS, "3", Remediation.MANUAL),
+    ]
+    made = planning.Plan(
+        created_at=NOW,
+        evaluated_at=NOW - timedelta(days=1),
+        config_path="nhirecon.yaml",
+        config_digest="abc",
+        source="hr",
+        identities=8,
+        targets=(planning.PlanTarget("app", "scim", "https://scim.example.com/v2", 11),),
+        actions=planning.actions_from(findings),
+        manual=planning.manual_items(findings),
+    )
+    text = planning.to_json(made)
+    assert planning.to_json(planning.from_json(text, "p.json")) == text
+    assert planning.from_json(text, "p.json") == made
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.pop("config"), "config: missing"),
+        (lambda d: d.update(plan_version=2), "plan_version"),
+        (lambda d: d["actions"][0].update(action="wipe"), "actions[0].action: unknown value"),
+        (lambda d: d["actions"][0].update(action="none"), "expected disable or delete"),
+        (lambda d: d["targets"][0].update(accounts="11"), "targets[0].accounts"),
+        (lambda d: d.update(created_at="yesterday"), "created_at"),
+    ],
+)
+def test_malformed_plans_are_usage_errors_naming_the_key(edit: object, message: str) -> None:
+    made = planning.Plan(
+        NOW,
+        NOW,
+        "c",
+        "d",
+        "hr",
+        1,
+        (planning.PlanTarget("app", "scim", None, 3),),
+        planning.actions_from([finding(FindingKind.LEAVER, "1", Remediation.DISABLE)]),
+    )
+    data = planning.to_data(made)
+    edit(data)  # type: ignore[operator]
+    with pytest.raises(UsageError, match=re.escape(message)):
+        planning.from_json(json.dumps(data), "p.json")
+    with pytest.raises(UsageError, match="invalid JSON"):
+        planning.from_json("{", "p.json")
+
+
+# --- the per-action re-check, with a fake writer --------------------------------------------
+
+
+@dataclass
+class FakeWriter:
+    states: list[LiveAccount]
+    """What each read returns, in turn (the last one repeats)."""
+    write: WriteResult | Exception = field(default_factory=lambda: WriteResult(204, True))
+    written: list[str] = field(default_factory=list)
+
+    def read(self, resource_id: str) -> LiveAccount:
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        if isinstance(state, Exception):
+            raise state
+        return state
+
+    def _write(self, name: str) -> WriteResult:
+        self.written.append(name)
+        if isinstance(self.write, Exception):
+            raise self.write
+        return self.write
+
+    def disable(self, resource_id: str, live: LiveAccount) -> WriteResult:
+        return self._write("disable")
+
+    def delete(self, resource_id: str, live: LiveAccount) -> WriteResult:
+        return self._write("delete")
+
+
+ACTIVE = LiveAccount(AccountState.ACTIVE, 'W/"1"', {"id": "1"})
+DISABLED = LiveAccount(AccountState.DISABLED, 'W/"2"', {"id": "1"})
+DISABLED_AS_PLANNED = LiveAccount(AccountState.DISABLED, 'W/"1"', {"id": "1"})
+GONE = LiveAccount(AccountState.GONE)
+
+
+def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> remediation.Task:
+    return remediation.Task(
+        planning.Action("app", "1", kind, (planning.Reason(FindingKind.ORPHAN, "f"),), 'W/"1"'),
+        hold,
+    )
+
+
+@pytest.mark.parametrize(
+    ("writer", "the_task", "outcome", "detail", "written"),
+    [
+        (FakeWriter([GONE]), task(), "done", "already gone", []),
+        (FakeWriter([DISABLED]), task(), "done", "already disabled", []),
+        (
+            FakeWriter([DISABLED_AS_PLANNED]),
+            task(Remediation.DELETE),
+            "done",
+            "deleted",
+            ["delete"],
+        ),
+        (FakeWriter([DISABLED]), task(Remediation.DELETE), "skipped", "changed since", []),
+        (FakeWriter([ACTIVE]), task(hold="no longer holds"), "skipped", "no longer holds", []),
+        (
+            FakeWriter([LiveAccount(AccountState.ACTIVE, 'W/"5"', {})]),
+            task(),
+            "skipped",
+            'changed since the plan (version W/"1" → W/"5"); not written',
+            [],
+        ),
+        (FakeWriter([ACTIVE]), task(), "done", "disabled", ["disable"]),
+        (
+            FakeWriter([ACTIVE], WriteResult(404, False, "gone")),
+            task(Remediation.DELETE),
+            "done",
+            "already gone",
+            ["delete"],
+        ),
+        (
+            FakeWriter([ACTIVE, DISABLED], WriteResult(412, False, "changed")),
+            task(),
+            "done",
+            "already disabled (an earlier attempt went through)",
+            ["disable"],
+        ),
+        (
+            FakeWriter([ACTIVE, ACTIVE], WriteResult(412, False, "changed")),
+            task(),
+            "skipped",
+            "changed while being applied (If-Match refused)",
+            ["disable"],
+        ),
+        (
+            FakeWriter([ACTIVE, GONE], ConnectorError("PATCH u: connection reset")),
+            task(Remediation.DELETE),
+            "done",
+            "already gone (an earlier attempt went through)",
+            ["delete"],
+        ),
+        (
+            FakeWriter([ACTIVE, ACTIVE], ConnectorError("PATCH u: connection reset")),
+            task(),
+            "failed",
+            "PATCH u: connection reset",
+            ["disable"],
+        ),
+        (
+            FakeWriter([ACTIVE], WriteResult(500, False, "boom")),
+            task(),
+            "failed",
+            "boom",
+            ["disable"],
+        ),
+        (
+            FakeWriter([ConnectorError("GET u: HTTP 503")]),  # type: ignore[list-item]
+            task(),
+            "failed",
+            "re-check failed: GET u: HTTP 503",
+            [],
+        ),
+    ],
+)
+def test_perform(
+    writer: FakeWriter, the_task: remediation.Task, outcome: str, detail: str, written: list[str]
+) -> None:
+    result = remediation.perform(writer, the_task)
+    assert result.outcome.value == outcome
+    assert result.detail.startswith(detail)
+    assert writer.written == written
+
+
+def test_audit_log_is_private_appended_and_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "actions.jsonl"
+    path.parent.mkdir()
+    path.write_text('{"earlier": true}\n')
+    os.chmod(path, 0o644)
+    log = remediation.AuditLog(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    def writer(number: int) -> None:
+        for index in range(50):
+            log.write({"thread": number, "index": index, "detail": "x" * 500})
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()
+    entries = remediation.read_audit_log(path)
+    assert entries[0] == {"earlier": True}
+    assert len(entries) == 201
+
+
+def test_audit_log_that_cannot_be_opened_refuses(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(remediation.SafetyError, match="cannot open the audit log"):
+        remediation.AuditLog(blocker / "actions.jsonl")
