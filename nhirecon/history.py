@@ -10,6 +10,8 @@ file as nhirecon's so that a foreign database is never written to):
   runs are ordered by that instant, not by when they were recorded.
 - ``run_places``: per run, the source and each target it covered, with their counts
   (identities for the source; accounts, linked, unmatched, ... for a target).
+- ``run_counts``: per run and finding kind, the findings counted, excepted and new; with
+  ``runs.resolved``, what the trend shows without rereading every sighting.
 - ``findings``: one row per fingerprint ever seen, with its kind, place and subject.
 - ``sightings``: which findings each run had, whether excepted, and when the streak the
   sighting belongs to began (the finding's ``first_seen`` as of that run).
@@ -62,9 +64,18 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         id INTEGER PRIMARY KEY,
         at INTEGER NOT NULL,
         source TEXT NOT NULL,
-        tool_version TEXT NOT NULL
+        tool_version TEXT NOT NULL,
+        resolved INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX runs_by_time ON runs (at, id);
+    CREATE TABLE run_counts (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        counted INTEGER NOT NULL,
+        excepted INTEGER NOT NULL,
+        new INTEGER NOT NULL,
+        PRIMARY KEY (run_id, kind)
+    ) WITHOUT ROWID;
     CREATE TABLE run_places (
         run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
         place TEXT NOT NULL,
@@ -380,20 +391,56 @@ def _resolved_between(
     ).fetchall()
 
 
+def _resolved_count(connection: sqlite3.Connection, previous: int, run_id: int, place: str) -> int:
+    row = connection.execute(
+        "SELECT count(*) FROM sightings s JOIN findings f ON f.id = s.finding_id"
+        " WHERE s.run_id = ? AND f.place = ? AND NOT EXISTS"
+        " (SELECT 1 FROM sightings n WHERE n.run_id = ? AND n.finding_id = s.finding_id)",
+        (previous, place, run_id),
+    ).fetchone()
+    return int(row[0])
+
+
+def _summarise(connection: sqlite3.Connection, run_id: int) -> None:
+    """Store a run's counts by kind (counted, excepted, new) and its resolved count."""
+    at = connection.execute("SELECT at FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    places = [
+        place
+        for (place,) in connection.execute(
+            "SELECT place FROM run_places WHERE run_id = ?", (run_id,)
+        )
+    ]
+    connection.execute("DELETE FROM run_counts WHERE run_id = ?", (run_id,))
+    connection.execute(
+        "INSERT INTO run_counts (run_id, kind, counted, excepted, new)"
+        " SELECT s.run_id, f.kind, sum(s.excepted = 0), sum(s.excepted),"
+        " sum(s.excepted = 0 AND s.streak_start = ?)"
+        " FROM sightings s JOIN findings f ON f.id = s.finding_id WHERE s.run_id = ?"
+        " GROUP BY f.kind",
+        (at, run_id),
+    )
+    resolved = 0
+    for place in places:
+        previous = _previous_run(connection, place, at)
+        if previous is not None:
+            resolved += _resolved_count(connection, previous, run_id, place)
+    connection.execute("UPDATE runs SET resolved = ? WHERE id = ?", (resolved, run_id))
+
+
 def _trend(
     connection: sqlite3.Connection, *, until: int | None, limit: int
 ) -> tuple[RunTrend, ...]:
     if until is None:
         rows = connection.execute(
-            "SELECT id, at FROM runs ORDER BY at DESC, id DESC LIMIT ?", (limit,)
+            "SELECT id, at, resolved FROM runs ORDER BY at DESC, id DESC LIMIT ?", (limit,)
         ).fetchall()
     else:
         rows = connection.execute(
-            "SELECT id, at FROM runs WHERE at <= ? ORDER BY at DESC, id DESC LIMIT ?",
+            "SELECT id, at, resolved FROM runs WHERE at <= ? ORDER BY at DESC, id DESC LIMIT ?",
             (until, limit),
         ).fetchall()
     result = []
-    for run_id, at in reversed(rows):
+    for run_id, at, resolved in reversed(rows):
         places = tuple(
             place
             for (place,) in connection.execute(
@@ -403,22 +450,14 @@ def _trend(
         )
         by_kind: Counter[FindingKind] = Counter()
         total = excepted = new = 0
-        for kind, was_excepted, streak_start in connection.execute(
-            "SELECT f.kind, s.excepted, s.streak_start FROM sightings s"
-            " JOIN findings f ON f.id = s.finding_id WHERE s.run_id = ?",
-            (run_id,),
+        for kind, counted, was_excepted, fresh in connection.execute(
+            "SELECT kind, counted, excepted, new FROM run_counts WHERE run_id = ?", (run_id,)
         ):
-            if was_excepted:
-                excepted += 1
-                continue
-            total += 1
-            by_kind[FindingKind(kind)] += 1
-            new += streak_start == at
-        resolved = 0
-        for place in places:
-            previous = _previous_run(connection, place, at)
-            if previous is not None:
-                resolved += len(_resolved_between(connection, previous, run_id, place))
+            total += counted
+            excepted += was_excepted
+            new += fresh
+            if counted:
+                by_kind[FindingKind(kind)] += counted
         result.append(
             RunTrend(
                 at=_instant(at),
@@ -519,13 +558,16 @@ def record(path: Path, report: Report, *, trend_runs: int = TREND_RUNS) -> Histo
                         last_seen=_instant(int(ended)),
                     )
                 )
-        later = db.execute(
-            "SELECT 1 FROM runs WHERE at > ? LIMIT 1",
-            (at,),
-        ).fetchone()
-        if later is not None:
+        _summarise(db, run_id)
+        later = [
+            int(later_id)
+            for (later_id,) in db.execute("SELECT id FROM runs WHERE at > ? ORDER BY at, id", (at,))
+        ]
+        if later:
             for place in places:
                 _restreak(db, place, at + 1)
+            for later_id in later:
+                _summarise(db, later_id)
         trend = _trend(db, until=at, limit=trend_runs)
     resolved.sort(key=lambda item: (item.kind.value, item.target, item.label, item.fingerprint))
     return HistoryView(
