@@ -53,8 +53,8 @@ solid var(--low)}.tile.sev-info{border-left:5px solid var(--info)}
 .tile.new{border-left:5px solid var(--new)}.tile.resolved{border-left:5px solid var(--resolved)}
 table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line)}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-th{background:#eef2f7;font-size:12px;text-transform:uppercase;letter-spacing:.03em;
-white-space:nowrap}
+th{background:#eef2f7;font-size:12px;text-transform:uppercase;letter-spacing:.03em}
+td.msg{min-width:16em}td.date{white-space:nowrap}
 td.num,th.num{text-align:right}
 tr:last-child td{border-bottom:0}
 .sev{display:inline-block;padding:1px 7px;border-radius:10px;color:#fff;font-size:12px;
@@ -69,7 +69,8 @@ margin-right:4px}
 details{margin:10px 0}summary{cursor:pointer;font-weight:600;padding:4px 0}
 .empty{color:var(--muted);font-style:italic}
 code{font-size:12px;color:var(--muted)}
-svg text{font:11px sans-serif;fill:var(--muted)}
+svg{max-width:100%;height:auto}svg text{font:11px sans-serif;fill:var(--muted)}
+.scroll{overflow-x:auto}
 .filter{margin:6px 0 10px;padding:6px 8px;width:320px;max-width:100%;border:1px solid
 var(--line);border-radius:6px}
 th[data-sortable]{cursor:pointer}th[aria-sort=ascending]::after{content:" \\25B2"}
@@ -184,12 +185,12 @@ def _finding_rows(report: Report, findings: Iterable[Finding], *, target_column:
         cells += [
             f"<td>{_flags(report, finding)}{_e(_subject(finding))}</td>",
             f"<td>{_e(identity)}</td>",
-            f"<td>{_e(finding.message)}</td>",
+            f'<td class="msg">{_e(finding.message)}</td>',
         ]
         if report.history is not None:
             age = seen.age_days if seen else ""
             first = format_datetime(seen.first_seen)[:10] if seen else ""
-            cells.append(f'<td class="num">{age}</td><td>{first}</td>')
+            cells.append(f'<td class="num">{age}</td><td class="date">{first}</td>')
         cells.append(f"<td>{_e(finding.remediation.value)}</td>")
         rows.append(
             f'<tr data-fingerprint="{_e(finding.fingerprint)}" data-kind="{finding.kind.value}">'
@@ -213,7 +214,10 @@ def _finding_table(
         f'<th class="num">{_e(h)}</th>' if h == "age (days)" else f"<th>{_e(h)}</th>" for h in heads
     )
     body = _finding_rows(report, findings, target_column=target_column)
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+    return (
+        f'<div class="scroll"><table class="{css}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>\n{body}\n</tbody></table></div>"
+    )
 
 
 def _chart(runs: Sequence[RunTrend]) -> str:
@@ -225,8 +229,8 @@ def _chart(runs: Sequence[RunTrend]) -> str:
     plot_width = CHART_WIDTH - CHART_LEFT - 8
     slot = plot_width / len(runs)
     bar = max(min(slot * 0.7, 40), 2)
-    up_scale = (CHART_AXIS - CHART_TOP) / top
-    down_scale = (CHART_HEIGHT - 24 - CHART_AXIS) / down
+    # One scale above and below the line, so that bar heights compare honestly.
+    scale = min((CHART_AXIS - CHART_TOP) / top, (CHART_HEIGHT - 24 - CHART_AXIS) / down)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{CHART_WIDTH}" '
         f'height="{CHART_HEIGHT}" viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" '
@@ -234,14 +238,15 @@ def _chart(runs: Sequence[RunTrend]) -> str:
         "(new in red) above the line, resolved (green) below</title>",
         f'<line x1="{CHART_LEFT}" y1="{CHART_AXIS}" x2="{CHART_WIDTH - 4}" y2="{CHART_AXIS}" '
         'stroke="#9aa5b1"/>',
-        f'<text x="{CHART_LEFT - 6}" y="{CHART_TOP + 4}" text-anchor="end">{top}</text>',
+        f'<text x="{CHART_LEFT - 6}" y="{CHART_AXIS - top * scale + 4:.1f}" '
+        f'text-anchor="end">{top}</text>',
         f'<text x="{CHART_LEFT - 6}" y="{CHART_AXIS + 4}" text-anchor="end">0</text>',
     ]
     for index, run in enumerate(runs):
         x = CHART_LEFT + index * slot + (slot - bar) / 2
-        height = run.total * up_scale
-        new_height = min(run.new, run.total) * up_scale
-        gone = run.resolved * down_scale
+        height = run.total * scale
+        new_height = min(run.new, run.total) * scale
+        gone = run.resolved * scale
         label = (
             f"{format_datetime(run.at)}: {run.total} findings, {run.new} new, "
             f"{run.resolved} resolved"
@@ -409,8 +414,9 @@ class HtmlReporter(Reporter):
             for index, h in enumerate(overview.TARGET_HEADERS)
         )
         return (
-            '<section id="targets"><h2>Source and targets</h2><table class="targets">'
-            f"<thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+            '<section id="targets"><h2>Source and targets</h2><div class="scroll">'
+            f'<table class="targets"><thead><tr>{heads}</tr></thead><tbody>{"".join(rows)}'
+            "</tbody></table></div></section>"
         )
 
     def _findings(self, report: Report) -> str:
