@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 import stat
@@ -11,11 +13,11 @@ from typing import Any
 import pytest
 
 from nhirecon import config, engine, history, tracking
-from nhirecon.reporters import serialize
+from nhirecon.reporters import FORMATS, serialize
 from nhirecon.values import parse_datetime
 
 from .conftest import Run
-from .nightly import NIGHTS, copy_estate, set_crm
+from .nightly import NIGHTS, copy_estate, set_crm, third_night
 
 
 @pytest.fixture
@@ -288,3 +290,26 @@ def test_an_empty_file_becomes_a_history(estate: Path) -> None:
     path.touch()
     record(estate, NIGHTS[0])
     assert history.last_source_count(path, "hr") == 5
+
+
+def test_table_markdown_and_csv_show_the_history(tmp_path: Path) -> None:
+    report = third_night(copy_estate(tmp_path / "estate"), baseline_from_second=True)
+    table = FORMATS["table"]().render(report)
+    assert "since 2026-11-27T02:00:00Z: 2 new, 1 resolved" in table.splitlines()[1]
+    assert "baseline baseline.json: 7 findings accepted" in table
+    old_admin = [line for line in table.splitlines() if "old-admin" in line]
+    assert old_admin and all(" new " in line for line in old_admin)
+    markdown = FORMATS["markdown"]().render(report)
+    assert "- since 2026-11-27T02:00:00Z: 2 new, 1 resolved" in markdown
+    resolved = markdown.split("## Resolved since the last run\n", 1)[1]
+    assert "| jit-orphan | crm      | eve       | c7           |" in resolved
+    rows = list(csv.DictReader(io.StringIO(FORMATS["csv"]().render(report))))
+    assert {(r["account_id"], r["new"], r["age_days"]) for r in rows if r["new"] == "true"} == {
+        ("c5", "true", "0")
+    }
+    leaver = next(row for row in rows if row["kind"] == "leaver")
+    assert (leaver["first_seen"], leaver["age_days"], leaver["baselined"]) == (
+        NIGHTS[0],
+        "4",
+        "true",
+    )

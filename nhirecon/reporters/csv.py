@@ -6,8 +6,9 @@ import csv
 import io
 import json
 
-from nhirecon.model import Report
+from nhirecon.model import Finding, Report
 from nhirecon.reporters.base import Reporter
+from nhirecon.values import format_datetime
 
 COLUMNS = (
     "fingerprint",
@@ -25,7 +26,12 @@ COLUMNS = (
     "remediation_reason",
     "controls",
     "detail",
+    "first_seen",
+    "age_days",
+    "new",
+    "baselined",
 )
+"""The last four are empty when no history is kept (``--no-history``) or no baseline given."""
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -35,6 +41,16 @@ def cell(value: object) -> str:
         return ""
     text = str(value)
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def _tracking(report: Report, finding: Finding) -> tuple[object, ...]:
+    seen = report.seen(finding)
+    return (
+        format_datetime(seen.first_seen) if seen else None,
+        seen.age_days if seen else None,
+        ("true" if seen.new else "false") if seen else None,
+        ("true" if report.is_baselined(finding) else "false") if report.baseline else None,
+    )
 
 
 class CsvReporter(Reporter):
@@ -66,6 +82,7 @@ class CsvReporter(Reporter):
                     finding.remediation_reason,
                     ";".join(finding.controls),
                     json.dumps(dict(finding.detail), sort_keys=True, ensure_ascii=False),
+                    *_tracking(report, finding),
                 )
             )
         return out.getvalue()

@@ -20,6 +20,9 @@ class MarkdownReporter(Reporter):
 
     def render(self, report: Report) -> str:
         parts = [f"# nhirecon audit\n\n{overview.headline(report)}\n"]
+        if overview.change_lines(report):
+            parts.append("\n".join(f"- {_escape(line)}" for line in overview.change_lines(report)))
+            parts.append("")
         parts.append("## Targets\n")
         parts.append(
             tabulate(overview.target_rows(report), overview.TARGET_HEADERS, tablefmt="github")
@@ -40,6 +43,7 @@ class MarkdownReporter(Reporter):
                     _escape(finding.account.label if finding.account else "-"),
                     _escape(finding.identity.label if finding.identity else "-"),
                     _escape(finding.message),
+                    *([overview.age(report, finding)] if overview.shows_age(report) else []),
                     finding.remediation.value,
                 ]
                 for finding in report.findings
@@ -51,11 +55,27 @@ class MarkdownReporter(Reporter):
                 "account",
                 "identity",
                 "message",
+                *(["age"] if overview.shows_age(report) else []),
                 "remediation",
             ]
             parts.append(tabulate(table, headers_, tablefmt="github", disable_numparse=True) + "\n")
         else:
             parts.append("None.\n")
+        if report.history is not None and report.history.resolved:
+            parts.append("## Resolved since the last run\n")
+            resolved = [
+                [item.kind.value, item.target, _escape(item.label), _escape(item.account_id or "-")]
+                for item in report.history.resolved
+            ]
+            parts.append(
+                tabulate(
+                    resolved,
+                    ["kind", "target", "account", "account id"],
+                    tablefmt="github",
+                    disable_numparse=True,
+                )
+                + "\n"
+            )
         if report.excepted:
             parts.append("## Excepted\n")
             table = [

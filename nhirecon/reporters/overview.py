@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from nhirecon.model import FindingKind, Report
+from nhirecon.model import Finding, FindingKind, Report
 from nhirecon.values import format_datetime
 
 TARGET_HEADERS = (
@@ -80,3 +80,34 @@ def gate_lines(report: Report) -> list[str]:
         mark = "ok  " if outcome.passed else "FAIL"
         lines.append(f"  {mark} {outcome.rule.text} (count {outcome.count})")
     return lines
+
+
+def change_lines(report: Report) -> list[str]:
+    """What the history and the baseline add to the headline (nothing without them)."""
+    lines = []
+    if report.history is not None:
+        new = sum(1 for finding in report.findings if (seen := report.seen(finding)) and seen.new)
+        previous = report.history.previous_run
+        since = f"since {format_datetime(previous)}" if previous else "first recorded run"
+        lines.append(f"{since}: {new} new, {len(report.history.resolved)} resolved")
+    if report.baseline is not None:
+        lines.append(
+            f"baseline {report.baseline.path}: {len(report.baseline.accepted)} findings accepted"
+            f" (not counted by the gate), {len(report.baseline.stale)} stale entries"
+        )
+    return lines
+
+
+def age(report: Report, finding: Finding) -> str:
+    """``new`` or ``N d`` from the history, and ``baselined``; empty without either."""
+    parts = []
+    seen = report.seen(finding)
+    if seen is not None:
+        parts.append("new" if seen.new else f"{seen.age_days} d")
+    if report.is_baselined(finding):
+        parts.append("baselined")
+    return ", ".join(parts)
+
+
+def shows_age(report: Report) -> bool:
+    return report.history is not None or report.baseline is not None

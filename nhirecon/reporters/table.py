@@ -53,6 +53,8 @@ class TableReporter(Reporter):
             legacy_windows=False,
         )
         console.print(Text(overview.headline(report), style="bold"))
+        for line in overview.change_lines(report):
+            console.print(Text(line))
         console.print()
         console.print(_table("Targets", overview.TARGET_HEADERS, overview.target_rows(report)))
         headers, rows = overview.kind_matrix(report)
@@ -70,6 +72,9 @@ class TableReporter(Reporter):
             findings.add_column("kind", no_wrap=True)
             findings.add_column("target", no_wrap=True)
             findings.add_column("account / finding", ratio=1, overflow="fold")
+            aged = overview.shows_age(report)
+            if aged:
+                findings.add_column("age", no_wrap=True)
             findings.add_column("action", no_wrap=True)
             for finding in report.findings:
                 subject = finding.account or finding.identity
@@ -80,6 +85,7 @@ class TableReporter(Reporter):
                     finding.kind.value,
                     finding.target,
                     Text.assemble((label, "bold"), "\n", message),
+                    *([overview.age(report, finding).replace(", ", "\n")] if aged else []),
                     finding.remediation.value,
                 )
             console.print(findings)
