@@ -141,26 +141,35 @@ class Policy(Retry):
     """urllib3's ``Retry``, with the rules of this tool.
 
     - 429 and 503 honour ``Retry-After`` (seconds or an HTTP date, via urllib3) and the
-      ``X-Rate-Limit-Reset`` epoch some vendors send instead, capped at ``retry_after_max``;
+      ``X-Rate-Limit-Reset`` epoch some vendors send instead, capped at ``max_wait``;
     - other retries back off exponentially with full jitter, from the first retry on;
     - every retry waits for the shared rate limiter before it is sent.
     """
 
-    def __init__(self, *args: Any, limiter: RateLimiter | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        limiter: RateLimiter | None = None,
+        max_wait: float = 120.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = limiter
+        self.max_wait = max_wait
 
     def new(self, **kw: Any) -> Self:
         kw.setdefault("limiter", self.limiter)
+        kw.setdefault("max_wait", self.max_wait)
         return super().new(**kw)
 
     def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
         if response.headers.get("Retry-After"):
             try:
-                return super().get_retry_after(response)
+                seconds = super().get_retry_after(response)
             except Urllib3Error:
                 return None
-        return reset_delay(response.headers.get("X-Rate-Limit-Reset"), time.time(), self)
+            return None if seconds is None else min(float(seconds), self.max_wait)
+        return reset_delay(response.headers.get("X-Rate-Limit-Reset"), time.time(), self.max_wait)
 
     def get_backoff_time(self) -> float:
         errors = len(self.history)
@@ -175,7 +184,7 @@ class Policy(Retry):
             self.limiter.acquire()
 
 
-def reset_delay(value: str | None, now: float, policy: Retry) -> float | None:
+def reset_delay(value: str | None, now: float, cap: float) -> float | None:
     """Seconds to wait for an ``X-Rate-Limit-Reset`` header (epoch, or seconds), capped."""
     if not value:
         return None
@@ -184,7 +193,7 @@ def reset_delay(value: str | None, now: float, policy: Retry) -> float | None:
     except ValueError:
         return None
     seconds = number - now if number >= EPOCH_THRESHOLD else number
-    return max(0.0, min(seconds, float(policy.retry_after_max)))
+    return max(0.0, min(seconds, cap))
 
 
 @dataclass(frozen=True)
@@ -292,7 +301,7 @@ class Transport:
             status_forcelist=RETRY_STATUSES,
             backoff_factor=limits.backoff,
             backoff_max=limits.max_retry_wait,
-            retry_after_max=int(limits.max_retry_wait),
+            max_wait=limits.max_retry_wait,
             raise_on_status=False,
             raise_on_redirect=False,
             respect_retry_after_header=True,

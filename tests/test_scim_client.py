@@ -171,7 +171,7 @@ class _Answer:
 
 
 def policy(**options: Any) -> Policy:
-    return Policy(total=3, backoff_factor=0.5, backoff_max=10, retry_after_max=60, **options)
+    return Policy(total=3, backoff_factor=0.5, backoff_max=10, max_wait=60, **options)
 
 
 def test_retry_after_seconds_and_http_date() -> None:
@@ -185,12 +185,12 @@ def test_retry_after_seconds_and_http_date() -> None:
 
 def test_x_rate_limit_reset_epoch_or_seconds() -> None:
     now = 1_800_000_000.0
-    assert reset_delay(str(int(now) + 12), now, policy()) == 12
-    assert reset_delay(str(int(now) - 5), now, policy()) == 0
-    assert reset_delay("4", now, policy()) == 4
-    assert reset_delay(str(int(now) + 9999), now, policy()) == 60
-    assert reset_delay("later", now, policy()) is None
-    assert reset_delay(None, now, policy()) is None
+    assert reset_delay(str(int(now) + 12), now, 60) == 12
+    assert reset_delay(str(int(now) - 5), now, 60) == 0
+    assert reset_delay("4", now, 60) == 4
+    assert reset_delay(str(int(now) + 9999), now, 60) == 60
+    assert reset_delay("later", now, 60) is None
+    assert reset_delay(None, now, 60) is None
     answer = _Answer(**{"X-Rate-Limit-Reset": str(int(time.time()) + 20)})
     waited = policy().get_retry_after(answer)
     assert waited is not None and 18 <= waited <= 20
