@@ -137,6 +137,25 @@ class RateLimiter:
         return turn
 
 
+_LIMITERS: dict[tuple[str, int | None], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(service: str, per_minute: int | None) -> RateLimiter:
+    """The one limiter of a service in this process (a new one when ``service`` is empty).
+
+    A run opens a target more than once (the pull, then the writes); sharing the limiter
+    keeps the rate over both, not over each.
+    """
+    if not service:
+        return RateLimiter(per_minute)
+    with _LIMITERS_LOCK:
+        key = (service, per_minute or None)
+        if key not in _LIMITERS:
+            _LIMITERS[key] = RateLimiter(per_minute)
+        return _LIMITERS[key]
+
+
 class Policy(Retry):
     """urllib3's ``Retry``, with the rules of this tool.
 
@@ -274,10 +293,12 @@ class Transport:
     verify_tls: bool = True
     ca_bundle: str | None = None
     user_agent: str = "nhirecon"
+    service: str = ""
+    """The service's base URL: every transport to it in this process shares one limiter."""
 
     def __post_init__(self) -> None:
         limits = self.limits
-        self.limiter = RateLimiter(limits.rate_limit_per_minute)
+        self.limiter = shared_limiter(self.service, limits.rate_limit_per_minute)
         self._slots = threading.BoundedSemaphore(max(1, limits.max_workers))
         self.pool = urllib3.PoolManager(
             num_pools=4,

@@ -336,3 +336,11 @@ def test_error_detail_prefers_scim_detail_and_stays_short() -> None:
     assert error_detail(html) == ""
     long = Response("GET", "u", 500, {}, b"x" * 1000)
     assert len(error_detail(long)) == 300
+
+
+def test_transports_to_one_service_share_its_limiter() -> None:
+    first = Transport(limits=Limits(rate_limit_per_minute=60), service="https://a.example/v2")
+    second = Transport(limits=Limits(rate_limit_per_minute=60), service="https://a.example/v2")
+    other = Transport(limits=Limits(rate_limit_per_minute=60), service="https://b.example/v2")
+    assert first.limiter is second.limiter
+    assert other.limiter is not first.limiter

@@ -86,6 +86,7 @@ class ScimConnector(Connector):
             credentials=credentials,
             verify_tls=verify_tls,
             ca_bundle=str(context.resolve(ca_bundle)) if ca_bundle else None,
+            service=self.url,
         )
         self.client = ScimClient(self.url, self.transport, USERS)
         self._groups: dict[str, list[dict[str, str]]] | None = None
