@@ -525,8 +525,8 @@ def test_a_killed_run_loses_nothing_and_a_rerun_does_only_what_is_left(
 ) -> None:
     config = estate_config(server, target_options="max_workers: 1")
     (folder / "nhirecon.yaml").write_text(config)
-    server.faults.add(delay(0.6), method="PATCH", times=None)
-    server.faults.add(delay(0.6), method="DELETE", times=None)
+    server.faults.add(delay(0.4), method="PATCH", times=None)
+    server.faults.add(delay(0.4), method="DELETE", times=None)
     env = {**os.environ, TOKEN_ENV: TOKEN, "XDG_STATE_HOME": str(folder / "state")}
     process = subprocess.Popen(
         [nhirecon_command(), "audit", "--now", NOW, "--apply", "--yes", "-q"],
@@ -542,7 +542,7 @@ def test_a_killed_run_loses_nothing_and_a_rerun_does_only_what_is_left(
     process.wait(timeout=10)
     first = audit_log(folder)
     assert 1 <= len(first) < 4, "killed part-way"
-    time.sleep(0.8)  # let the server finish a write that was in flight
+    time.sleep(0.6)  # let the server finish a write that was in flight
     result = run("audit", "--now", NOW, "--apply", "--yes", "-q", env={TOKEN_ENV: TOKEN})
     assert result.returncode == 0, result.stderr
     per_account = Counter(

@@ -311,7 +311,7 @@ def test_429_with_x_rate_limit_reset_epoch_waits_and_succeeds(
     server: ScimServer, load: Load
 ) -> None:
     seed_estate(server)
-    reset = str(int(time.time()) + 2)
+    reset = f"{time.time() + 1:.3f}"  # an epoch instant one second ahead
     server.faults.add(answer(429, {"X-Rate-Limit-Reset": reset}), method="GET", path="/Users")
     assert len(pull(load())) == 11
     statuses = [seen.status for seen in server.faults.seen if seen.path.endswith("/Users")]
@@ -322,8 +322,8 @@ def test_429_with_x_rate_limit_reset_epoch_waits_and_succeeds(
 def test_500_and_a_timeout_are_retried(server: ScimServer, load: Load) -> None:
     seed_estate(server)
     server.faults.add(answer(500), method="GET", path="/Users", times=2)
-    server.faults.add(delay(1.5), method="GET", path="/Users", times=1)
-    assert len(pull(load(target_options="timeout: 0.5"))) == 11
+    server.faults.add(delay(0.8), method="GET", path="/Users", times=1)
+    assert len(pull(load(target_options="timeout: 0.3"))) == 11
     statuses = [seen.status for seen in server.faults.seen if seen.path.endswith("/Users")]
     # two 500s, the request that timed out (answered too late), and the one that worked
     assert len(statuses) == 4
