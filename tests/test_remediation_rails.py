@@ -598,3 +598,15 @@ def test_wrong_token_exits_3_naming_url_and_status_and_never_the_token(
     for text in (result.stdout, result.stderr):
         assert wrong not in text and TOKEN not in text
     assert writes(server) == Counter()
+
+
+def test_a_plan_without_actions_reads_and_writes_nothing(
+    server: ScimServer, estate: Planted, folder: Path
+) -> None:
+    data = make_plan(folder)
+    data["actions"] = []
+    mark = len(server.faults.seen)
+    result = apply_data(folder, data)
+    assert result.results == ()
+    assert result.summary() == "nothing to apply"
+    assert len(server.faults.seen) == mark

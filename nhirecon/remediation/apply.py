@@ -105,6 +105,8 @@ class ApplyResult:
         return ExitCode.ACTIONS_FAILED if failed else ExitCode.OK
 
     def summary(self) -> str:
+        if not self.results:
+            return "nothing to apply"
         return (
             f"applied {len(self.results)} actions: {self.count(Outcome.DONE)} done,"
             f" {self.count(Outcome.SKIPPED)} skipped, {self.count(Outcome.FAILED)} failed"
@@ -484,7 +486,9 @@ def apply_plan(
 ) -> ApplyResult:
     """``apply PLAN``: check the plan, audit again live, and apply what still holds."""
     check_plan(config, plan, wall_now=clock(), max_age=max_age)
-    names = [target.name for target in plan.targets]
+    if not plan.actions:
+        return ApplyResult("", (), audit_log_path(config))
+    names = sorted({action.target for action in plan.actions})
     live = engine.audit(config, now=now, only=names, gate_rules=(), progress=progress)
     tasks = tasks_for(plan, live)
     writes = [task.action for task in tasks if task.hold is None]
