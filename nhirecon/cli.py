@@ -253,19 +253,21 @@ def audit(
             if apply_
             else ()
         )
-        report = tracking.track(report, loaded, accepted=accepted, keep_history=not no_history)
-        for line in baselines.stale_lines(report.baseline) if report.baseline else ():
-            log.warning("%s", line)
-        to_terminal = sys.stdout.isatty()
-        rendered = [
-            (path, _render(name, report, to_terminal and path is None)) for name, path in pairs
-        ]
-        write_all([(path, text) for path, text in rendered if path is not None])
-        for path, text in rendered:
-            if path is None:
-                sys.stdout.write(text)
-            else:
-                log.info("wrote %s", path)
+        keep = not no_history
+        # Recorded in the history only once the reports are written.
+        with tracking.tracked(report, loaded, accepted=accepted, keep_history=keep) as report:
+            for line in baselines.stale_lines(report.baseline) if report.baseline else ():
+                log.warning("%s", line)
+            to_terminal = sys.stdout.isatty()
+            rendered = [
+                (path, _render(name, report, to_terminal and path is None)) for name, path in pairs
+            ]
+            write_all([(path, text) for path, text in rendered if path is not None])
+            for path, text in rendered:
+                if path is None:
+                    sys.stdout.write(text)
+                else:
+                    log.info("wrote %s", path)
         if quiet and not pairs:
             sys.stdout.write(_verdict(report) + "\n")
         if loaded.notify is not None and not no_notify:

@@ -209,8 +209,11 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return connection
 
 
-def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> None:
-    """Refuse foreign or newer files; bring an older (or empty) file up to date."""
+def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> bool:
+    """Refuse foreign or newer files; bring an older (or empty) file up to date.
+
+    Returns whether the file holds a history: ``False`` for an empty file read only.
+    """
     application_id = connection.execute("PRAGMA application_id").fetchone()[0]
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -225,8 +228,10 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> Non
             f"(this one reads up to {SCHEMA_VERSION}); upgrade nhirecon"
         )
     if version == SCHEMA_VERSION:
-        return
+        return True
     if not writable:
+        if version == 0 and not tables:
+            return False
         raise HistoryError(f"history file {path}: schema version {version} needs an upgrade")
     for step in range(version, SCHEMA_VERSION):
         for statement in MIGRATIONS[step].split(";"):
@@ -234,6 +239,7 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> Non
                 connection.execute(statement)
     connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return True
 
 
 @contextlib.contextmanager
@@ -271,8 +277,8 @@ def _reading(path: Path) -> Iterator[sqlite3.Connection | None]:
         raise _fail(path, exc) from exc
     try:
         connection.execute("BEGIN")
-        _check(connection, path, writable=False)
-        yield connection
+        usable = _check(connection, path, writable=False)
+        yield connection if usable else None
         connection.execute("COMMIT")
     except sqlite3.Error as exc:
         raise _fail(path, exc) from exc
@@ -475,100 +481,96 @@ def _trend(
 # --- the API -------------------------------------------------------------------------------
 
 
-def record(path: Path, report: Report, *, trend_runs: int = TREND_RUNS) -> HistoryView:
-    """Record this run and return what the history says about it (one transaction)."""
+def _record(db: sqlite3.Connection, report: Report, trend_runs: int) -> HistoryView:
+    """Record this run in an open write transaction; return what the history says."""
     at = _epoch(report.generated_at)
     places = _places(report)
     sightings = _sightings(report)
-    with _writing(path) as db:
-        previous_by_place = {place: _previous_run(db, place, at) for place in places}
-        previous_any = _previous_run(db, None, at)
-        previous_at = (
-            None
-            if previous_any is None
-            else _instant(
-                db.execute("SELECT at FROM runs WHERE id = ?", (previous_any,)).fetchone()[0]
+    previous_by_place = {place: _previous_run(db, place, at) for place in places}
+    previous_any = _previous_run(db, None, at)
+    previous_at = (
+        None
+        if previous_any is None
+        else _instant(db.execute("SELECT at FROM runs WHERE id = ?", (previous_any,)).fetchone()[0])
+    )
+    earlier = {
+        place: {} if run is None else _streaks(db, run, place)
+        for place, run in previous_by_place.items()
+    }
+    _replace_same_instant(db, at, report.source_name, places)
+    run_id = db.execute(
+        "INSERT INTO runs (at, source, tool_version) VALUES (?, ?, ?) RETURNING id",
+        (at, report.source_name, report.tool_version),
+    ).fetchone()[0]
+    db.execute(
+        "INSERT INTO run_places (run_id, place, role, connector, records)"
+        " VALUES (?, ?, 'source', ?, ?)",
+        (run_id, report.source_name, report.source_connector, report.identities),
+    )
+    db.executemany(
+        "INSERT INTO run_places (run_id, place, role, connector, records, linked,"
+        " unmatched, ambiguous, inactive) VALUES (?, ?, 'target', ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                run_id,
+                stats.name,
+                stats.connector,
+                stats.accounts,
+                stats.linked,
+                stats.unmatched,
+                stats.ambiguous,
+                stats.inactive,
             )
+            for stats in report.targets
+        ],
+    )
+    ids = _finding_ids(db, sightings)
+    seen: dict[str, Seen] = {}
+    rows = []
+    for item, finding_id in zip(sightings, ids, strict=True):
+        streak = earlier.get(item.place, {}).get(finding_id)
+        start = at if streak is None else streak
+        rows.append((run_id, finding_id, int(item.excepted), start))
+        first = _instant(start)
+        seen[item.fingerprint] = Seen(
+            first_seen=first,
+            age_days=(report.generated_at - first).days,
+            new=streak is None,
         )
-        earlier = {
-            place: {} if run is None else _streaks(db, run, place)
-            for place, run in previous_by_place.items()
-        }
-        _replace_same_instant(db, at, report.source_name, places)
-        run_id = db.execute(
-            "INSERT INTO runs (at, source, tool_version) VALUES (?, ?, ?) RETURNING id",
-            (at, report.source_name, report.tool_version),
-        ).fetchone()[0]
-        db.execute(
-            "INSERT INTO run_places (run_id, place, role, connector, records)"
-            " VALUES (?, ?, 'source', ?, ?)",
-            (run_id, report.source_name, report.source_connector, report.identities),
-        )
-        db.executemany(
-            "INSERT INTO run_places (run_id, place, role, connector, records, linked,"
-            " unmatched, ambiguous, inactive) VALUES (?, ?, 'target', ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    run_id,
-                    stats.name,
-                    stats.connector,
-                    stats.accounts,
-                    stats.linked,
-                    stats.unmatched,
-                    stats.ambiguous,
-                    stats.inactive,
+    db.executemany(
+        "INSERT INTO sightings (run_id, finding_id, excepted, streak_start) VALUES (?, ?, ?, ?)",
+        rows,
+    )
+    resolved = []
+    for place, previous in previous_by_place.items():
+        if previous is None:
+            continue
+        for fp, kind, where, account, identity, label, began, ended in _resolved_between(
+            db, previous, run_id, place
+        ):
+            resolved.append(
+                ResolvedFinding(
+                    fingerprint=str(fp),
+                    kind=FindingKind(str(kind)),
+                    target=str(where),
+                    account_id=None if account is None else str(account),
+                    identity_id=None if identity is None else str(identity),
+                    label=str(label),
+                    first_seen=_instant(int(began)),
+                    last_seen=_instant(int(ended)),
                 )
-                for stats in report.targets
-            ],
-        )
-        ids = _finding_ids(db, sightings)
-        seen: dict[str, Seen] = {}
-        rows = []
-        for item, finding_id in zip(sightings, ids, strict=True):
-            streak = earlier.get(item.place, {}).get(finding_id)
-            start = at if streak is None else streak
-            rows.append((run_id, finding_id, int(item.excepted), start))
-            first = _instant(start)
-            seen[item.fingerprint] = Seen(
-                first_seen=first,
-                age_days=(report.generated_at - first).days,
-                new=streak is None,
             )
-        db.executemany(
-            "INSERT INTO sightings (run_id, finding_id, excepted, streak_start)"
-            " VALUES (?, ?, ?, ?)",
-            rows,
-        )
-        resolved = []
-        for place, previous in previous_by_place.items():
-            if previous is None:
-                continue
-            for fp, kind, where, account, identity, label, began, ended in _resolved_between(
-                db, previous, run_id, place
-            ):
-                resolved.append(
-                    ResolvedFinding(
-                        fingerprint=str(fp),
-                        kind=FindingKind(str(kind)),
-                        target=str(where),
-                        account_id=None if account is None else str(account),
-                        identity_id=None if identity is None else str(identity),
-                        label=str(label),
-                        first_seen=_instant(int(began)),
-                        last_seen=_instant(int(ended)),
-                    )
-                )
-        _summarise(db, run_id)
-        later = [
-            int(later_id)
-            for (later_id,) in db.execute("SELECT id FROM runs WHERE at > ? ORDER BY at, id", (at,))
-        ]
-        if later:
-            for place in places:
-                _restreak(db, place, at + 1)
-            for later_id in later:
-                _summarise(db, later_id)
-        trend = _trend(db, until=at, limit=trend_runs)
+    _summarise(db, run_id)
+    later = [
+        int(later_id)
+        for (later_id,) in db.execute("SELECT id FROM runs WHERE at > ? ORDER BY at, id", (at,))
+    ]
+    if later:
+        for place in places:
+            _restreak(db, place, at + 1)
+        for later_id in later:
+            _summarise(db, later_id)
+    trend = _trend(db, until=at, limit=trend_runs)
     resolved.sort(key=lambda item: (item.kind.value, item.target, item.label, item.fingerprint))
     return HistoryView(
         previous_run=previous_at,
@@ -576,6 +578,24 @@ def record(path: Path, report: Report, *, trend_runs: int = TREND_RUNS) -> Histo
         resolved=tuple(resolved),
         trend=trend,
     )
+
+
+@contextlib.contextmanager
+def recording(path: Path, report: Report, *, trend_runs: int = TREND_RUNS) -> Iterator[HistoryView]:
+    """Record this run and give what the history says about it.
+
+    The record is committed when the ``with`` block ends normally, and not at all when it
+    raises: a run whose reports could not be written is not recorded, so the next run still
+    calls its findings new. The file stays locked for writing until then.
+    """
+    with _writing(path) as db:
+        yield _record(db, report, trend_runs)
+
+
+def record(path: Path, report: Report, *, trend_runs: int = TREND_RUNS) -> HistoryView:
+    """Record this run and return what the history says about it (one transaction)."""
+    with recording(path, report, trend_runs=trend_runs) as view:
+        return view
 
 
 def annotate(report: Report, view: HistoryView) -> Report:

@@ -313,3 +313,14 @@ def test_table_markdown_and_csv_show_the_history(tmp_path: Path) -> None:
         "4",
         "true",
     )
+
+
+def test_a_run_whose_reports_cannot_be_written_is_not_recorded(run: Run, estate: Path) -> None:
+    (estate / "blocker").write_text("a file, not a folder")
+    failed = run("audit", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0],
+                 "-o", str(estate / "blocker" / "r.json"))  # fmt: skip
+    assert failed.returncode == 2 and "cannot write" in failed.stderr
+    assert history.trend(estate / "history.db") == ()
+    second = audit(run, estate, NIGHTS[1])
+    assert second["history"]["previous_run"] is None
+    assert all(item["new"] for item in second["findings"])
