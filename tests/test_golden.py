@@ -25,10 +25,10 @@ FORMATS = {
 @pytest.mark.parametrize("name", sorted(FORMATS))
 def test_report_matches_golden_file(run: Run, tmp_path: Path, name: str) -> None:
     out = tmp_path / FORMATS[name]
-    result = run(
-        "audit", "-c", str(ROOT / "config.sample.yaml"), "--now", NOW, "-f", name, "-o", str(out)
-    )
-    assert result.returncode == 1, result.stderr
+    sample = str(ROOT / "config.sample.yaml")
+    gate = ("--fail-on", "orphan,jit-orphan>0")
+    result = run("audit", "-c", sample, "--now", NOW, *gate, "-f", name, "-o", str(out))
+    assert result.returncode == 1, result.stderr  # the example estate has orphans
     assert result.stdout == ""
     golden = GOLDEN / FORMATS[name]
     if UPDATE:
@@ -41,3 +41,11 @@ def test_same_input_and_now_give_the_same_bytes(run: Run, tmp_path: Path) -> Non
     args = ["audit", "-c", str(ROOT / "config.sample.yaml"), "--now", NOW, "-f", "json"]
     first, second = run(*args), run(*args)
     assert first.stdout == second.stdout and first.stdout.startswith("{")
+
+
+def test_markdown_keeps_hostile_text_inert() -> None:
+    from nhirecon.reporters.markdown import _escape
+
+    assert _escape("<img src=x onerror=alert(1)>|a\nb") == (
+        "&lt;img src=x onerror=alert(1)&gt;\\|a b"
+    )

@@ -10,7 +10,9 @@ from nhirecon.reporters.base import Reporter
 
 
 def _escape(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """Text from other systems, inert in a table cell: no pipes, line breaks or HTML."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 class MarkdownReporter(Reporter):
