@@ -23,15 +23,35 @@ def estate(tmp_path: Path) -> Path:
 
 def audit_json(run: Run, estate: Path, now: str, *extra: str) -> tuple[int, dict[str, Any], str]:
     out = estate / "report.json"
-    result = run("audit", "-c", str(estate / "nhirecon.yaml"), "--now", now, "--no-history",
-                 "-f", "json", "-o", str(out), *extra)  # fmt: skip
+    result = run(
+        "audit",
+        "-c",
+        str(estate / "nhirecon.yaml"),
+        "--now",
+        now,
+        "--no-history",
+        "-f",
+        "json",
+        "-o",
+        str(out),
+        *extra,
+    )
     return result.returncode, json.loads(out.read_text()) if out.exists() else {}, result.stderr
 
 
 def test_round_trip_through_the_command(run: Run, estate: Path) -> None:
     path = estate / "accepted.json"
-    written = run("baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0],
-                  "-o", str(path), "--note", "known before the SSO migration")  # fmt: skip
+    written = run(
+        "baseline",
+        "-c",
+        str(estate / "nhirecon.yaml"),
+        "--now",
+        NIGHTS[0],
+        "-o",
+        str(path),
+        "--note",
+        "known before the SSO migration",
+    )
     assert written.returncode == 0, written.stderr
     assert f"wrote {path}: 9 accepted findings" in written.stdout
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -41,8 +61,9 @@ def test_round_trip_through_the_command(run: Run, estate: Path) -> None:
     assert len(entries) == 9
     assert {entry["note"] for entry in entries} == {"known before the SSO migration"}
     assert {entry["accepted_at"] for entry in entries} == {NIGHTS[0]}
-    assert entries == sorted(entries, key=lambda e: (e["kind"], e["target"], e["label"],
-                                                     e["fingerprint"]))  # fmt: skip
+    assert entries == sorted(
+        entries, key=lambda e: (e["kind"], e["target"], e["label"], e["fingerprint"])
+    )
     orphan = next(entry for entry in entries if entry["kind"] == "orphan")
     assert (orphan["target"], orphan["account"], orphan["label"]) == ("crm", "c5", "old-admin")
     ownerless = next(entry for entry in entries if entry["kind"] == "ownerless")
@@ -55,9 +76,10 @@ def test_round_trip_through_the_command(run: Run, estate: Path) -> None:
         e["fingerprint"] for e in entries
     }
     assert report["summary"]["baselined"] == 9 and report["summary"]["total"] == 9
-    assert report["gate"] == {"passed": True,
-                              "rules": [{"rule": "orphan,jit-orphan>0", "count": 0,
-                                         "passed": True}]}  # fmt: skip
+    assert report["gate"] == {
+        "passed": True,
+        "rules": [{"rule": "orphan,jit-orphan>0", "count": 0, "passed": True}],
+    }
     assert report["baseline"]["stale"] == [] and report["baseline"]["matched"] == 9
 
     # Eve signs in the next night: only her account counts; old-admin left and is stale.
@@ -72,8 +94,17 @@ def test_round_trip_through_the_command(run: Run, estate: Path) -> None:
     assert "stale entry orphan crm old-admin" in stderr
 
     # Writing the baseline again keeps old notes, adds eve with the new note, drops stale.
-    rewritten = run("baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[1],
-                    "-o", str(path), "--note", "eve: contractor, SEC-42")  # fmt: skip
+    rewritten = run(
+        "baseline",
+        "-c",
+        str(estate / "nhirecon.yaml"),
+        "--now",
+        NIGHTS[1],
+        "-o",
+        str(path),
+        "--note",
+        "eve: contractor, SEC-42",
+    )
     assert rewritten.returncode == 0, rewritten.stderr
     entries = json.loads(path.read_text())["entries"]
     notes = {(e["kind"], e["account"]): (e["note"], e["accepted_at"]) for e in entries}
@@ -103,11 +134,24 @@ def test_the_gate_counts_after_exceptions_and_baseline(estate: Path) -> None:
 
 def test_a_baseline_for_one_target_keeps_the_others_entries(run: Run, estate: Path) -> None:
     path = estate / "accepted.json"
-    assert run("baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0],
-               "-o", str(path)).returncode == 0  # fmt: skip
+    assert (
+        run(
+            "baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0], "-o", str(path)
+        ).returncode
+        == 0
+    )
     set_crm(estate, old_admin=False, eve=False)
-    only_wiki = run("baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[1],
-                    "--target", "wiki", "-o", str(path))  # fmt: skip
+    only_wiki = run(
+        "baseline",
+        "-c",
+        str(estate / "nhirecon.yaml"),
+        "--now",
+        NIGHTS[1],
+        "--target",
+        "wiki",
+        "-o",
+        str(path),
+    )
     assert only_wiki.returncode == 0, only_wiki.stderr
     kept = {(e["kind"], e["account"]) for e in json.loads(path.read_text())["entries"]}
     assert ("orphan", "c5") in kept and len(kept) == 9
@@ -120,13 +164,18 @@ def test_a_baseline_for_one_target_keeps_the_others_entries(run: Run, estate: Pa
         ("{not json", "not JSON"),
         ('{"entries": []}', "not an nhirecon baseline"),
         ('{"nhirecon_baseline": 7, "entries": []}', "unsupported baseline version 7"),
-        ('{"nhirecon_baseline": 1, "entries": [{"fingerprint": "x", "kind": "zombie", '
-         '"target": "crm"}]}', "entries[0].kind: unknown finding kind 'zombie'"),
-        ('{"nhirecon_baseline": 1, "entries": [{"kind": "orphan", "target": "crm"}]}',
-         "entries[0]: missing 'fingerprint'"),
+        (
+            '{"nhirecon_baseline": 1, "entries": [{"fingerprint": "x", "kind": "zombie", '
+            '"target": "crm"}]}',
+            "entries[0].kind: unknown finding kind 'zombie'",
+        ),
+        (
+            '{"nhirecon_baseline": 1, "entries": [{"kind": "orphan", "target": "crm"}]}',
+            "entries[0]: missing 'fingerprint'",
+        ),
     ],
     ids=["missing", "not-json", "foreign", "version", "kind", "fingerprint"],
-)  # fmt: skip
+)
 def test_a_bad_baseline_file_is_a_usage_error(
     run: Run, estate: Path, content: str | None, words: str
 ) -> None:

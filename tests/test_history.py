@@ -54,8 +54,10 @@ def record(estate: Path, now: str, *only: str) -> dict[str, Any]:
 
 
 def trend(estate: Path) -> list[tuple[str, int, int]]:
-    return [(p.at.strftime("%Y-%m-%dT%H:%M:%SZ"), p.new, p.resolved)
-            for p in history.trend(estate / "history.db")]  # fmt: skip
+    return [
+        (p.at.strftime("%Y-%m-%dT%H:%M:%SZ"), p.new, p.resolved)
+        for p in history.trend(estate / "history.db")
+    ]
 
 
 def by_subject(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -138,8 +140,11 @@ def test_the_file_is_private_and_versioned(estate: Path) -> None:
         places = db.execute(
             "SELECT place, role, records, linked, unmatched FROM run_places ORDER BY place"
         ).fetchall()
-    assert places == [("crm", "target", 6, 3, 3), ("hr", "source", 5, None, None),
-                      ("wiki", "target", 3, 2, 1)]  # fmt: skip
+    assert places == [
+        ("crm", "target", 6, 3, 3),
+        ("hr", "source", 5, None, None),
+        ("wiki", "target", 3, 2, 1),
+    ]
 
 
 def test_default_location_is_the_state_folder(
@@ -317,8 +322,15 @@ def test_table_markdown_and_csv_show_the_history(tmp_path: Path) -> None:
 
 def test_a_run_whose_reports_cannot_be_written_is_not_recorded(run: Run, estate: Path) -> None:
     (estate / "blocker").write_text("a file, not a folder")
-    failed = run("audit", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0],
-                 "-o", str(estate / "blocker" / "r.json"))  # fmt: skip
+    failed = run(
+        "audit",
+        "-c",
+        str(estate / "nhirecon.yaml"),
+        "--now",
+        NIGHTS[0],
+        "-o",
+        str(estate / "blocker" / "r.json"),
+    )
     assert failed.returncode == 2 and "cannot write" in failed.stderr
     assert history.trend(estate / "history.db") == ()
     second = audit(run, estate, NIGHTS[1])

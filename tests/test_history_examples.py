@@ -21,9 +21,14 @@ from .nightly import NIGHTS, copy_estate
 def _shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "XDG_STATE_HOME": str(cwd / "state")}
     return subprocess.run(
-        ["/bin/sh", "-c", command], cwd=cwd, env=environment, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
+        ["/bin/sh", "-c", command],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_crontab_line_writes_dated_reports_and_history(tmp_path: Path) -> None:
@@ -83,8 +88,16 @@ def _audit_command(text: str) -> list[str]:
 
 def _run_ci(run: Run, tmp_path: Path, arguments: list[str]) -> subprocess.CompletedProcess[str]:
     estate = copy_estate(tmp_path / "repo")
-    made = run("baseline", "-c", "nhirecon.yaml", "--now", NIGHTS[0], "-o",
-               ".nhirecon-baseline.json", cwd=estate)  # fmt: skip
+    made = run(
+        "baseline",
+        "-c",
+        "nhirecon.yaml",
+        "--now",
+        NIGHTS[0],
+        "-o",
+        ".nhirecon-baseline.json",
+        cwd=estate,
+    )
     assert made.returncode == 0, made.stderr
     return run(*arguments, "--now", NIGHTS[0], cwd=estate)
 
@@ -124,7 +137,10 @@ def test_the_timer_calendar_is_valid() -> None:
     calendar = next(line for line in timer.splitlines() if line.startswith("OnCalendar="))
     checked = subprocess.run(
         ["systemd-analyze", "calendar", calendar.removeprefix("OnCalendar=")],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stderr
     assert "02:30:00" in checked.stdout

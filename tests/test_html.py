@@ -110,9 +110,17 @@ def test_text_from_other_systems_is_escaped(tmp_path: Path) -> None:
     crm = estate / "crm.csv"
     hostile = io.StringIO()
     csv.writer(hostile, lineterminator="\n").writerow(
-        ["c9", 'x@example.com"><img src=x onerror=alert(2)>', "<script>alert(1)</script>",
-         "true", "2026-01-01", "2026-11-01", "admin", ""]
-    )  # fmt: skip
+        [
+            "c9",
+            'x@example.com"><img src=x onerror=alert(2)>',
+            "<script>alert(1)</script>",
+            "true",
+            "2026-01-01",
+            "2026-11-01",
+            "admin",
+            "",
+        ]
+    )
     crm.write_text(crm.read_text() + hostile.getvalue())
     report = night(estate, NIGHTS[0], keep_history=False)
     text = HtmlReporter().render(report)
@@ -152,9 +160,20 @@ def test_a_real_browser_renders_the_numbers_of_the_json_report(run: Run, tmp_pat
     night(estate, NIGHTS[0])
     set_crm(estate, old_admin=False, eve=True)
     result = run(
-        "audit", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[1],
-        "-f", "json", "-o", str(tmp_path / "r.json"), "-f", "html", "-o", str(tmp_path / "r.html"),
-    )  # fmt: skip
+        "audit",
+        "-c",
+        str(estate / "nhirecon.yaml"),
+        "--now",
+        NIGHTS[1],
+        "-f",
+        "json",
+        "-o",
+        str(tmp_path / "r.json"),
+        "-f",
+        "html",
+        "-o",
+        str(tmp_path / "r.html"),
+    )
     assert result.returncode == 1, result.stderr
     data: dict[str, Any] = json.loads((tmp_path / "r.json").read_text())
     shown = _browser(chromium, tmp_path / "profile", "--dump-dom", (tmp_path / "r.html").as_uri())
@@ -183,7 +202,12 @@ def test_a_real_browser_renders_the_numbers_of_the_json_report(run: Run, tmp_pat
     assert bars == trend == [(NIGHTS[0], 9, 0), (NIGHTS[1], 8, 2)]
 
     shot = tmp_path / "page.png"
-    taken = _browser(chromium, tmp_path / "profile2", "--window-size=1200,1600",
-                     f"--screenshot={shot}", (tmp_path / "r.html").as_uri())  # fmt: skip
+    taken = _browser(
+        chromium,
+        tmp_path / "profile2",
+        "--window-size=1200,1600",
+        f"--screenshot={shot}",
+        (tmp_path / "r.html").as_uri(),
+    )
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000

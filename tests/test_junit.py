@@ -30,8 +30,11 @@ def parse(report: Report) -> ET.Element:
 def test_one_suite_per_place_and_one_case_per_kind(report: Report) -> None:
     root = parse(report)
     suites = root.findall("testsuite")
-    assert [suite.get("name") for suite in suites] == ["nhirecon.hr", "nhirecon.crm",
-                                                      "nhirecon.wiki"]  # fmt: skip
+    assert [suite.get("name") for suite in suites] == [
+        "nhirecon.hr",
+        "nhirecon.crm",
+        "nhirecon.wiki",
+    ]
     assert [case.get("name") for case in suites[0].findall("testcase")] == ["expired", "ownerless"]
     crm_cases = [case.get("name") for case in suites[1].findall("testcase")]
     assert crm_cases == [kind.value for kind in FindingKind if kind is not FindingKind.OWNERLESS]
@@ -92,8 +95,19 @@ def test_registered_with_its_suffix_and_written_by_the_command(run: Run, tmp_pat
     assert for_path("results.xml") == "junit"
     estate = copy_estate(tmp_path / "estate")
     out = tmp_path / "results.xml"
-    result = run("audit", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0],
-                 "-f", "junit", "-o", str(out), "--fail-on", "severity:critical>0")  # fmt: skip
+    result = run(
+        "audit",
+        "-c",
+        str(estate / "nhirecon.yaml"),
+        "--now",
+        NIGHTS[0],
+        "-f",
+        "junit",
+        "-o",
+        str(out),
+        "--fail-on",
+        "severity:critical>0",
+    )
     assert result.returncode == 1, result.stderr
     root = ET.parse(out).getroot()
     failed = [

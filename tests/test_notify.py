@@ -168,8 +168,9 @@ def test_the_command_posts_after_the_audit(
     text = handler.received[0]["body"]["text"]
     assert "9 findings (9 new, 0 resolved)" in text
     assert text.endswith("Report: /srv/reports/nightly.html")
-    skipped = run("audit", "-c", str(config), "--now", NIGHTS[1], "-q", "--no-notify",
-                  env={VARIABLE: url})  # fmt: skip
+    skipped = run(
+        "audit", "-c", str(config), "--now", NIGHTS[1], "-q", "--no-notify", env={VARIABLE: url}
+    )
     assert skipped.returncode == 1 and len(handler.received) == 1
 
 
@@ -185,8 +186,17 @@ def test_a_failed_post_does_not_change_the_exit_code(
     assert "answered HTTP 500" in result.stderr
     assert "s3cr3t" not in result.stderr + result.stdout
     unreachable = "http://127.0.0.1:9/hooks/s3cr3t-t0ken"
-    result = run("audit", "-c", str(config), "--now", NIGHTS[0], "-q", "--fail-on", "any>100",
-                 env={VARIABLE: unreachable})  # fmt: skip
+    result = run(
+        "audit",
+        "-c",
+        str(config),
+        "--now",
+        NIGHTS[0],
+        "-q",
+        "--fail-on",
+        "any>100",
+        env={VARIABLE: unreachable},
+    )
     assert result.returncode == 0
     assert "could not reach the webhook" in result.stderr
     assert "s3cr3t" not in result.stderr + result.stdout

@@ -56,8 +56,11 @@ def test_results_match_the_json_report(report: Report, sarif: dict[str, Any]) ->
     data = as_json(report)
     results = sarif["runs"][0]["results"]
     rules = sarif["runs"][0]["tool"]["driver"]["rules"]
-    counted = [r for r in results if not any(s["justification"].startswith("exception")
-                                             for s in r.get("suppressions", []))]  # fmt: skip
+    counted = [
+        r
+        for r in results
+        if not any(s["justification"].startswith("exception") for s in r.get("suppressions", []))
+    ]
     assert len(results) == len(data["findings"]) + len(data["excepted"])
     by_fingerprint = {r["partialFingerprints"][FINGERPRINT_KEY]: r for r in counted}
     assert set(by_fingerprint) == {f["fingerprint"] for f in data["findings"]}
@@ -85,10 +88,12 @@ def test_fingerprints_are_stable_across_runs(tmp_path: Path) -> None:
     first = third_night(copy_estate(tmp_path / "a"))
     second = third_night(copy_estate(tmp_path / "b"))
     prints = [
-        {r["partialFingerprints"][FINGERPRINT_KEY] for r in json.loads(
-            SarifReporter().render(item))["runs"][0]["results"]}
+        {
+            r["partialFingerprints"][FINGERPRINT_KEY]
+            for r in json.loads(SarifReporter().render(item))["runs"][0]["results"]
+        }
         for item in (first, second)
-    ]  # fmt: skip
+    ]
     assert prints[0] == prints[1] and len(prints[0]) == 10
 
 
@@ -100,8 +105,16 @@ def test_registered_with_its_suffix_and_written_by_the_command(run: Run, tmp_pat
     assert FORMATS["sarif"] is SarifReporter
     assert for_path("results.sarif") == "sarif"
     estate = copy_estate(tmp_path / "estate")
-    result = run("audit", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0],
-                 "-o", str(tmp_path / "out.sarif"), "--no-history")  # fmt: skip
+    result = run(
+        "audit",
+        "-c",
+        str(estate / "nhirecon.yaml"),
+        "--now",
+        NIGHTS[0],
+        "-o",
+        str(tmp_path / "out.sarif"),
+        "--no-history",
+    )
     assert result.returncode == 1, result.stderr
     document = json.loads((tmp_path / "out.sarif").read_text())
     assert document["version"] == "2.1.0"
