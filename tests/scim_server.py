@@ -7,6 +7,7 @@ answer 429 or 5xx, delay, drop the connection after the server committed, or lie
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -68,7 +69,9 @@ NHI_SCHEMA = {
 }
 
 
+@functools.cache
 def build_provider(*, patch: bool = True, etag: bool = True) -> ScimProvider:
+    """The service's description (schemas, resource types, features); built once, shared."""
     schemas = [*load_default_schemas().values(), Schema.model_validate(NHI_SCHEMA)]
     types = load_json_resource("default-resource-types.json")
     types[0]["schemaExtensions"].append({"schema": NHI, "required": False})
