@@ -83,6 +83,8 @@ class IdentityIndex:
                 else:
                     unique[key] = _MANY
                     shared[key] = [seen, position]
+            for positions in shared.values():  # candidates by id, whatever the input order
+                positions.sort(key=lambda position: self.identities[position].id)
             table = self._tables[(field, mode)] = (unique, shared)
         return table
 

@@ -295,11 +295,11 @@ def source_findings(
     source: str, identities: Sequence[Record], active_status: frozenset[str], clock: Clock
 ) -> list[Finding]:
     """Findings about the source itself: ownerless and expired non-human identities."""
-    owners: dict[str, Record] = {}
+    owners: dict[str, list[Record]] = {}
     if any(not identity.is_human for identity in identities):
         for identity in identities:
             for key in subject_keys(identity):
-                owners.setdefault(key, identity)
+                owners.setdefault(key, []).append(identity)
     manual = (Remediation.MANUAL, f"fix in {source}")
     found = []
     for identity in identities:
@@ -342,15 +342,27 @@ def _status(identity: Record) -> str:
 
 
 def _owner_problem(
-    identity: Record, owners: Mapping[str, Record], active_status: frozenset[str], source: str
+    identity: Record,
+    owners: Mapping[str, Sequence[Record]],
+    active_status: frozenset[str],
+    source: str,
 ) -> tuple[str, dict[str, Any]] | None:
     owner = identity.owner
     key = key_for(owner, "casefold")
     if owner is None or key is None:
         return "has no owner", {"owner": None, "problem": "missing"}
-    found = owners.get(key)
-    if found is None or found is identity:
+    matches = sorted(
+        (found for found in owners.get(key, ()) if found is not identity), key=lambda r: r.id
+    )
+    if not matches:
         return (f"owner {owner!r} is unknown in {source}", {"owner": owner, "problem": "unknown"})
+    if len(matches) > 1:  # as in correlation: never guess which one is meant
+        ids = [found.id for found in matches]
+        return (
+            f"owner {owner!r} matches {len(ids)} identities in {source} ({', '.join(ids)})",
+            {"owner": owner, "problem": "ambiguous", "candidates": ids},
+        )
+    [found] = matches
     if _status(found) not in active_status:
         return (
             f"owner {owner!r} is not active in {source} (status {found.status!r})",
