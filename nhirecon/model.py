@@ -242,6 +242,8 @@ class ExceptionRule:
     @property
     def ends(self) -> datetime:
         """The first instant at which it no longer applies."""
+        if self.expires == date.max:  # 9999-12-31: there is no next day
+            return datetime.max.replace(tzinfo=UTC)
         return datetime.combine(self.expires + timedelta(days=1), time(), tzinfo=UTC)
 
 

@@ -65,7 +65,10 @@ def parse_datetime(raw: object) -> datetime | None:
     if raw is None:
         return None
     if isinstance(raw, datetime):
-        return as_utc(raw)
+        try:
+            return as_utc(raw)
+        except OverflowError:
+            raise ValueError_(f"{raw.isoformat()!r} is out of range in UTC") from None
     if isinstance(raw, date):
         return datetime.combine(raw, time(), tzinfo=UTC)
     value = str(raw).strip()
@@ -77,6 +80,8 @@ def parse_datetime(raw: object) -> datetime | None:
         return as_utc(datetime.fromisoformat(value))
     except ValueError:
         raise ValueError_(f"{value!r} is not an ISO-8601 date or datetime") from None
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC instant
+        raise ValueError_(f"{value!r} is out of range in UTC") from None
 
 
 def format_datetime(moment: datetime) -> str:

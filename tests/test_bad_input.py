@@ -124,6 +124,7 @@ def test_bad_input(case: dict[str, Any], run: Run, tmp_path: Path) -> None:
         assert report["source"]["identities"] == expected["identities"]
         assert [target["accounts"] for target in report["targets"]] == [expected["accounts"]]
         assert {subject(finding) for finding in report["findings"]} == set(expected["findings"])
+        assert report["summary"]["excepted"] == expected.get("excepted", 0)
         with (work / REPORTS[1]).open(encoding="utf-8", newline="") as handle:
             assert len(list(csv.reader(handle))) == len(report["findings"]) + 1
     else:

@@ -102,6 +102,7 @@ class Connector(ABC):
         mapper = FieldMapper(self)
         for row in self.rows():
             yield mapper.record(row)
+        mapper.finish()
 
     @classmethod
     def options(cls) -> dict[str, inspect.Parameter]:

@@ -35,8 +35,19 @@ def _groups(raw: object) -> tuple[str, ...]:
     return tuple(sorted(set(names)))
 
 
+def _single(raw: object) -> str | None:
+    """The text of one value; an object or a list where one value belongs is an error
+    (a ``map`` entry that names a nested object rather than a field inside it)."""
+    if type(raw) is str:
+        return raw.strip() or None
+    if isinstance(raw, dict | list):
+        shape = "an object" if isinstance(raw, dict) else "a list"
+        raise ValueError_(f"expected a single value, got {shape}")
+    return text(raw)
+
+
 def _kind(raw: object) -> str:
-    value = text(raw)
+    value = _single(raw)
     return value.casefold() if value else HUMAN
 
 
@@ -68,7 +79,7 @@ class FieldMapper:
         self.origin_column = field_map.pop("origin", None)
         self.version_column = field_map.pop("version", None)
         self.fields = [
-            (name, column, PARSERS.get(name, text))
+            (name, column, PARSERS.get(name, _single))
             for name, column in field_map.items()
             if name in CANONICAL_FIELDS
         ]
@@ -104,6 +115,12 @@ class FieldMapper:
         if self.version_column not in columns:
             self.version_column = None
 
+    def finish(self) -> None:
+        """Check the mapping against the export's columns even when no row came (a file
+        with only its header): a wrong ``map`` is an error, not an empty export."""
+        if not self._bound:
+            self._bind()
+
     def record(self, row: RawRow) -> Record:
         if not self._bound:
             self._bind()
@@ -124,7 +141,10 @@ class FieldMapper:
         if self.custom:
             attributes = {}
             for name, column in self.custom:
-                value = text(lookup(column))
+                try:
+                    value = _single(lookup(column))
+                except ValueError_ as exc:
+                    raise DataError(f"{row.location}: {name} (column {column!r}): {exc}") from None
                 if value is not None:
                     attributes[name] = value
             values["attributes"] = MappingProxyType(attributes)
