@@ -47,6 +47,8 @@ class CsvConnector(Connector):
                 if header is None:
                     raise DataError(f"{path}: empty file (no header row)")
                 names = [name.strip() for name in header]
+                if names:  # a byte-order mark that an explicit `encoding` left in place
+                    names[0] = names[0].lstrip("\ufeff").strip()
                 self._check_header(names)
                 self._columns = frozenset(names)
                 width = len(names)
@@ -67,6 +69,8 @@ class CsvConnector(Connector):
                 raise DataError(f"{path}:{line}: malformed CSV: {exc}") from None
 
     def _check_header(self, names: list[str]) -> None:
+        if not names:
+            raise DataError(f"{self.path}:1: the header row is empty")
         seen: set[str] = set()
         for name in names:
             if not name:
