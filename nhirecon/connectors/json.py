@@ -31,7 +31,7 @@ def dotted_lookup(item: Mapping[str, Any]) -> Lookup:
 
 
 def scim_lookup(resource: Mapping[str, Any]) -> Lookup:
-    return lambda path: scim_schema.resolve(resource, path)
+    return scim_schema.lookup(resource)
 
 
 class JsonConnector(Connector):

@@ -5,8 +5,9 @@ Shared by the live ``scim`` connector and by saved ``ListResponse`` files.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from nhirecon.model import Origin
@@ -42,6 +43,55 @@ def scim_origin(external_id: str | None) -> Origin:
     return Origin.SCIM if external_id else Origin.JIT
 
 
+Step = tuple[str, str | None, object]
+"""One part of a path, case-folded: the attribute, and for a filter its sub-attribute and
+the wanted value."""
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(path: str) -> tuple[str | None, tuple[Step, ...]]:
+    """Split a path once: its schema URN (if any) and its steps, names case-folded."""
+    schema = None
+    if path.startswith("urn:"):
+        schema, _, path = path.rpartition(":")
+        schema = schema.casefold()
+    steps: list[Step] = []
+    for part in path.split("."):
+        match = _FILTER.match(part)
+        if match:
+            raw = match["value"]
+            wanted: object = raw.strip('"') if raw.startswith('"') else raw.lower() == "true"
+            steps.append((match["attr"].casefold(), match["sub"].casefold(), wanted))
+        else:
+            steps.append((part.casefold(), None, None))
+    return schema, tuple(steps)
+
+
+def fold_keys(value: Any) -> Any:
+    """A copy of a JSON value whose object keys are case-folded: SCIM attribute names are
+    case-insensitive (RFC 7643 §2.1), and folding once makes every look-up a plain get."""
+    kind = type(value)
+    if kind is dict:
+        return {
+            key.casefold() if type(key) is str else key: (
+                fold_keys(item) if type(item) in _CONTAINERS else item
+            )
+            for key, item in value.items()
+        }
+    if kind is list:
+        return [fold_keys(item) if type(item) in _CONTAINERS else item for item in value]
+    return value
+
+
+_CONTAINERS: Final = (dict, list)
+
+
+def lookup(resource: Mapping[str, Any]) -> Callable[[str], object]:
+    """Reads SCIM attribute paths from one resource (see :func:`resolve`)."""
+    folded = fold_keys(resource)
+    return lambda path: _resolve(folded, path)
+
+
 def resolve(resource: Mapping[str, Any], path: str) -> object:
     """The value at a SCIM attribute path, or ``None``.
 
@@ -49,42 +99,34 @@ def resolve(resource: Mapping[str, Any], path: str) -> object:
     filter ``attr[type eq "work"].value``. Attribute names are case-insensitive. A complex
     multi-valued attribute named alone (``emails``) gives the primary (else first) ``value``.
     """
-    node: object = resource
-    if path.startswith("urn:"):
-        schema, _, path = path.rpartition(":")
-        node = _get(resource, schema)
-    for part in path.split("."):
+    return _resolve(fold_keys(resource), path)
+
+
+def _resolve(folded: dict[str, Any], path: str) -> object:
+    schema, steps = _compile(path)
+    node: object = folded if schema is None else folded.get(schema)
+    for name, sub, wanted in steps:
         if node is None:
             return None
-        match = _FILTER.match(part)
-        if match:
-            node = _select(_get(node, match["attr"]), match["sub"], match["value"])
+        if sub is not None:
+            node = _select(_get(node, name), sub, wanted)
         elif isinstance(node, list):
-            node = [_get(item, part) for item in node if isinstance(item, Mapping)]
+            node = [item.get(name) for item in node if isinstance(item, dict)]
         else:
-            node = _get(node, part)
-    if isinstance(node, list) and node and all(isinstance(item, Mapping) for item in node):
+            node = _get(node, name)
+    if isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
         chosen = next((item for item in node if item.get("primary") is True), node[0])
         return chosen.get("value")
     return node
 
 
 def _get(node: object, name: str) -> object:
-    if not isinstance(node, Mapping):
-        return None
-    if name in node:
-        return node[name]
-    folded = name.casefold()
-    for key, value in node.items():
-        if isinstance(key, str) and key.casefold() == folded:
-            return value
-    return None
+    return node.get(name) if isinstance(node, dict) else None
 
 
-def _select(values: object, sub: str, wanted: str) -> object:
+def _select(values: object, sub: str, expected: object) -> object:
     if not isinstance(values, list):
         return None
-    expected: object = wanted.strip('"') if wanted.startswith('"') else wanted.lower() == "true"
     for item in values:
         found = _get(item, sub)
         if isinstance(found, str) and isinstance(expected, str):
