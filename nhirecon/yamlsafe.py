@@ -135,7 +135,7 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in self._pairs(node):
-                key = self.loader.construct_object(key_node, deep=True)
+                key = self._scalar(key_node)
                 if not isinstance(key, str | int | float | bool) and key is not None:
                     raise YamlError(
                         "mapping keys must be plain values", key_node.start_mark.line + 1
@@ -153,7 +153,16 @@ class _Builder:
                 self.lines[item_path] = item.start_mark.line + 1
                 items.append(self.build(item, item_path))
             return items
-        return self.loader.construct_object(node, deep=True)
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:  # 2026-02-30 looks like a timestamp
+            kind = str(node.tag).rpartition(":")[2]
+            raise YamlError(
+                f"cannot read {node.value!r} (a YAML {kind}): {exc}", node.start_mark.line + 1
+            ) from None
 
     def _pairs(self, node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
         for key_node, value_node in node.value:

@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nhirecon import config as configs
+from nhirecon.connectors.base import Connector, ConnectorContext
+from nhirecon.connectors.csv import CsvConnector
+from nhirecon.connectors.json import JsonConnector
+from nhirecon.connectors.yaml import YamlConnector
+from nhirecon.errors import ConfigError, ConnectorError
 
 from .conftest import DATA, NOW, Run
 
@@ -170,3 +181,86 @@ def test_the_refused_payloads_are_live(
     monkeypatch.chdir(tmp_path)
     yaml.unsafe_load((BAD / case["file"]).read_text(encoding="utf-8"))
     assert (tmp_path / case["marker"]).exists()
+
+
+# Damaged exports and configs, generated: the product's own error or a result, never a crash
+
+SEEDS: dict[str, tuple[type[Connector] | None, bytes]] = {
+    "csv": (
+        CsvConnector,
+        b"id,email,active,last_login_at,groups\n"
+        b'A1,ann@x.com,true,2026-01-01T00:00:00Z,a;b\n"A2","b""o@x.com",no,2026-01-01,\n',
+    ),
+    "json": (
+        JsonConnector,
+        b'[{"id": "A1", "email": "ann@x.com", "active": true, "last_login_at": "2026-01-01",'
+        b' "groups": ["a", {"display": "b"}]}, {"id": 2, "active": "no"}]\n',
+    ),
+    "jsonl": (JsonConnector, b'{"id": "A1", "email": "a@x.com"}\n{"id": "A2", "active": false}\n'),
+    "yaml": (
+        YamlConnector,
+        b"- {id: A1, email: ann@x.com, active: true, last_login_at: 2026-01-01, groups: [a]}\n"
+        b"- id: A2\n  active: no\n  last_login_at: 2026-01-01 10:00:00+02:00\n",
+    ),
+    "config": (None, (BAD / "config_exception_9999.yaml").read_bytes()),
+}
+DATE = re.compile(rb"\d{4}-\d\d-\d\d(?:[T ][0-9:]+(?:Z|[+-]\d\d:\d\d)?)?")
+BAD_DATES = st.sampled_from(
+    (b"2026-02-30", b"2026-01-01 25:00:00", b"0001-01-01T00:00:00+01:00", b"31/12/2025")
+)
+TOKENS = st.sampled_from((b"&a ", b"*a", b"!!str ", b"!!int ", b"\xef\xbb\xbf", b"\\u0000"))
+"""Pieces that damage in meaningful ways: aliases, tags, a byte-order mark, an escape."""
+BYTES = st.sampled_from([*b"\x00\xff\xe9\"',;:[]{}&*!|>%@#-\\\n\r\t 0123456789", *range(256)])
+
+
+@st.composite
+def damaged(draw: st.DrawFn, seed: bytes) -> bytes:
+    """``seed`` with a few bytes or tokens inserted, a date made impossible, bytes deleted
+    or replaced, or a stretch repeated."""
+    data = bytearray(seed)
+    for _ in range(draw(st.integers(1, 5))):
+        where = draw(st.integers(0, len(data)))
+        edit = draw(st.sampled_from(("insert", "token", "date", "delete", "replace", "repeat")))
+        dates = list(DATE.finditer(data))
+        if edit == "date" and dates:
+            found = draw(st.sampled_from(dates))
+            data[found.start() : found.end()] = draw(BAD_DATES)
+        elif edit == "insert":
+            data[where:where] = bytes(draw(st.lists(BYTES, min_size=1, max_size=4)))
+        elif edit == "token":
+            data[where:where] = draw(TOKENS)
+        elif edit == "delete":
+            del data[where : where + draw(st.integers(1, 8))]
+        elif edit == "replace" and where < len(data):
+            data[where] = draw(BYTES)
+        elif edit == "repeat":
+            end = draw(st.integers(where, len(data)))
+            data[where:where] = data[where:end] * draw(st.integers(1, 20))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("shape", sorted(SEEDS))
+def test_damaged_input_gives_a_result_or_the_products_own_error(shape: str) -> None:
+    connector, seed = SEEDS[shape]
+
+    @settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.one_of(damaged(seed), st.binary(max_size=120)))
+    def read(data: bytes) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "input"
+            path.write_bytes(data)
+            if connector is None:
+                try:
+                    configs.load(path)
+                except ConfigError as exc:
+                    assert str(path) in str(exc)
+                return
+            context = ConnectorContext("test", Path(folder), {}, {})
+            try:
+                records = list(connector(context=context, path="input").records())  # type: ignore[call-arg]
+            except ConnectorError as exc:
+                assert "input" in str(exc)
+            else:
+                assert all(record.id for record in records)
+
+    read()
