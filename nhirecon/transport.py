@@ -11,6 +11,7 @@ import ipaddress
 import json
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import MaxRetryError, SSLError
 from urllib3.util.retry import Retry
 
 from nhirecon.errors import ConnectorError
@@ -394,9 +395,8 @@ class Transport:
                     preload_content=True,
                 )
             except MaxRetryError as exc:
-                raise HttpError(
-                    method, url, None, self.redact(f"failed after retries: {_cause(exc.reason)}")
-                ) from None
+                problem = _tls_problem(exc.reason) or f"failed after retries: {_cause(exc.reason)}"
+                raise HttpError(method, url, None, self.redact(problem)) from None
             except Urllib3Error as exc:
                 raise HttpError(method, url, None, self.redact(_cause(exc))) from None
         attempts = 1 + len(raw.retries.history) if raw.retries is not None else 1
@@ -420,6 +420,20 @@ class Transport:
 
     def close(self) -> None:
         self.pool.clear()
+
+
+def _tls_problem(exc: BaseException | None) -> str | None:
+    """What a TLS failure means to the user (it is never retried), or ``None``."""
+    if not isinstance(exc, SSLError):
+        return None
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return (
+            "the server's TLS certificate could not be verified"
+            f" ({cause.verify_message or cause.reason}); if a private CA signed it, set"
+            " ca_bundle to that CA's PEM file"
+        )
+    return f"TLS failed: {cause or exc}"
 
 
 def _cause(exc: BaseException | None) -> str:

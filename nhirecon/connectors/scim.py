@@ -9,21 +9,47 @@ resources fails the pull. Group membership comes from ``/Groups`` when it is nee
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Final
+
+import urllib3
+from urllib3.exceptions import InsecureRequestWarning
 
 from nhirecon import auth as auth_settings
 from nhirecon.connectors import scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.json import scim_lookup
+from nhirecon.errors import ConfigError
 from nhirecon.model import Origin
 from nhirecon.remediation.scim_client import ScimClient
 from nhirecon.transport import Limits, Transport, url_problem
 
+log = logging.getLogger(__name__)
+
 GROUPS: Final = "Groups"
 USERS: Final = "Users"
 POSITIVE: Final = ("timeout", "page_size", "max_workers")
+
+
+_UNVERIFIED: set[str] = set()
+"""Services already warned about in this process (a run opens a target more than once)."""
+
+
+def _warn_unverified(key: str, url: str) -> None:
+    """Say, once per service, that ``verify_tls: false`` lets anyone pose as it."""
+    urllib3.disable_warnings(InsecureRequestWarning)  # said once here, not on every request
+    if url in _UNVERIFIED:
+        return
+    _UNVERIFIED.add(url)
+    log.warning(
+        "%s%s: TLS certificate verification is off (verify_tls: false): anyone on the way"
+        " can pose as the service and receive its credentials; set ca_bundle to trust a"
+        " private CA instead",
+        f"{key} " if key else "",
+        url,
+    )
 
 
 class ScimConnector(Connector):
@@ -73,6 +99,12 @@ class ScimConnector(Connector):
         self.page_size = page_size
         self.max_workers = max_workers
         where = f"{context.key}.auth" if context.key else "auth"
+        bundle = context.resolve(ca_bundle) if ca_bundle else None
+        if bundle is not None and not bundle.is_file():
+            key = f"{context.key}.ca_bundle" if context.key else "ca_bundle"
+            raise ConfigError(f"{bundle}: no such file (a PEM file of CA certificates)", key=key)
+        if not verify_tls and self.url.casefold().startswith("https:"):
+            _warn_unverified(context.key, self.url)
         credentials = auth_settings.credentials(auth, where)
         self.transport = Transport(
             limits=Limits(
@@ -85,7 +117,7 @@ class ScimConnector(Connector):
             ),
             credentials=credentials,
             verify_tls=verify_tls,
-            ca_bundle=str(context.resolve(ca_bundle)) if ca_bundle else None,
+            ca_bundle=str(bundle) if bundle else None,
             service=self.url,
         )
         self.client = ScimClient(self.url, self.transport, USERS)

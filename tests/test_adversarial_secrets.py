@@ -1,0 +1,194 @@
+"""A canary secret in the environment, every command run against a real SCIM server (and run
+to fail: refused credentials, 500s past the retries, dropped connections), with a server
+that echoes the credentials it gets in its error messages. The canary must appear in no
+output, report, plan, baseline, history database or audit log: the bytes of every file the
+runs leave are searched."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .adversarial import basic, drop, echo, first, leaks, only, token_endpoint
+from .conftest import Run
+from .scim_server import (
+    HR_CSV,
+    NOW,
+    TOKEN,
+    TOKEN_ENV,
+    ScimServer,
+    drop_after_commit,
+    estate_config,
+    running,
+    seed_estate,
+)
+
+FORMATS = ("table", "json", "csv", "markdown", "html", "junit", "sarif")
+SECRET_ENV = "NHIRECON_TEST_SECRET"
+
+
+def canary(label: str) -> str:
+    return f"canary-{label}-{secrets.token_hex(12)}"
+
+
+@dataclass
+class Setup:
+    """How a target authenticates in one run: the config's ``auth``, the environment that
+    holds the secret, and every form of the secret that must never be seen."""
+
+    auth: str
+    env: dict[str, str]
+    wrong_env: dict[str, str]
+    secrets: list[str] = field(default_factory=list)
+
+
+def bearer(server: ScimServer) -> Setup:
+    token, wrong = canary("token"), canary("wrong-token")
+    first(server.faults, only(f"Bearer {token}"), times=None)
+    return Setup(
+        f"{{type: bearer, token_env: {TOKEN_ENV}}}",
+        {TOKEN_ENV: token},
+        {TOKEN_ENV: wrong},
+        [token, wrong],
+    )
+
+
+def basic_auth(server: ScimServer) -> Setup:
+    password, wrong = canary("password"), canary("wrong-password")
+    first(server.faults, only(basic("svc-nhirecon", password)), times=None)
+    return Setup(
+        f"{{type: basic, username: svc-nhirecon, password_env: {SECRET_ENV}}}",
+        {SECRET_ENV: password},
+        {SECRET_ENV: wrong},
+        [
+            password,
+            wrong,
+            basic("svc-nhirecon", password).split()[1],
+            basic("svc-nhirecon", wrong).split()[1],
+        ],
+    )
+
+
+def oauth2(server: ScimServer) -> Setup:
+    client_secret, wrong, access = canary("secret"), canary("wrong-secret"), canary("access")
+    first(server.faults, only(f"Bearer {access}"), times=None)
+    first(
+        server.faults, token_endpoint("client-7", client_secret, access), path="^/token", times=None
+    )
+    token_url = server.url.removesuffix("/v2") + "/token"
+    return Setup(
+        f"{{type: oauth2, token_url: '{token_url}', client_id: client-7,"
+        f" client_secret_env: {SECRET_ENV}, scope: scim}}",
+        {SECRET_ENV: client_secret},
+        {SECRET_ENV: wrong},
+        [
+            client_secret,
+            wrong,
+            access,
+            basic("client-7", client_secret).split()[1],
+            basic("client-7", wrong).split()[1],
+        ],
+    )
+
+
+SETUPS = {"bearer": bearer, "basic": basic_auth, "oauth2": oauth2}
+
+
+@pytest.fixture
+def server() -> Iterator[ScimServer]:
+    with running() as started:
+        yield started
+
+
+class Runs:
+    """Runs commands with the secret in the environment and keeps everything they print."""
+
+    def __init__(self, run: Run, setup: Setup) -> None:
+        self.run = run
+        self.setup = setup
+        self.texts: list[tuple[str, str]] = []
+
+    def __call__(self, *args: str, code: int, env: dict[str, str] | None = None) -> Any:
+        result = self.run(*args, env={**self.setup.env, **(env or {})})
+        name = " ".join(args)
+        self.texts += [(f"stdout of {name}", result.stdout), (f"stderr of {name}", result.stderr)]
+        assert result.returncode == code, f"{name}: {result.returncode}\n{result.stderr}"
+        return result
+
+
+def failing_runs(server: ScimServer, runs: Runs, *, every: bool) -> None:
+    """Refused credentials, 500s until the retries run out, a dropped connection (``every``):
+    each exits 3 naming what failed, and the credentials the server echoed come out
+    scrubbed."""
+    refused = runs("audit", "--now", NOW, "-v", code=3, env=runs.setup.wrong_env)
+    assert "HTTP 401" in refused.stderr
+    assert "[redacted]" in refused.stderr, "the echoed credentials were scrubbed, not dropped"
+
+    rule = first(server.faults, echo(500), method="GET", path=r"/Users\?", times=None)
+    failed = runs("audit", "--now", NOW, "-v", "-f", "json", "-o", "broken.json", code=3)
+    drop(server.faults, rule)
+    assert f"GET {server.url}/Users?" in failed.stderr
+    assert "HTTP 500" in failed.stderr and "after 3 attempts" in failed.stderr
+    assert "[redacted]" in failed.stderr
+    if not every:
+        return
+
+    rule = first(server.faults, drop_after_commit(), method="GET", path=r"/Users\?", times=None)
+    dropped = runs("plan", "--now", NOW, "-v", "-o", "dropped-plan.json", code=3)
+    drop(server.faults, rule)
+    assert f"GET {server.url}/Users?" in dropped.stderr
+
+
+@pytest.mark.parametrize("kind", SETUPS)
+def test_no_secret_in_any_output_or_file(
+    kind: str, server: ScimServer, run: Run, tmp_path: Path
+) -> None:
+    planted = seed_estate(server)
+    setup = SETUPS[kind](server)
+    (tmp_path / "hr.csv").write_text(HR_CSV, encoding="utf-8")
+    text = estate_config(
+        server, target_options="retries: 2", extra="audit_log: logs/actions.jsonl"
+    ).replace(f"{{type: bearer, token_env: {TOKEN_ENV}}}", setup.auth)
+    (tmp_path / "nhirecon.yaml").write_text(text, encoding="utf-8")
+    runs = Runs(run, setup)
+
+    validated = runs("validate", "--connect", "-v", code=0)
+    assert "app (scim): 11 records" in validated.stdout
+    reports = [arg for name in FORMATS for arg in ("-f", name, "-o", f"reports/{name}.out")]
+    runs("audit", "--now", NOW, "-v", *reports, "-f", "json", code=0)
+    runs("plan", "--now", NOW, "-v", "-o", "plan.json", code=0)
+
+    bob = planted["bob"]["id"]
+    rule = first(server.faults, echo(400), method="PATCH", path=bob, times=1)
+    applied = runs("apply", "plan.json", "--now", NOW, "--yes", "-v", code=5)
+    drop(server.faults, rule)
+    log = [json.loads(line) for line in (tmp_path / "logs/actions.jsonl").read_text().splitlines()]
+    (failed,) = [entry for entry in log if entry["outcome"] == "failed"]
+    assert failed["account"]["id"] == bob and failed["http_status"] == 400
+    assert "[redacted]" in failed["detail"], "the echoed credentials are scrubbed in the log"
+    assert "HTTP 400" in applied.stderr + applied.stdout
+
+    every = kind == "bearer"  # the other kinds send their secret through the same paths
+    if every:
+        runs("audit", "--now", NOW, "-v", "--apply", "--yes", code=0)
+        assert server.users()["bob"]["active"] is False
+        runs("explain", "app", "bob", "--now", NOW, "-v", code=0)
+        runs("baseline", "--now", NOW, "-v", "-o", "baseline.json", code=0)
+        runs("history", "-v", code=0)
+        runs("history", "-v", "-f", "json", code=0)
+    failing_runs(server, runs, every=every)
+
+    assert (tmp_path / "history.db").stat().st_size > 0
+    assert sorted(path.name for path in (tmp_path / "reports").iterdir()) == sorted(
+        f"{name}.out" for name in FORMATS
+    )
+    found = leaks([*setup.secrets, TOKEN], runs.texts, tmp_path)
+    assert found == [], "\n".join(found)
+    token_requests = [seen for seen in server.faults.seen if seen.path == "/token"]
+    assert (kind == "oauth2") == bool(token_requests)
