@@ -45,6 +45,7 @@ from nhirecon.model import (
     RunTrend,
     Seen,
 )
+from nhirecon.output import make_folder
 from nhirecon.values import as_utc
 
 SCHEMA_VERSION: Final = 1
@@ -55,7 +56,6 @@ BUSY_TIMEOUT_SECONDS: Final = 60.0
 TREND_RUNS: Final = 30
 """How many runs a report's trend shows."""
 PRIVATE_FILE: Final = 0o600
-PRIVATE_FOLDER: Final = 0o700
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 0 → 1: the first layout.
@@ -186,14 +186,13 @@ def _fail(path: Path, exc: BaseException) -> HistoryError:
 
 
 def _create(path: Path) -> None:
-    """Create the folder (0700) and an empty file (0600) unless they exist."""
-    folder = path.parent
-    if not folder.exists():
-        folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    """Create the folders (0700) and an empty file (0600) unless they exist."""
+    make_folder(path.parent)
     try:
         handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     except FileExistsError:
         return
+    os.fchmod(handle, PRIVATE_FILE)
     os.close(handle)
 
 

@@ -1,4 +1,5 @@
-"""Writing report files: whole or not at all, readable by the owner only."""
+"""Writing report files: whole or not at all, readable by the owner only (and so are the
+folders made for them)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,23 @@ from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
 
 PRIVATE = 0o600
+PRIVATE_FOLDER = 0o700
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` and its missing parents, each 0700 whatever the umask; folders that
+    already exist are left as they are."""
+    missing = []
+    current = folder
+    while not current.exists() and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=PRIVATE_FOLDER)
+        except FileExistsError:
+            continue
+        os.chmod(path, PRIVATE_FOLDER)  # mkdir's mode went through the umask
 
 
 class OutputError(NhireconError):
@@ -24,7 +42,7 @@ def _stage(path: Path, text: str) -> Path:
     """Write ``text`` to a private temporary file beside ``path``; return its path."""
     folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -37,6 +37,7 @@ from nhirecon.config import Config
 from nhirecon.errors import ConnectorError, NhireconError, SafetyError
 from nhirecon.exit_codes import ExitCode
 from nhirecon.model import Remediation, Report
+from nhirecon.output import make_folder
 from nhirecon.remediation import plan as planning
 from nhirecon.remediation.plan import Action, Plan
 from nhirecon.remediation.scim_client import AccountState, LiveAccount, WriteResult
@@ -135,7 +136,7 @@ class AuditLog:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(path.parent)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
             os.fchmod(self._fd, PRIVATE)
         except OSError as exc:
