@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nhirecon import config as configs
+from nhirecon import yamlsafe
 from nhirecon.connectors.base import Connector, ConnectorContext
 from nhirecon.connectors.csv import CsvConnector
 from nhirecon.connectors.json import JsonConnector
@@ -169,6 +170,23 @@ def test_every_file_has_a_case_and_every_case_a_file() -> None:
 def test_committed_inputs_stay_small() -> None:
     sizes = {path.name: path.stat().st_size for path in BAD.rglob("*") if path.is_file()}
     assert {name: size for name, size in sizes.items() if size > MAX_COMMITTED_BYTES} == {}
+
+
+def test_an_alias_bomb_is_refused_before_any_value_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[object] = []
+    construct = yaml.SafeLoader.construct_object
+
+    def counting(self: yaml.SafeLoader, node: yaml.Node, deep: bool = False) -> Any:
+        built.append(node)
+        return construct(self, node, deep)
+
+    monkeypatch.setattr(yaml.SafeLoader, "construct_object", counting)
+    with pytest.raises(yamlsafe.YamlError, match=r"an alias bomb") as caught:
+        yamlsafe.load((BAD / "alias_bomb.yaml").read_text(encoding="utf-8"))
+    assert caught.value.line == 11
+    assert built == []
 
 
 @pytest.mark.parametrize(
