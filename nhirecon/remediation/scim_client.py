@@ -321,7 +321,8 @@ class ScimClient:
         concurrently, and yielded in order.
 
         The listing must hold exactly ``totalResults`` distinct resources, else
-        :class:`ProtocolError` (never a partial estate).
+        :class:`ProtocolError` (never a partial estate). One that ends on a full page is
+        asked for the page past ``totalResults`` too, which must be empty.
         """
         count = max(1, min(page_size, MAX_PAGE))
         where = f"{self.base_url}/{resource_type}"
@@ -345,9 +346,31 @@ class ScimClient:
         yield from take(first)
         starts = page_starts(total, len(first.resources))
         step = len(first.resources)
+        last = len(first.resources)
         for page in self._pages(resource_type, starts, step, scim_filter, max_workers):
+            last = len(page.resources)
             yield from take(page)
         check_complete(returned, len(seen), total, where)
+        if total and last >= (step if starts else count):
+            self._check_nothing_past(resource_type, total, scim_filter, where)
+
+    def _check_nothing_past(
+        self, resource_type: str, total: int, scim_filter: str | None, where: str
+    ) -> None:
+        """A listing that ended on a full page may have been cut short by a ``totalResults``
+        the service capped or got wrong: the page past it must be empty. A service that
+        will not answer for that page is taken at its word."""
+        try:
+            after = self._page(resource_type, total + 1, 1, scim_filter)
+        except ConnectorError as exc:
+            log.debug("%s: no answer for the page past totalResults %d (%s)", where, total, exc)
+            return
+        if after.resources or after.total != total:
+            raise ProtocolError(
+                f"{where}: totalResults says {total} but the service holds more (startIndex"
+                f" {total + 1} returned {len(after.resources)} resources, totalResults"
+                f" {after.total}); refusing an incomplete estate"
+            )
 
     def _pages(
         self,
