@@ -258,16 +258,7 @@ def audit(
         with tracking.tracked(report, loaded, accepted=accepted, keep_history=keep) as report:
             for line in baselines.stale_lines(report.baseline) if report.baseline else ():
                 log.warning("%s", line)
-            to_terminal = sys.stdout.isatty()
-            rendered = [
-                (path, _render(name, report, to_terminal and path is None)) for name, path in pairs
-            ]
-            write_all([(path, text) for path, text in rendered if path is not None])
-            for path, text in rendered:
-                if path is None:
-                    sys.stdout.write(text)
-                else:
-                    log.info("wrote %s", path)
+            _emit(report, pairs)
         if quiet and not pairs:
             sys.stdout.write(_verdict(report) + "\n")
         if loaded.notify is not None and not no_notify:
@@ -285,6 +276,18 @@ def audit(
         return code
 
     raise typer.Exit(int(_run(body)))
+
+
+def _emit(report: Report, pairs: list[tuple[str, Path | None]]) -> None:
+    """Render every requested format, write the files all or none, then print stdout's."""
+    to_terminal = sys.stdout.isatty()
+    rendered = [(path, _render(name, report, to_terminal and path is None)) for name, path in pairs]
+    write_all([(path, text) for path, text in rendered if path is not None])
+    for path, text in rendered:
+        if path is None:
+            sys.stdout.write(text)
+        else:
+            log.info("wrote %s", path)
 
 
 def _verdict(report: Report) -> str:
