@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import requests
 
@@ -22,6 +23,25 @@ log = logging.getLogger("nhirecon.notify")
 
 MAX_LISTED: Final = 10
 """New findings listed by name; the rest are counted."""
+HTTP_LOGGERS: Final = ("urllib3.connectionpool", "urllib3.util.retry")
+"""Where urllib3 logs each request's path and query (the webhook's secret) under ``-v``."""
+
+
+class _Scrub(logging.Filter):
+    """Replaces the webhook URL's path and query in the HTTP library's log lines."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        self.secrets = [text for text in (url, tail, parts.path) if len(text) > 1]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        record.msg, record.args = text, None
+        return True
 
 
 def _slack(text: str) -> str:
@@ -103,6 +123,9 @@ def send(
         return False
     body = message(report, settings.report_link)
     http = session or requests.Session()
+    scrub = _Scrub(url)
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).addFilter(scrub)
     try:
         response = http.post(url, json=body, timeout=settings.timeout_seconds)
     except requests.RequestException as exc:
@@ -114,6 +137,8 @@ def send(
         )
         return False
     finally:
+        for name in HTTP_LOGGERS:
+            logging.getLogger(name).removeFilter(scrub)
         if session is None:
             http.close()
     if not 200 <= response.status_code < 300:

@@ -23,6 +23,7 @@ from .scim_server import (
     TOKEN,
     TOKEN_ENV,
     ScimServer,
+    answer,
     drop_after_commit,
     estate_config,
     running,
@@ -192,3 +193,26 @@ def test_no_secret_in_any_output_or_file(
     assert found == [], "\n".join(found)
     token_requests = [seen for seen in server.faults.seen if seen.path == "/token"]
     assert (kind == "oauth2") == bool(token_requests)
+
+
+def test_no_webhook_url_in_verbose_output(server: ScimServer, run: Run, tmp_path: Path) -> None:
+    """A chat webhook's URL is its secret (``/services/T…/B…/<secret>``): it stays out of the
+    debug lines of the HTTP library under ``-v`` too, delivered or refused."""
+    seed_estate(server)
+    hook = canary("hook")
+    base = server.url.removesuffix("/v2")
+    (tmp_path / "hr.csv").write_text(HR_CSV, encoding="utf-8")
+    text = estate_config(server, extra="notify: {webhook_url_env: NHIRECON_TEST_WEBHOOK}")
+    (tmp_path / "nhirecon.yaml").write_text(text, encoding="utf-8")
+    env = {TOKEN_ENV: TOKEN, "NHIRECON_TEST_WEBHOOK": f"{base}/services/T01/B02/{hook}"}
+    texts = []
+    for status in (200, 500):
+        rule = first(server.faults, answer(status, body={}), method="POST", path=hook, times=1)
+        result = run("audit", "--now", NOW, "-v", "-f", "json", "-o", "r.json", env=env)
+        assert result.returncode == 0, result.stderr
+        assert not [r for r in server.faults.rules if r is rule and r.times], "it was posted"
+        texts += [(f"stdout {status}", result.stdout), (f"stderr {status}", result.stderr)]
+        assert '"POST [redacted] HTTP/1.1"' in result.stderr, "still logged, scrubbed"
+        assert ("summary posted" in result.stderr) == (status == 200)
+    found = leaks([hook], texts, tmp_path)
+    assert found == [], "\n".join(found)
