@@ -94,7 +94,14 @@ def credentials(auth: Mapping[str, Any] | None, where: str) -> Credentials:
         return Anonymous()
     kind = auth["type"]
     if kind == "bearer":
-        return Bearer(_env(auth, "token_env", where))
+        token = _env(auth, "token_env", where)
+        if not (token.isascii() and token.isprintable()):
+            raise ConfigError(
+                f"environment variable {auth['token_env']} holds a line break, a control or a"
+                " non-ASCII character, which a bearer token cannot (the value is not shown)",
+                key=f"{where}.token_env",
+            )
+        return Bearer(token)
     if kind == "basic":
         username = _env(auth, "username_env", where) if "username_env" in auth else auth["username"]
         return Basic(str(username), _env(auth, "password_env", where))

@@ -399,6 +399,15 @@ class Transport:
                 raise HttpError(method, url, None, self.redact(problem)) from None
             except Urllib3Error as exc:
                 raise HttpError(method, url, None, self.redact(_cause(exc))) from None
+            except (ValueError, UnicodeError) as exc:  # http.client refuses a header value
+                raise HttpError(
+                    method,
+                    url,
+                    None,
+                    "not sent: a header value holds a line break, a control character or a"
+                    f" character HTTP cannot carry ({type(exc).__name__}; the value is not"
+                    " shown, it may be a secret)",
+                ) from None
         attempts = 1 + len(raw.retries.history) if raw.retries is not None else 1
         return Response(
             method=method,

@@ -216,3 +216,48 @@ def test_no_webhook_url_in_verbose_output(server: ScimServer, run: Run, tmp_path
         assert ("summary posted" in result.stderr) == (status == 200)
     found = leaks([hook], texts, tmp_path)
     assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["{}\ninjected", "{}\r\nX-Injected: yes", "{}\x07bell", "{}-\u20ac", "{}\tinner"],
+)
+def test_a_bearer_token_no_header_can_carry_is_refused_unseen(
+    shape: str, server: ScimServer, run: Run, tmp_path: Path
+) -> None:
+    token = shape.format(canary("token"))
+    (tmp_path / "hr.csv").write_text(HR_CSV, encoding="utf-8")
+    (tmp_path / "nhirecon.yaml").write_text(estate_config(server), encoding="utf-8")
+    result = run("audit", "--now", NOW, "-v", env={TOKEN_ENV: token})
+    assert result.returncode == 2, result.stderr
+    assert f"targets[0].auth.token_env: environment variable {TOKEN_ENV}" in result.stderr
+    assert "Traceback" not in result.stderr
+    found = leaks([token.split()[0]], [("stderr", result.stderr)], tmp_path)
+    assert found == [], found
+    assert server.faults.seen == []
+
+
+def test_an_access_token_no_header_can_carry_is_refused_unseen(
+    server: ScimServer, run: Run, tmp_path: Path
+) -> None:
+    """A token endpoint that answers with header injection in its access token."""
+    seed_estate(server)
+    setup = oauth2(server)
+    drop(server.faults, server.faults.rules[0])
+    access = canary("access")
+    hostile = f"{access}\r\nX-Injected: yes"
+    first(
+        server.faults,
+        token_endpoint("client-7", setup.env[SECRET_ENV], hostile),
+        path="^/token",
+        times=None,
+    )
+    (tmp_path / "hr.csv").write_text(HR_CSV, encoding="utf-8")
+    text = estate_config(server).replace(f"{{type: bearer, token_env: {TOKEN_ENV}}}", setup.auth)
+    (tmp_path / "nhirecon.yaml").write_text(text, encoding="utf-8")
+    result = run("audit", "--now", NOW, "-v", env=setup.env)
+    assert result.returncode == 3, result.stderr
+    assert f"GET {server.url}/Users?" in result.stderr and "not sent" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert leaks([access, *setup.secrets], [("stderr", result.stderr)], tmp_path) == []
+    assert [seen.path for seen in server.faults.seen] == ["/token"]

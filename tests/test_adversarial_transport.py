@@ -26,6 +26,7 @@ from .scim_server import (
     ScimServer,
     answer,
     estate_config,
+    rewrite_list,
     running,
     seed_estate,
 )
@@ -249,3 +250,32 @@ def test_a_redirect_is_not_followed_and_the_token_stays_home(
     assert result.returncode == 3
     assert f"HTTP {status}" in result.stderr and f"{server.url}/Users" in result.stderr
     assert _Trap.caught == [], "nothing, and no token, went to where the redirect pointed"
+
+
+# --- a hostile service --------------------------------------------------------------------
+
+
+def test_a_version_that_would_inject_a_header_fails_that_action_only(
+    server: ScimServer, configure: Configure, nhirecon: Run, tmp_path: Path
+) -> None:
+    """A service whose ``meta.version`` holds a line break cannot make ``If-Match`` carry a
+    header of its choosing: that one write is not sent and fails; the others go through."""
+    bob = server.users()["bob"]["id"]
+    hostile = 'W/"1"\r\nX-Injected: yes'
+
+    def poison(body: dict[str, Any]) -> None:
+        for resource in body.get("Resources", [body]):
+            if resource.get("id") == bob:
+                resource["meta"]["version"] = hostile
+
+    server.faults.add(rewrite_list(poison), method="GET", path="/Users", times=None)
+    configure(server.url)
+    result = nhirecon("audit", "--now", NOW, "--apply", "--yes", "-q")
+    assert result.returncode == 5, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "failed: disable app/bob" in result.stderr and "not sent" in result.stderr
+    assert not [seen for seen in server.faults.seen if seen.method == "PATCH" and bob in seen.path]
+    assert not [seen for seen in server.faults.seen if "X-Injected" in seen.headers]
+    users = server.users()
+    assert users["bob"]["active"] is True
+    assert users["erin"]["active"] is False and "olivia" not in users
