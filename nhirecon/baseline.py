@@ -104,24 +104,26 @@ def build(report: Report, *, note: str = "", previous: Baseline | None = None) -
     )
 
 
+def entry_data(entry: BaselineEntry) -> dict[str, Any]:
+    """One entry as it stands in the file (and in the JSON report's stale list)."""
+    return {
+        "fingerprint": entry.fingerprint,
+        "kind": entry.kind.value,
+        "target": entry.target,
+        "account": entry.account,
+        "label": entry.label,
+        "note": entry.note,
+        "accepted_at": format_datetime(entry.accepted_at) if entry.accepted_at else None,
+    }
+
+
 def dumps(baseline: Baseline) -> str:
     """The baseline file's text (deterministic)."""
     document = {
         VERSION_KEY: FORMAT_VERSION,
         "generated_at": format_datetime(baseline.generated_at) if baseline.generated_at else None,
         "source": baseline.source,
-        "entries": [
-            {
-                "fingerprint": entry.fingerprint,
-                "kind": entry.kind.value,
-                "target": entry.target,
-                "account": entry.account,
-                "label": entry.label,
-                "note": entry.note,
-                "accepted_at": format_datetime(entry.accepted_at) if entry.accepted_at else None,
-            }
-            for entry in baseline.entries
-        ],
+        "entries": [entry_data(entry) for entry in baseline.entries],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from nhirecon.baseline import entry_data
 from nhirecon.model import (
     SEVERITY_ORDER,
-    BaselineEntry,
     ExceptionRule,
     Finding,
     FindingKind,
@@ -158,18 +158,6 @@ def trend_point(run: RunTrend) -> dict[str, Any]:
     }
 
 
-def baseline_entry(entry: BaselineEntry) -> dict[str, Any]:
-    return {
-        "fingerprint": entry.fingerprint,
-        "kind": entry.kind.value,
-        "target": entry.target,
-        "account": entry.account,
-        "label": entry.label,
-        "note": entry.note,
-        "accepted_at": format_datetime(entry.accepted_at) if entry.accepted_at else None,
-    }
-
-
 def run_context(report: Report) -> dict[str, Any]:
     """Top-level sections that exist only with history or a baseline."""
     data: dict[str, Any] = {}
@@ -185,7 +173,7 @@ def run_context(report: Report) -> dict[str, Any]:
             "path": report.baseline.path,
             "entries": report.baseline.entries,
             "matched": len(report.baseline.accepted),
-            "stale": [baseline_entry(entry) for entry in report.baseline.stale],
+            "stale": [entry_data(entry) for entry in report.baseline.stale],
         }
     return data
 
