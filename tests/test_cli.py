@@ -304,3 +304,48 @@ def test_version_and_help(run: Run) -> None:
     for command in ("audit", "explain", "validate", "connectors", "init"):
         shown = run(command, "-h")
         assert shown.returncode == 0 and "Example: nhirecon" in shown.stdout
+
+
+def test_interrupt_exits_130_and_writes_nothing(tmp_path: Path, write: Write) -> None:
+    """Ctrl-C while a pull waits on its input: exit 130, no report, no traceback."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from .conftest import nhirecon_command
+
+    fifo = tmp_path / "hr.csv"
+    os.mkfifo(fifo)  # an export that never arrives: the pull waits on it
+    config = write(
+        "c.yaml",
+        """
+        version: 1
+        source: {name: hr, connector: csv, path: hr.csv, map: {id: id}}
+        targets: []
+    """,
+    )
+    process = subprocess.Popen(
+        [nhirecon_command(), "audit", "-c", str(config), "-o", "r.json", "--no-history"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    writer = None
+    deadline = time.monotonic() + 60
+    while writer is None:  # a writer can open the pipe only once the pull has it open
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+    try:
+        process.send_signal(signal.SIGINT)  # the pull is now waiting for its first line
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        os.close(writer)
+    assert process.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert stdout == ""
+    assert not (tmp_path / "r.json").exists()
