@@ -288,3 +288,54 @@ def test_builtins_are_listed_and_describe_their_options() -> None:
     assert "path" in BUILTINS["csv"].options()
     assert BUILTINS["csv"].check_options({"path": 1}) == [("path", "expected a string, got 1")]
     assert BUILTINS["csv"].check_options({}) == [("path", "required by connector 'csv'")]
+
+
+# plugins ------------------------------------------------------------------------------
+
+
+class _Entry:
+    """Stands in for an installed distribution's entry point."""
+
+    def __init__(self, name: str, target: object) -> None:
+        self.name = name
+        self.value = f"plugin_pkg:{name}"
+        self.dist = None
+        self._target = target
+
+    def load(self) -> object:
+        if isinstance(self._target, Exception):
+            raise self._target
+        return self._target
+
+
+class _PluginConnector(CsvConnector):
+    name = "plugin-csv"
+    description = "a third-party connector"
+
+
+def test_plugins_are_listed_and_broken_or_clashing_ones_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nhirecon.connectors import registry
+
+    entries = [
+        _Entry("plugin-csv", _PluginConnector),
+        _Entry("broken", ImportError("no module named plugin_pkg")),
+        _Entry("csv", _PluginConnector),
+        _Entry("not-a-connector", object),
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: entries)
+    listed = {
+        available.name: available
+        for available in registry.discover()
+        if available.origin != "built-in" or available.name != "csv"
+    }
+    assert listed["plugin-csv"].connector is _PluginConnector
+    assert "failed to load: no module named plugin_pkg" in listed["broken"].problem
+    assert listed["not-a-connector"].problem == "is not a Connector subclass"
+    clash = [a for a in registry.discover() if a.name == "csv" and a.origin != "built-in"]
+    assert clash[0].connector is None and "clashes with a built-in" in clash[0].problem
+    assert registry.lookup("csv") is CsvConnector, "a plugin never replaces a built-in"
+    assert registry.lookup("plugin-csv") is _PluginConnector
+    assert registry.lookup("broken") is None
+    assert "broken" not in registry.names()
