@@ -325,16 +325,13 @@ def test_plugins_are_listed_and_broken_or_clashing_ones_skipped(
         _Entry("not-a-connector", object),
     ]
     monkeypatch.setattr(registry, "entry_points", lambda group: entries)
-    listed = {
-        available.name: available
-        for available in registry.discover()
-        if available.origin != "built-in" or available.name != "csv"
-    }
-    assert listed["plugin-csv"].connector is _PluginConnector
-    assert "failed to load: no module named plugin_pkg" in listed["broken"].problem
-    assert listed["not-a-connector"].problem == "is not a Connector subclass"
-    clash = [a for a in registry.discover() if a.name == "csv" and a.origin != "built-in"]
-    assert clash[0].connector is None and "clashes with a built-in" in clash[0].problem
+    plugins = {found.name: found for found in registry.discover() if found.origin != "built-in"}
+    assert plugins["plugin-csv"].connector is _PluginConnector
+    assert plugins["plugin-csv"].origin == "plugin_pkg:plugin-csv"
+    assert "failed to load: no module named plugin_pkg" in plugins["broken"].problem
+    assert plugins["not-a-connector"].problem == "is not a Connector subclass"
+    assert plugins["csv"].connector is None
+    assert "clashes with a built-in" in plugins["csv"].problem
     assert registry.lookup("csv") is CsvConnector, "a plugin never replaces a built-in"
     assert registry.lookup("plugin-csv") is _PluginConnector
     assert registry.lookup("broken") is None
