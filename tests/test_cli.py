@@ -349,3 +349,45 @@ def test_interrupt_exits_130_and_writes_nothing(tmp_path: Path, write: Write) ->
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert stdout == ""
     assert not (tmp_path / "r.json").exists()
+
+
+def test_progress_goes_to_a_terminal_stderr_and_never_into_the_report(tmp_path: Path) -> None:
+    import os
+    import pty
+    import re
+    import subprocess
+    import threading
+
+    from .conftest import nhirecon_command
+
+    terminal, stderr_end = pty.openpty()
+    process = subprocess.Popen(
+        [nhirecon_command(), "audit", "-c", SAMPLE, "--now", NOW, "-f", "json", "--no-history"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr_end,
+    )
+    os.close(stderr_end)
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read while it runs, so a full terminal buffer never blocks it
+        while True:
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError:  # the other end is closed: all read
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    stdout, _ = process.communicate(timeout=120)
+    reader.join(timeout=30)
+    shown = b"".join(chunks)
+    os.close(terminal)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode())
+    assert process.returncode == 0
+    assert re.search(r"pulling crm +148 records", text)
+    assert json.loads(stdout)["summary"]["total"] == 54
