@@ -106,9 +106,9 @@ def test_pages_follow_the_servers_clamp_and_fetch_concurrently(
     def clamp(body: dict[str, Any]) -> None:
         body["Resources"] = body["Resources"][:40]
         body["itemsPerPage"] = len(body["Resources"])
+        time.sleep(0.1)  # each page takes a while, so concurrent requests overlap
 
     server.faults.add(rewrite_list(clamp), method="GET", path=r"/Users\?", times=None)
-    server.faults.add(delay(0.05), times=None)
     accounts = pull(load(target_options="page_size: 100\nmax_workers: 3"))
     assert len({account.id for account in accounts}) == 250
     starts = sorted(int(q.split("startIndex=")[1].split("&")[0]) for q in page_requests(server))
