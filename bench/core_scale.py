@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from nhirecon import config, engine
+from nhirecon import config, pipeline
 from nhirecon.reporters.json import JsonReporter
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -58,7 +58,7 @@ def main(sizes: list[int]) -> None:
             path = write_estate(Path(folder), size)
             loaded = config.load(path)
             started = time.perf_counter()
-            report = engine.audit(loaded, now=NOW)
+            report = pipeline.audit(loaded, now=NOW)
             audited = time.perf_counter() - started
             size_kib = len(JsonReporter().render(report)) / 1024
             total = time.perf_counter() - started

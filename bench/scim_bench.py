@@ -232,7 +232,7 @@ def _decode_floor(url: str, pages: int) -> float:
 
 
 def _tasks(users: int) -> list[Any]:
-    from nhirecon.model import FindingKind, Remediation
+    from nhirecon.core.model import FindingKind, Remediation
     from nhirecon.remediation import apply as remediation
     from nhirecon.remediation import plan as planning
 

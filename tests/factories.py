@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from nhirecon.config import CorrelationRule, Policy
-from nhirecon.findings import Clock, TargetRules
-from nhirecon.model import FindingKind, Record, Remediation
+from nhirecon.core.findings import Clock, TargetRules
+from nhirecon.core.model import FindingKind, Record, Remediation
+from nhirecon.core.policy import CorrelationRule, Policy
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 CLOCK = Clock(NOW, Policy())

@@ -6,9 +6,10 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from nhirecon import baseline, config, engine, tracking
-from nhirecon.model import Report
-from nhirecon.values import parse_datetime
+from nhirecon import config, pipeline
+from nhirecon.core.report import Report
+from nhirecon.core.values import parse_datetime
+from nhirecon.state import baseline, tracking
 
 from .conftest import DATA
 
@@ -39,7 +40,7 @@ def night(
     loaded = config.load(estate / "nhirecon.yaml")
     instant = parse_datetime(now)
     assert instant is not None
-    report = engine.audit(loaded, now=instant)
+    report = pipeline.audit(loaded, now=instant)
     return tracking.track(report, loaded, accepted=accepted, keep_history=keep_history)
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from nhirecon import config, engine
+from nhirecon import config, pipeline
+from nhirecon.core.values import parse_datetime
 from nhirecon.remediation import plan as planning
-from nhirecon.values import parse_datetime
 
 from .adversarial import committed_writes
 from .conftest import nhirecon_command
@@ -96,7 +96,7 @@ def make_plan(folder: Path) -> None:
     loaded = config.load(folder / "nhirecon.yaml")
     instant = parse_datetime(NOW)
     assert instant is not None
-    made = planning.build(loaded, engine.audit(loaded, now=instant), created_at=datetime.now(UTC))
+    made = planning.build(loaded, pipeline.audit(loaded, now=instant), created_at=datetime.now(UTC))
     assert {action.username: action.action.value for action in made.actions} == INTENDED
     (folder / "plan.json").write_text(planning.to_json(made), encoding="utf-8")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from nhirecon import baseline
 from nhirecon.reporters.serialize import report as as_json
+from nhirecon.state import baseline
 
 from .conftest import Run
 from .nightly import NIGHTS, copy_estate, night, set_crm

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nhirecon import config
+from nhirecon.core.model import FindingKind, Origin, Remediation
 from nhirecon.errors import ConfigError
-from nhirecon.model import FindingKind, Origin, Remediation
 
 from .conftest import ROOT
 

@@ -13,8 +13,8 @@ from nhirecon.connectors.csv import CsvConnector
 from nhirecon.connectors.json import JsonConnector
 from nhirecon.connectors.registry import BUILTINS, discover
 from nhirecon.connectors.yaml import YamlConnector
+from nhirecon.core.model import Origin, Record
 from nhirecon.errors import ConnectorError, DataError
-from nhirecon.model import Origin, Record
 
 
 def read(

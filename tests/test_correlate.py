@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nhirecon.correlate import Correlator, IdentityIndex, LinkStatus, Step
+from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus, Step
 
 from .factories import EMAIL, EXTERNAL_ID, USERNAME_TO_EMAIL, account, person
 

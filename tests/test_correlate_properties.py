@@ -22,12 +22,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nhirecon import config, engine
-from nhirecon.config import CorrelationRule, Policy
-from nhirecon.correlate import Correlator, IdentityIndex, LinkStatus
-from nhirecon.findings import Clock, source_findings
-from nhirecon.model import Record, Report
-from nhirecon.values import key_for
+from nhirecon import config, pipeline
+from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus
+from nhirecon.core.findings import Clock, source_findings
+from nhirecon.core.model import Record
+from nhirecon.core.policy import CorrelationRule, Policy
+from nhirecon.core.report import Report
+from nhirecon.core.values import key_for
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 SOURCE = "hr"
@@ -202,7 +203,7 @@ def audit(
             ],
         }
         (base / "nhirecon.yaml").write_text(json.dumps(document), encoding="utf-8")
-        return engine.audit(config.load(base / "nhirecon.yaml"), now=NOW)
+        return pipeline.audit(config.load(base / "nhirecon.yaml"), now=NOW)
 
 
 def findings(report: Report, target: str | None = None) -> set[tuple[str, str, str]]:

@@ -9,8 +9,8 @@ import typer.main
 
 from nhirecon.cli import app
 from nhirecon.connectors.registry import BUILTINS
+from nhirecon.core.model import FindingKind
 from nhirecon.exit_codes import ExitCode
-from nhirecon.model import FindingKind
 from nhirecon.reporters import FORMATS
 
 from .conftest import ROOT

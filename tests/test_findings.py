@@ -7,11 +7,10 @@ from datetime import date
 
 import pytest
 
-from nhirecon.config import Policy
-from nhirecon.correlate import UNMATCHED, Link, LinkStatus
-from nhirecon.exceptions import Exceptions
-from nhirecon.findings import Clock, account_findings, source_findings
-from nhirecon.model import (
+from nhirecon.core.correlate import UNMATCHED, Link, LinkStatus
+from nhirecon.core.exceptions import Exceptions
+from nhirecon.core.findings import Clock, account_findings, source_findings
+from nhirecon.core.model import (
     KIND_INFO,
     ExceptionRule,
     Finding,
@@ -22,6 +21,7 @@ from nhirecon.model import (
     Severity,
     fingerprint,
 )
+from nhirecon.core.policy import Policy
 
 from .factories import ACTIVE, CLOCK, EMAIL, NOW, account, days_ago, person, rules
 

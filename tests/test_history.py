@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from nhirecon import config, engine, history, tracking
+from nhirecon import config, pipeline
+from nhirecon.core.values import parse_datetime
 from nhirecon.reporters import FORMATS, serialize
-from nhirecon.values import parse_datetime
+from nhirecon.state import history, tracking
 
 from .conftest import Run
 from .nightly import NIGHTS, copy_estate, set_crm, third_night
@@ -49,7 +50,7 @@ def record(estate: Path, now: str, *only: str) -> dict[str, Any]:
     loaded = config.load(estate / "nhirecon.yaml")
     instant = parse_datetime(now)
     assert instant is not None
-    report = engine.audit(loaded, now=instant, only=only)
+    report = pipeline.audit(loaded, now=instant, only=only)
     return serialize.report(tracking.track(report, loaded, accepted=None, keep_history=True))
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from nhirecon import config, engine, history
-from nhirecon.model import Report
+from nhirecon import config, pipeline
+from nhirecon.core.report import Report
+from nhirecon.state import history
 
 from .conftest import DATA, nhirecon_command
 
@@ -29,7 +30,7 @@ def estate(tmp_path: Path) -> Path:
 
 
 def pull(estate: Path) -> Report:
-    return engine.audit(config.load(estate / "nhirecon.yaml"), now=START)
+    return pipeline.audit(config.load(estate / "nhirecon.yaml"), now=START)
 
 
 def _record_many(path: str, report: Report, first_hour: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from nhirecon.model import Report
+from nhirecon.core.report import Report
 from nhirecon.reporters import FORMATS, for_path
 from nhirecon.reporters.html import HtmlReporter
 

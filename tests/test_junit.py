@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nhirecon.model import FindingKind, Report
+from nhirecon.core.model import FindingKind
+from nhirecon.core.report import Report
 from nhirecon.reporters import FORMATS, for_path
 from nhirecon.reporters.junit import JunitReporter
 

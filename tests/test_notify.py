@@ -15,10 +15,11 @@ import pytest
 import requests
 import responses
 
-from nhirecon import config, notify
-from nhirecon.config import Notify
+from nhirecon import config
+from nhirecon.core.report import Report
 from nhirecon.errors import ConfigError
-from nhirecon.model import Report
+from nhirecon.http import webhook
+from nhirecon.http.webhook import Notify
 
 from .conftest import Run
 from .nightly import NIGHTS, copy_estate, night, set_crm, third_night
@@ -40,7 +41,7 @@ def settings(**changes: Any) -> Notify:
 
 
 def test_the_message_says_what_changed(report: Report) -> None:
-    text = notify.message(report, "https://reports.example.com/nightly.html")["text"]
+    text = webhook.message(report, "https://reports.example.com/nightly.html")["text"]
     lines = text.splitlines()
     assert lines[0] == (
         "*nhirecon* audit of hr at 2026-11-30T02:00:00Z: 9 findings (2 new, 1 resolved), 1 excepted"
@@ -58,7 +59,7 @@ def test_the_message_says_what_changed(report: Report) -> None:
 def test_text_from_other_systems_cannot_inject_slack_markup(tmp_path: Path) -> None:
     estate = copy_estate(tmp_path / "estate")
     first = night(estate, NIGHTS[0])
-    text = notify.message(first, None)["text"]
+    text = webhook.message(first, None)["text"]
     assert "&lt;b&gt;mallory&lt;/b&gt;&amp;\"x'" in text
     assert "<b>" not in text and "Report:" not in text
 
@@ -66,11 +67,11 @@ def test_text_from_other_systems_cannot_inject_slack_markup(tmp_path: Path) -> N
 @responses.activate
 def test_posts_json_to_the_url_from_the_environment(report: Report) -> None:
     responses.post(SECRET, status=200, body="ok")
-    assert notify.send(settings(), report, {VARIABLE: SECRET}) is True
+    assert webhook.send(settings(), report, {VARIABLE: SECRET}) is True
     assert len(responses.calls) == 1
     sent = responses.calls[0].request
     assert sent.headers["Content-Type"] == "application/json"
-    assert json.loads(sent.body or b"{}") == notify.message(report, settings().report_link)
+    assert json.loads(sent.body or b"{}") == webhook.message(report, settings().report_link)
 
 
 @responses.activate
@@ -89,14 +90,14 @@ def test_a_failure_is_logged_without_the_secret(
 ) -> None:
     responses.post(SECRET, **failure)
     with caplog.at_level(logging.INFO, logger="nhirecon"):
-        assert notify.send(settings(), report, {VARIABLE: SECRET}) is False
+        assert webhook.send(settings(), report, {VARIABLE: SECRET}) is False
     assert VARIABLE in caplog.text and "no message sent" in caplog.text
     assert "s3cr3t" not in caplog.text and "hooks.example.com" not in caplog.text
 
 
 @responses.activate
 def test_a_missing_variable_sends_nothing(report: Report, caplog: pytest.LogCaptureFixture) -> None:
-    assert notify.send(settings(), report, {}) is False
+    assert webhook.send(settings(), report, {}) is False
     assert len(responses.calls) == 0
     assert f"environment variable {VARIABLE} is not set" in caplog.text
 
@@ -108,16 +109,16 @@ def test_when_decides_whether_there_is_anything_to_say(tmp_path: Path) -> None:
     night(estate, NIGHTS[0])
     quiet_night = night(estate, NIGHTS[1])
     environment = {VARIABLE: SECRET}
-    assert notify.send(settings(when="changes"), quiet_night, environment) is False
+    assert webhook.send(settings(when="changes"), quiet_night, environment) is False
     passing = dataclasses.replace(
         quiet_night, gate=dataclasses.replace(quiet_night.gate, outcomes=())
     )
-    assert notify.send(settings(when="failed"), passing, environment) is False
+    assert webhook.send(settings(when="failed"), passing, environment) is False
     assert len(responses.calls) == 0
     set_crm(estate, old_admin=False, eve=False)
     changed = night(estate, NIGHTS[2])
-    assert notify.send(settings(when="changes"), changed, environment) is True
-    assert notify.send(settings(when="failed"), quiet_night, environment) is True
+    assert webhook.send(settings(when="changes"), changed, environment) is True
+    assert webhook.send(settings(when="failed"), quiet_night, environment) is True
     assert len(responses.calls) == 2
 
 

@@ -13,19 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from nhirecon.config import Policy
+from nhirecon.connectors.scim_client import AccountState, LiveAccount, WriteResult
+from nhirecon.core.model import KIND_INFO, Finding, FindingKind, Record, Remediation, fingerprint
+from nhirecon.core.policy import Policy
 from nhirecon.errors import ConnectorError, UsageError
-from nhirecon.model import (
-    KIND_INFO,
-    Finding,
-    FindingKind,
-    Record,
-    Remediation,
-    fingerprint,
-)
 from nhirecon.remediation import apply as remediation
 from nhirecon.remediation import plan as planning
-from nhirecon.remediation.scim_client import AccountState, LiveAccount, WriteResult
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 

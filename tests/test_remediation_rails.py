@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from nhirecon import config, engine
+from nhirecon import config, pipeline
+from nhirecon.core.model import FindingKind, fingerprint
+from nhirecon.core.values import format_datetime, parse_datetime
 from nhirecon.errors import ConnectorError, SafetyError
 from nhirecon.exit_codes import ExitCode
-from nhirecon.model import FindingKind, fingerprint
 from nhirecon.remediation import apply as remediation
 from nhirecon.remediation import plan as planning
-from nhirecon.values import format_datetime, parse_datetime
 
 from .conftest import Run, nhirecon_command
 from .scim_server import (
@@ -109,7 +109,7 @@ def make_plan(folder: Path) -> dict[str, Any]:
     """A plan made in-process, as plain data (as ``nhirecon plan`` would write it)."""
     loaded = config.load(folder / "nhirecon.yaml")
     assert INSTANT is not None
-    report = engine.audit(loaded, now=INSTANT)
+    report = pipeline.audit(loaded, now=INSTANT)
     return planning.to_data(planning.build(loaded, report, created_at=datetime.now(UTC)))
 
 
@@ -127,7 +127,7 @@ def apply_audit(folder: Path) -> remediation.ApplyResult:
     """Audit and apply in-process, as ``nhirecon audit --apply --yes`` would."""
     loaded = config.load(folder / "nhirecon.yaml")
     assert INSTANT is not None
-    report = engine.audit(loaded, now=INSTANT)
+    report = pipeline.audit(loaded, now=INSTANT)
     actions = remediation.prepare(loaded, report, previous_identities=None)
     return remediation.apply_actions(loaded, actions, yes=True)
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from nhirecon.model import KIND_INFO, FindingKind, Report
+from nhirecon.core.model import KIND_INFO, FindingKind
+from nhirecon.core.report import Report
 from nhirecon.reporters import FORMATS, for_path
 from nhirecon.reporters.sarif import FINGERPRINT_KEY, SarifReporter
 from nhirecon.reporters.serialize import report as as_json

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from urllib3 import HTTPHeaderDict
 
-from nhirecon.auth import Bearer, problems
-from nhirecon.remediation import scim_client as scim
-from nhirecon.transport import (
+from nhirecon.connectors import scim_client as scim
+from nhirecon.http.auth import Bearer, problems
+from nhirecon.http.transport import (
     Limits,
     Policy,
     RateLimiter,

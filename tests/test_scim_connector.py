@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from nhirecon import config, engine
+from nhirecon import config, pipeline
+from nhirecon.core.model import Origin, Record
 from nhirecon.errors import ConfigError, ConnectorError
-from nhirecon.model import Origin, Record
 
 from .scim_server import (
     HR_CSV,
@@ -354,7 +354,7 @@ def test_rate_limit_spaces_every_request_retries_included(server: ScimServer, lo
 
 def test_engine_audit_over_the_estate(server: ScimServer, load: Load) -> None:
     seed_estate(server)
-    report = engine.audit(load(), now=NOW)
+    report = pipeline.audit(load(), now=NOW)
     kinds = {
         (finding.kind.value, finding.account.username)
         for finding in report.findings

@@ -1,7 +1,7 @@
 """The connector contract: one abstract base that every connector implements.
 
 A connector reads raw rows from one place (a file, an API) and the shared field mapping
-turns them into :class:`~nhirecon.model.Record` objects. A connector's options in the
+turns them into :class:`~nhirecon.core.model.Record` objects. A connector's options in the
 YAML config are the keyword-only arguments of its constructor, after ``context``.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from nhirecon.model import CANONICAL_FIELDS, Origin, Record
+from nhirecon.core.model import CANONICAL_FIELDS, Origin, Record
 
 Lookup = Callable[[str], object]
 """Reads one mapped name (a column, a dotted path, a SCIM path) from a raw row."""

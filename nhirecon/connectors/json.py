@@ -10,8 +10,8 @@ from typing import Any
 from nhirecon.connectors import scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
 from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text
+from nhirecon.core.model import Origin
 from nhirecon.errors import DataError
-from nhirecon.model import Origin
 
 
 def dotted_lookup(item: Mapping[str, Any]) -> Lookup:

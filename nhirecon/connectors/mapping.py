@@ -6,9 +6,9 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from nhirecon.core.model import CANONICAL_FIELDS, DATE_FIELDS, HUMAN, Origin, Record
+from nhirecon.core.values import ValueError_, parse_bool, parse_datetime, text
 from nhirecon.errors import DataError
-from nhirecon.model import CANONICAL_FIELDS, DATE_FIELDS, HUMAN, Origin, Record
-from nhirecon.values import ValueError_, parse_bool, parse_datetime, text
 
 if TYPE_CHECKING:
     from nhirecon.connectors.base import Connector, RawRow

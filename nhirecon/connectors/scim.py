@@ -17,14 +17,14 @@ from typing import Any, ClassVar, Final
 import urllib3
 from urllib3.exceptions import InsecureRequestWarning
 
-from nhirecon import auth as auth_settings
 from nhirecon.connectors import scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.json import scim_lookup
+from nhirecon.connectors.scim_client import ScimClient
+from nhirecon.core.model import Origin
 from nhirecon.errors import ConfigError
-from nhirecon.model import Origin
-from nhirecon.remediation.scim_client import ScimClient
-from nhirecon.transport import Limits, Transport, url_problem
+from nhirecon.http import auth as auth_settings
+from nhirecon.http.transport import Limits, Transport, url_problem
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from nhirecon.model import Origin
+from nhirecon.core.model import Origin
 
 USER_SCHEMA: Final = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER: Final = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

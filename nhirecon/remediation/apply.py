@@ -32,16 +32,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
-from nhirecon import engine, history, tracking
+from nhirecon import pipeline
 from nhirecon.config import Config
+from nhirecon.connectors.scim_client import AccountState, LiveAccount, WriteResult
+from nhirecon.core.model import Remediation
+from nhirecon.core.report import Report
+from nhirecon.core.values import format_datetime
 from nhirecon.errors import ConnectorError, NhireconError, SafetyError
 from nhirecon.exit_codes import ExitCode
-from nhirecon.model import Remediation, Report
 from nhirecon.output import make_folder
 from nhirecon.remediation import plan as planning
 from nhirecon.remediation.plan import Action, Plan
-from nhirecon.remediation.scim_client import AccountState, LiveAccount, WriteResult
-from nhirecon.values import format_datetime
+from nhirecon.state import history, tracking
 
 log = logging.getLogger(__name__)
 
@@ -490,7 +492,7 @@ def apply_plan(
     if not plan.actions:
         return ApplyResult("", (), audit_log_path(config))
     names = sorted({action.target for action in plan.actions})
-    live = engine.audit(config, now=now, only=names, gate_rules=(), progress=progress)
+    live = pipeline.audit(config, now=now, only=names, gate_rules=(), progress=progress)
     tasks = tasks_for(plan, live)
     writes = [task.action for task in tasks if task.hold is None]
     guard(

@@ -21,11 +21,20 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from nhirecon import __version__
-from nhirecon.config import ACCOUNT_KINDS, Config, Policy, Target
-from nhirecon.engine import target_rules
+from nhirecon.config import Config, Target
+from nhirecon.core.model import (
+    ACCOUNT_KINDS,
+    Finding,
+    FindingKind,
+    Record,
+    Remediation,
+    fingerprint,
+)
+from nhirecon.core.policy import Policy
+from nhirecon.core.report import Report
+from nhirecon.core.values import ValueError_, format_datetime, parse_datetime
 from nhirecon.errors import UsageError
-from nhirecon.model import Finding, FindingKind, Record, Remediation, Report, fingerprint
-from nhirecon.values import ValueError_, format_datetime, parse_datetime
+from nhirecon.pipeline import target_rules
 
 PLAN_VERSION: Final = 1
 WRITES: Final = (Remediation.DISABLE, Remediation.DELETE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from nhirecon.model import Report
+from nhirecon.core.report import Report
 
 
 class Reporter(ABC):

@@ -6,9 +6,10 @@ import csv
 import io
 import json
 
-from nhirecon.model import Finding, Report
+from nhirecon.core.model import Finding
+from nhirecon.core.report import Report
+from nhirecon.core.values import format_datetime
 from nhirecon.reporters.base import Reporter
-from nhirecon.values import format_datetime
 
 COLUMNS = (
     "fingerprint",

@@ -16,18 +16,11 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Final
 
-from nhirecon.model import (
-    KIND_INFO,
-    SEVERITY_ORDER,
-    Finding,
-    FindingKind,
-    Report,
-    RunTrend,
-    Severity,
-)
+from nhirecon.core.model import KIND_INFO, SEVERITY_ORDER, Finding, FindingKind, Severity
+from nhirecon.core.report import Report, RunTrend
+from nhirecon.core.values import format_datetime
 from nhirecon.reporters import overview
 from nhirecon.reporters.base import Reporter
-from nhirecon.values import format_datetime
 
 STYLE: Final = """
 :root{--ink:#1f2933;--muted:#616e7c;--line:#d9e2ec;--bg:#f5f7fa;--card:#fff;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from nhirecon.model import Report
+from nhirecon.core.report import Report
 from nhirecon.reporters import serialize
 from nhirecon.reporters.base import Reporter
 

@@ -14,10 +14,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Final
 
-from nhirecon.gate import count
-from nhirecon.model import Finding, FindingKind, GateRule, Report, TargetStats
+from nhirecon.core.gate import count
+from nhirecon.core.model import Finding, FindingKind, GateRule
+from nhirecon.core.report import Report, TargetStats
+from nhirecon.core.values import format_datetime
 from nhirecon.reporters.base import Reporter
-from nhirecon.values import format_datetime
 
 SOURCE_KINDS: Final[tuple[FindingKind, ...]] = (FindingKind.EXPIRED, FindingKind.OWNERLESS)
 TARGET_KINDS: Final[tuple[FindingKind, ...]] = tuple(

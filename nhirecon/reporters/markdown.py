@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from nhirecon.model import Report
+from nhirecon.core.report import Report
 from nhirecon.reporters import overview
 from nhirecon.reporters.base import Reporter
 

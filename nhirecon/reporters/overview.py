@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from nhirecon.model import Finding, FindingKind, Report
-from nhirecon.values import format_datetime
+from nhirecon.core.model import Finding, FindingKind
+from nhirecon.core.report import Report
+from nhirecon.core.values import format_datetime
 
 TARGET_HEADERS = (
     "target",

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from nhirecon.model import KIND_INFO, Finding, FindingKind, Report, Severity
+from nhirecon.core.model import KIND_INFO, Finding, FindingKind, Severity
+from nhirecon.core.report import Report
+from nhirecon.core.values import format_datetime
 from nhirecon.reporters import serialize
 from nhirecon.reporters.base import Reporter
-from nhirecon.values import format_datetime
 
 SCHEMA_URI: Final = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

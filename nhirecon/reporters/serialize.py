@@ -5,18 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from nhirecon.baseline import entry_data
-from nhirecon.model import (
-    SEVERITY_ORDER,
-    ExceptionRule,
-    Finding,
-    FindingKind,
-    Record,
-    Report,
-    ResolvedFinding,
-    RunTrend,
-)
-from nhirecon.values import format_datetime
+from nhirecon.core.model import SEVERITY_ORDER, ExceptionRule, Finding, FindingKind, Record
+from nhirecon.core.report import Report, ResolvedFinding, RunTrend
+from nhirecon.core.values import format_datetime
+from nhirecon.state.baseline import entry_data
 
 ACCOUNT_FIELDS = (
     "id",

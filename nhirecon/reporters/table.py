@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nhirecon.model import Report, Severity
+from nhirecon.core.model import Severity
+from nhirecon.core.report import Report
 from nhirecon.reporters import overview
 from nhirecon.reporters.base import Reporter
 

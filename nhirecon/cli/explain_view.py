@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from nhirecon.correlate import LinkStatus
-from nhirecon.engine import Explanation
-from nhirecon.values import format_datetime
+from nhirecon.core.correlate import LinkStatus
+from nhirecon.core.values import format_datetime
+from nhirecon.pipeline import Explanation
 
 
 def render(result: Explanation) -> str:

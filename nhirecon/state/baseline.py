@@ -26,11 +26,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from nhirecon.core.gate import evaluate
+from nhirecon.core.model import Finding, FindingKind
+from nhirecon.core.report import BaselineEntry, BaselineView, Report
+from nhirecon.core.values import ValueError_, format_datetime, parse_datetime
 from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
-from nhirecon.gate import evaluate
-from nhirecon.model import BaselineEntry, BaselineView, Finding, FindingKind, Report
-from nhirecon.values import ValueError_, format_datetime, parse_datetime
 
 FORMAT_VERSION: Final = 1
 VERSION_KEY: Final = "nhirecon_baseline"

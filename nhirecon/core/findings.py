@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from nhirecon.config import Policy
-from nhirecon.correlate import Link, LinkStatus
-from nhirecon.model import (
+from nhirecon.core.correlate import Link, LinkStatus
+from nhirecon.core.model import (
     KIND_INFO,
     Finding,
     FindingKind,
@@ -19,7 +18,8 @@ from nhirecon.model import (
     Remediation,
     fingerprint,
 )
-from nhirecon.values import format_datetime, key_for
+from nhirecon.core.policy import Policy
+from nhirecon.core.values import format_datetime, key_for
 
 
 @dataclass(frozen=True)

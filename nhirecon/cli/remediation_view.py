@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from nhirecon.core.values import format_datetime
 from nhirecon.remediation.apply import ActionResult, ApplyResult
 from nhirecon.remediation.plan import Action, Plan
-from nhirecon.values import format_datetime
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:

@@ -6,10 +6,10 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from nhirecon import baseline as baselines
-from nhirecon import history
 from nhirecon.config import Config
-from nhirecon.model import Report
+from nhirecon.core.report import Report
+from nhirecon.state import baseline as baselines
+from nhirecon.state import history
 
 
 def history_path(config: Config) -> Path:

@@ -35,18 +35,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from nhirecon.core.model import FindingKind
+from nhirecon.core.report import HistoryView, Report, ResolvedFinding, RunTrend, Seen
+from nhirecon.core.values import as_utc
 from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
-from nhirecon.model import (
-    FindingKind,
-    HistoryView,
-    Report,
-    ResolvedFinding,
-    RunTrend,
-    Seen,
-)
 from nhirecon.output import make_folder
-from nhirecon.values import as_utc
 
 SCHEMA_VERSION: Final = 1
 APPLICATION_ID: Final = 0x4E485243

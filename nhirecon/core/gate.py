@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from nhirecon.model import (
+from nhirecon.core.model import (
     SEVERITY_ORDER,
     Finding,
     FindingKind,

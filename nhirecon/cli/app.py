@@ -15,20 +15,22 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from nhirecon import __version__, config, engine, explain_view, history, history_view, tracking
-from nhirecon import baseline as baselines
+from nhirecon import __version__, config, pipeline
+from nhirecon.cli import explain_view, history_view, remediation_view
 from nhirecon.connectors import registry
+from nhirecon.core.gate import parse_rule
+from nhirecon.core.model import GateRule
+from nhirecon.core.report import Report
+from nhirecon.core.values import ValueError_, parse_datetime
 from nhirecon.errors import NhireconError, UsageError
 from nhirecon.exit_codes import ExitCode, combine
-from nhirecon.gate import parse_rule
-from nhirecon.model import GateRule, Report
 from nhirecon.output import write_all
 from nhirecon.remediation import apply as remediation
 from nhirecon.remediation import plan as planning
-from nhirecon.remediation import view as remediation_view
 from nhirecon.reporters import FORMATS, for_path
 from nhirecon.reporters.table import TableReporter
-from nhirecon.values import ValueError_, parse_datetime
+from nhirecon.state import baseline as baselines
+from nhirecon.state import history, tracking
 
 app = typer.Typer(
     name="nhirecon",
@@ -130,7 +132,7 @@ def _load(path: Path | None) -> config.Config:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[engine.Progress]:
+def _progress(enabled: bool) -> Iterator[pipeline.Progress]:
     """Progress bars on stderr when it is a terminal; otherwise nothing."""
     if not enabled or not stderr.is_terminal:
         yield lambda label, count: None
@@ -243,7 +245,7 @@ def audit(
         accepted = baselines.load(baseline) if baseline else None
         previous = remediation.previous_source_count(loaded) if apply_ else None
         with _progress(not quiet) as progress:
-            report = engine.audit(
+            report = pipeline.audit(
                 loaded, now=instant, only=list(target or []), gate_rules=rules, progress=progress
             )
         pending = (
@@ -262,9 +264,9 @@ def audit(
         if quiet and not pairs:
             sys.stdout.write(_verdict(report) + "\n")
         if loaded.notify is not None and not no_notify:
-            from nhirecon import notify
+            from nhirecon.http import webhook
 
-            notify.send(loaded.notify, report, os.environ)
+            webhook.send(loaded.notify, report, os.environ)
         code = ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
         if apply_:
             with _progress(not quiet) as progress:
@@ -336,7 +338,7 @@ def baseline_command(
         loaded = _load(config_path)
         previous = baselines.load(output) if output.exists() else None
         with _progress(not quiet) as progress:
-            report = engine.audit(
+            report = pipeline.audit(
                 loaded, now=instant, only=list(target or []), gate_rules=(), progress=progress
             )
         accepted = baselines.build(report, note=note, previous=previous)
@@ -399,7 +401,7 @@ def explain(
 
     def body() -> None:
         instant = _now(now)
-        result = engine.explain(_load(config_path), target, account, now=instant)
+        result = pipeline.explain(_load(config_path), target, account, now=instant)
         sys.stdout.write(explain_view.render(result))
 
     _run(body)
@@ -533,7 +535,7 @@ def plan_command(
         loaded = _load(config_path)
         previous = remediation.previous_source_count(loaded)
         with _progress(not quiet) as progress:
-            report = engine.audit(loaded, now=instant, only=list(target or []), progress=progress)
+            report = pipeline.audit(loaded, now=instant, only=list(target or []), progress=progress)
         made = planning.build(loaded, report, created_at=datetime.now(UTC).replace(microsecond=0))
         remediation.guard(
             loaded,

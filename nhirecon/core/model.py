@@ -153,6 +153,10 @@ CIS_5_3: Final = "CIS-8:5.3"
 CIS_6_2: Final = "CIS-8:6.2"
 
 
+ACCOUNT_KINDS: Final = frozenset(FindingKind) - {FindingKind.OWNERLESS, FindingKind.AMBIGUOUS}
+"""Finding kinds about an account, which a target's ``remediate`` may name."""
+
+
 @dataclass(frozen=True, slots=True)
 class KindInfo:
     """The fixed facts about one finding kind."""
@@ -282,20 +286,6 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
-class TargetStats:
-    """What one target returned and how its accounts correlated."""
-
-    name: str
-    connector: str
-    accounts: int
-    linked: int
-    unmatched: int
-    ambiguous: int
-    inactive: int
-    """Accounts that are disabled: listed, but not access."""
-
-
-@dataclass(frozen=True, slots=True)
 class GateRule:
     """One ``--fail-on`` expression: ``SELECTOR OP N``."""
 
@@ -323,125 +313,3 @@ class GateResult:
     @property
     def passed(self) -> bool:
         return all(outcome.passed for outcome in self.outcomes)
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """What the history store knows about one finding of this run."""
-
-    first_seen: datetime
-    """The first run of its current streak: a finding that was resolved and came back
-    starts again."""
-    age_days: int
-    """Whole days from ``first_seen`` to this run's instant."""
-    new: bool
-    """True when the previous run covering its target did not have it."""
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedFinding:
-    """A finding of the previous run that this run no longer has."""
-
-    fingerprint: str
-    kind: FindingKind
-    target: str
-    account_id: str | None
-    """The account's id; ``None`` for findings about the source (then ``identity_id``)."""
-    identity_id: str | None
-    label: str
-    """The most readable name of the account or identity when it was last seen."""
-    first_seen: datetime
-    last_seen: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RunTrend:
-    """One recorded run, for trend charts and ``nhirecon history``."""
-
-    at: datetime
-    """The instant the run was evaluated at (``--now``), which orders runs."""
-    places: tuple[str, ...]
-    """The source and the targets the run covered."""
-    total: int
-    """Findings that counted (excepted ones are not included)."""
-    excepted: int
-    by_kind: Mapping[FindingKind, int]
-    new: int
-    """Counted findings the previous run covering their target did not have."""
-    resolved: int
-    """Findings of the previous run covering their target that this run no longer had."""
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryView:
-    """The history store's view of this run, filled in after the engine builds the report."""
-
-    previous_run: datetime | None
-    """The latest earlier run (``None`` on the first run)."""
-    seen: Mapping[str, Seen]
-    """Per fingerprint, for every finding of this run, counted or excepted."""
-    resolved: tuple[ResolvedFinding, ...]
-    trend: tuple[RunTrend, ...]
-    """Recent runs, oldest first, ending with this one."""
-
-
-@dataclass(frozen=True, slots=True)
-class BaselineEntry:
-    """One accepted finding in a baseline file."""
-
-    fingerprint: str
-    kind: FindingKind
-    target: str
-    account: str | None
-    """The account id (``None`` for findings about the source)."""
-    label: str
-    """The most readable name of the account or identity, for people reviewing the file."""
-    note: str
-    accepted_at: datetime | None
-    """When the finding was accepted (``None`` when the file does not say)."""
-
-
-@dataclass(frozen=True, slots=True)
-class BaselineView:
-    """A baseline applied to this run (``--baseline``)."""
-
-    path: str
-    entries: int
-    accepted: frozenset[str]
-    """Fingerprints of this run's findings that the baseline accepts: they do not count."""
-    stale: tuple[BaselineEntry, ...]
-    """Entries, for the places this run covered, that match no finding any more."""
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """Everything a run found, ready for any renderer."""
-
-    tool_version: str
-    generated_at: datetime
-    source_name: str
-    source_connector: str
-    identities: int
-    targets: tuple[TargetStats, ...]
-    findings: tuple[Finding, ...]
-    """Findings that count: sorted by severity, kind, target and subject."""
-    excepted: tuple[tuple[Finding, ExceptionRule], ...]
-    """Findings suppressed by an active exception, with the exception."""
-    gate: GateResult
-    schema_version: int = 1
-    history: HistoryView | None = None
-    """What the history store says about this run; ``None`` when history is off."""
-    baseline: BaselineView | None = None
-    """The baseline applied to this run; ``None`` without ``--baseline``."""
-
-    def seen(self, finding: Finding) -> Seen | None:
-        """The history of one finding, when history is kept."""
-        return self.history.seen.get(finding.fingerprint) if self.history else None
-
-    def is_baselined(self, finding: Finding) -> bool:
-        return self.baseline is not None and finding.fingerprint in self.baseline.accepted
-
-    @property
-    def gated(self) -> tuple[Finding, ...]:
-        """The findings the gate counts: after exceptions and the baseline."""
-        return tuple(finding for finding in self.findings if not self.is_baselined(finding))

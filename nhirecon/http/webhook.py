@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import requests
 
-from nhirecon.config import Notify
-from nhirecon.model import FindingKind, Report
-from nhirecon.values import format_datetime
+from nhirecon.core.model import FindingKind
+from nhirecon.core.report import Report
+from nhirecon.core.values import format_datetime
 
-log = logging.getLogger("nhirecon.notify")
+log = logging.getLogger("nhirecon.http.webhook")
 
 MAX_LISTED: Final = 10
 """New findings listed by name; the rest are counted."""
@@ -42,6 +43,19 @@ class _Scrub(logging.Filter):
             text = text.replace(secret, "[redacted]")
         record.msg, record.args = text, None
         return True
+
+
+@dataclass(frozen=True)
+class Notify:
+    """The optional ``notify:`` key: post a short summary to a chat webhook after audit."""
+
+    webhook_url_env: str
+    """The environment variable holding the webhook URL (a secret: never in the file)."""
+    report_link: str | None = None
+    """A link or path to the report, shown as given."""
+    when: str = "always"
+    """``always``; ``changes`` (new or resolved findings); ``failed`` (the gate failed)."""
+    timeout_seconds: float = 10.0
 
 
 def _slack(text: str) -> str:

@@ -14,13 +14,14 @@ from datetime import datetime
 
 from nhirecon import __version__
 from nhirecon.config import Config, Source, Target
-from nhirecon.correlate import Correlator, IdentityIndex, Link, LinkStatus, Step
+from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus, Step
+from nhirecon.core.exceptions import Exceptions
+from nhirecon.core.findings import Clock, TargetRules, account_findings, source_findings
+from nhirecon.core.gate import evaluate
+from nhirecon.core.model import ExceptionRule, Finding, GateRule, Record
+from nhirecon.core.report import Report, TargetStats
+from nhirecon.core.values import key_for
 from nhirecon.errors import DataError, SafetyError, UsageError
-from nhirecon.exceptions import Exceptions
-from nhirecon.findings import Clock, TargetRules, account_findings, source_findings
-from nhirecon.gate import evaluate
-from nhirecon.model import ExceptionRule, Finding, GateRule, Record, Report, TargetStats
-from nhirecon.values import key_for
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from nhirecon.findings import subject_keys
-from nhirecon.model import ExceptionRule, Finding
-from nhirecon.values import key_for
+from nhirecon.core.findings import subject_keys
+from nhirecon.core.model import ExceptionRule, Finding
+from nhirecon.core.values import key_for
 
 
 class Exceptions:

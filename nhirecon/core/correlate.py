@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from nhirecon.config import CorrelationRule
-from nhirecon.model import Record
-from nhirecon.values import key_for
+from nhirecon.core.model import Record
+from nhirecon.core.policy import CorrelationRule
+from nhirecon.core.values import key_for
 
 _MANY = -1
 

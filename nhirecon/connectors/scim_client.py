@@ -3,7 +3,7 @@ transport.
 
 The pure half (``*_request`` builders, ``parse_*`` and ``check_*`` functions) knows the
 protocol and nothing of the network; :class:`ScimClient` sends what they build through a
-:class:`~nhirecon.transport.Transport` and hands the answers back to them.
+:class:`~nhirecon.http.transport.Transport` and hands the answers back to them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from nhirecon.errors import ConnectorError
-from nhirecon.transport import HttpError, Response, Transport
+from nhirecon.http.transport import HttpError, Response, Transport
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import unicodedata
 from datetime import UTC, date, datetime, time
 from typing import Final
 
-from nhirecon.model import CASEFOLD_FIELDS, ID_FIELDS
+from nhirecon.core.model import CASEFOLD_FIELDS, ID_FIELDS
 
 TRUE_WORDS: Final = frozenset({"true", "yes", "y", "1", "enabled", "active", "on"})
 FALSE_WORDS: Final = frozenset(

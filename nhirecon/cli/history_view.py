@@ -12,9 +12,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from nhirecon.model import RunTrend
+from nhirecon.core.report import RunTrend
+from nhirecon.core.values import format_datetime
 from nhirecon.reporters.serialize import trend_point
-from nhirecon.values import format_datetime
 
 FORMATS: Final = ("table", "json")
 

@@ -1,0 +1,111 @@
+"""The validated configuration: frozen objects built from the YAML by :mod:`.load`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from nhirecon.connectors.base import Connector, ConnectorContext
+from nhirecon.core.model import ExceptionRule, FindingKind, GateRule, Remediation
+from nhirecon.core.policy import CorrelationRule, Policy
+from nhirecon.errors import ConfigError
+from nhirecon.http.webhook import Notify
+
+DEFAULT_PATH: Final = "nhirecon.yaml"
+CONFIG_ENV: Final = "NHIRECON_CONFIG"
+
+ACTIONS: Final = {"disable": Remediation.DISABLE, "delete": Remediation.DELETE, "none": None}
+SPECIAL_MAP_KEYS: Final = frozenset({"origin", "version"})
+
+ENDPOINT_KEYS: Final = frozenset({"name", "connector", "map", "origin_values"})
+SOURCE_KEYS: Final = ENDPOINT_KEYS | {"active_status", "include"}
+INCLUDE_KEYS: Final = ENDPOINT_KEYS
+TARGET_KEYS: Final = ENDPOINT_KEYS | {"correlate", "compare", "remediate"}
+TOP_KEYS: Final = frozenset(
+    {
+        "version",
+        "source",
+        "targets",
+        "policy",
+        "exceptions",
+        "protected",
+        "gate",
+        "history",
+        "notify",
+        "audit_log",
+    }
+)
+DEFAULT_CORRELATE: Final = ({"account": "email", "identity": "email"},)
+
+
+NOTIFY_WHEN: Final = ("always", "changes", "failed")
+NOTIFY_KEYS: Final = frozenset({"webhook_url_env", "report_link", "when", "timeout_seconds"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A source input or a target: which connector, with which options and mapping."""
+
+    name: str
+    connector: type[Connector]
+    options: Mapping[str, Any]
+    """The connector's own options (its keyword-only constructor arguments)."""
+    context: ConnectorContext
+    key: str
+    """Where it is in the config, for messages: ``source``, ``targets[2]``."""
+
+    def open(self) -> Connector:
+        """A connector instance ready to pull."""
+        return self.connector(context=self.context, **self.options)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    inputs: tuple[Endpoint, ...]
+    """The main input first, then each ``include``; their identities are merged."""
+    active_status: frozenset[str]
+    """Case-folded status values that may hold access."""
+
+
+@dataclass(frozen=True)
+class Target:
+    endpoint: Endpoint
+    correlate: tuple[CorrelationRule, ...]
+    compare: tuple[str, ...]
+    remediate: Mapping[FindingKind, Remediation]
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.name
+
+
+@dataclass(frozen=True)
+class Protected:
+    target: str
+    account: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    digest: str
+    """SHA-256 of the file's bytes: a plan is bound to the exact config it came from."""
+    source: Source
+    targets: tuple[Target, ...]
+    policy: Policy = field(default_factory=Policy)
+    exceptions: tuple[ExceptionRule, ...] = ()
+    protected: tuple[Protected, ...] = ()
+    gate: tuple[GateRule, ...] = ()
+    history: Path | None = None
+    audit_log: Path | None = None
+    notify: Notify | None = None
+
+    def target(self, name: str) -> Target:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        known = ", ".join(target.name for target in self.targets) or "none"
+        raise ConfigError(f"no target named {name!r} (targets: {known})")
