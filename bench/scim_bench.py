@@ -233,11 +233,11 @@ def _decode_floor(url: str, pages: int) -> float:
 
 def _tasks(users: int) -> list[Any]:
     from nhirecon.core.model import FindingKind, Remediation
-    from nhirecon.remediation import apply as remediation
     from nhirecon.remediation import plan as planning
+    from nhirecon.remediation.actions import Task
 
     return [
-        remediation.Task(
+        Task(
             planning.Action(
                 target="app",
                 account_id=f"u{number:06}",
@@ -265,6 +265,7 @@ def _windows(arrivals: list[float], width: float) -> int:
 def bench_apply(actions: int, latency: float, workers_list: list[int]) -> None:
     from nhirecon import config
     from nhirecon.remediation import apply as remediation
+    from nhirecon.remediation.actions import Outcome
 
     print(
         f"\n## Apply: {actions:,} disables (GET + PATCH each),"
@@ -280,7 +281,7 @@ def bench_apply(actions: int, latency: float, workers_list: list[int]) -> None:
                 started = time.perf_counter()
                 result = remediation.run(loaded, _tasks(actions), progress=lambda *_: None)
                 took = time.perf_counter() - started
-                assert result.count(remediation.Outcome.DONE) == actions, result.summary()
+                assert result.count(Outcome.DONE) == actions, result.summary()
                 bound = actions * 2 * latency / workers
                 print(
                     f"| {workers} | {took:.1f} | {actions / took:,.0f} | {bound:.1f}"
@@ -293,6 +294,7 @@ def bench_apply(actions: int, latency: float, workers_list: list[int]) -> None:
 def bench_rate_limit(actions: int, latency: float, rate: int, workers: int) -> None:
     from nhirecon import config
     from nhirecon.remediation import apply as remediation
+    from nhirecon.remediation.actions import Outcome
 
     server = Server(actions, latency)
     try:
@@ -302,7 +304,7 @@ def bench_rate_limit(actions: int, latency: float, rate: int, workers: int) -> N
             started = time.perf_counter()
             result = remediation.run(loaded, _tasks(actions), progress=lambda *_: None)
             took = time.perf_counter() - started
-            assert result.count(remediation.Outcome.DONE) == actions, result.summary()
+            assert result.count(Outcome.DONE) == actions, result.summary()
             arrivals = server.arrivals()
     finally:
         server.stop()

@@ -24,6 +24,7 @@ import pytest
 from nhirecon import config, pipeline
 from nhirecon.core.values import parse_datetime
 from nhirecon.remediation import plan as planning
+from nhirecon.remediation import plan_file
 
 from .adversarial import committed_writes
 from .conftest import nhirecon_command
@@ -98,7 +99,7 @@ def make_plan(folder: Path) -> None:
     assert instant is not None
     made = planning.build(loaded, pipeline.audit(loaded, now=instant), created_at=datetime.now(UTC))
     assert {action.username: action.action.value for action in made.actions} == INTENDED
-    (folder / "plan.json").write_text(planning.to_json(made), encoding="utf-8")
+    (folder / "plan.json").write_text(plan_file.to_json(made), encoding="utf-8")
 
 
 def start_apply(folder: Path) -> subprocess.Popen[bytes]:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nhirecon import config as configs
-from nhirecon.config import yamlsafe
+from nhirecon import yamlsafe
 from nhirecon.connectors.base import Connector, ConnectorContext
 from nhirecon.connectors.csv import CsvConnector
 from nhirecon.connectors.json import JsonConnector

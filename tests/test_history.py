@@ -15,7 +15,7 @@ import pytest
 from nhirecon import config, pipeline
 from nhirecon.core.values import parse_datetime
 from nhirecon.reporters import FORMATS, serialize
-from nhirecon.state import history, tracking
+from nhirecon.state import history, history_db, tracking
 
 from .conftest import Run
 from .nightly import NIGHTS, copy_estate, set_crm, third_night
@@ -135,8 +135,8 @@ def test_the_file_is_private_and_versioned(estate: Path) -> None:
     path = estate / "history.db"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION
-        assert db.execute("PRAGMA application_id").fetchone()[0] == history.APPLICATION_ID
+        assert db.execute("PRAGMA user_version").fetchone()[0] == history_db.SCHEMA_VERSION
+        assert db.execute("PRAGMA application_id").fetchone()[0] == history_db.APPLICATION_ID
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         places = db.execute(
             "SELECT place, role, records, linked, unmatched FROM run_places ORDER BY place"
@@ -163,7 +163,7 @@ def test_default_location_is_the_state_folder(
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert not (estate / "history.db").exists()
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
-    assert history.default_path() == path
+    assert history_db.default_path() == path
     assert history.last_source_count(path, "hr") == 5
 
 
@@ -233,8 +233,8 @@ def _foreign_sqlite(path: Path) -> None:
 def _newer_schema(path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
-        db.execute(f"PRAGMA application_id = {history.APPLICATION_ID}")
-        db.execute(f"PRAGMA user_version = {history.SCHEMA_VERSION + 1}")
+        db.execute(f"PRAGMA application_id = {history_db.APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version = {history_db.SCHEMA_VERSION + 1}")
     db.close()
 
 
@@ -259,7 +259,7 @@ def test_an_unusable_history_file_is_refused_and_left_untouched(
         lambda: history.trend(path),
         lambda: history.last_source_count(path, "hr"),
     ):
-        with pytest.raises(history.HistoryError) as caught:
+        with pytest.raises(history_db.HistoryError) as caught:
             attempt()
         assert str(path) in str(caught.value)
         assert words in str(caught.value)
@@ -286,7 +286,7 @@ def test_a_damaged_history_file_is_refused_and_left_untouched(estate: Path) -> N
     damaged = bytearray(path.read_bytes())
     damaged[100:4096] = b"\xa5" * (4096 - 100)  # the schema page, past the file header
     path.write_bytes(bytes(damaged))
-    with pytest.raises(history.HistoryError, match="not a usable nhirecon history file"):
+    with pytest.raises(history_db.HistoryError, match="not a usable nhirecon history file"):
         record(estate, NIGHTS[1])
     assert path.read_bytes() == bytes(damaged)
 

@@ -14,7 +14,7 @@ import pytest
 
 from nhirecon import config, pipeline
 from nhirecon.core.report import Report
-from nhirecon.state import history
+from nhirecon.state import history, history_db
 
 from .conftest import DATA, nhirecon_command
 
@@ -95,12 +95,12 @@ def test_a_run_that_cannot_get_the_file_fails_cleanly(
     path = estate / "history.db"
     report = pull(estate)
     history.record(path, report)
-    monkeypatch.setattr(history, "BUSY_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(history_db, "BUSY_TIMEOUT_SECONDS", 0.05)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         later = dataclasses.replace(report, generated_at=START + timedelta(days=1))
-        with pytest.raises(history.HistoryError, match="locked by another run") as caught:
+        with pytest.raises(history_db.HistoryError, match="locked by another run") as caught:
             history.record(path, later)
         assert str(path) in str(caught.value)
     finally:

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from nhirecon.connectors.scim_client import AccountState, LiveAccount, WriteResult
+from nhirecon.connectors.scim_protocol import AccountState, LiveAccount, WriteResult
 from nhirecon.core.model import KIND_INFO, Finding, FindingKind, Record, Remediation, fingerprint
 from nhirecon.core.policy import Policy
-from nhirecon.errors import ConnectorError, UsageError
-from nhirecon.remediation import apply as remediation
+from nhirecon.errors import ConnectorError, SafetyError, UsageError
+from nhirecon.remediation import audit_log, plan_file, rails
 from nhirecon.remediation import plan as planning
+from nhirecon.remediation.actions import Task, perform
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
@@ -87,23 +88,23 @@ def test_one_action_per_account_the_strongest_with_every_finding() -> None:
 def test_max_actions_counts_the_run_and_can_be_overridden() -> None:
     policy = Policy(max_actions=3, max_action_percent=100)
     three = [action(str(n)) for n in range(3)]
-    assert planning.threshold_problems(three, {"app": 10}, policy) == []
+    assert rails.threshold_problems(three, {"app": 10}, policy) == []
     four = [*three, action("9", target="crm")]
-    (problem,) = planning.threshold_problems(four, {"app": 10, "crm": 10}, policy)
+    (problem,) = rails.threshold_problems(four, {"app": 10, "crm": 10}, policy)
     assert "4 actions exceed max_actions 3" in problem
-    assert planning.threshold_problems(four, {"app": 10, "crm": 10}, policy, 4) == []
-    assert planning.threshold_problems([], {}, Policy(max_actions=0)) == []
+    assert rails.threshold_problems(four, {"app": 10, "crm": 10}, policy, 4) == []
+    assert rails.threshold_problems([], {}, Policy(max_actions=0)) == []
 
 
 def test_max_action_percent_is_per_target() -> None:
     policy = Policy(max_actions=100, max_action_percent=10)
     ten_percent = [action(str(n)) for n in range(10)]
-    assert planning.threshold_problems(ten_percent, {"app": 100}, policy) == []
+    assert rails.threshold_problems(ten_percent, {"app": 100}, policy) == []
     over = [*ten_percent, action("x")]
-    (problem,) = planning.threshold_problems(over, {"app": 100}, policy)
+    (problem,) = rails.threshold_problems(over, {"app": 100}, policy)
     assert "target app: 11 actions are 11.0% of its 100 accounts" in problem
     spread = [*ten_percent, action("y", target="crm")]
-    (problem,) = planning.threshold_problems(spread, {"app": 100, "crm": 5}, policy)
+    (problem,) = rails.threshold_problems(spread, {"app": 100, "crm": 5}, policy)
     assert problem.startswith("target crm: 1 actions are 20.0%")
 
 
@@ -112,7 +113,7 @@ def test_max_action_percent_is_per_target() -> None:
     [(100, None, False), (80, 100, False), (79, 100, True), (150, 100, False), (0, 0, False)],
 )
 def test_source_drop(current: int, previous: int | None, tripped: bool) -> None:
-    problem = planning.source_drop_problem(current, previous, 20)
+    problem = rails.source_drop_problem(current, previous, 20)
     assert (problem is not None) is tripped
 
 
@@ -121,20 +122,20 @@ def test_source_drop(current: int, previous: int | None, tripped: bool) -> None:
     [("24h", 86400), ("30m", 1800), ("90", 90), ("90s", 90), ("2d", 172800), ("1.5h", 5400)],
 )
 def test_durations(text: str, seconds: float) -> None:
-    assert planning.parse_duration(text) == timedelta(seconds=seconds)
+    assert rails.parse_duration(text) == timedelta(seconds=seconds)
 
 
 def test_bad_duration_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="--max-age"):
-        planning.parse_duration("tomorrow")
+        rails.parse_duration("tomorrow")
 
 
 def test_plan_age() -> None:
     made = planning.Plan(NOW, NOW, "c.yaml", "d", "hr", 1, (), ())
-    assert planning.age_problem(made, NOW + timedelta(hours=23), timedelta(hours=24)) is None
-    assert planning.age_problem(made, NOW + timedelta(hours=25), timedelta(hours=24))
-    assert planning.age_problem(made, NOW - timedelta(minutes=4), timedelta(hours=24)) is None
-    assert "future" in (planning.age_problem(made, NOW - timedelta(hours=1), timedelta(1)) or "")
+    assert rails.age_problem(made, NOW + timedelta(hours=23), timedelta(hours=24)) is None
+    assert rails.age_problem(made, NOW + timedelta(hours=25), timedelta(hours=24))
+    assert rails.age_problem(made, NOW - timedelta(minutes=4), timedelta(hours=24)) is None
+    assert "future" in (rails.age_problem(made, NOW - timedelta(hours=1), timedelta(1)) or "")
 
 
 def test_plan_files_round_trip_and_are_deterministic() -> None:
@@ -153,9 +154,9 @@ def test_plan_files_round_trip_and_are_deterministic() -> None:
         actions=planning.actions_from(findings),
         manual=planning.manual_items(findings),
     )
-    text = planning.to_json(made)
-    assert planning.to_json(planning.from_json(text, "p.json")) == text
-    assert planning.from_json(text, "p.json") == made
+    text = plan_file.to_json(made)
+    assert plan_file.to_json(plan_file.from_json(text, "p.json")) == text
+    assert plan_file.from_json(text, "p.json") == made
 
 
 @pytest.mark.parametrize(
@@ -180,12 +181,12 @@ def test_malformed_plans_are_usage_errors_naming_the_key(edit: object, message: 
         (planning.PlanTarget("app", "scim", None, 3),),
         planning.actions_from([finding(FindingKind.LEAVER, "1", Remediation.DISABLE)]),
     )
-    data = planning.to_data(made)
+    data = plan_file.to_data(made)
     edit(data)  # type: ignore[operator]
     with pytest.raises(UsageError, match=re.escape(message)):
-        planning.from_json(json.dumps(data), "p.json")
+        plan_file.from_json(json.dumps(data), "p.json")
     with pytest.raises(UsageError, match="invalid JSON"):
-        planning.from_json("{", "p.json")
+        plan_file.from_json("{", "p.json")
 
 
 # --- the per-action re-check, with a fake writer --------------------------------------------
@@ -223,8 +224,8 @@ DISABLED_AS_PLANNED = LiveAccount(AccountState.DISABLED, 'W/"1"', {"id": "1"})
 GONE = LiveAccount(AccountState.GONE)
 
 
-def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> remediation.Task:
-    return remediation.Task(
+def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> Task:
+    return Task(
         planning.Action("app", "1", kind, (planning.Reason(FindingKind.ORPHAN, "f"),), 'W/"1"'),
         hold,
     )
@@ -304,9 +305,9 @@ def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> re
     ],
 )
 def test_perform(
-    writer: FakeWriter, the_task: remediation.Task, outcome: str, detail: str, written: list[str]
+    writer: FakeWriter, the_task: Task, outcome: str, detail: str, written: list[str]
 ) -> None:
-    result = remediation.perform(writer, the_task)
+    result = perform(writer, the_task)
     assert result.outcome.value == outcome
     assert result.detail.startswith(detail)
     assert writer.written == written
@@ -317,7 +318,7 @@ def test_audit_log_is_private_appended_and_whole_lines(tmp_path: Path) -> None:
     path.parent.mkdir()
     path.write_text('{"earlier": true}\n')
     os.chmod(path, 0o644)
-    log = remediation.AuditLog(path)
+    log = audit_log.AuditLog(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
     def writer(number: int) -> None:
@@ -330,7 +331,7 @@ def test_audit_log_is_private_appended_and_whole_lines(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     log.close()
-    entries = remediation.read_audit_log(path)
+    entries = audit_log.read_audit_log(path)
     assert entries[0] == {"earlier": True}
     assert len(entries) == 201
 
@@ -338,5 +339,5 @@ def test_audit_log_is_private_appended_and_whole_lines(tmp_path: Path) -> None:
 def test_audit_log_that_cannot_be_opened_refuses(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(remediation.SafetyError, match="cannot open the audit log"):
-        remediation.AuditLog(blocker / "actions.jsonl")
+    with pytest.raises(SafetyError, match="cannot open the audit log"):
+        audit_log.AuditLog(blocker / "actions.jsonl")

@@ -24,6 +24,8 @@ from nhirecon.errors import ConnectorError, SafetyError
 from nhirecon.exit_codes import ExitCode
 from nhirecon.remediation import apply as remediation
 from nhirecon.remediation import plan as planning
+from nhirecon.remediation import plan_file, rails
+from nhirecon.remediation.actions import ApplyResult, Outcome
 
 from .conftest import Run, nhirecon_command
 from .scim_server import (
@@ -110,20 +112,20 @@ def make_plan(folder: Path) -> dict[str, Any]:
     loaded = config.load(folder / "nhirecon.yaml")
     assert INSTANT is not None
     report = pipeline.audit(loaded, now=INSTANT)
-    return planning.to_data(planning.build(loaded, report, created_at=datetime.now(UTC)))
+    return plan_file.to_data(planning.build(loaded, report, created_at=datetime.now(UTC)))
 
 
-def apply_data(folder: Path, data: dict[str, Any], **options: Any) -> remediation.ApplyResult:
+def apply_data(folder: Path, data: dict[str, Any], **options: Any) -> ApplyResult:
     """Apply plan data in-process, as ``nhirecon apply PLAN --yes`` would."""
     loaded = config.load(folder / "nhirecon.yaml")
-    made = planning.from_json(json.dumps(data), "plan.json")
+    made = plan_file.from_json(json.dumps(data), "plan.json")
     assert INSTANT is not None
     return remediation.apply_plan(
         loaded, made, now=INSTANT, previous_identities=None, yes=True, **options
     )
 
 
-def apply_audit(folder: Path) -> remediation.ApplyResult:
+def apply_audit(folder: Path) -> ApplyResult:
     """Audit and apply in-process, as ``nhirecon audit --apply --yes`` would."""
     loaded = config.load(folder / "nhirecon.yaml")
     assert INSTANT is not None
@@ -315,7 +317,7 @@ def test_live_recheck_gone_disabled_and_changed(
     assert entries["olivia"]["outcome"] == "done"
     assert server.users()["bob"]["active"] is True
     assert "olivia" not in server.users()
-    assert result.count(remediation.Outcome.SKIPPED) == 1
+    assert result.count(Outcome.SKIPPED) == 1
 
 
 def test_a_change_between_recheck_and_write_is_caught_by_if_match(
@@ -369,7 +371,7 @@ def test_stale_and_future_plans_are_refused(
     assert writes(server) == Counter()
 
     data["created_at"] = format_datetime(made - timedelta(hours=25))
-    result = apply_data(folder, data, max_age=planning.parse_duration("2d"))
+    result = apply_data(folder, data, max_age=rails.parse_duration("2d"))
     assert result.exit_code is ExitCode.OK
     assert writes(server) == Counter({"PATCH": 3, "DELETE": 1})
 
@@ -479,7 +481,7 @@ def test_failed_actions_exit_5_and_the_others_go_through(
     assert "backend exploded" in entries["bob"]["detail"]
     assert {entries[name]["outcome"] for name in ("erin", "mallory", "olivia")} == {"done"}
     assert server.users()["bob"]["active"] is True
-    assert result.count(remediation.Outcome.FAILED) == 1
+    assert result.count(Outcome.FAILED) == 1
 
 
 def test_failed_actions_win_over_a_failed_gate(

@@ -12,19 +12,11 @@ from typing import Any
 import pytest
 from urllib3 import HTTPHeaderDict
 
-from nhirecon.connectors import scim_client as scim
+from nhirecon.connectors import scim_protocol as scim
 from nhirecon.http.auth import Bearer, problems
-from nhirecon.http.transport import (
-    Limits,
-    Policy,
-    RateLimiter,
-    Response,
-    Transport,
-    error_detail,
-    is_loopback,
-    reset_delay,
-    url_problem,
-)
+from nhirecon.http.limits import Limits, RateLimiter, RetryPolicy, reset_delay
+from nhirecon.http.transport import Response, Transport, error_detail
+from nhirecon.http.urls import is_loopback, url_problem
 
 BASE = "https://scim.example.com/v2"
 
@@ -170,8 +162,8 @@ class _Answer:
         self.headers = HTTPHeaderDict(headers)
 
 
-def policy(**options: Any) -> Policy:
-    return Policy(total=3, backoff_factor=0.5, backoff_max=10, max_wait=60, **options)
+def policy(**options: Any) -> RetryPolicy:
+    return RetryPolicy(total=3, backoff_factor=0.5, backoff_max=10, max_wait=60, **options)
 
 
 def test_retry_after_seconds_and_http_date() -> None:
@@ -197,7 +189,7 @@ def test_x_rate_limit_reset_epoch_or_seconds() -> None:
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    retry = Policy(total=10, backoff_factor=0.5, backoff_max=10)
+    retry = RetryPolicy(total=10, backoff_factor=0.5, backoff_max=10)
     assert retry.get_backoff_time() == 0
     for attempt in range(1, 8):
         retry = retry.increment(method="GET", url="/x", error=ConnectionError("boom"))
@@ -211,7 +203,7 @@ def test_retries_carry_the_limiter_and_wait_for_it() -> None:
     limiter = RateLimiter(600, clock=lambda: 0.0, sleep=lambda seconds: None)
     calls: list[int] = []
     limiter.acquire = lambda: calls.append(1) or 0.0
-    retry = Policy(total=2, backoff_factor=0, limiter=limiter)
+    retry = RetryPolicy(total=2, backoff_factor=0, limiter=limiter)
     retried = retry.increment(method="GET", url="/x", error=ConnectionError("x"))
     assert retried.limiter is limiter
     retried.sleep()

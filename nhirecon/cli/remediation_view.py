@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from nhirecon.core.values import format_datetime
-from nhirecon.remediation.apply import ActionResult, ApplyResult
+from nhirecon.remediation.actions import ActionResult, ApplyResult
 from nhirecon.remediation.plan import Action, Plan
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nhirecon.config import yamlsafe
+from nhirecon import yamlsafe
 from nhirecon.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from nhirecon.config import yamlsafe
+from nhirecon import yamlsafe
 from nhirecon.config.checks import Checks
 from nhirecon.config.endpoints import read_source, read_targets
 from nhirecon.config.model import (

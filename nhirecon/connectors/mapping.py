@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from nhirecon.connectors.context import ConnectorContext, RawRow
 from nhirecon.core.model import CANONICAL_FIELDS, DATE_FIELDS, HUMAN, Origin, Record
 from nhirecon.core.values import ValueError_, parse_bool, parse_datetime, text
 from nhirecon.errors import DataError
-
-if TYPE_CHECKING:
-    from nhirecon.connectors.base import Connector, RawRow
 
 GROUP_SEPARATORS = (";", "|", ",")
 
@@ -60,10 +58,24 @@ PARSERS: dict[str, Parser] = {
 }
 
 
+class Mapped(Protocol):
+    """What the mapping needs of a connector (:class:`~nhirecon.connectors.base.Connector`
+    has it all)."""
+
+    @property
+    def context(self) -> ConnectorContext: ...
+
+    def defaults(self) -> Mapping[str, str]: ...
+
+    def columns(self) -> frozenset[str] | None: ...
+
+    def default_origin(self, external_id: str | None) -> Origin: ...
+
+
 class FieldMapper:
     """Maps the rows of one connector; built once per pull."""
 
-    def __init__(self, connector: Connector) -> None:
+    def __init__(self, connector: Mapped) -> None:
         self.connector = connector
         self._bound = False
 

@@ -24,7 +24,9 @@ from nhirecon.connectors.scim_client import ScimClient
 from nhirecon.core.model import Origin
 from nhirecon.errors import ConfigError
 from nhirecon.http import auth as auth_settings
-from nhirecon.http.transport import Limits, Transport, url_problem
+from nhirecon.http.limits import Limits
+from nhirecon.http.transport import Transport
+from nhirecon.http.urls import url_problem
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
-"""A SCIM 2.0 client (RFC 7644): request building and answer checking kept pure, over a thin
-transport.
+"""A SCIM 2.0 client (RFC 7644): a thin layer that sends requests over a transport.
 
-The pure half (``*_request`` builders, ``parse_*`` and ``check_*`` functions) knows the
-protocol and nothing of the network; :class:`ScimClient` sends what they build through a
+The protocol itself (the ``*_request`` builders, ``parse_*`` and ``check_*`` functions) lives
+in :mod:`nhirecon.connectors.scim_protocol` and knows nothing of the network;
+:class:`ScimClient` sends what they build through a
 :class:`~nhirecon.http.transport.Transport` and hands the answers back to them.
 """
 
@@ -13,257 +13,42 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import StrEnum
 from http import HTTPStatus
-from typing import Any, Final
-from urllib.parse import quote, urlencode
+from typing import Any
 
+from nhirecon.connectors.scim_protocol import (
+    DELETE_OK,
+    GET_OK,
+    LIST_OK,
+    MAX_PAGE,
+    NOT_FOUND,
+    NOT_SUPPORTED,
+    PATCH_OK,
+    PUT_OK,
+    AccountState,
+    Features,
+    LiveAccount,
+    Page,
+    ProtocolError,
+    Request,
+    WriteResult,
+    account_state,
+    check_complete,
+    config_request,
+    delete_request,
+    disable_patch,
+    disable_put,
+    get_request,
+    list_request,
+    page_starts,
+    parse_features,
+    parse_page,
+    resource_version,
+)
 from nhirecon.errors import ConnectorError
-from nhirecon.http.transport import HttpError, Response, Transport
+from nhirecon.http.transport import Response, Transport
 
 log = logging.getLogger(__name__)
-
-LIST_RESPONSE: Final = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-PATCH_OP: Final = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-# Expected answers, by operation (RFC 7644).
-LIST_OK: Final = frozenset({HTTPStatus.OK})
-"""§3.4.2: a query answers 200 OK with a ListResponse."""
-GET_OK: Final = frozenset({HTTPStatus.OK})
-"""§3.4.1: retrieving a known resource answers 200 OK."""
-NOT_FOUND: Final = HTTPStatus.NOT_FOUND
-"""§3.12: the resource does not exist (for a delete: it is already gone)."""
-PATCH_OK: Final = frozenset({HTTPStatus.OK, HTTPStatus.NO_CONTENT})
-"""§3.5.2: 200 OK with the resource, or 204 No Content when no attributes are asked for."""
-PUT_OK: Final = frozenset({HTTPStatus.OK, HTTPStatus.NO_CONTENT})
-"""§3.5.1: 200 OK with the resource (204 accepted from servers that send no body)."""
-DELETE_OK: Final = frozenset({HTTPStatus.NO_CONTENT, HTTPStatus.OK})
-"""§3.6: 204 No Content (200 accepted from servers that answer with a body)."""
-PRECONDITION_FAILED: Final = HTTPStatus.PRECONDITION_FAILED
-"""§3.14: the resource changed since the version given in ``If-Match``."""
-NOT_SUPPORTED: Final = frozenset({HTTPStatus.NOT_IMPLEMENTED, HTTPStatus.METHOD_NOT_ALLOWED})
-"""§3.12: 501 Not Implemented (the operation, e.g. PATCH, is not supported); some servers
-answer 405."""
-MAX_PAGE: Final = 1000
-"""The largest ``count`` asked for; servers clamp it anyway (§3.4.2.4)."""
-
-
-class ProtocolError(ConnectorError):
-    """A SCIM answer that breaks the protocol or cannot be trusted (an incomplete listing)."""
-
-
-@dataclass(frozen=True)
-class Request:
-    """One SCIM request, before it is sent: pure data."""
-
-    method: str
-    path: str
-    """Relative to the service's base URL, starting with ``/``."""
-    query: tuple[tuple[str, str], ...] = ()
-    body: Mapping[str, Any] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def url(self, base: str) -> str:
-        suffix = f"?{urlencode(self.query)}" if self.query else ""
-        return f"{base}{self.path}{suffix}"
-
-
-@dataclass(frozen=True)
-class Features:
-    """What ``/ServiceProviderConfig`` says the service supports (RFC 7643 §5)."""
-
-    patch: bool | None = None
-    """``None``: the service did not say (PATCH is tried, PUT is the fallback)."""
-    etag: bool = False
-    bulk: bool = False
-    bulk_max_operations: int = 0
-    filter: bool = False
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a listing."""
-
-    total: int
-    start: int
-    items_per_page: int
-    resources: tuple[Mapping[str, Any], ...]
-
-
-def _resource_path(resource_type: str, resource_id: str) -> str:
-    return f"/{resource_type}/{quote(resource_id, safe='')}"
-
-
-def _if_match(version: str | None) -> dict[str, str]:
-    return {"If-Match": version} if version else {}
-
-
-def config_request() -> Request:
-    """§4: the service provider configuration."""
-    return Request("GET", "/ServiceProviderConfig")
-
-
-def list_request(
-    resource_type: str, start: int, count: int, scim_filter: str | None = None
-) -> Request:
-    """§3.4.2: one page of a listing, 1-based ``startIndex``."""
-    query = [("startIndex", str(start)), ("count", str(count))]
-    if scim_filter:
-        query.append(("filter", scim_filter))
-    return Request("GET", f"/{resource_type}", tuple(query))
-
-
-def get_request(resource_type: str, resource_id: str) -> Request:
-    """§3.4.1: one resource by id."""
-    return Request("GET", _resource_path(resource_type, resource_id))
-
-
-def disable_patch(resource_type: str, resource_id: str, version: str | None) -> Request:
-    """§3.5.2.3: ``replace`` of ``active`` with ``false``; ``If-Match`` when a version is known."""
-    body = {
-        "schemas": [PATCH_OP],
-        "Operations": [{"op": "replace", "path": "active", "value": False}],
-    }
-    return Request(
-        "PATCH", _resource_path(resource_type, resource_id), body=body, headers=_if_match(version)
-    )
-
-
-def disable_put(resource_type: str, resource: Mapping[str, Any], version: str | None) -> Request:
-    """§3.5.1: the whole resource with ``active: false`` (for services without PATCH).
-
-    ``meta`` is read-only and left out; every other attribute is sent back as read, so
-    that the replace changes nothing but ``active``.
-    """
-    body = {key: value for key, value in resource.items() if key != "meta"}
-    active_key = next((key for key in body if key.casefold() == "active"), "active")
-    body[active_key] = False
-    resource_id = str(resource.get("id", ""))
-    return Request(
-        "PUT", _resource_path(resource_type, resource_id), body=body, headers=_if_match(version)
-    )
-
-
-def delete_request(resource_type: str, resource_id: str, version: str | None) -> Request:
-    """§3.6: delete a resource."""
-    return Request("DELETE", _resource_path(resource_type, resource_id), headers=_if_match(version))
-
-
-def parse_features(data: Any) -> Features:
-    """The features a ``/ServiceProviderConfig`` document announces."""
-    if not isinstance(data, Mapping):
-        return Features()
-
-    def supported(name: str) -> bool | None:
-        section = data.get(name)
-        if isinstance(section, Mapping) and isinstance(section.get("supported"), bool):
-            return bool(section["supported"])
-        return None
-
-    bulk = data.get("bulk") if isinstance(data.get("bulk"), Mapping) else {}
-    assert isinstance(bulk, Mapping)
-    max_ops = bulk.get("maxOperations")
-    return Features(
-        patch=supported("patch"),
-        etag=bool(supported("etag")),
-        bulk=bool(supported("bulk")),
-        bulk_max_operations=max_ops if isinstance(max_ops, int) else 0,
-        filter=bool(supported("filter")),
-    )
-
-
-def parse_page(data: Any, where: str) -> Page:
-    """A ListResponse page (§3.4.2), checked; anything else is a :class:`ProtocolError`."""
-    if not isinstance(data, Mapping):
-        raise ProtocolError(f"{where}: expected a ListResponse object")
-    schemas = data.get("schemas")
-    if isinstance(schemas, list) and schemas and LIST_RESPONSE not in schemas:
-        raise ProtocolError(f"{where}: not a ListResponse (schemas {schemas})")
-    total = data.get("totalResults")
-    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-        raise ProtocolError(f"{where}: ListResponse without a valid totalResults ({total!r})")
-    resources = data.get("Resources", [])
-    if resources is None:
-        resources = []
-    if not isinstance(resources, list) or not all(isinstance(r, Mapping) for r in resources):
-        raise ProtocolError(f"{where}: ListResponse Resources is not a list of objects")
-    start = data.get("startIndex", 1)
-    per_page = data.get("itemsPerPage", len(resources))
-    if not isinstance(start, int) or isinstance(start, bool) or start < 1:
-        raise ProtocolError(f"{where}: ListResponse with an invalid startIndex ({start!r})")
-    if not isinstance(per_page, int) or isinstance(per_page, bool) or per_page < 0:
-        raise ProtocolError(f"{where}: ListResponse with an invalid itemsPerPage ({per_page!r})")
-    if per_page != len(resources):
-        raise ProtocolError(
-            f"{where}: itemsPerPage says {per_page} but the page holds {len(resources)} resources"
-        )
-    return Page(total, start, per_page, tuple(resources))
-
-
-def page_starts(total: int, first_page: int) -> list[int]:
-    """The ``startIndex`` of every page after the first, given the first page's size."""
-    if total <= first_page:
-        return []
-    if first_page < 1:
-        raise ProtocolError(
-            f"the first page is empty but totalResults says {total}: cannot page through it"
-        )
-    return list(range(1 + first_page, total + 1, first_page))
-
-
-def check_complete(seen: int, unique: int, total: int, where: str) -> None:
-    """A listing must hold exactly ``totalResults`` distinct resources."""
-    if unique != seen:
-        raise ProtocolError(
-            f"{where}: the listing returned {seen - unique} resources twice (did it change "
-            "during the pull?); refusing an inconsistent estate"
-        )
-    if seen != total:
-        raise ProtocolError(
-            f"{where}: the listing returned {seen} resources but totalResults says {total};"
-            " refusing an incomplete estate"
-        )
-
-
-def resource_version(response: Response, resource: Any) -> str | None:
-    """``meta.version`` of a resource, else the ``ETag`` header (RFC 7644 §3.14)."""
-    if isinstance(resource, Mapping):
-        meta = resource.get("meta")
-        if isinstance(meta, Mapping) and isinstance(meta.get("version"), str):
-            return str(meta["version"])
-    return response.header("ETag")
-
-
-class AccountState(StrEnum):
-    ACTIVE = "active"
-    DISABLED = "disabled"
-    GONE = "gone"
-
-
-@dataclass(frozen=True)
-class LiveAccount:
-    """An account as the service holds it right now."""
-
-    state: AccountState
-    version: str | None = None
-    resource: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """How a write went: the HTTP status and, when it failed, why."""
-
-    status: int
-    ok: bool
-    detail: str = ""
-
-
-def account_state(resource: Mapping[str, Any]) -> AccountState:
-    """Active unless ``active`` is false (§4.1.1: absent means the service does not say)."""
-    active = next((value for key, value in resource.items() if key.casefold() == "active"), True)
-    if active is False or (isinstance(active, str) and active.strip().casefold() == "false"):
-        return AccountState.DISABLED
-    return AccountState.ACTIVE
 
 
 @dataclass
@@ -459,16 +244,3 @@ def _without_patch(features: Features) -> Features:
         bulk_max_operations=features.bulk_max_operations,
         filter=features.filter,
     )
-
-
-__all__ = [
-    "AccountState",
-    "Features",
-    "HttpError",
-    "LiveAccount",
-    "Page",
-    "ProtocolError",
-    "Request",
-    "ScimClient",
-    "WriteResult",
-]

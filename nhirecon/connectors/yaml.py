@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nhirecon.config import yamlsafe
+from nhirecon import yamlsafe
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text
 from nhirecon.connectors.json import dotted_lookup

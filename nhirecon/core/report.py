@@ -72,7 +72,7 @@ class RunTrend:
 
 @dataclass(frozen=True, slots=True)
 class HistoryView:
-    """The history store's view of this run, filled in after the engine builds the report."""
+    """The history store's view of this run, filled in after the pipeline builds the report."""
 
     previous_run: datetime | None
     """The latest earlier run (``None`` on the first run)."""

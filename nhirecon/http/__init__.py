@@ -1,0 +1,2 @@
+"""HTTP: the transport (pooling, retries, rate limits, redaction), authentication, and the
+webhook client."""

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from nhirecon.errors import ConfigError, ConnectorError
-from nhirecon.http.transport import Anonymous, Credentials, Transport, url_problem
+from nhirecon.http.transport import Anonymous, Credentials, Transport
+from nhirecon.http.urls import url_problem
 
 REQUIRED: Final[Mapping[str, frozenset[str]]] = {
     "none": frozenset(),

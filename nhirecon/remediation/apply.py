@@ -2,7 +2,7 @@
 
 Order of a run, all or nothing up to the first write:
 
-1. integrity guards: the source returned identities (the engine refuses otherwise), every
+1. integrity guards: the source returned identities (the pipeline refuses otherwise), every
    pull was complete (the connectors refuse otherwise), the source did not shrink more
    than ``max_source_drop_percent`` since the last recorded run;
 2. for a plan file: it belongs to this config and these target URLs, it is not older than
@@ -18,41 +18,28 @@ before the next line.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from pathlib import Path
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final
 
 from nhirecon import pipeline
 from nhirecon.config import Config
-from nhirecon.connectors.scim_client import AccountState, LiveAccount, WriteResult
-from nhirecon.core.model import Remediation
 from nhirecon.core.report import Report
 from nhirecon.core.values import format_datetime
-from nhirecon.errors import ConnectorError, NhireconError, SafetyError
-from nhirecon.exit_codes import ExitCode
-from nhirecon.output import make_folder
-from nhirecon.remediation import plan as planning
-from nhirecon.remediation.plan import Action, Plan
+from nhirecon.errors import SafetyError
+from nhirecon.remediation import rails
+from nhirecon.remediation.actions import ActionResult, ApplyResult, Task, Writer, perform
+from nhirecon.remediation.audit_log import AuditLog, audit_log_path
+from nhirecon.remediation.plan import Action, Plan, actions_from
 from nhirecon.state import history, tracking
 
 log = logging.getLogger(__name__)
 
-DEFAULT_AUDIT_LOG: Final = Path(".nhirecon/actions.jsonl")
-"""Relative to the config file's folder."""
 DEFAULT_MAX_AGE: Final = timedelta(hours=24)
-PRIVATE: Final = 0o600
-PRECONDITION_FAILED: Final = 412
-NOT_FOUND: Final = 404
 
 Confirm = Callable[[Sequence[Action]], bool]
 """Shows the actions to a person and returns their answer."""
@@ -62,191 +49,6 @@ Clock = Callable[[], datetime]
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
-
-
-class Outcome(StrEnum):
-    DONE = "done"
-    """The account is in the wanted state: written now, or found so."""
-    SKIPPED = "skipped"
-    """Not written, on purpose: it changed since the plan, or the finding no longer holds."""
-    FAILED = "failed"
-    """The write (or the read before it) failed."""
-
-
-@runtime_checkable
-class Writer(Protocol):
-    """What a connector that can remediate hands out (see ``ScimConnector.writer``)."""
-
-    def read(self, resource_id: str) -> LiveAccount: ...
-
-    def disable(self, resource_id: str, live: LiveAccount) -> WriteResult: ...
-
-    def delete(self, resource_id: str, live: LiveAccount) -> WriteResult: ...
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    action: Action
-    outcome: Outcome
-    status: int | None
-    """The HTTP status of the write, or of the read when nothing was written."""
-    detail: str
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    run_id: str
-    results: tuple[ActionResult, ...]
-    audit_log: Path
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for result in self.results if result.outcome is outcome)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        failed = self.count(Outcome.FAILED)
-        return ExitCode.ACTIONS_FAILED if failed else ExitCode.OK
-
-    def summary(self) -> str:
-        if not self.results:
-            return "nothing to apply"
-        return (
-            f"applied {len(self.results)} actions: {self.count(Outcome.DONE)} done,"
-            f" {self.count(Outcome.SKIPPED)} skipped, {self.count(Outcome.FAILED)} failed"
-            f" (run {self.run_id}; audit log {self.audit_log})"
-        )
-
-
-@dataclass(frozen=True)
-class Task:
-    """An action to attempt, and why it must not be written (``None``: write it)."""
-
-    action: Action
-    hold: str | None = None
-
-
-# --- the audit log ------------------------------------------------------------------------
-
-
-class AuditLog:
-    """JSON lines, appended; each line is flushed and synced to disk before the next.
-
-    The file is created with mode 0600 and kept so. Safe to share between threads.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        try:
-            make_folder(path.parent)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
-            os.fchmod(self._fd, PRIVATE)
-        except OSError as exc:
-            raise SafetyError(
-                f"{path}: cannot open the audit log ({exc.strerror or exc});"
-                " nothing is written without it"
-            ) from None
-
-    def write(self, entry: Mapping[str, Any]) -> None:
-        line = (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode()
-        with self._lock:
-            os.write(self._fd, line)
-            os.fsync(self._fd)
-
-    def close(self) -> None:
-        with self._lock:
-            os.close(self._fd)
-
-
-def audit_log_path(config: Config) -> Path:
-    return config.audit_log or config.path.resolve().parent / DEFAULT_AUDIT_LOG
-
-
-def read_audit_log(path: Path) -> list[dict[str, Any]]:
-    """Every entry of an audit log (for tests and reviews); a torn last line is skipped."""
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return entries
-
-
-# --- one action ---------------------------------------------------------------------------
-
-
-def achieved(action: Remediation, live: LiveAccount) -> str | None:
-    """Why the account is already as the action wants it, or ``None``."""
-    if live.state is AccountState.GONE:
-        return "already gone"
-    if action is Remediation.DISABLE and live.state is AccountState.DISABLED:
-        return "already disabled"
-    return None
-
-
-def perform(writer: Writer, task: Task) -> ActionResult:
-    """Re-check one account live, then write it, or say why not."""
-    action = task.action
-    try:
-        live = writer.read(action.account_id)
-    except ConnectorError as exc:
-        return ActionResult(action, Outcome.FAILED, _status(exc), f"re-check failed: {exc}")
-    done = achieved(action.action, live)
-    if done:
-        return ActionResult(action, Outcome.DONE, None, done)
-    if task.hold:
-        return ActionResult(action, Outcome.SKIPPED, None, task.hold)
-    if action.version and live.version and live.version != action.version:
-        return ActionResult(
-            action,
-            Outcome.SKIPPED,
-            None,
-            f"changed since the plan (version {action.version} → {live.version}); not written",
-        )
-    try:
-        if action.action is Remediation.DELETE:
-            result = writer.delete(action.account_id, live)
-        else:
-            result = writer.disable(action.account_id, live)
-    except ConnectorError as exc:
-        return _after_failure(writer, action, _status(exc), str(exc))
-    if result.ok:
-        return ActionResult(action, Outcome.DONE, result.status, f"{action.action.value}d")
-    if result.status == NOT_FOUND:
-        return ActionResult(action, Outcome.DONE, result.status, "already gone")
-    if result.status == PRECONDITION_FAILED:
-        return _after_failure(writer, action, result.status, result.detail, precondition=True)
-    return ActionResult(action, Outcome.FAILED, result.status, result.detail or "write refused")
-
-
-def _after_failure(
-    writer: Writer, action: Action, status: int | None, detail: str, *, precondition: bool = False
-) -> ActionResult:
-    """A write failed or was refused: read again, since an earlier try may have gone through
-    (a connection dropped after the service committed, then the retry met ``If-Match``)."""
-    try:
-        live = writer.read(action.account_id)
-    except ConnectorError:
-        live = None
-    done = achieved(action.action, live) if live is not None else None
-    if done:
-        return ActionResult(
-            action, Outcome.DONE, status, f"{done} (an earlier attempt went through)"
-        )
-    if precondition:
-        return ActionResult(
-            action, Outcome.SKIPPED, status, "changed while being applied (If-Match refused)"
-        )
-    return ActionResult(action, Outcome.FAILED, status, detail)
-
-
-def _status(exc: NhireconError) -> int | None:
-    status = getattr(exc, "status", None)
-    return status if isinstance(status, int) else None
-
-
-# --- a run --------------------------------------------------------------------------------
 
 
 def _entry(run_id: str, result: ActionResult, clock: Clock) -> dict[str, Any]:
@@ -328,13 +130,13 @@ def guard(
 ) -> None:
     """The integrity guard and the thresholds; :class:`SafetyError` before any write."""
     problems = []
-    drop = planning.source_drop_problem(
+    drop = rails.source_drop_problem(
         report.identities, previous_identities, config.policy.max_source_drop_percent
     )
     if drop:
         problems.append(drop)
     accounts = {stats.name: stats.accounts for stats in report.targets}
-    problems.extend(planning.threshold_problems(actions, accounts, config.policy, max_actions))
+    problems.extend(rails.threshold_problems(actions, accounts, config.policy, max_actions))
     if problems:
         raise SafetyError("refusing to act, nothing was written: " + "; ".join(problems))
 
@@ -418,7 +220,7 @@ def prepare(
 ) -> tuple[Action, ...]:
     """``audit --apply``, first half: the actions of a fresh report, once the integrity
     guard and the thresholds let them through (call it before anything is recorded)."""
-    actions = planning.actions_from(report.findings)
+    actions = actions_from(report.findings)
     guard(
         config,
         report,
@@ -447,12 +249,12 @@ def apply_actions(
 
 def check_plan(config: Config, plan: Plan, *, wall_now: datetime, max_age: timedelta) -> None:
     """The checks a plan file must pass before anything is pulled or written."""
-    problems = planning.binding_problems(plan, config)
-    age = planning.age_problem(plan, wall_now, max_age)
+    problems = rails.binding_problems(plan, config)
+    age = rails.age_problem(plan, wall_now, max_age)
     if age:
         problems.append(age)
     if not problems:
-        problems = planning.consistency_problems(plan, config)
+        problems = rails.consistency_problems(plan, config)
         if problems:
             problems.insert(0, "the plan holds actions the config would not take (edited?)")
     if problems:
@@ -461,7 +263,7 @@ def check_plan(config: Config, plan: Plan, *, wall_now: datetime, max_age: timed
 
 def tasks_for(plan: Plan, live: Report) -> list[Task]:
     """The plan's actions, each held back when the live audit no longer calls for it."""
-    wanted = {action.key: action for action in planning.actions_from(live.findings)}
+    wanted = {action.key: action for action in actions_from(live.findings)}
     tasks = []
     for action in plan.actions:
         current = wanted.get(action.key)

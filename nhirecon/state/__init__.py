@@ -1,0 +1,1 @@
+"""What outlives a run: the history store, baselines of accepted findings, run tracking."""

@@ -1,4 +1,4 @@
-"""What a run adds to the engine's report: its history and the baseline it is held to."""
+"""What a run adds to the pipeline's report: its history and the baseline it is held to."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 from nhirecon.config import Config
 from nhirecon.core.report import Report
 from nhirecon.state import baseline as baselines
-from nhirecon.state import history
+from nhirecon.state import history, history_db
 
 
 def history_path(config: Config) -> Path:
     """The config's ``history:`` path, else the default under the user's state folder."""
-    return config.history or history.default_path()
+    return config.history or history_db.default_path()
 
 
 def _held(report: Report, accepted: baselines.Baseline | None) -> Report:

@@ -1,0 +1,100 @@
+"""``history`` and ``baseline``: past runs from the history store, and accepted findings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nhirecon import config, pipeline
+from nhirecon.cli import history_view
+from nhirecon.cli.common import (
+    ConfigOption,
+    NowOption,
+    QuietOption,
+    TargetOption,
+    VerboseOption,
+    load_config,
+    parse_now,
+    progress_bars,
+    run,
+    setup_logging,
+)
+from nhirecon.errors import UsageError
+from nhirecon.output import write_all
+from nhirecon.state import baseline as baselines
+from nhirecon.state import history, history_db, tracking
+
+
+def baseline_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The baseline file to write (JSON).")
+    ],
+    config_path: ConfigOption = None,
+    note: Annotated[
+        str, typer.Option("--note", help="Why these findings are accepted (kept per entry).")
+    ] = "",
+    target: TargetOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write the current findings as an accepted baseline for `audit --baseline`.
+
+    Entries already in the file keep their note and date; entries that match nothing any
+    more are dropped.
+
+    Example: nhirecon baseline -o .nhirecon-baseline.json --note "known, SEC-12"
+    """
+    setup_logging(quiet, verbose)
+
+    def body() -> None:
+        instant = parse_now(now)
+        loaded = load_config(config_path)
+        previous = baselines.load(output) if output.exists() else None
+        with progress_bars(not quiet) as progress:
+            report = pipeline.audit(
+                loaded, now=instant, only=list(target or []), gate_rules=(), progress=progress
+            )
+        accepted = baselines.build(report, note=note, previous=previous)
+        write_all([(output, baselines.dumps(accepted))])
+        if not quiet:
+            sys.stdout.write(f"wrote {output}: {len(accepted.entries)} accepted findings\n")
+
+    run(body)
+
+
+def history_command(
+    config_path: ConfigOption = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Read this history file instead of the config's.", show_default=False
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many recent runs.")] = 30,
+    format_: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Show past runs from the history store: counts by kind, new and resolved, per run.
+
+    Example: nhirecon history -c nhirecon.yaml --limit 14
+    """
+    setup_logging(quiet, verbose)
+
+    def body() -> None:
+        if format_ not in history_view.FORMATS:
+            raise UsageError(f"unknown format {format_!r} (formats: table, json)")
+        if file is not None:
+            path = file
+        elif config_path is None and not config.resolve_path(None).exists():
+            path = history_db.default_path()
+        else:
+            path = tracking.history_path(load_config(config_path))
+        runs = history.trend(path, limit=limit)
+        sys.stdout.write(history_view.render(runs, format_, path=path))
+
+    run(body)

@@ -1,0 +1,151 @@
+"""``plan`` and ``apply``: remediation behind the safety rails (SPEC §8)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nhirecon import pipeline
+from nhirecon.cli import remediation_view
+from nhirecon.cli.common import (
+    ConfigOption,
+    MaxActionsOption,
+    NowOption,
+    QuietOption,
+    TargetOption,
+    VerboseOption,
+    YesOption,
+    load_config,
+    log,
+    parse_now,
+    progress_bars,
+    run,
+    setup_logging,
+    stderr,
+)
+from nhirecon.errors import UsageError
+from nhirecon.exit_codes import ExitCode
+from nhirecon.output import write_all
+from nhirecon.remediation import apply as remediation
+from nhirecon.remediation import plan as planning
+from nhirecon.remediation import plan_file as plan_files
+from nhirecon.remediation import rails
+from nhirecon.remediation.actions import ApplyResult, Outcome
+
+
+def confirmer() -> remediation.Confirm | None:
+    """Ask on a terminal; without one there is nobody to ask (``--yes`` is then needed)."""
+    if not (sys.stdin.isatty() and stderr.is_terminal):
+        return None
+
+    def ask(actions: Sequence[planning.Action]) -> bool:
+        stderr.print(remediation_view.actions_text(actions), markup=False, end="")
+        return typer.confirm(
+            f"Write these {len(actions)} changes to the targets?", default=False, err=True
+        )
+
+    return ask
+
+
+def tell(result: ApplyResult, quiet: bool) -> None:
+    for item in result.results:
+        if item.outcome is Outcome.FAILED:
+            log.error("%s", remediation_view.result_line(item))
+        elif item.outcome is Outcome.SKIPPED:
+            log.warning("%s", remediation_view.result_line(item))
+    if result.results and not quiet:
+        stderr.print(result.summary(), markup=False, soft_wrap=True)
+
+
+def plan_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The plan file to write.")],
+    config_path: ConfigOption = None,
+    target: TargetOption = None,
+    max_actions: MaxActionsOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Compute the remediation actions and write them to a plan file; writes to no target.
+
+    The plan records the config's digest, each target's URL and the version of each
+    account; `nhirecon apply` refuses it if any of them no longer holds.
+    Example: nhirecon plan -o plan.json && nhirecon apply plan.json
+    """
+    setup_logging(quiet, verbose)
+
+    def body() -> None:
+        instant = parse_now(now)
+        loaded = load_config(config_path)
+        previous = remediation.previous_source_count(loaded)
+        with progress_bars(not quiet) as progress:
+            report = pipeline.audit(loaded, now=instant, only=list(target or []), progress=progress)
+        made = planning.build(loaded, report, created_at=datetime.now(UTC).replace(microsecond=0))
+        remediation.guard(
+            loaded,
+            report,
+            made.actions,
+            previous_identities=previous,
+            max_actions=max_actions,
+        )
+        write_all([(output, plan_files.to_json(made))])
+        if not quiet:
+            sys.stdout.write(remediation_view.plan_text(made, str(output)))
+
+    run(body)
+
+
+def apply_command(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `nhirecon plan`.")],
+    config_path: ConfigOption = None,
+    yes: YesOption = False,
+    max_age: Annotated[
+        str, typer.Option("--max-age", help="Refuse a plan older than this (24h, 30m, 2d).")
+    ] = "24h",
+    max_actions: MaxActionsOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Apply a reviewed plan, re-checking every action against live state.
+
+    Refused (exit 4) when the config or a target URL changed since the plan, when the
+    plan is older than --max-age, or when it holds actions the config would not take.
+    Example: nhirecon apply plan.json --yes
+    """
+    setup_logging(quiet, verbose)
+
+    def body() -> ExitCode:
+        instant = parse_now(now)
+        age = rails.parse_duration(max_age)
+        loaded = load_config(config_path)
+        try:
+            text = plan_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{plan_file}: cannot read the plan: {exc.strerror or exc}") from None
+        made = plan_files.from_json(text, str(plan_file))
+        previous = remediation.previous_source_count(loaded)
+        with progress_bars(not quiet) as progress:
+            result = remediation.apply_plan(
+                loaded,
+                made,
+                now=instant,
+                previous_identities=previous,
+                max_age=age,
+                max_actions=max_actions,
+                yes=yes,
+                confirm=confirmer(),
+                progress=progress,
+            )
+        if not quiet:
+            sys.stdout.write(remediation_view.results_text(result))
+        else:
+            tell(result, quiet=True)
+        return result.exit_code
+
+    raise typer.Exit(int(run(body)))

@@ -1,0 +1,162 @@
+"""How hard one service may be pushed: a shared rate limit, and bounded retries that honour it.
+
+Every request to a service, first tries and retries alike, waits for the same
+:class:`RateLimiter`; :class:`RetryPolicy` is urllib3's ``Retry`` with this tool's timing
+(``Retry-After``, ``X-Rate-Limit-Reset``, jittered back-off); :class:`Limits` holds a
+target's settings.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Self
+
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util.retry import Retry
+
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+"""Answers worth another try: too many requests, and the server errors that mean "later"."""
+RETRY_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "POST"})
+"""Every method is retried: SCIM writes here are idempotent (replace ``active``, delete), and
+they carry ``If-Match`` where the server supports it, so a repeat that finds the resource
+already changed answers 412 and the caller re-reads it."""
+EPOCH_THRESHOLD: Final = 1_000_000_000
+"""An ``X-Rate-Limit-Reset`` above this is an epoch instant; below, a number of seconds."""
+
+
+class RateLimiter:
+    """Spaces requests evenly so that no 60-second window holds more than ``per_minute``.
+
+    The n-th request may start no earlier than ``n * 60 / per_minute`` seconds after the
+    first, whichever thread sends it; no burst is allowed. ``None`` or 0: no limit.
+    """
+
+    MARGIN: Final = 1.001
+    """Slightly wider spacing, so that clock and network jitter cannot push a window over."""
+
+    def __init__(
+        self,
+        per_minute: int | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.per_minute = per_minute or None
+        self.interval = 60.0 / per_minute * self.MARGIN if per_minute else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for this request's turn; returns the instant (``clock``) it may start."""
+        if not self.interval:
+            return self._clock()
+        with self._lock:
+            now = self._clock()
+            turn = max(now, self._next)
+            self._next = turn + self.interval
+        if turn > now:
+            self._sleep(turn - now)
+        return turn
+
+
+_LIMITERS: dict[tuple[str, int | None], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(service: str, per_minute: int | None) -> RateLimiter:
+    """The one limiter of a service in this process (a new one when ``service`` is empty).
+
+    A run opens a target more than once (the pull, then the writes); sharing the limiter
+    keeps the rate over both, not over each.
+    """
+    if not service:
+        return RateLimiter(per_minute)
+    with _LIMITERS_LOCK:
+        key = (service, per_minute or None)
+        if key not in _LIMITERS:
+            _LIMITERS[key] = RateLimiter(per_minute)
+        return _LIMITERS[key]
+
+
+class RetryPolicy(Retry):
+    """urllib3's ``Retry``, with the rules of this tool.
+
+    - 429 and 503 honour ``Retry-After`` (seconds or an HTTP date, via urllib3) and the
+      ``X-Rate-Limit-Reset`` epoch some vendors send instead, capped at ``max_wait``;
+    - other retries back off exponentially with full jitter, from the first retry on;
+    - every retry waits for the shared rate limiter before it is sent.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        limiter: RateLimiter | None = None,
+        max_wait: float = 120.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.limiter = limiter
+        self.max_wait = max_wait
+
+    def new(self, **kw: Any) -> Self:
+        kw.setdefault("limiter", self.limiter)
+        kw.setdefault("max_wait", self.max_wait)
+        return super().new(**kw)
+
+    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        if response.headers.get("Retry-After"):
+            try:
+                seconds = super().get_retry_after(response)
+            except Urllib3Error:
+                return None
+            return None if seconds is None else min(float(seconds), self.max_wait)
+        return reset_delay(response.headers.get("X-Rate-Limit-Reset"), time.time(), self.max_wait)
+
+    def get_backoff_time(self) -> float:
+        errors = len(self.history)
+        if errors < 1 or self.backoff_factor <= 0:
+            return 0.0
+        ceiling = float(min(self.backoff_max, self.backoff_factor * (2 ** (errors - 1))))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def sleep(self, response: urllib3.BaseHTTPResponse | None = None) -> None:
+        super().sleep(response)
+        if self.limiter is not None:
+            self.limiter.acquire()
+
+
+def reset_delay(value: str | None, now: float, cap: float) -> float | None:
+    """Seconds to wait for an ``X-Rate-Limit-Reset`` header (epoch, or seconds), capped."""
+    if not value:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    seconds = number - now if number >= EPOCH_THRESHOLD else number
+    return max(0.0, min(seconds, cap))
+
+
+@dataclass
+class Limits:
+    """How hard one target may be pushed, and how long to wait for it."""
+
+    timeout: float = 30.0
+    """Seconds to connect, and seconds to wait for each read."""
+    retries: int = 5
+    """Retries after the first try, for each request."""
+    backoff: float = 0.5
+    """Base of the exponential back-off, in seconds."""
+    max_retry_wait: float = 120.0
+    """The longest a ``Retry-After`` or back-off may make a request wait."""
+    max_workers: int = 4
+    """Requests in flight at once."""
+    rate_limit_per_minute: int | None = None
+    """Requests started in any 60 seconds; ``None``: no limit."""

@@ -1,0 +1,63 @@
+"""The audit log of remediation writes: one JSON line per outcome, on disk before the next."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from nhirecon.config import Config
+from nhirecon.errors import SafetyError
+from nhirecon.output import make_folder
+
+DEFAULT_AUDIT_LOG: Final = Path(".nhirecon/actions.jsonl")
+"""Relative to the config file's folder."""
+PRIVATE: Final = 0o600
+
+
+class AuditLog:
+    """JSON lines, appended; each line is flushed and synced to disk before the next.
+
+    The file is created with mode 0600 and kept so. Safe to share between threads.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            make_folder(path.parent)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
+            os.fchmod(self._fd, PRIVATE)
+        except OSError as exc:
+            raise SafetyError(
+                f"{path}: cannot open the audit log ({exc.strerror or exc});"
+                " nothing is written without it"
+            ) from None
+
+    def write(self, entry: Mapping[str, Any]) -> None:
+        line = (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode()
+        with self._lock:
+            os.write(self._fd, line)
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        with self._lock:
+            os.close(self._fd)
+
+
+def audit_log_path(config: Config) -> Path:
+    return config.audit_log or config.path.resolve().parent / DEFAULT_AUDIT_LOG
+
+
+def read_audit_log(path: Path) -> list[dict[str, Any]]:
+    """Every entry of an audit log (for tests and reviews); a torn last line is skipped."""
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries

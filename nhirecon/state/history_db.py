@@ -1,0 +1,233 @@
+"""The history file itself: where it lives, and opening, creating, checking and migrating it.
+
+Layout (schema version 1, ``PRAGMA user_version``; ``PRAGMA application_id`` marks the
+file as nhirecon's so that a foreign database is never written to):
+
+- ``runs``: one row per recorded run, keyed by the instant it was evaluated at (``--now``);
+  runs are ordered by that instant, not by when they were recorded.
+- ``run_places``: per run, the source and each target it covered, with their counts
+  (identities for the source; accounts, linked, unmatched, ... for a target).
+- ``run_counts``: per run and finding kind, the findings counted, excepted and new; with
+  ``runs.resolved``, what the trend shows without rereading every sighting.
+- ``findings``: one row per fingerprint ever seen, with its kind, place and subject.
+- ``sightings``: which findings each run had, whether excepted, and when the streak the
+  sighting belongs to began (the finding's ``first_seen`` as of that run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from nhirecon.core.values import as_utc
+from nhirecon.errors import NhireconError
+from nhirecon.exit_codes import ExitCode
+from nhirecon.output import make_folder
+
+SCHEMA_VERSION: Final = 1
+APPLICATION_ID: Final = 0x4E485243
+"""``NHRC``: written into the SQLite header of every history file."""
+BUSY_TIMEOUT_SECONDS: Final = 60.0
+"""How long a run waits for another run holding the file before giving up."""
+PRIVATE_FILE: Final = 0o600
+
+MIGRATIONS: Final[tuple[str, ...]] = (
+    # 0 → 1: the first layout.
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        tool_version TEXT NOT NULL,
+        resolved INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_by_time ON runs (at, id);
+    CREATE TABLE run_counts (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        counted INTEGER NOT NULL,
+        excepted INTEGER NOT NULL,
+        new INTEGER NOT NULL,
+        PRIMARY KEY (run_id, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE run_places (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        place TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('source', 'target')),
+        connector TEXT NOT NULL,
+        records INTEGER NOT NULL,
+        linked INTEGER,
+        unmatched INTEGER,
+        ambiguous INTEGER,
+        inactive INTEGER,
+        PRIMARY KEY (run_id, place)
+    ) WITHOUT ROWID;
+    CREATE INDEX run_places_by_place ON run_places (place, run_id);
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        place TEXT NOT NULL,
+        account_id TEXT,
+        identity_id TEXT,
+        label TEXT NOT NULL
+    );
+    CREATE TABLE sightings (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        finding_id INTEGER NOT NULL REFERENCES findings (id),
+        excepted INTEGER NOT NULL,
+        streak_start INTEGER NOT NULL,
+        PRIMARY KEY (run_id, finding_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX sightings_by_finding ON sightings (finding_id, run_id);
+    """,
+)
+"""Step ``i`` takes a file from schema version ``i`` to ``i + 1``."""
+
+
+class HistoryError(NhireconError):
+    """The history file cannot be used: not SQLite, not nhirecon's, damaged, or locked."""
+
+    exit_code = ExitCode.USAGE
+
+
+def default_path() -> Path:
+    """``$XDG_STATE_HOME/nhirecon/history.db``, else ``~/.local/state/nhirecon/history.db``."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    root = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local/state"
+    return root / "nhirecon" / "history.db"
+
+
+def epoch(moment: datetime) -> int:
+    """An instant as the file stores it: whole seconds since the Unix epoch."""
+    return int(as_utc(moment).timestamp())
+
+
+def instant(seconds: int) -> datetime:
+    """An instant as the file stores it, read back in UTC."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+def _fail(path: Path, exc: BaseException) -> HistoryError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+        return HistoryError(
+            f"history file {path}: still locked by another run after "
+            f"{BUSY_TIMEOUT_SECONDS:.0f} s; try again later"
+        )
+    if isinstance(exc, sqlite3.DatabaseError):
+        return HistoryError(
+            f"history file {path}: not a usable nhirecon history file ({text}); "
+            "it was left untouched: move it aside, point `history:` elsewhere, or use "
+            "--no-history"
+        )
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else text
+    return HistoryError(f"history file {path}: {reason}")
+
+
+def _create(path: Path) -> None:
+    """Create the folders (0700) and an empty file (0600) unless they exist."""
+    make_folder(path.parent)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        return
+    os.fchmod(handle, PRIVATE_FILE)
+    os.close(handle)
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        connection = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+        )
+    else:
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> bool:
+    """Refuse foreign or newer files; bring an older (or empty) file up to date.
+
+    Returns whether the file holds a history: ``False`` for an empty file read only.
+    """
+    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if application_id != APPLICATION_ID and (tables or version or application_id):
+        raise HistoryError(
+            f"history file {path}: an SQLite database that is not an nhirecon history file "
+            "(it was left untouched; point `history:` at another file)"
+        )
+    if version > SCHEMA_VERSION:
+        raise HistoryError(
+            f"history file {path}: schema version {version} was written by a newer nhirecon "
+            f"(this one reads up to {SCHEMA_VERSION}); upgrade nhirecon"
+        )
+    if version == SCHEMA_VERSION:
+        return True
+    if not writable:
+        if version == 0 and not tables:
+            return False
+        raise HistoryError(f"history file {path}: schema version {version} needs an upgrade")
+    for step in range(version, SCHEMA_VERSION):
+        for statement in MIGRATIONS[step].split(";"):
+            if statement.strip():
+                connection.execute(statement)
+    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return True
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken before anything is read (``BEGIN IMMEDIATE``)."""
+    try:
+        _create(path)
+        connection = _connect(path, readonly=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise _fail(path, exc) from exc
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            _check(connection, path, writable=True)
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise _fail(path, exc) from exc
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[sqlite3.Connection | None]:
+    """A read-only connection, or ``None`` when the file does not exist yet."""
+    if not path.exists():
+        yield None
+        return
+    try:
+        connection = _connect(path, readonly=True)
+    except (OSError, sqlite3.Error) as exc:
+        raise _fail(path, exc) from exc
+    try:
+        connection.execute("BEGIN")
+        usable = _check(connection, path, writable=False)
+        yield connection if usable else None
+        connection.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise _fail(path, exc) from exc
+    finally:
+        connection.close()
