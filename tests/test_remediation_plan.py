@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nhirecon.connectors.scim_protocol import AccountState, LiveAccount, WriteResult
+from nhirecon.connectors.scim_writes import AccountState, LiveAccount, WriteResult
 from nhirecon.core.model import KIND_INFO, Finding, FindingKind, Record, Remediation, fingerprint
 from nhirecon.core.policy import Policy
 from nhirecon.errors import ConnectorError, SafetyError, UsageError
@@ -231,33 +231,81 @@ def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> Ta
     )
 
 
+ACTIVE_LATER = LiveAccount(AccountState.ACTIVE, 'W/"2"', {"id": "1"})
+ACTIVE_STRONG = LiveAccount(AccountState.ACTIVE, '"1"', {"id": "1"})
+
+
 @pytest.mark.parametrize(
-    ("writer", "the_task", "outcome", "detail", "written"),
+    ("writer", "the_task", "outcome", "detail", "observed", "written"),
     [
-        (FakeWriter([GONE]), task(), "done", "already gone", []),
-        (FakeWriter([DISABLED]), task(), "done", "already disabled", []),
+        (FakeWriter([GONE]), task(), "done", "already gone", "", []),
+        (FakeWriter([DISABLED]), task(), "done", "already disabled", "", []),
         (
-            FakeWriter([DISABLED_AS_PLANNED]),
+            FakeWriter([DISABLED_AS_PLANNED, GONE]),
             task(Remediation.DELETE),
             "done",
             "deleted",
+            "verified gone",
             ["delete"],
         ),
-        (FakeWriter([DISABLED]), task(Remediation.DELETE), "skipped", "changed since", []),
-        (FakeWriter([ACTIVE]), task(hold="no longer holds"), "skipped", "no longer holds", []),
+        (FakeWriter([DISABLED]), task(Remediation.DELETE), "skipped", "changed since", "", []),
+        (FakeWriter([ACTIVE]), task(hold="no longer holds"), "skipped", "no longer holds", "", []),
         (
             FakeWriter([LiveAccount(AccountState.ACTIVE, 'W/"5"', {})]),
             task(),
             "skipped",
             'changed since the plan (version W/"1" → W/"5"); not written',
+            "",
             [],
         ),
-        (FakeWriter([ACTIVE]), task(), "done", "disabled", ["disable"]),
+        # RFC 9110 weak comparison: W/"1" and "1" are the same version.
         (
-            FakeWriter([ACTIVE], WriteResult(404, False, "gone")),
+            FakeWriter([ACTIVE_STRONG, DISABLED]),
+            task(),
+            "done",
+            "disabled",
+            "verified inactive",
+            ["disable"],
+        ),
+        (
+            FakeWriter([ACTIVE, DISABLED]),
+            task(),
+            "done",
+            "disabled",
+            "verified inactive",
+            ["disable"],
+        ),
+        # A 2xx that changed nothing is no success.
+        (
+            FakeWriter([ACTIVE, ACTIVE]),
+            task(),
+            "failed",
+            "the service answered 204 but the account reads active",
+            "not applied: still active",
+            ["disable"],
+        ),
+        (
+            FakeWriter([ACTIVE, ACTIVE], WriteResult(200, True)),
+            task(Remediation.DELETE),
+            "failed",
+            "the service answered 200 but the account reads active",
+            "not applied: still active",
+            ["delete"],
+        ),
+        (
+            FakeWriter([ACTIVE, ConnectorError("GET u: HTTP 503")]),  # type: ignore[list-item]
+            task(),
+            "failed",
+            "the write answered 204 but reading the account back failed",
+            "not verified",
+            ["disable"],
+        ),
+        (
+            FakeWriter([ACTIVE, GONE], WriteResult(404, False, "gone")),
             task(Remediation.DELETE),
             "done",
             "already gone",
+            "verified gone",
             ["delete"],
         ),
         (
@@ -265,13 +313,24 @@ def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> Ta
             task(),
             "done",
             "already disabled (an earlier attempt went through)",
+            "already disabled",
             ["disable"],
         ),
         (
-            FakeWriter([ACTIVE, ACTIVE], WriteResult(412, False, "changed")),
+            FakeWriter([ACTIVE, ACTIVE_LATER], WriteResult(412, False, "changed")),
             task(),
             "skipped",
-            "changed while being applied (If-Match refused)",
+            'changed while being applied (version W/"1" → W/"2")',
+            "not applied: still active",
+            ["disable"],
+        ),
+        # 412 although the version is the one the service gave: a failure, never a skip.
+        (
+            FakeWriter([ACTIVE, ACTIVE], WriteResult(412, False, "precondition")),
+            task(),
+            "failed",
+            '412 with unchanged version W/"1"',
+            "failed: 412 with unchanged version",
             ["disable"],
         ),
         (
@@ -279,6 +338,7 @@ def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> Ta
             task(Remediation.DELETE),
             "done",
             "already gone (an earlier attempt went through)",
+            "already gone",
             ["delete"],
         ),
         (
@@ -286,6 +346,7 @@ def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> Ta
             task(),
             "failed",
             "PATCH u: connection reset",
+            "not applied: still active",
             ["disable"],
         ),
         (
@@ -293,6 +354,7 @@ def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> Ta
             task(),
             "failed",
             "boom",
+            "not applied: still active",
             ["disable"],
         ),
         (
@@ -300,16 +362,23 @@ def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> Ta
             task(),
             "failed",
             "re-check failed: GET u: HTTP 503",
+            "",
             [],
         ),
     ],
 )
 def test_perform(
-    writer: FakeWriter, the_task: Task, outcome: str, detail: str, written: list[str]
+    writer: FakeWriter,
+    the_task: Task,
+    outcome: str,
+    detail: str,
+    observed: str,
+    written: list[str],
 ) -> None:
     result = perform(writer, the_task)
     assert result.outcome.value == outcome
     assert result.detail.startswith(detail)
+    assert result.observed == observed
     assert writer.written == written
 
 

@@ -21,47 +21,11 @@ from nhirecon.http.urls import is_loopback, url_problem
 BASE = "https://scim.example.com/v2"
 
 
-def test_requests_are_built_with_quoted_ids_and_if_match() -> None:
+def test_listing_requests_are_built_with_the_filter_quoted() -> None:
     listing = scim.list_request("Users", 101, 50, 'userType eq "Bot"')
     assert listing.url(BASE) == (
         f"{BASE}/Users?startIndex=101&count=50&filter=userType+eq+%22Bot%22"
     )
-    assert scim.get_request("Users", "a/b c").url(BASE) == f"{BASE}/Users/a%2Fb%20c"
-    patch = scim.disable_patch("Users", "42", 'W/"7"')
-    assert patch.method == "PATCH"
-    assert patch.headers == {"If-Match": 'W/"7"'}
-    assert patch.body == {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "active", "value": False}],
-    }
-    assert scim.disable_patch("Users", "42", None).headers == {}
-    delete = scim.delete_request("Users", "42", 'W/"7"')
-    assert (delete.method, delete.path, delete.headers) == (
-        "DELETE",
-        "/Users/42",
-        {"If-Match": 'W/"7"'},
-    )
-
-
-def test_put_sends_the_resource_back_with_only_active_changed() -> None:
-    resource = {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "id": "42",
-        "userName": "bob",
-        "Active": True,
-        "meta": {"version": 'W/"3"'},
-        "emails": [{"value": "bob@example.com"}],
-    }
-    put = scim.disable_put("Users", resource, 'W/"3"')
-    assert put.method == "PUT" and put.path == "/Users/42"
-    assert put.body == {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "id": "42",
-        "userName": "bob",
-        "Active": False,
-        "emails": [{"value": "bob@example.com"}],
-    }
-    assert resource["Active"] is True, "the resource read is not changed"
 
 
 def _page(**fields: Any) -> dict[str, Any]:
@@ -133,25 +97,6 @@ def test_features_from_the_service_provider_config() -> None:
     )
     assert scim.parse_features({}).patch is None
     assert scim.parse_features("nonsense") == scim.Features()
-
-
-@pytest.mark.parametrize(
-    ("resource", "state"),
-    [
-        ({"id": "1"}, scim.AccountState.ACTIVE),
-        ({"id": "1", "active": True}, scim.AccountState.ACTIVE),
-        ({"id": "1", "active": False}, scim.AccountState.DISABLED),
-        ({"id": "1", "ACTIVE": "False"}, scim.AccountState.DISABLED),
-    ],
-)
-def test_account_state(resource: dict[str, Any], state: scim.AccountState) -> None:
-    assert scim.account_state(resource) is state
-
-
-def test_version_from_meta_else_etag() -> None:
-    response = Response("GET", "u", 200, {"ETag": 'W/"9"'}, b"")
-    assert scim.resource_version(response, {"meta": {"version": 'W/"8"'}}) == 'W/"8"'
-    assert scim.resource_version(response, {"id": "1"}) == 'W/"9"'
 
 
 # --- retry timing ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from nhirecon.core.values import format_datetime
-from nhirecon.remediation.actions import ActionResult, ApplyResult
+from nhirecon.remediation.actions import ActionResult, ApplyResult, confirmation
 from nhirecon.remediation.plan import Action, Plan
 
 
@@ -21,10 +21,17 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def actions_text(actions: Sequence[Action]) -> str:
-    """One line per action: what, where, whom, and why."""
-    rows = [("ACTION", "TARGET", "ACCOUNT", "ID", "FINDINGS")]
+    """One line per action: what, where, whom, why, and what will confirm it."""
+    rows = [("ACTION", "TARGET", "ACCOUNT", "ID", "FINDINGS", "DONE WHEN THE ACCOUNT")]
     rows += [
-        (action.action.value, action.target, action.label, action.account_id, action.kinds)
+        (
+            action.action.value,
+            action.target,
+            action.label,
+            action.account_id,
+            action.kinds,
+            confirmation(action.action),
+        )
         for action in actions
     ]
     return "\n".join(_table(rows)) + "\n"
@@ -52,9 +59,10 @@ def plan_text(plan: Plan, path: str) -> str:
 def result_line(result: ActionResult) -> str:
     action = result.action
     status = f" (HTTP {result.status})" if result.status else ""
+    observed = f" [{result.observed}]" if result.observed else ""
     return (
         f"{result.outcome.value}: {action.action.value} {action.target}/{action.label}"
-        f" [{action.account_id}]{status}: {result.detail}"
+        f" [{action.account_id}]{status}: {result.detail}{observed}"
     )
 
 

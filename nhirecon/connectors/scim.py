@@ -21,6 +21,7 @@ from nhirecon.connectors import scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.json import scim_lookup
 from nhirecon.connectors.scim_client import ScimClient
+from nhirecon.connectors.scim_writer import ScimWriter
 from nhirecon.core.model import Origin
 from nhirecon.errors import ConfigError
 from nhirecon.http import auth as auth_settings
@@ -191,9 +192,9 @@ class ScimConnector(Connector):
                 self._groups = found
             return self._groups
 
-    def writer(self) -> ScimClient:
-        """The client that performs this target's disables and deletes."""
-        return self.client
+    def writer(self) -> ScimWriter:
+        """What performs this target's disables and deletes, through the same client."""
+        return ScimWriter(self.client)
 
     def close(self) -> None:
         self.transport.close()

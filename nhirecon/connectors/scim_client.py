@@ -13,37 +13,21 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 
 from nhirecon.connectors.scim_protocol import (
-    DELETE_OK,
-    GET_OK,
     LIST_OK,
     MAX_PAGE,
-    NOT_FOUND,
-    NOT_SUPPORTED,
-    PATCH_OK,
-    PUT_OK,
-    AccountState,
     Features,
-    LiveAccount,
     Page,
     ProtocolError,
     Request,
-    WriteResult,
-    account_state,
     check_complete,
     config_request,
-    delete_request,
-    disable_patch,
-    disable_put,
-    get_request,
     list_request,
     page_starts,
     parse_features,
     parse_page,
-    resource_version,
 )
 from nhirecon.errors import ConnectorError
 from nhirecon.http.transport import Response, Transport
@@ -192,55 +176,3 @@ class ScimClient:
             finally:
                 for future in pending:
                     future.cancel()
-
-    def read(self, resource_id: str) -> LiveAccount:
-        """The account as it is now (§3.4.1); 404 means it is gone."""
-        response = self.send(get_request(self.resource_type, resource_id))
-        if response.status == NOT_FOUND:
-            return LiveAccount(AccountState.GONE)
-        if response.status not in GET_OK:
-            raise self.transport.fail(response, "200 or 404")
-        resource = response.json()
-        if not isinstance(resource, Mapping):
-            raise ProtocolError(f"GET {response.url}: expected a resource object")
-        return LiveAccount(account_state(resource), resource_version(response, resource), resource)
-
-    def _version(self, live: LiveAccount) -> str | None:
-        return live.version if self.features().etag else None
-
-    def disable(self, resource_id: str, live: LiveAccount) -> WriteResult:
-        """Set ``active`` to false: PATCH where supported, else PUT of the whole resource."""
-        features = self.features()
-        version = self._version(live)
-        if features.patch is not False:
-            response = self.send(disable_patch(self.resource_type, resource_id, version))
-            if response.status not in NOT_SUPPORTED:
-                return self._result(response, PATCH_OK)
-            log.info("%s: PATCH not supported (HTTP %s); using PUT", self.base_url, response.status)
-            with self._lock:
-                self._features = _without_patch(features)
-        if live.resource is None:
-            return WriteResult(0, False, "no resource read to PUT back")
-        return self._result(
-            self.send(disable_put(self.resource_type, live.resource, version)), PUT_OK
-        )
-
-    def delete(self, resource_id: str, live: LiveAccount) -> WriteResult:
-        response = self.send(delete_request(self.resource_type, resource_id, self._version(live)))
-        return self._result(response, DELETE_OK)
-
-    def _result(self, response: Response, expected: frozenset[HTTPStatus]) -> WriteResult:
-        if response.status in expected:
-            return WriteResult(response.status, True)
-        error = self.transport.fail(response)
-        return WriteResult(response.status, False, error.detail)
-
-
-def _without_patch(features: Features) -> Features:
-    return Features(
-        patch=False,
-        etag=features.etag,
-        bulk=features.bulk,
-        bulk_max_operations=features.bulk_max_operations,
-        filter=features.filter,
-    )

@@ -1,43 +1,26 @@
 """SCIM 2.0 (RFC 7644) as pure data: the requests to send and the checks on the answers.
 
-The ``*_request`` builders (and ``disable_*``) make :class:`Request` values, and the
-``parse_*`` and ``check_*`` functions judge what came back; none of them touches the
-network. The expected status codes are those of RFC 7644 §3.4-§3.14.
+The ``*_request`` builders make :class:`Request` values for reading a service (its
+configuration and its listings), and the ``parse_*`` and ``check_*`` functions judge what
+came back; none of them touches the network. Writes are in
+:mod:`nhirecon.connectors.scim_writes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from http import HTTPStatus
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from nhirecon.errors import ConnectorError
-from nhirecon.http.transport import Response
 
 LIST_RESPONSE: Final = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-PATCH_OP: Final = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 # Expected answers, by operation (RFC 7644).
 LIST_OK: Final = frozenset({HTTPStatus.OK})
 """§3.4.2: a query answers 200 OK with a ListResponse."""
-GET_OK: Final = frozenset({HTTPStatus.OK})
-"""§3.4.1: retrieving a known resource answers 200 OK."""
-NOT_FOUND: Final = HTTPStatus.NOT_FOUND
-"""§3.12: the resource does not exist (for a delete: it is already gone)."""
-PATCH_OK: Final = frozenset({HTTPStatus.OK, HTTPStatus.NO_CONTENT})
-"""§3.5.2: 200 OK with the resource, or 204 No Content when no attributes are asked for."""
-PUT_OK: Final = frozenset({HTTPStatus.OK, HTTPStatus.NO_CONTENT})
-"""§3.5.1: 200 OK with the resource (204 accepted from servers that send no body)."""
-DELETE_OK: Final = frozenset({HTTPStatus.NO_CONTENT, HTTPStatus.OK})
-"""§3.6: 204 No Content (200 accepted from servers that answer with a body)."""
-PRECONDITION_FAILED: Final = HTTPStatus.PRECONDITION_FAILED
-"""§3.14: the resource changed since the version given in ``If-Match``."""
-NOT_SUPPORTED: Final = frozenset({HTTPStatus.NOT_IMPLEMENTED, HTTPStatus.METHOD_NOT_ALLOWED})
-"""§3.12: 501 Not Implemented (the operation, e.g. PATCH, is not supported); some servers
-answer 405."""
 MAX_PAGE: Final = 1000
 """The largest ``count`` asked for; servers clamp it anyway (§3.4.2.4)."""
 
@@ -84,14 +67,6 @@ class Page:
     resources: tuple[Mapping[str, Any], ...]
 
 
-def _resource_path(resource_type: str, resource_id: str) -> str:
-    return f"/{resource_type}/{quote(resource_id, safe='')}"
-
-
-def _if_match(version: str | None) -> dict[str, str]:
-    return {"If-Match": version} if version else {}
-
-
 def config_request() -> Request:
     """§4: the service provider configuration."""
     return Request("GET", "/ServiceProviderConfig")
@@ -105,42 +80,6 @@ def list_request(
     if scim_filter:
         query.append(("filter", scim_filter))
     return Request("GET", f"/{resource_type}", tuple(query))
-
-
-def get_request(resource_type: str, resource_id: str) -> Request:
-    """§3.4.1: one resource by id."""
-    return Request("GET", _resource_path(resource_type, resource_id))
-
-
-def disable_patch(resource_type: str, resource_id: str, version: str | None) -> Request:
-    """§3.5.2.3: ``replace`` of ``active`` with ``false``; ``If-Match`` when a version is known."""
-    body = {
-        "schemas": [PATCH_OP],
-        "Operations": [{"op": "replace", "path": "active", "value": False}],
-    }
-    return Request(
-        "PATCH", _resource_path(resource_type, resource_id), body=body, headers=_if_match(version)
-    )
-
-
-def disable_put(resource_type: str, resource: Mapping[str, Any], version: str | None) -> Request:
-    """§3.5.1: the whole resource with ``active: false`` (for services without PATCH).
-
-    ``meta`` is read-only and left out; every other attribute is sent back as read, so
-    that the replace changes nothing but ``active``.
-    """
-    body = {key: value for key, value in resource.items() if key != "meta"}
-    active_key = next((key for key in body if key.casefold() == "active"), "active")
-    body[active_key] = False
-    resource_id = str(resource.get("id", ""))
-    return Request(
-        "PUT", _resource_path(resource_type, resource_id), body=body, headers=_if_match(version)
-    )
-
-
-def delete_request(resource_type: str, resource_id: str, version: str | None) -> Request:
-    """§3.6: delete a resource."""
-    return Request("DELETE", _resource_path(resource_type, resource_id), headers=_if_match(version))
 
 
 def parse_features(data: Any) -> Features:
@@ -217,44 +156,3 @@ def check_complete(seen: int, unique: int, total: int, where: str) -> None:
             f"{where}: the listing returned {seen} resources but totalResults says {total};"
             " refusing an incomplete estate"
         )
-
-
-def resource_version(response: Response, resource: Any) -> str | None:
-    """``meta.version`` of a resource, else the ``ETag`` header (RFC 7644 §3.14)."""
-    if isinstance(resource, Mapping):
-        meta = resource.get("meta")
-        if isinstance(meta, Mapping) and isinstance(meta.get("version"), str):
-            return str(meta["version"])
-    return response.header("ETag")
-
-
-class AccountState(StrEnum):
-    ACTIVE = "active"
-    DISABLED = "disabled"
-    GONE = "gone"
-
-
-@dataclass(frozen=True)
-class LiveAccount:
-    """An account as the service holds it right now."""
-
-    state: AccountState
-    version: str | None = None
-    resource: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """How a write went: the HTTP status and, when it failed, why."""
-
-    status: int
-    ok: bool
-    detail: str = ""
-
-
-def account_state(resource: Mapping[str, Any]) -> AccountState:
-    """Active unless ``active`` is false (§4.1.1: absent means the service does not say)."""
-    active = next((value for key, value in resource.items() if key.casefold() == "active"), True)
-    if active is False or (isinstance(active, str) and active.strip().casefold() == "false"):
-        return AccountState.DISABLED
-    return AccountState.ACTIVE

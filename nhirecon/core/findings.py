@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from nhirecon.core import compare
 from nhirecon.core.correlate import Link, LinkStatus
+from nhirecon.core.ids import id_problem
 from nhirecon.core.model import (
     KIND_INFO,
     Finding,
@@ -53,14 +54,17 @@ class TargetRules:
 
 
 def subject_keys(record: Record) -> set[str]:
-    """The normalised names an exception or ``protected`` entry can use for a record."""
-    return {
-        key
-        for key in (
-            key_for(value, "casefold") for value in (record.id, record.username, record.email)
+    """The normalised names an exception or ``protected`` entry can use for a record: its
+    id and every username and email it has."""
+    if record.multi_values:
+        names: tuple[str | None, ...] = (
+            record.id,
+            *record.values("username"),
+            *record.values("email"),
         )
-        if key is not None
-    }
+    else:
+        names = (record.id, record.username, record.email)
+    return {key for key in (key_for(value, "casefold") for value in names) if key is not None}
 
 
 def _make(
@@ -101,6 +105,9 @@ def _remedy(kind: FindingKind, target: TargetRules, account: Record) -> tuple[Re
             Remediation.MANUAL,
             f"{action.value} by hand: the {target.connector} connector cannot write",
         )
+    problem = id_problem(account.id)
+    if problem:
+        return Remediation.MANUAL, f"{action.value} by hand: {problem}"
     return action, ""
 
 
@@ -178,7 +185,7 @@ def account_findings(
                 {"identity_status": identity.status},
                 identity,
             )
-        drift = _drift(target.compare, identity, account)
+        drift = compare.drift(target.compare, identity, account)
         if drift:
             fields = ", ".join(
                 f"{item['field']}: {source} {item['source']!r}, {target.name} {item['target']!r}"
@@ -256,39 +263,6 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
             {"credential_rotated_at": format_datetime(rotated), "days": clock.days_since(rotated)},
             identity,
         )
-
-
-def _comparable(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, tuple):
-        return ";".join(sorted(_comparable(item) or "" for item in value)) or None
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    folded = " ".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
-    return folded or None
-
-
-def _shown(value: object) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    return value
-
-
-def _drift(fields: Iterable[str], identity: Record, account: Record) -> list[dict[str, Any]]:
-    """Compared fields whose source value differs from the account's (source empty: skip)."""
-    drift = []
-    for field in fields:
-        wanted = identity.value(field)
-        actual = account.value(field)
-        if wanted is None or actual == wanted:
-            continue
-        expected = _comparable(wanted)
-        if expected is not None and _comparable(actual) != expected:
-            drift.append({"field": field, "source": _shown(wanted), "target": _shown(actual)})
-    return drift
 
 
 def source_findings(

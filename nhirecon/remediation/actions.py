@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
-from nhirecon.connectors.scim_protocol import AccountState, LiveAccount, WriteResult
+from nhirecon.connectors.scim_writes import AccountState, LiveAccount, WriteResult, same_version
 from nhirecon.core.model import Remediation
 from nhirecon.errors import ConnectorError, NhireconError
 from nhirecon.exit_codes import ExitCode
@@ -44,6 +44,9 @@ class ActionResult:
     status: int | None
     """The HTTP status of the write, or of the read when nothing was written."""
     detail: str
+    observed: str = ""
+    """What reading the account back showed after the write (``verified inactive``,
+    ``verified gone``, ``not applied: still active`` ...); empty when nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,21 @@ def achieved(action: Remediation, live: LiveAccount) -> str | None:
     return None
 
 
+VERIFIED: Final = {Remediation.DISABLE: "verified inactive", Remediation.DELETE: "verified gone"}
+"""What reading an account back must show for a write to be ``done`` (SPEC §8)."""
+
+
+def confirmation(action: Remediation) -> str:
+    """How a write of ``action`` is confirmed: what the account must read as afterwards."""
+    return "reads gone" if action is Remediation.DELETE else "reads inactive"
+
+
 def perform(writer: Writer, task: Task) -> ActionResult:
-    """Re-check one account live, then write it, or say why not."""
+    """Re-check one account live, write it, and read it back; or say why not.
+
+    An action is ``done`` only by its effect: after a write the account is read again, and a
+    disable counts only when it reads inactive (or gone), a delete only when it reads gone.
+    """
     action = task.action
     try:
         live = writer.read(action.account_id)
@@ -99,7 +115,7 @@ def perform(writer: Writer, task: Task) -> ActionResult:
         return ActionResult(action, Outcome.DONE, None, done)
     if task.hold:
         return ActionResult(action, Outcome.SKIPPED, None, task.hold)
-    if action.version and live.version and live.version != action.version:
+    if action.version and live.version and not same_version(live.version, action.version):
         return ActionResult(
             action,
             Outcome.SKIPPED,
@@ -113,34 +129,86 @@ def perform(writer: Writer, task: Task) -> ActionResult:
             result = writer.disable(action.account_id, live)
     except ConnectorError as exc:
         return _after_failure(writer, action, _status(exc), str(exc))
-    if result.ok:
-        return ActionResult(action, Outcome.DONE, result.status, f"{action.action.value}d")
-    if result.status == NOT_FOUND:
-        return ActionResult(action, Outcome.DONE, result.status, "already gone")
+    if result.ok or result.status == NOT_FOUND:
+        return _verify(writer, action, result.status)
     if result.status == PRECONDITION_FAILED:
-        return _after_failure(writer, action, result.status, result.detail, precondition=True)
-    return ActionResult(action, Outcome.FAILED, result.status, result.detail or "write refused")
+        return _after_failure(
+            writer, action, result.status, result.detail, precondition=live.version
+        )
+    return _after_failure(writer, action, result.status, result.detail or "write refused")
+
+
+def _verify(writer: Writer, action: Action, status: int) -> ActionResult:
+    """Read the account back after a write the service accepted: done only by effect."""
+    try:
+        after = writer.read(action.account_id)
+    except ConnectorError as exc:
+        return ActionResult(
+            action,
+            Outcome.FAILED,
+            status,
+            f"the write answered {status} but reading the account back failed: {exc}",
+            "not verified",
+        )
+    if achieved(action.action, after):
+        gone = after.state is AccountState.GONE
+        verified = "verified gone" if gone else VERIFIED[action.action]
+        detail = "already gone" if status == NOT_FOUND else f"{action.action.value}d"
+        return ActionResult(action, Outcome.DONE, status, detail, verified)
+    still = "still active" if after.state is AccountState.ACTIVE else f"still {after.state.value}"
+    return ActionResult(
+        action,
+        Outcome.FAILED,
+        status,
+        f"the service answered {status} but the account reads {after.state.value}",
+        f"not applied: {still}",
+    )
 
 
 def _after_failure(
-    writer: Writer, action: Action, status: int | None, detail: str, *, precondition: bool = False
+    writer: Writer,
+    action: Action,
+    status: int | None,
+    detail: str,
+    *,
+    precondition: str | None = None,
 ) -> ActionResult:
     """A write failed or was refused: read again, since an earlier try may have gone through
-    (a connection dropped after the service committed, then the retry met ``If-Match``)."""
+    (a connection dropped after the service committed, then the retry met ``If-Match``).
+
+    ``precondition`` is the version sent in ``If-Match`` when the service answered 412: if
+    the account still has that version (RFC 9110 §8.8.3.2 weak comparison), the service
+    refused a version it had itself given, and the action failed; if the version moved,
+    the account changed while being applied and the action is skipped.
+    """
     try:
-        live = writer.read(action.account_id)
+        live: LiveAccount | None = writer.read(action.account_id)
     except ConnectorError:
         live = None
     done = achieved(action.action, live) if live is not None else None
     if done:
         return ActionResult(
-            action, Outcome.DONE, status, f"{done} (an earlier attempt went through)"
+            action, Outcome.DONE, status, f"{done} (an earlier attempt went through)", done
         )
-    if precondition:
+    observed = f"not applied: still {live.state.value}" if live is not None else "not verified"
+    if status == PRECONDITION_FAILED and live is not None:
+        if precondition is None or same_version(live.version, precondition):
+            return ActionResult(
+                action,
+                Outcome.FAILED,
+                status,
+                f"412 with unchanged version {precondition or '(none sent)'}: the service"
+                " refused the version it gave",
+                "failed: 412 with unchanged version",
+            )
         return ActionResult(
-            action, Outcome.SKIPPED, status, "changed while being applied (If-Match refused)"
+            action,
+            Outcome.SKIPPED,
+            status,
+            f"changed while being applied (version {precondition} → {live.version})",
+            observed,
         )
-    return ActionResult(action, Outcome.FAILED, status, detail)
+    return ActionResult(action, Outcome.FAILED, status, detail, observed)
 
 
 def _status(exc: NhireconError) -> int | None:

@@ -66,6 +66,7 @@ def _entry(run_id: str, result: ActionResult, clock: Clock) -> dict[str, Any]:
         "outcome": result.outcome.value,
         "http_status": result.status,
         "detail": result.detail,
+        "observed": result.observed,
     }
 
 
