@@ -4,6 +4,7 @@ Not a test: it prints its figures. Run it from the repository root:
 
     python bench/scim_bench.py                 # everything (about ten minutes)
     python bench/scim_bench.py --pull-only     # the pull figures only
+    python bench/scim_bench.py --apply-only --actions 2000   # apply, with and without read-back
 
 The server runs in its own process (so it does not share the client's interpreter lock),
 serves prepared resources with waitress (which sets TCP_NODELAY, so keep-alive requests
@@ -11,8 +12,9 @@ pay no Nagle delay) and sleeps a fixed latency before each answer.
 
 1. Pull: 100,000 users, 1,000 per page, 50 ms a request; users/s for max_workers 1, 4, 8,
    against the round-trip bound pages / workers x latency.
-2. Apply: 10,000 disables (a GET to re-check, then a PATCH), 20 ms a request; actions/s for
-   max_workers 1, 4, 8.
+2. Apply: 10,000 disables (a GET to re-check, a PATCH, and a GET to confirm the effect),
+   20 ms a request; actions/s for max_workers 1, 4, 8, each also without the confirming
+   GET, to show what the confirmation costs.
 3. Rate limit: 3,000 disables at rate_limit_per_minute 6000 with 8 workers; the server's
    own arrival times show the most requests seen in any 60 s and any 1 s window.
 """
@@ -29,7 +31,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -262,33 +265,55 @@ def _windows(arrivals: list[float], width: float) -> int:
     return most
 
 
+@contextmanager
+def _not_read_back() -> Iterator[None]:
+    """Apply as before writes were confirmed by their effect: no GET after the PATCH."""
+    from nhirecon.remediation import actions
+
+    real = actions._verify
+
+    def trusting(writer: Any, action: Any, status: int) -> Any:
+        return actions.ActionResult(action, actions.Outcome.DONE, status, "disabled")
+
+    actions._verify = trusting  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        actions._verify = real  # type: ignore[assignment]
+
+
 def bench_apply(actions: int, latency: float, workers_list: list[int]) -> None:
     from nhirecon import config
     from nhirecon.remediation import apply as remediation
     from nhirecon.remediation.actions import Outcome
 
     print(
-        f"\n## Apply: {actions:,} disables (GET + PATCH each),"
-        f" {latency * 1000:.0f} ms a request, audit log synced per action"
+        f"\n## Apply: {actions:,} disables, {latency * 1000:.0f} ms a request, audit log"
+        " synced per action; each a GET (re-check) and a PATCH, then, when read back, a GET"
     )
-    print("| max_workers | seconds | actions/s | bound actions x 2 x lat / W | ratio |")
-    print("|---|---|---|---|---|")
+    print(
+        "| max_workers | read back | seconds | actions/s | bound: actions x requests x lat / W"
+        " | ratio |"
+    )
+    print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for workers in workers_list:
-            server = Server(actions, latency)
-            try:
-                loaded = config.load(write_config(Path(folder), server.url, workers))
-                started = time.perf_counter()
-                result = remediation.run(loaded, _tasks(actions), progress=lambda *_: None)
-                took = time.perf_counter() - started
-                assert result.count(Outcome.DONE) == actions, result.summary()
-                bound = actions * 2 * latency / workers
-                print(
-                    f"| {workers} | {took:.1f} | {actions / took:,.0f} | {bound:.1f}"
-                    f" | {took / bound:.2f}x |"
-                )
-            finally:
-                server.stop()
+            for read_back in (False, True):
+                server = Server(actions, latency)
+                try:
+                    loaded = config.load(write_config(Path(folder), server.url, workers))
+                    with nullcontext() if read_back else _not_read_back():
+                        started = time.perf_counter()
+                        result = remediation.run(loaded, _tasks(actions), progress=lambda *_: None)
+                        took = time.perf_counter() - started
+                    assert result.count(Outcome.DONE) == actions, result.summary()
+                    bound = actions * (3 if read_back else 2) * latency / workers
+                    print(
+                        f"| {workers} | {'yes' if read_back else 'no'} | {took:.1f}"
+                        f" | {actions / took:,.0f} | {bound:.1f} | {took / bound:.2f}x |"
+                    )
+                finally:
+                    server.stop()
 
 
 def bench_rate_limit(actions: int, latency: float, rate: int, workers: int) -> None:
@@ -327,6 +352,7 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=10_000)
     parser.add_argument("--rate-actions", type=int, default=3_000)
     parser.add_argument("--pull-only", action="store_true")
+    parser.add_argument("--apply-only", action="store_true")
     parser.add_argument("--workers", default="1,4,8")
     args = parser.parse_args()
     workers = [int(value) for value in args.workers.split(",")]
@@ -334,7 +360,8 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()},"
         f" {platform.system()} {platform.machine()}"
     )
-    bench_pull(args.users, 0.05, workers)
+    if not args.apply_only:
+        bench_pull(args.users, 0.05, workers)
     if args.pull_only:
         return
     bench_apply(args.actions, 0.02, workers)
