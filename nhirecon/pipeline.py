@@ -221,7 +221,8 @@ class Explanation:
 
 
 def explain(config: Config, target_name: str, query: str, *, now: datetime) -> Explanation:
-    """Find one account (by id, username or email) and replay its correlation."""
+    """Find one account (by id, or any of its usernames or emails) and replay its
+    correlation, every value of a multi-valued field included."""
     target = config.target(target_name)
     source = pull_source(config.source)
     wanted = key_for(query, "casefold")
@@ -231,8 +232,8 @@ def explain(config: Config, target_name: str, query: str, *, now: datetime) -> E
             account = candidate
             break
         if account is None and wanted in {
-            key_for(candidate.username, "casefold"),
-            key_for(candidate.email, "casefold"),
+            key_for(value, "casefold")
+            for value in (*candidate.values("username"), *candidate.values("email"))
         }:
             account = candidate
     if account is None:

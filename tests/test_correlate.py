@@ -60,7 +60,7 @@ def test_empty_values_never_match_even_other_empty_values() -> None:
     trail: list[Step] = []
     link = correlator(EMAIL).link(account("a1", email=None), trail)
     assert link.status is LinkStatus.UNMATCHED
-    assert trail[0].key is None
+    assert trail[0].probes[0].key is None
     whitespace = correlator(EMAIL).link(account("a2", email="   "))
     assert whitespace.status is LinkStatus.UNMATCHED
 

@@ -7,6 +7,8 @@
 - An identity that matches no account changes no target finding.
 - Case, surrounding space and Unicode compatibility forms of an email link to the same
   identity; look-alike letters from other scripts never do.
+- A multi-valued field is tried with every value, on either side, and the order of the
+  values changes no link and no finding.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nhirecon import config, pipeline
-from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus
+from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus, Step
 from nhirecon.core.findings import Clock, source_findings
 from nhirecon.core.model import Record
 from nhirecon.core.policy import CorrelationRule, Policy
@@ -510,3 +513,187 @@ def test_look_alike_letters_from_other_scripts_never_link(
     account = Record(id="A1", location="app.csv:2", email=impostor, username=impostor)
     link = Correlator(IdentityIndex(identities), [rule]).link(account)
     assert link.status is LinkStatus.UNMATCHED
+
+
+# ---------------------------------------------------------------------------------------
+# multi-valued fields: every value is tried, together they decide, their order is no signal
+# ---------------------------------------------------------------------------------------
+
+
+def several(id: str, where: str, **lists: list[str]) -> Record:
+    """A record as the mapping builds it from lists: distinct values, the first shown, and
+    all of them kept when there are several."""
+    fields: dict[str, Any] = {}
+    multi: dict[str, tuple[str, ...]] = {}
+    for name, values in lists.items():
+        distinct = tuple(dict.fromkeys(values))
+        if distinct:
+            fields[name] = distinct[0]
+        if len(distinct) > 1:
+            multi[name] = distinct
+    return Record(id=id, location=where, multi_values=MappingProxyType(multi), **fields)
+
+
+def naive_multi_link(
+    account: Record, identities: Sequence[Record], rules: Sequence[CorrelationRule]
+) -> tuple[LinkStatus, frozenset[str]]:
+    """SPEC §4 read literally, every value of either side tried against every identity."""
+    for rule in rules:
+        keys = {key_for(value, rule.mode) for value in account.values(rule.account)} - {None}
+        matches = frozenset(
+            identity.id
+            for identity in identities
+            if any(key_for(value, rule.mode) in keys for value in identity.values(rule.identity))
+        )
+        if len(matches) == 1:
+            return LinkStatus.LINKED, matches
+        if matches:
+            return LinkStatus.AMBIGUOUS, matches
+    return LinkStatus.UNMATCHED, frozenset()
+
+
+MULTI_RULES = RULES[:5]
+MULTI_IDENTITIES = st.lists(
+    st.fixed_dictionaries(
+        {
+            "email": st.lists(cased(EMAILS), max_size=3),
+            "username": st.lists(st.sampled_from(NAMES), max_size=2),
+        }
+    ),
+    min_size=1,
+    max_size=MAX_IDENTITIES,
+).map(lambda rows: [several(f"E{n}", f"hr.json[{n}]", **row) for n, row in enumerate(rows, 1)])
+MULTI_ACCOUNTS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "external_id": st.lists(st.sampled_from((*IDS, "E99")), max_size=2),
+            "email": st.lists(cased((*EMAILS, "zed@x.com")), max_size=4),
+            "username": st.lists(st.sampled_from((*NAMES, *EMAILS)), max_size=3),
+        }
+    ),
+    min_size=1,
+    max_size=6,
+)
+MULTI_RULE_LISTS = st.lists(st.sampled_from(MULTI_RULES), min_size=1, max_size=3, unique=True)
+
+
+@settings(deadline=None, max_examples=150)
+@given(MULTI_IDENTITIES, MULTI_ACCOUNTS, MULTI_RULE_LISTS)
+def test_multi_valued_fields_link_as_every_value_read_literally_says(
+    identities: list[Record], rows: list[dict[str, list[str]]], rules: list[CorrelationRule]
+) -> None:
+    correlator = Correlator(IdentityIndex(identities), rules)
+    for number, row in enumerate(rows, start=1):
+        account = several(f"A{number}", f"app.json[{number}]", **row)
+        link = correlator.link(account)
+        status, expected = naive_multi_link(account, identities, rules)
+        assert link.status is status
+        if status is LinkStatus.LINKED:
+            assert link.identity is not None and {link.identity.id} == expected
+        elif status is LinkStatus.AMBIGUOUS:
+            ids = [candidate.id for candidate in link.candidates]
+            assert set(ids) == expected and len(ids) == len(expected)
+            assert ids == sorted(ids)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.data(), MULTI_IDENTITIES, MULTI_ACCOUNTS, MULTI_RULE_LISTS)
+def test_an_accounts_outcome_does_not_depend_on_the_order_of_its_values(
+    data: st.DataObject,
+    identities: list[Record],
+    rows: list[dict[str, list[str]]],
+    rules: list[CorrelationRule],
+) -> None:
+    correlator = Correlator(IdentityIndex(identities), rules)
+    for number, row in enumerate(rows, start=1):
+        shuffled = {
+            name: data.draw(st.permutations(values), label=f"A{number}.{name}")
+            for name, values in row.items()
+        }
+        before = correlator.link(several(f"A{number}", "app.json", **row))
+        after = correlator.link(several(f"A{number}", "app.json", **shuffled))
+        assert after == before
+        trail: list[Step] = []
+        assert correlator.link(several(f"A{number}", "app.json", **shuffled), trail) == before
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.data(), MULTI_IDENTITIES, MULTI_ACCOUNTS, MULTI_RULE_LISTS)
+def test_shuffling_the_values_in_a_json_export_changes_no_finding(
+    data: st.DataObject,
+    identities: list[Record],
+    rows: list[dict[str, list[str]]],
+    rules: list[CorrelationRule],
+) -> None:
+    """The whole audit, from JSON exports whose fields are lists (mixed with bare objects)."""
+    people = [
+        {"id": identity.id, "email": list(identity.values("email")), "status": "active"}
+        for identity in identities
+    ]
+    accounts = [
+        {
+            "id": f"A{number}",
+            "external_id": row["external_id"],
+            "email": [  # objects and bare strings mixed, as sloppy services send them
+                {"value": value, "type": "other"} if index % 2 else value
+                for index, value in enumerate(row["email"])
+            ],
+            "username": row["username"],
+        }
+        for number, row in enumerate(rows, start=1)
+    ]
+    shuffled = [
+        {
+            name: data.draw(st.permutations(value), label=f"{account['id']}.{name}")
+            if isinstance(value, list)
+            else value
+            for name, value in account.items()
+        }
+        for account in accounts
+    ]
+    before = audit_json(people, accounts, rules)
+    after = audit_json(people, shuffled, rules)
+    assert outcomes(after) == outcomes(before)
+    assert after.targets == before.targets
+
+
+def outcomes(report: Report) -> set[tuple[str, str, str | None, str, str]]:
+    """What each finding decides; its message names the account by the value shown, which
+    is the first one read."""
+    return {
+        (
+            finding.fingerprint,
+            finding.kind.value,
+            finding.identity.id if finding.identity else None,
+            finding.remediation.value,
+            json.dumps(finding.detail, sort_keys=True),
+        )
+        for finding in report.findings
+    }
+
+
+def audit_json(
+    people: Sequence[dict[str, Any]],
+    accounts: Sequence[dict[str, Any]],
+    rules: Sequence[CorrelationRule],
+) -> Report:
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        (base / "hr.json").write_text(json.dumps(people), encoding="utf-8")
+        (base / "app.json").write_text(json.dumps(accounts), encoding="utf-8")
+        document = {
+            "version": 1,
+            "source": {"name": SOURCE, "connector": "json", "path": "hr.json", "map": {"id": "id"}},
+            "targets": [
+                {
+                    "name": TARGET,
+                    "connector": "json",
+                    "path": "app.json",
+                    "correlate": [
+                        {"account": rule.account, "identity": rule.identity} for rule in rules
+                    ],
+                }
+            ],
+        }
+        (base / "nhirecon.yaml").write_text(json.dumps(document), encoding="utf-8")
+        return pipeline.audit(config.load(base / "nhirecon.yaml"), now=NOW)

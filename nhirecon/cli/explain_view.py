@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from nhirecon.core.correlate import LinkStatus
+from nhirecon.core.correlate import LinkStatus, Probe
+from nhirecon.core.model import Record
 from nhirecon.core.values import format_datetime
 from nhirecon.pipeline import Explanation
+
+_EMPTY = "empty value, cannot match"
 
 
 def render(result: Explanation) -> str:
     account = result.account
     lines = [
         f"account {account.id} in {result.target} (read from {account.location})",
-        f"  username {account.username or '-'}, email {account.email or '-'}, "
+        f"  {_field(account, 'username')}, {_field(account, 'email')}, "
         f"origin {account.origin.value}, {'active' if account.active else 'disabled'}",
     ]
     if account.created_at:
@@ -20,19 +23,19 @@ def render(result: Explanation) -> str:
         lines.append(f"  last sign-in {format_datetime(account.last_login_at)}")
     lines.append("correlation:")
     for number, step in enumerate(result.trail, start=1):
-        if step.key is None:
-            outcome = "empty value, cannot match"
-        elif not step.matches:
-            outcome = "no identity"
-        elif len(step.matches) == 1:
-            outcome = f"1 identity: {step.matches[0].id} -> linked"
-        else:
-            ids = ", ".join(match.id for match in step.matches)
-            outcome = f"{len(step.matches)} identities: {ids} -> ambiguous"
-        lines.append(
-            f"  {number}. {step.rule} ({step.rule.mode}): value {step.value!r} "
-            f"normalised {step.key!r}: {outcome}"
+        heading = f"  {number}. {step.rule} ({step.rule.mode})"
+        if len(step.probes) == 1:
+            [probe] = step.probes
+            outcome = _outcome(step.matches, decides=True) if probe.key else _EMPTY
+            lines.append(f"{heading}: {_probe(probe)}: {outcome}")
+            continue
+        lines.append(f"{heading}: {len(step.probes)} values, each tried:")
+        lines.extend(
+            f"     - {_probe(probe)}: "
+            + (_outcome(probe.matches, decides=False) if probe.key else _EMPTY)
+            for probe in step.probes
         )
+        lines.append(f"     together: {_outcome(step.matches, decides=True)}")
     link = result.link
     if link.status is LinkStatus.LINKED and link.identity is not None:
         identity = link.identity
@@ -56,4 +59,35 @@ def render(result: Explanation) -> str:
             f"  - excepted {finding.kind.value}: {rule.reason} (owner {rule.owner}, "
             f"until {rule.expires.isoformat()})"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(_plain(line) for line in lines) + "\n"
+
+
+def _field(account: Record, name: str) -> str:
+    """``email a@x`` or, for a field with several values, ``emails a@x, b@x``."""
+    values = account.values(name)
+    if not values:
+        return f"{name} -"
+    label = f"{name}s" if len(values) > 1 else name
+    return f"{label} {', '.join(values)}"
+
+
+def _probe(probe: Probe) -> str:
+    return f"value {probe.value!r} normalised {probe.key!r}"
+
+
+def _outcome(matches: tuple[Record, ...], *, decides: bool) -> str:
+    """What identities were found; ``decides``: the rule's verdict on them follows."""
+    if not matches:
+        return "no identity"
+    ids = ", ".join(match.id for match in matches)
+    if len(matches) == 1:
+        return f"1 identity: {ids}" + (" -> linked" if decides else "")
+    return f"{len(matches)} identities: {ids}" + (" -> ambiguous" if decides else "")
+
+
+def _plain(line: str) -> str:
+    """A line with the control characters of values from other systems escaped (SPEC §6):
+    none can move the cursor or forge a line."""
+    if line.isprintable():
+        return line
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)

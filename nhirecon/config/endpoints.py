@@ -25,11 +25,15 @@ from nhirecon.core.model import (
     ACCOUNT_KINDS,
     CANONICAL_FIELDS,
     DATE_FIELDS,
+    MULTI_VALUED_FIELDS,
     FindingKind,
     Origin,
     Remediation,
 )
 from nhirecon.core.policy import CorrelationRule
+
+ONE_VALUE_FIELDS = frozenset({*CANONICAL_FIELDS, "version"}) - MULTI_VALUED_FIELDS
+"""Fields whose ``map`` entry names exactly one column."""
 
 
 def read_source(check: Checks, value: Any) -> Source:
@@ -106,15 +110,32 @@ def _endpoint(
     return Endpoint(name, connector, MappingProxyType(options), context, key)
 
 
-def _field_map(check: Checks, value: Any, key: str, *, require_id: bool) -> dict[str, str]:
+def _field_map(
+    check: Checks, value: Any, key: str, *, require_id: bool
+) -> dict[str, str | tuple[str, ...]]:
     if value is None:
         if require_id:
             raise check.fail(key, f"missing required key {key!r} (with at least `id`)")
         return {}
     data = check.mapping(value, key, None)
-    result = {}
+    result: dict[str, str | tuple[str, ...]] = {}
     for name, column in data.items():
-        result[name] = check.string(column, join(key, name))
+        entry = join(key, name)
+        if not isinstance(column, list):
+            result[name] = check.string(column, entry)
+            continue
+        if name in ONE_VALUE_FIELDS:
+            raise check.fail(
+                entry,
+                f"{name!r} reads one column; several columns are for fields that can hold"
+                f" several values ({', '.join(sorted(MULTI_VALUED_FIELDS))} and custom"
+                " attributes)",
+            )
+        columns = [check.string(item, f"{entry}[{index}]") for index, item in enumerate(column)]
+        if not columns:
+            raise check.fail(entry, "names no column")
+        distinct = tuple(dict.fromkeys(columns))
+        result[name] = distinct[0] if len(distinct) == 1 else distinct
     if require_id and "id" not in result:
         raise check.fail(key, f"missing required key {join(key, 'id')!r}: the stable key")
     return result

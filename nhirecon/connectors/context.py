@@ -33,8 +33,9 @@ class ConnectorContext:
     """The source's or target's name in the config."""
     base_dir: Path
     """The config file's folder: relative paths are relative to it."""
-    field_map: Mapping[str, str] = field(default_factory=dict)
-    """Canonical or custom field → name in the export, from ``map``."""
+    field_map: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    """Canonical or custom field → name in the export, from ``map``; several names for a
+    field that may hold several values (``email: [work_email, alias_email]``)."""
     origin_values: Mapping[str, Origin] = field(default_factory=dict)
     """Raw origin value (case-folded) → origin, from ``origin_values``."""
     key: str = ""

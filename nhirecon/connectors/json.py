@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from nhirecon.connectors import scim_schema
+from nhirecon.connectors import paths, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
 from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text
 from nhirecon.core.model import Origin
@@ -15,17 +15,14 @@ from nhirecon.errors import DataError
 
 
 def dotted_lookup(item: Mapping[str, Any]) -> Lookup:
-    """Reads ``name`` or, failing that, the dotted path ``a.b.c`` of nested objects."""
+    """Reads ``name`` or, failing that, the path ``a.b.c`` of nested objects, with list
+    items chosen by ``[n]`` or ``[key=value]`` (see :mod:`nhirecon.connectors.paths`)."""
 
     def lookup(path: str) -> object:
         if path in item:
             return item[path]
-        node: object = item
-        for part in path.split("."):
-            if not isinstance(node, Mapping):
-                return None
-            node = node.get(part)
-        return node
+        parts = paths.compile_path(path)
+        return None if parts is None else paths.walk(item, parts)
 
     return lookup
 

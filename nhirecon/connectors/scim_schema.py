@@ -6,10 +6,10 @@ Shared by the live ``scim`` connector and by saved ``ListResponse`` files.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from nhirecon.connectors import paths
 from nhirecon.core.model import Origin
 
 USER_SCHEMA: Final = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -33,38 +33,24 @@ DEFAULT_MAP: Final[Mapping[str, str]] = {
 }
 """Canonical field → SCIM attribute path; ``map:`` adds to and overrides it."""
 
-_FILTER = re.compile(
-    r'^(?P<attr>[^\[]+)\[(?P<sub>\w+)\s+eq\s+(?P<value>"[^"]*"|true|false)\]$', re.I
-)
-
 
 def scim_origin(external_id: str | None) -> Origin:
     """An account with an ``externalId`` was provisioned by a SCIM client; one without was not."""
     return Origin.SCIM if external_id else Origin.JIT
 
 
-Step = tuple[str, str | None, object]
-"""One part of a path, case-folded: the attribute, and for a filter its sub-attribute and
-the wanted value."""
-
-
 @functools.lru_cache(maxsize=512)
-def _compile(path: str) -> tuple[str | None, tuple[Step, ...]]:
+def _compile(path: str) -> tuple[str | None, tuple[paths.Part, ...]]:
     """Split a path once: its schema URN (if any) and its steps, names case-folded."""
     schema = None
-    if path.startswith("urn:"):
-        schema, _, path = path.rpartition(":")
-        schema = schema.casefold()
-    steps: list[Step] = []
-    for part in path.split("."):
-        match = _FILTER.match(part)
-        if match:
-            raw = match["value"]
-            wanted: object = raw.strip('"') if raw.startswith('"') else raw.lower() == "true"
-            steps.append((match["attr"].casefold(), match["sub"].casefold(), wanted))
-        else:
-            steps.append((part.casefold(), None, None))
-    return schema, tuple(steps)
+    if path.startswith("urn:"):  # the attribute follows the URN's last colon
+        head, bracket, tail = path.partition("[")
+        schema, _, attribute = head.rpartition(":")
+        schema, path = schema.casefold(), attribute + bracket + tail
+    parts = paths.compile_path(path, fold=True)
+    if parts is None:  # not a path: one attribute name, as written
+        parts = ((paths.NAME, path.casefold(), ""),)
+    return schema, parts
 
 
 def fold_keys(value: Any) -> Any:
@@ -95,43 +81,16 @@ def lookup(resource: Mapping[str, Any]) -> Callable[[str], object]:
 def resolve(resource: Mapping[str, Any], path: str) -> object:
     """The value at a SCIM attribute path, or ``None``.
 
-    Supports ``attr``, ``attr.sub``, schema-qualified ``urn:…:attr.sub`` and a simple value
-    filter ``attr[type eq "work"].value``. Attribute names are case-insensitive. A complex
-    multi-valued attribute named alone (``emails``) gives the primary (else first) ``value``.
+    Supports ``attr``, ``attr.sub``, schema-qualified ``urn:…:attr.sub``, a value filter
+    ``attr[type eq "work"].value`` (or ``attr[type=work].value``) and an index ``attr[0]``
+    (see :mod:`nhirecon.connectors.paths`). Attribute names are case-insensitive. A
+    multi-valued attribute comes back whole (``emails``: every item): the field mapping
+    reads each item's ``value``, so no value is picked by its place in the list.
     """
     return _resolve(fold_keys(resource), path)
 
 
 def _resolve(folded: dict[str, Any], path: str) -> object:
-    schema, steps = _compile(path)
+    schema, parts = _compile(path)
     node: object = folded if schema is None else folded.get(schema)
-    for name, sub, wanted in steps:
-        if node is None:
-            return None
-        if sub is not None:
-            node = _select(_get(node, name), sub, wanted)
-        elif isinstance(node, list):
-            node = [item.get(name) for item in node if isinstance(item, dict)]
-        else:
-            node = _get(node, name)
-    if isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
-        chosen = next((item for item in node if item.get("primary") is True), node[0])
-        return chosen.get("value")
-    return node
-
-
-def _get(node: object, name: str) -> object:
-    return node.get(name) if isinstance(node, dict) else None
-
-
-def _select(values: object, sub: str, expected: object) -> object:
-    if not isinstance(values, list):
-        return None
-    for item in values:
-        found = _get(item, sub)
-        if isinstance(found, str) and isinstance(expected, str):
-            if found.casefold() == expected.casefold():
-                return item
-        elif found == expected:
-            return item
-    return None
+    return paths.walk(node, parts)

@@ -2,13 +2,15 @@
 
 Rules are tried in order. A rule that finds exactly one identity links the account; one
 that finds several makes it ambiguous; one that finds none passes to the next. Empty values
-never match. The identity side is indexed once per (field, comparison mode), so each account
-costs one dictionary look-up per rule tried.
+never match. A multi-valued field is tried with every one of its values, on either side:
+the distinct identities they find together decide, so no value is ever picked by its place
+in a list. The identity side is indexed once per (field, comparison mode), so each account
+costs one dictionary look-up per value tried.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,15 +28,27 @@ class LinkStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Probe:
+    """One value of the account's field looked up among the identities."""
+
+    value: str | None
+    """The account's raw value."""
+    key: str | None
+    """The value after normalisation (``None``: empty, so it cannot match)."""
+    matches: tuple[Record, ...]
+    """The identities this value finds, by id."""
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """One rule tried on one account, for ``explain``."""
 
     rule: CorrelationRule
-    value: str | None
-    """The account's raw value of the rule's field."""
-    key: str | None
-    """The value after normalisation (``None``: empty, so it cannot match)."""
+    probes: tuple[Probe, ...]
+    """Each value of the account's field that was tried: one for a single-valued field
+    (possibly empty), every value of a multi-valued one in the order read."""
     matches: tuple[Record, ...]
+    """The distinct identities all the values found together, by id: they decide."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +58,18 @@ class Link:
     rule: CorrelationRule | None = None
     """The rule that decided (linked or ambiguous)."""
     candidates: tuple[Record, ...] = ()
-    """The identities an ambiguous rule matched."""
+    """The identities an ambiguous rule matched, by id."""
 
 
 UNMATCHED = Link(LinkStatus.UNMATCHED)
 
 
 class IdentityIndex:
-    """Look-up tables over the source's identities, built on first use per field."""
+    """Look-up tables over the source's identities, built on first use per field.
+
+    An identity with several values of a field (several emails) is found under each of
+    them, once.
+    """
 
     def __init__(self, identities: Sequence[Record]) -> None:
         self.identities = identities
@@ -72,21 +90,34 @@ class IdentityIndex:
             unique: dict[str, int] = {}
             shared: dict[str, list[int]] = {}
             for position, identity in enumerate(self.identities):
-                key = key_for(_text(identity.value(field)), mode)
-                if key is None:
+                several = identity.multi_values.get(field) if identity.multi_values else None
+                if several is None:
+                    key = key_for(_text(identity.value(field)), mode)
+                    if key is not None:
+                        _add(unique, shared, key, position)
                     continue
-                seen = unique.get(key)
-                if seen is None:
-                    unique[key] = position
-                elif seen == _MANY:
-                    shared[key].append(position)
-                else:
-                    unique[key] = _MANY
-                    shared[key] = [seen, position]
+                for value in several:
+                    key = key_for(value, mode)
+                    if key is not None:
+                        _add(unique, shared, key, position)
             for positions in shared.values():  # candidates by id, whatever the input order
                 positions.sort(key=lambda position: self.identities[position].id)
             table = self._tables[(field, mode)] = (unique, shared)
         return table
+
+
+def _add(unique: dict[str, int], shared: dict[str, list[int]], key: str, position: int) -> None:
+    """Index ``position`` under ``key``; positions arrive in order, so one identity that
+    holds two values with the same key is seen last in the list and counted once."""
+    seen = unique.get(key)
+    if seen is None:
+        unique[key] = position
+    elif seen == _MANY:
+        if shared[key][-1] != position:
+            shared[key].append(position)
+    elif seen != position:
+        unique[key] = _MANY
+        shared[key] = [seen, position]
 
 
 class Correlator:
@@ -98,17 +129,69 @@ class Correlator:
 
     def link(self, account: Record, trail: list[Step] | None = None) -> Link:
         """The account's link; with ``trail``, also record every rule tried."""
-        for rule, mode in self.rules:
-            value = _text(account.value(rule.account))
-            key = key_for(value, mode)
-            matches = self.index.find(rule.identity, mode, key) if key is not None else ()
-            if trail is not None:
-                trail.append(Step(rule, value, key, matches))
+        if trail is not None or account.multi_values:
+            return self._link_every_value(account, trail)
+        find = self.index.find
+        for rule, mode in self.rules:  # the common case: one value per field, no trail
+            key = key_for(_text(account.value(rule.account)), mode)
+            if key is None:
+                continue
+            matches = find(rule.identity, mode, key)
             if len(matches) == 1:
                 return Link(LinkStatus.LINKED, matches[0], rule)
             if matches:
                 return Link(LinkStatus.AMBIGUOUS, None, rule, matches)
         return UNMATCHED
+
+    def _link_every_value(self, account: Record, trail: list[Step] | None) -> Link:
+        multi = account.multi_values
+        for rule, mode in self.rules:
+            several = multi.get(rule.account)
+            if trail is not None:
+                values = (account.value(rule.account),) if several is None else several
+                probes = tuple(self._probe(rule, mode, value) for value in values)
+                matches = _together(probe.matches for probe in probes)
+                trail.append(Step(rule, probes, matches))
+            elif several is None:
+                key = key_for(_text(account.value(rule.account)), mode)
+                matches = self.index.find(rule.identity, mode, key) if key is not None else ()
+            else:
+                matches = _together(
+                    self.index.find(rule.identity, mode, key)
+                    for key in (key_for(value, mode) for value in several)
+                    if key is not None
+                )
+            if len(matches) == 1:
+                return Link(LinkStatus.LINKED, matches[0], rule)
+            if matches:
+                return Link(LinkStatus.AMBIGUOUS, None, rule, matches)
+        return UNMATCHED
+
+    def _probe(self, rule: CorrelationRule, mode: str, raw: object) -> Probe:
+        value = _text(raw)
+        key = key_for(value, mode)
+        matches = self.index.find(rule.identity, mode, key) if key is not None else ()
+        return Probe(value, key, matches)
+
+
+def _together(found: Iterable[tuple[Record, ...]]) -> tuple[Record, ...]:
+    """The distinct identities several values found, by id: one identity found through
+    two values is one identity."""
+    first: tuple[Record, ...] = ()
+    distinct: dict[int, Record] | None = None
+    for matches in found:
+        if not matches:
+            continue
+        if not first:
+            first = matches  # from the index: distinct already, and by id
+            continue
+        if distinct is None:
+            distinct = {id(identity): identity for identity in first}
+        for identity in matches:
+            distinct.setdefault(id(identity), identity)
+    if distinct is None or len(distinct) == len(first):
+        return first
+    return tuple(sorted(distinct.values(), key=lambda identity: identity.id))
 
 
 def _text(value: object) -> str | None:

@@ -71,9 +71,13 @@ TEXT_FIELDS: Final = (
     "manager",
 )
 CANONICAL_FIELDS: Final = (*TEXT_FIELDS, "active", "groups", *DATE_FIELDS, "origin")
+MULTI_VALUED_FIELDS: Final = frozenset({"external_id", "username", "email", "display_name"})
+"""Canonical fields that may hold several values (SCIM ``emails``, a list in a JSON or YAML
+export, several mapped columns); custom attributes may too. Every other field holds one."""
 
 HUMAN: Final = "human"
 EMPTY_ATTRIBUTES: Final[Mapping[str, str]] = MappingProxyType({})
+NO_MULTI_VALUES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,10 @@ class Record:
     """The target's version tag (SCIM ``meta.version``), used to detect changes."""
     attributes: Mapping[str, str] = field(default_factory=lambda: EMPTY_ATTRIBUTES)
     """Custom attributes named in ``map`` beyond the canonical fields."""
+    multi_values: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: NO_MULTI_VALUES)
+    """Every value of each field that held more than one, primary (if flagged) first, then
+    in the order read. The field itself holds the first of them, for people to read;
+    correlation, ``compare``, exceptions and ``protected`` use them all (see :meth:`values`)."""
 
     @property
     def is_human(self) -> bool:
@@ -123,6 +131,17 @@ class Record:
         if name in CANONICAL_FIELDS:
             return getattr(self, name)
         return self.attributes.get(name)
+
+    def values(self, name: str) -> tuple[str, ...]:
+        """Every value of a text field or custom attribute: all of a multi-valued one's,
+        else its one value, or none when it is empty."""
+        several = self.multi_values.get(name)
+        if several is not None:
+            return several
+        value = self.value(name)
+        if value is None:
+            return ()
+        return (value if isinstance(value, str) else str(value),)
 
     @property
     def label(self) -> str:
