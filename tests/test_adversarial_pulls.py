@@ -222,9 +222,11 @@ def test_a_listing_ending_on_a_full_page_is_checked_past_its_end(
     assert len(list(endpoint.open().records())) == 12
     probes = [seen for seen in server.faults.seen if "startIndex=13&" in seen.query]
     assert [(seen.query, seen.status) for seen in probes] == [("startIndex=13&count=1", 200)]
-    # a service that will not answer past the end is taken at its word
+    # a service that refuses the page past the end is asked for the last resource and the
+    # one after it instead, which must be the last resource alone
     server.faults.add(answer(400), method="GET", path=r"startIndex=13&", times=None)
     assert len(list(endpoint.open().records())) == 12
+    assert "startIndex=12&count=2" in [seen.query for seen in server.faults.seen]
 
 
 # --- a large estate through seeded faults -------------------------------------------------

@@ -32,6 +32,7 @@ from .scim_server import (
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "junit", "sarif")
 SECRET_ENV = "NHIRECON_TEST_SECRET"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 def canary(label: str) -> str:
@@ -261,3 +262,100 @@ def test_an_access_token_no_header_can_carry_is_refused_unseen(
     assert "Traceback" not in result.stderr
     assert leaks([access, *setup.secrets], [("stderr", result.stderr)], tmp_path) == []
     assert [seen.path for seen in server.faults.seen] == ["/token"]
+
+
+# --- credentials a service echoes back ----------------------------------------------------
+
+
+def fragments(secret: str, size: int = 8) -> list[str]:
+    """Every run of ``size`` characters of a secret: none may be shown, even cut."""
+    return [secret[start : start + size] for start in range(len(secret) - size + 1)]
+
+
+def escaped(text: str) -> str:
+    """``text`` as a JSON string with every character a ``\\uXXXX`` escape."""
+    return '"' + "".join(f"\\u{ord(character):04x}" for character in text) + '"'
+
+
+def echo_in_listing(*, escape: bool) -> Any:
+    """A 200 listing whose users carry the request's ``Authorization`` value in their
+    ``displayName`` and (compared, so shown in findings) department; ``escape``: written
+    as JSON escapes, character by character, where no plain-text search finds it; else
+    plain, in a body with no escape at all (``meta``, whose ETag has quotes, left out)."""
+
+    def action(environ: dict[str, Any], start_response: Any, app: Any) -> Any:
+        header = environ.get("HTTP_AUTHORIZATION", "(none)")
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+        captured: list[Any] = []
+        body = json.loads(b"".join(app(environ, lambda *args: captured.append(args))))
+        for resource in body.get("Resources", []):
+            resource["displayName"] = "@@echo@@"
+            resource[ENTERPRISE] = {"department": "@@echo@@"}
+            if not escape:
+                resource.pop("meta", None)
+        value = escaped(f"echo {header}") if escape else json.dumps(f"echo {header}")
+        data = json.dumps(body).replace('"@@echo@@"', value).encode()
+        assert escape or b"\\" not in data
+        start_response(captured[0][0], [("Content-Type", "application/scim+json")])
+        return [data]
+
+    return action
+
+
+def padded(status: int, *, as_json: bool, escape: bool = False) -> Any:
+    """An error whose detail quotes the request's ``Authorization`` value just before the
+    point where a message is cut short (a few hundred characters in)."""
+
+    def action(environ: dict[str, Any], start_response: Any, app: Any) -> Any:
+        header = environ.get("HTTP_AUTHORIZATION", "(none)")
+        detail = f"{'p' * 270} {header} was not accepted"  # cut 20-odd characters in
+        body = json.dumps({"status": str(status), "detail": detail}) if as_json else detail
+        if escape:
+            body = body.replace(json.dumps(header)[1:-1], escaped(header)[1:-1])
+        kind = "application/scim+json" if as_json else "text/plain"
+        start_response(f"{status} Refused", [("Content-Type", kind)])
+        return [body.encode()]
+
+    return action
+
+
+@pytest.mark.parametrize("kind", SETUPS)
+def test_no_echoed_credential_in_any_output_or_file(
+    kind: str, server: ScimServer, run: Run, tmp_path: Path
+) -> None:
+    """The whole ``audit``, with ``-v`` and every format to files and stdout, against a
+    service that echoes the credentials it gets into a 200 listing and into error details:
+    no 8 characters of any secret in a row appear anywhere."""
+    seed_estate(server)
+    setup = SETUPS[kind](server)
+    (tmp_path / "hr.csv").write_text(HR_CSV, encoding="utf-8")
+    text = estate_config(server, target_options="retries: 1").replace(
+        f"{{type: bearer, token_env: {TOKEN_ENV}}}", setup.auth
+    )
+    (tmp_path / "nhirecon.yaml").write_text(text, encoding="utf-8")
+    runs = Runs(run, setup)
+
+    for escape in (False, True):
+        echo = echo_in_listing(escape=escape)
+        rule = first(server.faults, echo, method="GET", path=r"/Users\?", times=None)
+        folder = f"reports-{'escaped' if escape else 'plain'}"
+        reports = [arg for name in FORMATS for arg in ("-f", name, "-o", f"{folder}/{name}.out")]
+        runs("audit", "--now", NOW, "-v", *reports, "-f", "json", code=0)
+        report = json.loads((tmp_path / folder / "json.out").read_text())
+        assert "[redacted]" in json.dumps(report["findings"]), "scrubbed, not dropped"
+        runs("audit", "--now", NOW, "-v", "-f", "table", code=0)
+        drop(server.faults, rule)
+
+    for status, as_json, escape in ((400, True, True), (500, False, False), (401, True, False)):
+        action = padded(status, as_json=as_json, escape=escape)
+        rule = first(server.faults, action, method="GET", path=r"/Users\?", times=None)
+        failed = runs("audit", "--now", NOW, "-v", "-f", "json", "-o", f"r{status}.json", code=3)
+        drop(server.faults, rule)
+        assert f"HTTP {status}" in failed.stderr and "pppp" in failed.stderr
+
+    needles = [piece for secret in [*setup.secrets, TOKEN] for piece in fragments(secret)]
+    # the config the test wrote holds no secret: words it shares with one (``password``
+    # of ``password_env``) are not secret material
+    needles = [needle for needle in needles if needle not in text]
+    found = leaks(needles, runs.texts, tmp_path)
+    assert found == [], "\n".join(found[:20])

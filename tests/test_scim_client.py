@@ -65,10 +65,11 @@ def test_a_bad_page_is_a_protocol_error(fields: dict[str, Any], message: str) ->
 
 
 def test_page_starts_follow_the_first_pages_size() -> None:
-    assert scim.page_starts(2300, 1000) == [1001, 2001]
-    assert scim.page_starts(2000, 1000) == [1001]
-    assert scim.page_starts(7, 7) == []
-    assert scim.page_starts(0, 0) == []
+    assert list(scim.page_starts(2300, 1000)) == [1001, 2001]
+    assert list(scim.page_starts(2000, 1000)) == [1001]
+    assert list(scim.page_starts(7, 7)) == []
+    assert list(scim.page_starts(0, 0)) == []
+    assert len(scim.page_starts(10**12, 1)) == 10**12 - 1, "lazy: nothing is built"
     with pytest.raises(scim.ProtocolError, match="first page is empty"):
         scim.page_starts(5, 0)
 

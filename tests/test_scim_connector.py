@@ -112,7 +112,7 @@ def test_pages_follow_the_servers_clamp_and_fetch_concurrently(
     accounts = pull(load(target_options="page_size: 100\nmax_workers: 3"))
     assert len({account.id for account in accounts}) == 250
     starts = sorted(int(q.split("startIndex=")[1].split("&")[0]) for q in page_requests(server))
-    assert starts == list(range(1, 251, 40))
+    assert starts == [*range(1, 251, 40), 251], "every page, and the page past the end (empty)"
     assert 1 < server.faults.peak <= 3
 
 
@@ -230,7 +230,7 @@ def test_oauth2_client_credentials_token_is_fetched_once_and_used(
     token_calls = [seen for seen in server.faults.seen if seen.path == "/token"]
     assert len(token_calls) == 1
     users = [seen for seen in server.faults.seen if seen.path.endswith("/Users")]
-    assert len(users) == 3
+    assert len(users) == 4  # three pages of 4, and the (empty) page past the end
     assert all(seen.headers.get("Authorization") == f"Bearer {TOKEN}" for seen in users)
 
 
@@ -293,7 +293,7 @@ def test_429_with_retry_after_seconds_waits_and_succeeds(server: ScimServer, loa
     server.faults.add(answer(429, {"Retry-After": "1"}), method="GET", path="/Users")
     assert len(pull(load())) == 11
     statuses = [seen.status for seen in server.faults.seen if seen.path.endswith("/Users")]
-    assert statuses == [429, 200]
+    assert statuses == [429, 200, 200]  # the page, and the (empty) page past the end
     assert _gap(server) >= 0.9
 
 
@@ -303,7 +303,7 @@ def test_503_with_retry_after_http_date_waits_and_succeeds(server: ScimServer, l
     server.faults.add(answer(503, {"Retry-After": when}), method="GET", path="/Users")
     assert len(pull(load())) == 11
     statuses = [seen.status for seen in server.faults.seen if seen.path.endswith("/Users")]
-    assert statuses == [503, 200]
+    assert statuses == [503, 200, 200]  # the page, and the (empty) page past the end
     assert _gap(server) >= 0.9
 
 
@@ -315,7 +315,7 @@ def test_429_with_x_rate_limit_reset_epoch_waits_and_succeeds(
     server.faults.add(answer(429, {"X-Rate-Limit-Reset": reset}), method="GET", path="/Users")
     assert len(pull(load())) == 11
     statuses = [seen.status for seen in server.faults.seen if seen.path.endswith("/Users")]
-    assert statuses == [429, 200]
+    assert statuses == [429, 200, 200]  # the page, and the (empty) page past the end
     assert _gap(server) >= 0.9
 
 
@@ -325,10 +325,11 @@ def test_500_and_a_timeout_are_retried(server: ScimServer, load: Load) -> None:
     server.faults.add(delay(0.8), method="GET", path="/Users", times=1)
     assert len(pull(load(target_options="timeout: 0.3"))) == 11
     statuses = [seen.status for seen in server.faults.seen if seen.path.endswith("/Users")]
-    # two 500s, the request that timed out (answered too late), and the one that worked
-    assert len(statuses) == 4
+    # two 500s, the request that timed out (answered too late), the one that worked, and
+    # the (empty) page past the end
+    assert len(statuses) == 5
     assert statuses[:2] == [500, 500]
-    assert statuses[3] == 200
+    assert statuses[3:] == [200, 200]
 
 
 def test_retries_are_bounded(server: ScimServer, load: Load) -> None:
@@ -345,11 +346,11 @@ def test_rate_limit_spaces_every_request_retries_included(server: ScimServer, lo
     server.faults.add(answer(500), method="GET", path="startIndex=11", times=1)
     pull(load(target_options="page_size: 5\nmax_workers: 4\nrate_limit_per_minute: 300"))
     arrivals = sorted(seen.at for seen in server.faults.seen)
-    # 6 pages, one retry, and the (empty) page past the last full one, nothing else
-    assert len(arrivals) == 8
-    # 300 a minute is one every 0.2 s: eight requests cannot span less than 7 x 0.2 s,
+    # the service provider config, 6 pages, one retry, and the (empty) page past the end
+    assert len(arrivals) == 9
+    # 300 a minute is one every 0.2 s: nine requests cannot span less than 8 x 0.2 s,
     # however many workers there are (jitter of a few ms aside).
-    assert arrivals[-1] - arrivals[0] >= 7 * 0.2 - 0.05
+    assert arrivals[-1] - arrivals[0] >= 8 * 0.2 - 0.05
 
 
 def test_engine_audit_over_the_estate(server: ScimServer, load: Load) -> None:

@@ -340,19 +340,20 @@ def test_ids_that_are_paths_in_disguise_are_never_written(folder: Path, odd_id: 
         start(folder, server, remediate="{jit-orphan: delete, orphan: delete}")
 
         def plant(body: dict[str, Any]) -> None:
-            body["Resources"].append(
-                {
-                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                    "id": odd_id,
-                    "userName": "intruder",
-                    "active": True,
-                    "emails": [{"value": "intruder@evil.example", "primary": True}],
-                }
-            )
+            if body.get("startIndex", 1) == 1:
+                body["Resources"].append(
+                    {
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "id": odd_id,
+                        "userName": "intruder",
+                        "active": True,
+                        "emails": [{"value": "intruder@evil.example", "primary": True}],
+                    }
+                )
+                body["itemsPerPage"] = len(body["Resources"])
             body["totalResults"] += 1
-            body["itemsPerPage"] = len(body["Resources"])
 
-        server.faults.add(rewrite_list(plant), method="GET", path=r"/Users\?startIndex=1&", times=1)
+        server.faults.add(rewrite_list(plant), method="GET", path=r"/Users\?", times=None)
         loaded = config.load(folder / "nhirecon.yaml")
         assert INSTANT is not None
         report = pipeline.audit(loaded, now=INSTANT)

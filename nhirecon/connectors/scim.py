@@ -1,10 +1,11 @@
 """A live SCIM 2.0 service provider (RFC 7643/7644): reads ``/Users``, disables and deletes.
 
-Accounts are paged on ``totalResults``; once the total is known the remaining pages are
-fetched concurrently. A listing that does not hold exactly ``totalResults`` distinct
-resources fails the pull. Group membership comes from ``/Groups`` when it is needed
-(``compare: [groups]`` or ``map: {groups: ...}``), since many services never fill in
-``User.groups``.
+Accounts are paged by cursor (RFC 9865) where the service offers it, else on
+``totalResults``, the pages after the first fetched concurrently. A listing that is not
+provably complete, or that holds a resource outside the configured ``filter``, fails the
+pull (see :mod:`nhirecon.connectors.scim_listing`). Group membership comes from
+``/Groups`` when it is needed (``compare: [groups]`` or ``map: {groups: ...}``), since many
+services never fill in ``User.groups``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from nhirecon.connectors import scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.json import scim_lookup
 from nhirecon.connectors.scim_client import ScimClient
+from nhirecon.connectors.scim_filter import FilterError, compile_filter
+from nhirecon.connectors.scim_listing import MAX_RECORDS
 from nhirecon.connectors.scim_writer import ScimWriter
 from nhirecon.core.model import Origin
 from nhirecon.errors import ConfigError
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 
 GROUPS: Final = "Groups"
 USERS: Final = "Users"
-POSITIVE: Final = ("timeout", "page_size", "max_workers")
+POSITIVE: Final = ("timeout", "page_size", "max_workers", "max_response_mb", "max_records")
 
 
 _UNVERIFIED: set[str] = set()
@@ -80,6 +83,8 @@ class ScimConnector(Connector):
         retries: int = 5,
         backoff: float = 0.5,
         max_retry_wait: float = 120.0,
+        max_response_mb: float = 64.0,
+        max_records: int = MAX_RECORDS,
     ) -> None:
         """Options (the keys of a ``connector: scim`` target):
 
@@ -93,14 +98,18 @@ class ScimConnector(Connector):
         - ``rate_limit_per_minute``: requests started in any 60 seconds (reads and writes);
         - ``verify_tls``, ``ca_bundle``: TLS certificate checks and a private CA file;
         - ``allow_http``: permit plain ``http://`` to another machine (never advisable);
-        - ``filter``: a SCIM filter for the listing, e.g. ``userType eq "Employee"``;
-        - ``retries``, ``backoff``, ``max_retry_wait``: bounds of the retry policy.
+        - ``filter``: a SCIM filter for the listing, e.g. ``userType eq "Employee"``; every
+          resource returned is checked against it;
+        - ``retries``, ``backoff``, ``max_retry_wait``: bounds of the retry policy;
+        - ``max_response_mb``: the largest answer read, in MiB once decompressed;
+        - ``max_records``: the most resources a listing may announce or return.
         """
         super().__init__(context=context)
         self.url = url.rstrip("/")
         self.filter = filter
         self.page_size = page_size
         self.max_workers = max_workers
+        self.max_records = max_records
         where = f"{context.key}.auth" if context.key else "auth"
         bundle = context.resolve(ca_bundle) if ca_bundle else None
         if bundle is not None and not bundle.is_file():
@@ -117,6 +126,7 @@ class ScimConnector(Connector):
                 max_retry_wait=float(max_retry_wait),
                 max_workers=max_workers,
                 rate_limit_per_minute=rate_limit_per_minute,
+                max_response_mb=float(max_response_mb),
             ),
             credentials=credentials,
             verify_tls=verify_tls,
@@ -145,6 +155,11 @@ class ScimConnector(Connector):
         for name in POSITIVE:
             if name in options and options[name] <= 0:
                 problems.append((name, f"must be positive, got {options[name]!r}"))
+        if options.get("filter"):
+            try:
+                compile_filter(str(options["filter"]))
+            except FilterError as exc:
+                problems.append(("filter", f"cannot be checked on the resources returned: {exc}"))
         for name in ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute"):
             value = options.get(name)
             if value is not None and value < 0:
@@ -166,6 +181,7 @@ class ScimConnector(Connector):
             page_size=self.page_size,
             scim_filter=self.filter,
             max_workers=self.max_workers,
+            max_records=self.max_records,
         )
         for resource in resources:
             resource_id = str(resource.get("id", ""))
@@ -179,7 +195,10 @@ class ScimConnector(Connector):
             if self._groups is None:
                 found: dict[str, list[dict[str, str]]] = {}
                 for group in self.client.list_all(
-                    GROUPS, page_size=self.page_size, max_workers=self.max_workers
+                    GROUPS,
+                    page_size=self.page_size,
+                    max_workers=self.max_workers,
+                    max_records=self.max_records,
                 ):
                     entry = {
                         "value": str(group.get("id", "")),

@@ -55,16 +55,27 @@ class Features:
     bulk: bool = False
     bulk_max_operations: int = 0
     filter: bool = False
+    cursor: bool = False
+    """RFC 9865 ``pagination.cursor``: the service pages by ``cursor`` and ``nextCursor``."""
+    max_page_size: int | None = None
+    """RFC 9865 ``pagination.maxPageSize``: the most resources a page holds, whatever is asked."""
+    cursor_timeout: int | None = None
+    """RFC 9865 ``pagination.cursorTimeout``: seconds a cursor stays valid between pages."""
 
 
 @dataclass(frozen=True)
 class Page:
     """One page of a listing."""
 
-    total: int
+    total: int | None
+    """``None`` only for a page paged by cursor, where RFC 9865 makes it optional."""
     start: int
     items_per_page: int
     resources: tuple[Mapping[str, Any], ...]
+    next_cursor: str | None = None
+    """RFC 9865: the cursor of the next page; ``None`` on the last page."""
+    url: str = ""
+    """Where the page was read, for messages."""
 
 
 def config_request() -> Request:
@@ -82,6 +93,20 @@ def list_request(
     return Request("GET", f"/{resource_type}", tuple(query))
 
 
+def cursor_request(
+    resource_type: str, cursor: str, count: int, scim_filter: str | None = None
+) -> Request:
+    """RFC 9865 §2: one page of a listing by cursor; the empty cursor asks for the first."""
+    query = [("cursor", cursor), ("count", str(count))]
+    if scim_filter:
+        query.append(("filter", scim_filter))
+    return Request("GET", f"/{resource_type}", tuple(query))
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def parse_features(data: Any) -> Features:
     """The features a ``/ServiceProviderConfig`` document announces."""
     if not isinstance(data, Mapping):
@@ -96,24 +121,39 @@ def parse_features(data: Any) -> Features:
     bulk = data.get("bulk") if isinstance(data.get("bulk"), Mapping) else {}
     assert isinstance(bulk, Mapping)
     max_ops = bulk.get("maxOperations")
+    pagination = data.get("pagination")
+    if not isinstance(pagination, Mapping):  # RFC 9865 §4
+        pagination = {}
     return Features(
         patch=supported("patch"),
         etag=bool(supported("etag")),
         bulk=bool(supported("bulk")),
         bulk_max_operations=max_ops if isinstance(max_ops, int) else 0,
         filter=bool(supported("filter")),
+        cursor=pagination.get("cursor") is True,
+        max_page_size=_positive(pagination.get("maxPageSize")),
+        cursor_timeout=_positive(pagination.get("cursorTimeout")),
     )
 
 
-def parse_page(data: Any, where: str) -> Page:
-    """A ListResponse page (§3.4.2), checked; anything else is a :class:`ProtocolError`."""
+def parse_page(data: Any, where: str, *, cursor: bool = False) -> Page:
+    """A ListResponse page (§3.4.2), checked; anything else is a :class:`ProtocolError`.
+
+    ``totalResults`` may be missing only from a page paged by cursor (RFC 9865 §2): one
+    asked for by ``cursor``, or one that carries a ``nextCursor``.
+    """
     if not isinstance(data, Mapping):
         raise ProtocolError(f"{where}: expected a ListResponse object")
     schemas = data.get("schemas")
     if isinstance(schemas, list) and schemas and LIST_RESPONSE not in schemas:
         raise ProtocolError(f"{where}: not a ListResponse (schemas {schemas})")
+    next_cursor = data.get("nextCursor")
+    if next_cursor is not None and not (isinstance(next_cursor, str) and next_cursor):
+        raise ProtocolError(f"{where}: ListResponse with an invalid nextCursor ({next_cursor!r})")
     total = data.get("totalResults")
-    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+    optional = total is None and (cursor or next_cursor is not None)
+    valid = isinstance(total, int) and not isinstance(total, bool) and total >= 0
+    if not (valid or optional):
         raise ProtocolError(f"{where}: ListResponse without a valid totalResults ({total!r})")
     resources = data.get("Resources", [])
     if resources is None:
@@ -130,18 +170,21 @@ def parse_page(data: Any, where: str) -> Page:
         raise ProtocolError(
             f"{where}: itemsPerPage says {per_page} but the page holds {len(resources)} resources"
         )
-    return Page(total, start, per_page, tuple(resources))
+    return Page(total, start, per_page, tuple(resources), next_cursor, where)
 
 
-def page_starts(total: int, first_page: int) -> list[int]:
-    """The ``startIndex`` of every page after the first, given the first page's size."""
+def page_starts(total: int, first_page: int) -> range:
+    """The ``startIndex`` of every page after the first, given the first page's size.
+
+    A ``range``, never a list: a ``totalResults`` of 10^12 costs nothing until paged.
+    """
     if total <= first_page:
-        return []
+        return range(0)
     if first_page < 1:
         raise ProtocolError(
             f"the first page is empty but totalResults says {total}: cannot page through it"
         )
-    return list(range(1 + first_page, total + 1, first_page))
+    return range(1 + first_page, total + 1, first_page)
 
 
 def check_complete(seen: int, unique: int, total: int, where: str) -> None:

@@ -188,6 +188,7 @@ class ClientCredentials:
             form=form,
             headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
             authenticate=False,
+            scrub=False,  # it hands over the token it issues, which may be the one in use
         )
         if response.status != 200:
             raise transport.fail(response, "200 with an access token")

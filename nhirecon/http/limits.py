@@ -2,21 +2,22 @@
 
 Every request to a service, first tries and retries alike, waits for the same
 :class:`RateLimiter`; :class:`RetryPolicy` is urllib3's ``Retry`` with this tool's timing
-(``Retry-After``, ``X-Rate-Limit-Reset``, jittered back-off); :class:`Limits` holds a
-target's settings.
+(``Retry-After``, the ``X-RateLimit-Reset`` / ``X-Rate-Limit-Reset`` epochs vendors send
+instead, jittered back-off); :func:`rate_limited` tells a 403 that means "slow down" from
+one that means "no"; :class:`Limits` holds a target's settings.
 """
 
 from __future__ import annotations
 
+import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Self
 
 import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
@@ -27,6 +28,60 @@ they carry ``If-Match`` where the server supports it, so a repeat that finds the
 already changed answers 412 and the caller re-reads it."""
 EPOCH_THRESHOLD: Final = 1_000_000_000
 """An ``X-Rate-Limit-Reset`` above this is an epoch instant; below, a number of seconds."""
+RESET_HEADERS: Final = ("X-RateLimit-Reset", "X-Rate-Limit-Reset")
+"""When a rate limit lifts, in the dialects vendors use (epoch seconds, or seconds)."""
+REMAINING_HEADERS: Final = ("X-RateLimit-Remaining", "X-Rate-Limit-Remaining")
+"""Requests left in the current window; ``0`` means the limit is reached."""
+
+
+def header(headers: Mapping[str, str], *names: str) -> str | None:
+    """The first of ``names`` present in ``headers``, matched case-insensitively."""
+    wanted = [name.casefold() for name in names]
+    found = {key.casefold(): value for key, value in headers.items()}
+    return next((found[name] for name in wanted if name in found), None)
+
+
+def retry_after_delay(value: str | None, now: float, cap: float) -> float | None:
+    """Seconds to wait for a ``Retry-After`` header (seconds or an HTTP date), capped."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return min(float(text), cap)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, min(when.timestamp() - now, cap))
+
+
+def rate_limit_wait(headers: Mapping[str, str], now: float, cap: float) -> float | None:
+    """How long a rate-limited answer says to wait: ``Retry-After``, else a reset instant;
+    ``None`` when it does not say."""
+    told = retry_after_delay(header(headers, "Retry-After"), now, cap)
+    if told is not None:
+        return told
+    return reset_delay(header(headers, *RESET_HEADERS), now, cap)
+
+
+def rate_limited(headers: Mapping[str, str]) -> bool:
+    """Whether a 403 is a rate limit rather than a refusal.
+
+    ``Retry-After`` or a remaining count of 0 says so; a reset instant says so unless a
+    remaining count above 0 comes with it (some vendors send both on every answer, so a
+    plain refusal carries them too).
+    """
+    if header(headers, "Retry-After"):
+        return True
+    remaining = (header(headers, *REMAINING_HEADERS) or "").strip()
+    if remaining:
+        try:
+            return float(remaining) <= 0
+        except ValueError:
+            return False
+    return header(headers, *RESET_HEADERS) is not None
 
 
 class RateLimiter:
@@ -88,8 +143,9 @@ def shared_limiter(service: str, per_minute: int | None) -> RateLimiter:
 class RetryPolicy(Retry):
     """urllib3's ``Retry``, with the rules of this tool.
 
-    - 429 and 503 honour ``Retry-After`` (seconds or an HTTP date, via urllib3) and the
-      ``X-Rate-Limit-Reset`` epoch some vendors send instead, capped at ``max_wait``;
+    - 429 and 503 (and a 403 that :func:`rate_limited` calls a rate limit) honour
+      ``Retry-After`` (seconds or an HTTP date) and the ``X-RateLimit-Reset`` /
+      ``X-Rate-Limit-Reset`` epochs some vendors send instead, capped at ``max_wait``;
     - other retries back off exponentially with full jitter, from the first retry on;
     - every retry waits for the shared rate limiter before it is sent.
     """
@@ -99,25 +155,22 @@ class RetryPolicy(Retry):
         *args: Any,
         limiter: RateLimiter | None = None,
         max_wait: float = 120.0,
+        sleeper: Callable[[float], None] = time.sleep,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = limiter
         self.max_wait = max_wait
+        self.sleeper = sleeper
 
     def new(self, **kw: Any) -> Self:
         kw.setdefault("limiter", self.limiter)
         kw.setdefault("max_wait", self.max_wait)
+        kw.setdefault("sleeper", self.sleeper)
         return super().new(**kw)
 
     def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
-        if response.headers.get("Retry-After"):
-            try:
-                seconds = super().get_retry_after(response)
-            except Urllib3Error:
-                return None
-            return None if seconds is None else min(float(seconds), self.max_wait)
-        return reset_delay(response.headers.get("X-Rate-Limit-Reset"), time.time(), self.max_wait)
+        return rate_limit_wait(response.headers, time.time(), self.max_wait)
 
     def get_backoff_time(self) -> float:
         errors = len(self.history)
@@ -127,7 +180,14 @@ class RetryPolicy(Retry):
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def sleep(self, response: urllib3.BaseHTTPResponse | None = None) -> None:
-        super().sleep(response)
+        """Wait as the answer says, else back off; then wait for the rate limiter."""
+        wait = None
+        if self.respect_retry_after_header and response is not None:
+            wait = self.get_retry_after(response)
+        if not wait:
+            wait = self.get_backoff_time()
+        if wait > 0:
+            self.sleeper(wait)
         if self.limiter is not None:
             self.limiter.acquire()
 
@@ -160,3 +220,9 @@ class Limits:
     """Requests in flight at once."""
     rate_limit_per_minute: int | None = None
     """Requests started in any 60 seconds; ``None``: no limit."""
+    max_response_mb: float = 64.0
+    """The largest answer read, in MiB once decompressed; a larger one is refused."""
+
+    @property
+    def max_response_bytes(self) -> int:
+        return int(self.max_response_mb * 1024 * 1024)

@@ -1,9 +1,12 @@
-"""HTTP for live connectors: bounded retries, a shared rate limit, and no secret in any message.
+"""HTTP for live connectors: bounded retries, a shared rate limit, bounded answers, and no
+secret in any message.
 
 One :class:`Transport` serves one target. Every request it sends, first tries and retries
 alike, passes through the same :class:`~nhirecon.http.limits.RateLimiter` and the same
 concurrency limit, so ``max_workers`` and ``rate_limit_per_minute`` hold for reads and
-writes together.
+writes together. An answer is read in chunks and refused once it exceeds
+``max_response_mb`` decompressed (a gzip bomb is never inflated whole), and it is scrubbed
+of every secret before anything parses or shows it.
 """
 
 from __future__ import annotations
@@ -12,74 +15,40 @@ import json
 import logging
 import ssl
 import threading
-from collections.abc import Collection, Iterable, Mapping
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any, Final, Protocol
 
 import urllib3
+from urllib3 import HTTPHeaderDict
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import MaxRetryError, SSLError
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError, SSLError
 
-from nhirecon.errors import ConnectorError
-from nhirecon.http.limits import RETRY_METHODS, RETRY_STATUSES, Limits, RetryPolicy, shared_limiter
+from nhirecon.http.answers import (
+    DETAIL_LIMIT,
+    HttpError,
+    Response,
+    TooLarge,
+    error_detail,
+    read_body,
+    too_large_detail,
+)
+from nhirecon.http.limits import (
+    RETRY_METHODS,
+    RETRY_STATUSES,
+    Limits,
+    RetryPolicy,
+    rate_limited,
+    shared_limiter,
+)
+from nhirecon.http.redact import MIN_DATA_SECRET, MIN_SECRET, REDACTED, Redactor
 
 log = logging.getLogger(__name__)
 
-DETAIL_LIMIT: Final = 300
-"""How many characters of a server's error detail go into a message."""
-REDACTED: Final = "[redacted]"
-
-
-class HttpError(ConnectorError):
-    """A request failed: the message names the method, the URL and the status (or cause)."""
-
-    def __init__(self, method: str, url: str, status: int | None, detail: str) -> None:
-        self.method = method
-        self.url = url
-        self.status = status
-        self.detail = detail
-        if status is None:
-            super().__init__(f"{method} {url}: {detail}")
-        else:
-            super().__init__(f"{method} {url}: HTTP {status} {_phrase(status)}{_colon(detail)}")
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "(unknown status)"
-
-
-def _colon(detail: str) -> str:
-    return f": {detail}" if detail else ""
-
-
-@dataclass(frozen=True)
-class Response:
-    """A finished HTTP exchange."""
-
-    method: str
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    attempts: int = 1
-
-    def json(self) -> Any:
-        """The body as JSON; a body that is not JSON fails naming the URL."""
-        if not self.body.strip():
-            return None
-        try:
-            return json.loads(self.body)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise HttpError(
-                self.method, self.url, self.status, f"the answer is not JSON ({exc})"
-            ) from None
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name)
+RATE_LIMIT_FORBIDDEN: Final = 403
+"""Some vendors answer 403, not 429, when a rate limit is reached (with rate-limit headers)."""
+__all__ = ["DETAIL_LIMIT", "REDACTED", "HttpError", "Response", "Transport", "error_detail"]
 
 
 class Credentials(Protocol):
@@ -118,6 +87,8 @@ class Transport:
     user_agent: str = "nhirecon"
     service: str = ""
     """The service's base URL: every transport to it in this process shares one limiter."""
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    """How a retry waits (``Retry-After``, a rate-limit reset, a back-off)."""
 
     def __post_init__(self) -> None:
         limits = self.limits
@@ -150,14 +121,16 @@ class Transport:
             raise_on_redirect=False,
             respect_retry_after_header=True,
             limiter=self.limiter,
+            sleeper=self.sleep,
         )
+
+    def redactor(self, *, minimum: int = MIN_SECRET) -> Redactor:
+        """Scrubs every secret known now (an OAuth token joins them once fetched)."""
+        return Redactor({*self.credentials.secrets(), *self.extra_secrets}, minimum=minimum)
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret replaced."""
-        for secret in sorted({*self.credentials.secrets(), *self.extra_secrets}, key=len)[::-1]:
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, REDACTED)
-        return text
+        return self.redactor().scrub_text(text)
 
     def request(
         self,
@@ -168,15 +141,19 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         form: Mapping[str, str] | None = None,
         authenticate: bool = True,
+        scrub: bool = True,
     ) -> Response:
         """Send one request (retried as the policy says) and return the final answer.
 
-        Connection failures that outlast the retries raise :class:`HttpError`; an HTTP
-        status, whatever it is, is returned for the caller to judge.
+        Connection failures that outlast the retries, and an answer over
+        ``max_response_mb``, raise :class:`HttpError`; an HTTP status, whatever it is, is
+        returned for the caller to judge. The body comes back scrubbed of every secret,
+        unless ``scrub`` is false (the answer of a token endpoint, which must hand over the
+        token it issues).
         """
-        response = self._send(method, url, body, headers, form, authenticate)
+        response = self._send(method, url, body, headers, form, authenticate, scrub)
         if response.status == 401 and authenticate and self.credentials.refresh(self):
-            response = self._send(method, url, body, headers, form, authenticate)
+            response = self._send(method, url, body, headers, form, authenticate, scrub)
         return response
 
     def _send(
@@ -187,6 +164,7 @@ class Transport:
         headers: Mapping[str, str] | None,
         form: Mapping[str, str] | None,
         authenticate: bool,
+        scrub: bool,
     ) -> Response:
         sent = {"User-Agent": self.user_agent, "Accept": "application/scim+json, application/json"}
         if authenticate:
@@ -201,53 +179,117 @@ class Transport:
             payload = json.dumps(body).encode()
             sent["Content-Type"] = "application/scim+json"
         sent.update(headers or {})
-        policy = self.policy()
-        timeout = urllib3.Timeout(connect=self.limits.timeout, read=self.limits.timeout)
+        retries = self.policy()
         with self._slots:
             self.limiter.acquire()
-            try:
-                raw = self.pool.request(
-                    method,
-                    url,
-                    body=payload,
-                    headers=sent,
-                    retries=policy,
-                    timeout=timeout,
-                    redirect=False,
-                    preload_content=True,
-                )
-            except MaxRetryError as exc:
-                problem = _tls_problem(exc.reason) or f"failed after retries: {_cause(exc.reason)}"
-                raise HttpError(method, url, None, self.redact(problem)) from None
-            except Urllib3Error as exc:
-                raise HttpError(method, url, None, self.redact(_cause(exc))) from None
-            except (ValueError, UnicodeError) as exc:  # http.client refuses a header value
-                raise HttpError(
-                    method,
-                    url,
-                    None,
-                    "not sent: a header value holds a line break, a control character or a"
-                    f" character HTTP cannot carry ({type(exc).__name__}; the value is not"
-                    " shown, it may be a secret)",
-                ) from None
+            while True:
+                raw = self._open(method, url, payload, sent, retries)
+                try:
+                    data = read_body(raw, self.limits.max_response_bytes)
+                except TooLarge as exc:
+                    raw.close()
+                    detail = too_large_detail(exc, self.limits)
+                    raise HttpError(method, url, raw.status, detail) from None
+                except (ProtocolError, ReadTimeoutError) as exc:  # the body broke off: retry
+                    raw.close()
+                    again = self._again(method, url, raw.retries or retries, error=exc)
+                    assert again is not None
+                    retries = again
+                    continue
+                except Urllib3Error as exc:
+                    raise HttpError(method, url, None, self.redact(_cause(exc))) from None
+                finally:
+                    raw.release_conn()
+                if raw.status == RATE_LIMIT_FORBIDDEN and rate_limited(raw.headers):
+                    following = self._again(method, url, raw.retries or retries, response=raw)
+                    if following is not None:
+                        retries = following
+                        continue
+                break
         attempts = 1 + len(raw.retries.history) if raw.retries is not None else 1
+        redactor = self.redactor(minimum=MIN_DATA_SECRET) if scrub else None
         return Response(
             method=method,
             url=url,
             status=raw.status,
-            headers={key: value for key, value in raw.headers.items()},
-            body=raw.data or b"",
+            headers=HTTPHeaderDict(raw.headers),
+            body=redactor.scrub_bytes(data) if redactor else data,
             attempts=attempts,
+            redactor=redactor,
         )
 
+    def _open(
+        self,
+        method: str,
+        url: str,
+        payload: bytes | None,
+        sent: Mapping[str, str],
+        retries: RetryPolicy,
+    ) -> urllib3.BaseHTTPResponse:
+        """Send, with urllib3's retries up to the answer's headers; the body is left unread."""
+        timeout = urllib3.Timeout(connect=self.limits.timeout, read=self.limits.timeout)
+        try:
+            return self.pool.request(
+                method,
+                url,
+                body=payload,
+                headers=sent,
+                retries=retries,
+                timeout=timeout,
+                redirect=False,
+                preload_content=False,
+            )
+        except MaxRetryError as exc:
+            problem = _tls_problem(exc.reason) or f"failed after retries: {_cause(exc.reason)}"
+            raise HttpError(method, url, None, self.redact(problem)) from None
+        except Urllib3Error as exc:
+            raise HttpError(method, url, None, self.redact(_cause(exc))) from None
+        except (ValueError, UnicodeError) as exc:  # http.client refuses a header value
+            raise HttpError(
+                method,
+                url,
+                None,
+                "not sent: a header value holds a line break, a control character or a"
+                f" character HTTP cannot carry ({type(exc).__name__}; the value is not"
+                " shown, it may be a secret)",
+            ) from None
+
+    def _again(
+        self,
+        method: str,
+        url: str,
+        retries: Any,
+        *,
+        error: Exception | None = None,
+        response: urllib3.BaseHTTPResponse | None = None,
+    ) -> RetryPolicy | None:
+        """The policy for one more try, after waiting as it says; ``None`` when a rate-limited
+        answer has used up the retries (it is then the answer). A broken-off body that has
+        used them up is an :class:`HttpError`."""
+        try:
+            following: RetryPolicy = retries.increment(method, url, response=response, error=error)
+        except MaxRetryError as exc:
+            if response is not None:
+                return None
+            problem = f"failed after retries: {_cause(exc.reason)}"
+            raise HttpError(method, url, None, self.redact(problem)) from None
+        except Urllib3Error as exc:
+            raise HttpError(method, url, None, self.redact(_cause(exc))) from None
+        following.sleep(response)
+        return following
+
     def fail(self, response: Response, expected: str = "") -> HttpError:
-        """The error for an unexpected answer: URL, status, and the server's detail."""
-        detail = error_detail(response)
+        """The error for an unexpected answer: URL, status, and the server's detail (scrubbed
+        of every secret before it is cut short)."""
+        redactor = self.redactor()
+        detail = error_detail(response, redactor)
         if response.attempts > 1:
             detail = f"{detail} (after {response.attempts} attempts)".strip()
         if expected:
             detail = f"{detail}; expected {expected}".lstrip("; ")
-        return HttpError(response.method, response.url, response.status, self.redact(detail))
+        return HttpError(
+            response.method, response.url, response.status, redactor.scrub_text(detail)
+        )
 
     def close(self) -> None:
         self.pool.clear()
@@ -275,24 +317,3 @@ def _cause(exc: BaseException | None) -> str:
     if ">: " in text:
         text = text.split(">: ", 1)[1]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def error_detail(response: Response) -> str:
-    """The human part of an error answer: SCIM ``detail`` (RFC 7644 §3.12), or the text."""
-    try:
-        data = json.loads(response.body) if response.body.strip() else None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        data = None
-    if isinstance(data, dict):
-        for key in ("detail", "error_description", "error", "message"):
-            value = data.get(key)
-            if isinstance(value, str) and value.strip():
-                return _short(value)
-        return ""
-    text = response.body.decode("utf-8", "replace").strip()
-    return _short(text) if text and "<" not in text[:1] else ""
-
-
-def _short(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= DETAIL_LIMIT else flat[: DETAIL_LIMIT - 1] + "…"
