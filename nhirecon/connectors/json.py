@@ -27,10 +27,6 @@ def dotted_lookup(item: Mapping[str, Any]) -> Lookup:
     return lookup
 
 
-def scim_lookup(resource: Mapping[str, Any]) -> Lookup:
-    return scim_schema.lookup(resource)
-
-
 class JsonConnector(Connector):
     name = "json"
     description = "A JSON array of objects, JSON Lines, or a saved SCIM ListResponse."
@@ -90,7 +86,7 @@ class JsonConnector(Connector):
             where = f"{self.path}{prefix}[{index}]"
             if not isinstance(item, dict):
                 raise DataError(f"{where}: expected an object, got {type(item).__name__}")
-            yield RawRow(where, scim_lookup(item) if self.is_scim else dotted_lookup(item))
+            yield RawRow(where, scim_schema.lookup(item) if self.is_scim else dotted_lookup(item))
 
     def _document(self, text: str) -> Iterator[RawRow]:
         document = self._parse(text, "")

@@ -20,7 +20,6 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from nhirecon.connectors import scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
-from nhirecon.connectors.json import scim_lookup
 from nhirecon.connectors.scim_client import ScimClient
 from nhirecon.connectors.scim_filter import FilterError, compile_filter
 from nhirecon.connectors.scim_listing import MAX_RECORDS
@@ -187,7 +186,7 @@ class ScimConnector(Connector):
             resource_id = str(resource.get("id", ""))
             if memberships is not None and not resource.get("groups"):
                 resource = {**resource, "groups": memberships.get(resource_id, [])}
-            yield RawRow(f"{self.url}/{USERS}/{resource_id}", scim_lookup(resource))
+            yield RawRow(f"{self.url}/{USERS}/{resource_id}", scim_schema.lookup(resource))
 
     def memberships(self) -> dict[str, list[dict[str, str]]]:
         """Member id → the groups it is a direct member of (``value``, ``display``)."""

@@ -14,9 +14,8 @@ from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import urlencode
 
+from nhirecon.connectors.scim_schema import LIST_RESPONSE
 from nhirecon.errors import ConnectorError
-
-LIST_RESPONSE: Final = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 # Expected answers, by operation (RFC 7644).
 LIST_OK: Final = frozenset({HTTPStatus.OK})

@@ -73,13 +73,8 @@ _CONTAINERS: Final = (dict, list)
 
 
 def lookup(resource: Mapping[str, Any]) -> Callable[[str], object]:
-    """Reads SCIM attribute paths from one resource (see :func:`resolve`)."""
-    folded = fold_keys(resource)
-    return lambda path: _resolve(folded, path)
-
-
-def resolve(resource: Mapping[str, Any], path: str) -> object:
-    """The value at a SCIM attribute path, or ``None``.
+    """Reads SCIM attribute paths from one resource: each call gives the value at a path,
+    or ``None``.
 
     Supports ``attr``, ``attr.sub``, schema-qualified ``urn:…:attr.sub``, a value filter
     ``attr[type eq "work"].value`` (or ``attr[type=work].value``) and an index ``attr[0]``
@@ -87,7 +82,8 @@ def resolve(resource: Mapping[str, Any], path: str) -> object:
     multi-valued attribute comes back whole (``emails``: every item): the field mapping
     reads each item's ``value``, so no value is picked by its place in the list.
     """
-    return _resolve(fold_keys(resource), path)
+    folded = fold_keys(resource)
+    return lambda path: _resolve(folded, path)
 
 
 def _resolve(folded: dict[str, Any], path: str) -> object:

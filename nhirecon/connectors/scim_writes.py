@@ -16,11 +16,11 @@ from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import quote
 
+from nhirecon.connectors.scim_schema import USER_SCHEMA
 from nhirecon.core.ids import id_problem
 from nhirecon.errors import ConnectorError
 
 PATCH_OP: Final = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-USER_SCHEMA: Final = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER: Final = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 READ_ONLY: Final[Mapping[str, frozenset[str]]] = {

@@ -1,4 +1,5 @@
-"""Domain records: identities, accounts, findings and the report, all immutable."""
+"""Domain records: identities and accounts, findings and the gate, all immutable (the
+report of a run is in :mod:`nhirecon.core.report`)."""
 
 from __future__ import annotations
 
