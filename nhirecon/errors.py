@@ -5,6 +5,12 @@ from __future__ import annotations
 from nhirecon.exit_codes import ExitCode
 
 
+def describe(exc: BaseException) -> str:
+    """``Type: message`` (or just ``Type``): how an unexpected exception is named."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class NhireconError(Exception):
     """Base of every error nhirecon reports to the user."""
 
@@ -49,3 +55,10 @@ class SafetyError(NhireconError):
     """An integrity guard or threshold refused to go on."""
 
     exit_code = ExitCode.SAFETY
+
+
+class InternalError(NhireconError):
+    """A bug or an unexpected exception, caught where something is known about it (which
+    connector, which source or target); the original exception is its ``__cause__``."""
+
+    exit_code = ExitCode.INTERNAL

@@ -20,12 +20,15 @@ class ExitCode(IntEnum):
     """Refused for safety: an integrity guard or threshold tripped, a stale plan, ..."""
     ACTIONS_FAILED = 5
     """Some remediation actions failed; the others went through."""
+    INTERNAL = 70
+    """Internal error: a bug or an unexpected exception (``EX_SOFTWARE`` of sysexits.h)."""
     INTERRUPTED = 130
     """Interrupted (Ctrl-C)."""
 
 
 def combine(*codes: ExitCode) -> ExitCode:
-    """The code to exit with when several outcomes apply (SPEC: lowest failure above 1)."""
+    """The code to exit with when several outcomes apply: the lowest failure above 1
+    (internal errors and interruptions included) wins; 1 only when nothing else went wrong."""
     failures = [code for code in codes if code > ExitCode.GATE_FAILED]
     if failures:
         return min(failures)

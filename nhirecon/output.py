@@ -1,5 +1,9 @@
 """Writing report files: whole or not at all, readable by the owner only (and so are the
-folders made for them)."""
+folders made for them).
+
+Files are UTF-8. A lone surrogate (``"\\ud800"`` from a JSON export or a SCIM answer) has
+no UTF-8 form; it is written as its escape ``\\ud800``, which in a JSON file is the same
+value exactly and elsewhere shows what was there."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from nhirecon.exit_codes import ExitCode
 
 PRIVATE = 0o600
 PRIVATE_FOLDER = 0o700
+UNENCODABLE = "backslashreplace"
+"""How text that UTF-8 cannot carry (lone surrogates) is written: as ``\\udXXXX``."""
 
 
 def make_folder(folder: Path) -> None:
@@ -47,7 +53,7 @@ def _stage(path: Path, text: str) -> Path:
     except OSError as exc:
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+        with os.fdopen(handle, "w", encoding="utf-8", errors=UNENCODABLE, newline="") as out:
             os.fchmod(out.fileno(), PRIVATE)
             out.write(text)
             out.flush()

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from nhirecon import __version__
 from nhirecon.config import Config, Source, Target
+from nhirecon.connectors import registry
 from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus, Step
 from nhirecon.core.exceptions import Exceptions
 from nhirecon.core.findings import Clock, TargetRules, account_findings, source_findings
@@ -55,14 +56,19 @@ def pull_source(source: Source, progress: Progress = _quiet) -> SourceData:
     identities: list[Record] = []
     seen: dict[str, str] = {}
     for endpoint in source.inputs:
-        connector = endpoint.open()
-        for identity in _counted(connector.records(), endpoint.name, progress):
+        before = len(identities)
+        for identity in _counted(registry.pull(endpoint), endpoint.name, progress):
             first = seen.setdefault(identity.id, identity.location)
             if first != identity.location:
                 raise DataError(
                     f"{identity.location}: identity id {identity.id!r} already read at {first}"
                 )
             identities.append(identity)
+        if len(identities) == before and len(source.inputs) > 1:
+            raise SafetyError(
+                f"{endpoint.key} ({endpoint.name}) returned no identities; refusing to report"
+                " the accounts it should cover as orphans (is the export empty or truncated?)"
+            )
     log.info(
         "source %s: %d identities from %d inputs", source.name, len(identities), len(source.inputs)
     )
@@ -115,7 +121,7 @@ class _Tally:
 def _accounts(target: Target, progress: Progress) -> Iterator[Record]:
     """A target's accounts, streamed; an id seen twice fails the pull."""
     seen: dict[str, str] = {}
-    for account in _counted(target.endpoint.open().records(), target.name, progress):
+    for account in _counted(registry.pull(target.endpoint), target.name, progress):
         first = seen.setdefault(account.id, account.location)
         if first != account.location:
             raise DataError(

@@ -1,7 +1,9 @@
 """Safe YAML loading that remembers the line of every key.
 
-Only plain data is built (no Python object tags), and aliases are expanded within a
-fixed budget, so an alias bomb is refused instead of eating the machine.
+Only plain data is built (no Python object tags), aliases are expanded within a fixed
+budget, so an alias bomb is refused instead of eating the machine, and nesting is bounded
+(aliases included), so a deep document is refused with its line rather than exhausting
+the interpreter's stack in this module or in whatever reads the data afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import yaml
 
 MAX_NODES = 1_000_000
 """How many nodes a document may expand to, aliases included."""
+MAX_DEPTH = 100
+"""How many mappings and sequences may nest in one another, aliases expanded; configs and
+exports need a handful."""
+TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels)"
 
 
 PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
@@ -57,7 +63,7 @@ def child_path(path: str, key: object) -> str:
 def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
     """Parse one YAML document into plain data and key lines."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
     except yaml.reader.ReaderError as exc:  # a control character such as NUL, seen up front
         where = text.count("\n", 0, exc.position) + 1
         if exc.character == 0:
@@ -76,10 +82,31 @@ def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
         raise YamlError(f"{exc.problem or exc}", line) from exc
     except yaml.YAMLError as exc:
         raise YamlError(str(exc)) from exc
-    except RecursionError:
-        raise YamlError("nested too deeply", loader.line + 1) from None
+    except RecursionError:  # not expected within MAX_DEPTH; never a traceback all the same
+        raise YamlError(TOO_DEEP, loader.line + 1) from None
     finally:
         loader.dispose()
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, composing collections no deeper than ``MAX_DEPTH`` (its
+    composer recurses once per level)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.ScalarEvent, yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise YamlError(TOO_DEEP, event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -91,12 +118,14 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
-    """Refuse an alias bomb or a self-referring alias before building anything.
+    """Refuse an alias bomb, a self-referring alias or aliases that nest too deeply, before
+    building anything.
 
-    Aliases share their node in the composed graph, so each node's expanded size is
-    counted once: the cost grows with the text, not with what it would expand to.
+    Aliases share their node in the composed graph, so each node's expanded size and depth
+    are counted once: the cost grows with the text, not with what it would expand to.
     """
     sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
     open_nodes: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
@@ -104,7 +133,12 @@ def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
         key = id(node)
         if finished:
             open_nodes.discard(key)
-            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            children = _children(node)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            below = max((depths[id(child)] for child in children), default=0)
+            depths[key] = below if isinstance(node, yaml.ScalarNode) else below + 1
+            if depths[key] > MAX_DEPTH:
+                raise YamlError(TOO_DEEP, node.start_mark.line + 1)
             if sizes[key] > max_nodes:
                 raise YamlError(
                     "document expands to too many nodes (an alias bomb?)",

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from nhirecon.connectors.scim_writes import AccountState, LiveAccount, WriteResult
+from nhirecon.core import guards
 from nhirecon.core.model import KIND_INFO, Finding, FindingKind, Record, Remediation, fingerprint
 from nhirecon.core.policy import Policy
 from nhirecon.errors import ConnectorError, SafetyError, UsageError
@@ -113,7 +114,7 @@ def test_max_action_percent_is_per_target() -> None:
     [(100, None, False), (80, 100, False), (79, 100, True), (150, 100, False), (0, 0, False)],
 )
 def test_source_drop(current: int, previous: int | None, tripped: bool) -> None:
-    problem = rails.source_drop_problem(current, previous, 20)
+    problem = guards.source_drop_problem(current, previous, 20)
     assert (problem is not None) is tripped
 
 

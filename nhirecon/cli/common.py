@@ -1,12 +1,16 @@
 """What every command shares: the common options, logging, the clock, loading the config,
-progress bars, and turning nhirecon's errors into exit codes."""
+progress bars, and turning errors into exit codes: nhirecon's own errors into theirs, any
+other exception (a bug) into exit 70 with one line, the traceback only with ``-v``."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
@@ -14,13 +18,16 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+import nhirecon
 from nhirecon import config, pipeline
 from nhirecon.core.values import ValueError_, parse_datetime
-from nhirecon.errors import NhireconError, UsageError
+from nhirecon.errors import InternalError, NhireconError, UsageError, describe
 from nhirecon.exit_codes import ExitCode
 
 log = logging.getLogger("nhirecon")
 stderr = Console(stderr=True, highlight=False)
+COMMAND: ContextVar[str] = ContextVar("COMMAND", default="")
+"""The command being run (``audit``), set by the root callback: an internal error names it."""
 
 ConfigOption = Annotated[
     Path | None,
@@ -60,19 +67,96 @@ TargetOption = Annotated[
 T = TypeVar("T")
 
 
+def shown(text: str) -> str:
+    """``text`` on one line, inert on a terminal: control characters, lone surrogates and
+    other invisible characters are shown escaped (``\\x1b``, ``\\n``, ``\\ud800``)."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _say(line: str) -> None:
+    stderr.print(shown(line), markup=False, emoji=False, soft_wrap=True)
+
+
+def say_error(message: str) -> None:
+    """One line on stderr: ``nhirecon: error: MESSAGE``."""
+    _say(f"nhirecon: error: {message}")
+
+
 def fail(message: str, code: ExitCode) -> NoReturn:
-    stderr.print(f"nhirecon: error: {message}", markup=False, soft_wrap=True)
+    say_error(message)
     raise typer.Exit(int(code))
 
 
+def report_internal_error(exc: BaseException) -> None:
+    """Say on stderr, in one line, that a bug stopped the run: the exception's type and
+    message, the command, and where in nhirecon it was raised; the traceback first with
+    ``-v``."""
+    verbose = log.isEnabledFor(logging.DEBUG)
+    if verbose:
+        stderr.file.write("".join(traceback.format_exception(exc)))
+        stderr.file.flush()
+    cause = exc.__cause__ if isinstance(exc, InternalError) else None
+    what = str(exc) if isinstance(exc, InternalError) else describe(exc)
+    known = [f"during {COMMAND.get()}"] if COMMAND.get() else []
+    where = _raised_at(cause or exc)
+    if where:
+        known.append(f"at {where}")
+    context = f" ({', '.join(known)})" if known else ""
+    hint = "" if verbose else "; run again with -v for the traceback"
+    _say(f"nhirecon: internal error: {what}{context}{hint}")
+
+
+_PACKAGE = Path(nhirecon.__file__).resolve().parent
+
+
+def _raised_at(exc: BaseException) -> str:
+    """``nhirecon/module.py:LINE`` of the innermost frame of ours in ``exc``'s traceback."""
+    found = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        try:
+            relative = Path(frame.filename).resolve().relative_to(_PACKAGE.parent)
+        except ValueError:
+            continue
+        if relative.parts[0] == _PACKAGE.name:
+            found = f"{relative.as_posix()}:{frame.lineno}"
+    return found
+
+
 def run(action: Callable[[], T]) -> T:
-    """Run a command body, turning nhirecon's errors into their exit codes."""
+    """Run a command body, turning errors into exit codes: nhirecon's own into theirs, a
+    reader gone from stdout into 2, anything else into 70 (a bug)."""
     try:
         return action()
+    except InternalError as exc:
+        report_internal_error(exc)
+        raise typer.Exit(int(exc.exit_code)) from None
     except NhireconError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        quiet_stdout()
+        fail("stdout was closed before the output was written", ExitCode.USAGE)
+    except Exception as exc:
+        report_internal_error(exc)
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def quiet_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush does not
+    fail again on a reader that is gone."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout: nothing to quiet
+        pass
+    finally:
+        os.close(devnull)
 
 
 def setup_logging(quiet: bool, verbose: bool) -> None:

@@ -41,14 +41,14 @@ def validate(
         loaded = load_config(config_path)
         endpoints = [*loaded.source.inputs, *(target.endpoint for target in loaded.targets)]
         for endpoint in endpoints:
-            endpoint.open()
+            registry.connect(endpoint)
         lines = [
             f"{loaded.path}: valid ({len(loaded.source.inputs)} source inputs, "
             f"{len(loaded.targets)} targets)"
         ]
         if connect:
             for endpoint in endpoints:
-                count = sum(1 for _ in endpoint.open().records())
+                count = sum(1 for _ in registry.pull(endpoint))
                 lines.append(
                     f"  {endpoint.key} {endpoint.name} ({endpoint.connector.name}): {count} records"
                 )

@@ -11,6 +11,7 @@ from nhirecon.connectors import paths, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
 from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text
 from nhirecon.core.model import Origin
+from nhirecon.core.nesting import TOO_DEEP, too_deep
 from nhirecon.errors import DataError
 
 
@@ -75,7 +76,7 @@ class JsonConnector(Connector):
                 f"{self.path}{at}: invalid JSON: {exc.msg} (column {exc.colno})"
             ) from None
         except RecursionError:
-            raise DataError(f"{self.path}{where}: JSON nested too deeply") from None
+            raise DataError(f"{self.path}{where}: {TOO_DEEP}") from None
 
     def _array(self, text: str) -> Iterator[RawRow]:
         items = self._parse(text, "")
@@ -86,6 +87,8 @@ class JsonConnector(Connector):
             where = f"{self.path}{prefix}[{index}]"
             if not isinstance(item, dict):
                 raise DataError(f"{where}: expected an object, got {type(item).__name__}")
+            if too_deep(item):
+                raise DataError(f"{where}: {TOO_DEEP}")
             yield RawRow(where, scim_schema.lookup(item) if self.is_scim else dotted_lookup(item))
 
     def _document(self, text: str) -> Iterator[RawRow]:
@@ -120,6 +123,8 @@ class JsonConnector(Connector):
             item = self._parse(line, f":{number}")
             if not isinstance(item, dict):
                 raise DataError(f"{self.path}:{number}: expected an object on each line")
+            if too_deep(item):
+                raise DataError(f"{self.path}:{number}: {TOO_DEEP}")
             yield RawRow(f"{self.path}:{number}", dotted_lookup(item))
 
 

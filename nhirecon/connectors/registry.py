@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any, Final, Protocol
 
 from nhirecon.connectors.base import Connector
 from nhirecon.connectors.csv import CsvConnector
 from nhirecon.connectors.json import JsonConnector
 from nhirecon.connectors.scim import ScimConnector
 from nhirecon.connectors.yaml import YamlConnector
+from nhirecon.core.model import Record
+from nhirecon.errors import ConnectorError, InternalError, NhireconError, describe
 
 ENTRY_POINT_GROUP = "nhirecon.connectors.v1"
 """Third-party connectors register a :class:`Connector` subclass under this group."""
@@ -69,3 +74,86 @@ def lookup(name: str) -> type[Connector] | None:
 
 def names() -> list[str]:
     return [available.name for available in discover() if available.connector is not None]
+
+
+# Pulling, with a connector's own exceptions named ----------------------------------------
+
+MAX_CAUSE_CHARS: Final = 500
+"""How much of a failing connector's own exception message an error repeats."""
+REDACTED: Final = "[redacted]"
+
+
+class Endpoint(Protocol):
+    """What :func:`pull` needs of a source input or target from the config."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def connector(self) -> type[Connector]: ...
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+    def open(self) -> Connector: ...
+
+
+def connect(endpoint: Endpoint) -> Connector:
+    """``endpoint.open()``, with a failure named as :func:`pull` names it."""
+    try:
+        return endpoint.open()
+    except NhireconError:
+        raise
+    except Exception as exc:
+        raise failure(endpoint, exc) from exc
+
+
+def pull(endpoint: Endpoint) -> Iterator[Record]:
+    """Every record of a source input or target, streamed.
+
+    nhirecon's own errors pass as they are. Any other exception is named with the
+    connector, the source or target and the exception's type: from a plugin it is a
+    :class:`ConnectorError` (exit 3: the connector failed); from a built-in it is a bug,
+    an :class:`InternalError` (exit 70).
+    """
+    try:
+        yield from connect(endpoint).records()
+    except NhireconError:
+        raise
+    except Exception as exc:
+        raise failure(endpoint, exc) from exc
+
+
+def failure(endpoint: Endpoint, exc: Exception) -> NhireconError:
+    """The error for ``exc``, raised by ``endpoint``'s connector, naming both; the secrets
+    that the endpoint's ``*_env`` options point at are redacted from its message."""
+    cls = endpoint.connector
+    role = "target" if endpoint.key.startswith("targets") else "source"
+    where = f"{role} {endpoint.name!r}"
+    cause = _redacted(describe(exc), endpoint.options)
+    if len(cause) > MAX_CAUSE_CHARS:
+        cause = cause[:MAX_CAUSE_CHARS] + "…"
+    if BUILTINS.get(cls.name) is cls:
+        return InternalError(f"{where}: connector {cls.name!r} failed unexpectedly: {cause}")
+    plugin = f"{cls.__module__}.{cls.__qualname__}"
+    return ConnectorError(f"{where}: connector plugin {cls.name!r} ({plugin}) failed: {cause}")
+
+
+def _redacted(text: str, options: Mapping[str, Any]) -> str:
+    for secret in sorted(_secrets(options), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _secrets(options: Mapping[str, Any]) -> set[str]:
+    """The values of the environment variables that ``*_env`` options name, nested ones
+    (``auth: {token_env: ...}``) included; values shorter than 4 characters are left out,
+    as they would blank out ordinary words."""
+    found = set()
+    for option, value in options.items():
+        if isinstance(value, Mapping):
+            found |= _secrets(value)
+        elif option.endswith("_env") and isinstance(value, str):
+            secret = os.environ.get(value, "")
+            if len(secret) >= 4:
+                found.add(secret)
+    return found

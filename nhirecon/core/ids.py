@@ -17,4 +17,6 @@ def id_problem(resource_id: str) -> str | None:
         return f"the account id {resource_id!r} is a relative path segment"
     if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in resource_id):
         return "the account id holds a control character"
+    if any(unicodedata.category(char) == "Cs" for char in resource_id):
+        return "the account id holds a lone surrogate, which no URL can carry"
     return None

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import urllib3
 
+from nhirecon.core.nesting import TOO_DEEP, too_deep
 from nhirecon.errors import ConnectorError
 from nhirecon.http.limits import Limits
 from nhirecon.http.redact import Redactor
@@ -78,10 +79,16 @@ class Response:
             return None
         try:
             data = json.loads(self.body)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise HttpError(
                 self.method, self.url, self.status, f"the answer is not JSON ({exc})"
             ) from None
+        except RecursionError:
+            raise HttpError(
+                self.method, self.url, self.status, f"the answer is {TOO_DEEP}"
+            ) from None
+        if too_deep(data):  # before anything walks it (scrub_json recurses)
+            raise HttpError(self.method, self.url, self.status, f"the answer is {TOO_DEEP}")
         if self.redactor is not None and b"\\" in self.body:
             return self.redactor.scrub_json(data)
         return data

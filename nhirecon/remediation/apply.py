@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from nhirecon import pipeline
 from nhirecon.config import Config
+from nhirecon.core.guards import source_drop_problem
 from nhirecon.core.report import Report
 from nhirecon.core.values import format_datetime
 from nhirecon.errors import SafetyError
@@ -131,7 +132,7 @@ def guard(
 ) -> None:
     """The integrity guard and the thresholds; :class:`SafetyError` before any write."""
     problems = []
-    drop = rails.source_drop_problem(
+    drop = source_drop_problem(
         report.identities, previous_identities, config.policy.max_source_drop_percent
     )
     if drop:

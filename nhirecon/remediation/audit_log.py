@@ -38,7 +38,8 @@ class AuditLog:
             ) from None
 
     def write(self, entry: Mapping[str, Any]) -> None:
-        line = (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode()
+        text = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
+        line = text.encode("utf-8", "backslashreplace")  # a lone surrogate: its JSON escape
         with self._lock:
             os.write(self._fd, line)
             os.fsync(self._fd)

@@ -57,19 +57,6 @@ def threshold_problems(
     return found
 
 
-def source_drop_problem(current: int, previous: int | None, max_percent: float) -> str | None:
-    """Why the source shrank too much since the last recorded run, or ``None``."""
-    if previous is None or previous <= 0:
-        return None
-    drop = 100.0 * (previous - current) / previous
-    if drop > max_percent:
-        return (
-            f"the source returned {current} identities, {drop:.1f}% fewer than the {previous}"
-            f" of the last recorded run (max_source_drop_percent {max_percent:g})"
-        )
-    return None
-
-
 def parse_duration(text: str) -> timedelta:
     """``90s``, ``30m``, ``24h``, ``2d``, ``1w`` or plain seconds."""
     match = DURATION.match(text)

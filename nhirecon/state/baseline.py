@@ -181,6 +181,10 @@ def load(path: Path) -> Baseline:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"baseline file {path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise BaselineError(
+            f"baseline file {path}: not a baseline: JSON nested too deeply"
+        ) from None
     try:
         if not isinstance(document, dict) or VERSION_KEY not in document:
             raise ValueError(f"not an nhirecon baseline (no {VERSION_KEY!r} key)")

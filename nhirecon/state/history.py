@@ -24,7 +24,7 @@ from typing import Final
 
 from nhirecon.core.model import FindingKind
 from nhirecon.core.report import HistoryView, Report, ResolvedFinding, RunTrend, Seen
-from nhirecon.state.history_db import epoch, instant, reading, writing
+from nhirecon.state.history_db import epoch, instant, reading, storable, writing
 from nhirecon.state.history_queries import (
     previous_run,
     read_trend,
@@ -59,17 +59,17 @@ def _sightings(report: Report) -> list[_Sighting]:
         result[finding.fingerprint] = _Sighting(
             fingerprint=finding.fingerprint,
             kind=finding.kind,
-            place=finding.target,
-            account_id=finding.account.id if finding.account else None,
-            identity_id=finding.identity.id if finding.identity else None,
-            label=subject.label if subject else "",
+            place=storable(finding.target),
+            account_id=storable(finding.account.id) if finding.account else None,
+            identity_id=storable(finding.identity.id) if finding.identity else None,
+            label=storable(subject.label) if subject else "",
             excepted=excepted,
         )
     return list(result.values())
 
 
 def _places(report: Report) -> list[str]:
-    return [report.source_name, *(stats.name for stats in report.targets)]
+    return [storable(report.source_name), *(storable(stats.name) for stats in report.targets)]
 
 
 def _finding_ids(connection: sqlite3.Connection, sightings: Sequence[_Sighting]) -> list[int]:
@@ -114,15 +114,16 @@ def _record(db: sqlite3.Connection, report: Report, trend_runs: int) -> HistoryV
         place: {} if run is None else streaks(db, run, place)
         for place, run in previous_by_place.items()
     }
-    replace_same_instant(db, at, report.source_name, places)
+    source = storable(report.source_name)
+    replace_same_instant(db, at, source, places)
     run_id = db.execute(
         "INSERT INTO runs (at, source, tool_version) VALUES (?, ?, ?) RETURNING id",
-        (at, report.source_name, report.tool_version),
+        (at, source, report.tool_version),
     ).fetchone()[0]
     db.execute(
         "INSERT INTO run_places (run_id, place, role, connector, records)"
         " VALUES (?, ?, 'source', ?, ?)",
-        (run_id, report.source_name, report.source_connector, report.identities),
+        (run_id, source, storable(report.source_connector), report.identities),
     )
     db.executemany(
         "INSERT INTO run_places (run_id, place, role, connector, records, linked,"
@@ -130,8 +131,8 @@ def _record(db: sqlite3.Connection, report: Report, trend_runs: int) -> HistoryV
         [
             (
                 run_id,
-                stats.name,
-                stats.connector,
+                storable(stats.name),
+                storable(stats.connector),
                 stats.accounts,
                 stats.linked,
                 stats.unmatched,
@@ -240,6 +241,6 @@ def last_source_count(path: Path, source: str) -> int | None:
         row = db.execute(
             "SELECT p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
             " WHERE p.place = ? AND p.role = 'source' ORDER BY r.at DESC, r.id DESC LIMIT 1",
-            (source,),
+            (storable(source),),
         ).fetchone()
     return None if row is None else int(row[0])

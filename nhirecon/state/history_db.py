@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,6 +36,15 @@ APPLICATION_ID: Final = 0x4E485243
 BUSY_TIMEOUT_SECONDS: Final = 60.0
 """How long a run waits for another run holding the file before giving up."""
 PRIVATE_FILE: Final = 0o600
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` as a TEXT value: SQLite stores UTF-8, which has no form for a lone
+    surrogate (``"\\ud800"`` in a JSON export), so one is kept as its escape ``\\ud800``.
+    Fingerprints, by which findings are matched across runs, never hold one."""
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
+
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 0 → 1: the first layout.
