@@ -65,9 +65,12 @@ def pull_source(source: Source, progress: Progress = _quiet) -> SourceData:
                 )
             identities.append(identity)
         if len(identities) == before and len(source.inputs) > 1:
+            path = endpoint.options.get("path")
+            place = f"{endpoint.context.resolve(path)}: " if isinstance(path, str) else ""
             raise SafetyError(
-                f"{endpoint.key} ({endpoint.name}) returned no identities; refusing to report"
-                " the accounts it should cover as orphans (is the export empty or truncated?)"
+                f"{place}{endpoint.key} ({endpoint.name}) returned no identities; refusing to"
+                " report the accounts it should cover as orphans (is the export empty or"
+                " truncated?)"
             )
     log.info(
         "source %s: %d identities from %d inputs", source.name, len(identities), len(source.inputs)

@@ -13,6 +13,7 @@ from rich.console import Console
 from nhirecon import pipeline
 from nhirecon.cli import explain_view
 from nhirecon.cli.common import (
+    AcceptDropOption,
     ConfigOption,
     MaxActionsOption,
     NowOption,
@@ -76,6 +77,7 @@ def audit(
     ] = False,
     yes: YesOption = False,
     max_actions: MaxActionsOption = None,
+    accept_source_drop: AcceptDropOption = False,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -94,11 +96,13 @@ def audit(
             pairs = []
         loaded = load_config(config_path)
         accepted = baselines.load(baseline) if baseline else None
-        previous = remediation.previous_source_count(loaded) if apply_ else None
+        skip_check = accept_source_drop or (no_history and not apply_)
+        previous = None if skip_check else tracking.previous_source_count(loaded)
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(
                 loaded, now=instant, only=list(target or []), gate_rules=rules, progress=progress
             )
+        tracking.check_source_drop(loaded, report, previous)
         pending = (
             remediation.prepare(
                 loaded, report, previous_identities=previous, max_actions=max_actions

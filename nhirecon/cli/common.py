@@ -60,6 +60,15 @@ MaxActionsOption = Annotated[
     ),
 ]
 
+AcceptDropOption = Annotated[
+    bool,
+    typer.Option(
+        "--accept-source-drop",
+        help="Accept, for this run, a source that shrank more than"
+        " policy.max_source_drop_percent since the last recorded run.",
+    ),
+]
+
 TargetOption = Annotated[
     list[str] | None, typer.Option("--target", help="Only this target; repeatable.")
 ]

@@ -13,6 +13,7 @@ import typer
 from nhirecon import pipeline
 from nhirecon.cli import remediation_view
 from nhirecon.cli.common import (
+    AcceptDropOption,
     ConfigOption,
     MaxActionsOption,
     NowOption,
@@ -36,6 +37,7 @@ from nhirecon.remediation import plan as planning
 from nhirecon.remediation import plan_file as plan_files
 from nhirecon.remediation import rails
 from nhirecon.remediation.actions import ApplyResult, Outcome
+from nhirecon.state import tracking
 
 
 def confirmer() -> remediation.Confirm | None:
@@ -67,6 +69,7 @@ def plan_command(
     config_path: ConfigOption = None,
     target: TargetOption = None,
     max_actions: MaxActionsOption = None,
+    accept_source_drop: AcceptDropOption = False,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -82,7 +85,7 @@ def plan_command(
     def body() -> None:
         instant = parse_now(now)
         loaded = load_config(config_path)
-        previous = remediation.previous_source_count(loaded)
+        previous = None if accept_source_drop else tracking.previous_source_count(loaded)
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(loaded, now=instant, only=list(target or []), progress=progress)
         made = planning.build(loaded, report, created_at=datetime.now(UTC).replace(microsecond=0))
@@ -108,6 +111,7 @@ def apply_command(
         str, typer.Option("--max-age", help="Refuse a plan older than this (24h, 30m, 2d).")
     ] = "24h",
     max_actions: MaxActionsOption = None,
+    accept_source_drop: AcceptDropOption = False,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -129,7 +133,7 @@ def apply_command(
         except OSError as exc:
             raise UsageError(f"{plan_file}: cannot read the plan: {exc.strerror or exc}") from None
         made = plan_files.from_json(text, str(plan_file))
-        previous = remediation.previous_source_count(loaded)
+        previous = None if accept_source_drop else tracking.previous_source_count(loaded)
         with progress_bars(not quiet) as progress:
             result = remediation.apply_plan(
                 loaded,

@@ -36,7 +36,6 @@ from nhirecon.remediation import rails
 from nhirecon.remediation.actions import ActionResult, ApplyResult, Task, Writer, perform
 from nhirecon.remediation.audit_log import AuditLog, audit_log_path
 from nhirecon.remediation.plan import Action, Plan, actions_from
-from nhirecon.state import history, tracking
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +114,6 @@ def execute(
             pool.shutdown(wait=True)
     order = {task.action.key: index for index, task in enumerate(tasks)}
     return tuple(sorted(results, key=lambda result: order[result.action.key]))
-
-
-def previous_source_count(config: Config) -> int | None:
-    """The source's identity count at the last run recorded in the history store."""
-    return history.last_source_count(tracking.history_path(config), config.source.name)
 
 
 def guard(
