@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -56,8 +57,26 @@ def discover() -> list[Available]:
         if not (isinstance(loaded, type) and issubclass(loaded, Connector)):
             found.append(Available(entry.name, dist, None, "is not a Connector subclass"))
             continue
-        found.append(Available(entry.name, dist, loaded))
+        problem = plugin_problem(entry.name, loaded)
+        found.append(Available(entry.name, dist, None if problem else loaded, problem))
     return found
+
+
+def plugin_problem(entry_name: str, cls: type[Connector]) -> str:
+    """Why a plugin class cannot be used (empty when it can): it must name itself as its
+    entry point does, describe itself, and have option annotations that resolve at run
+    time (they are how an option's type is checked)."""
+    name = getattr(cls, "name", None)
+    if name != entry_name:
+        return f"its class name is {name!r}, not the entry point's {entry_name!r}"
+    description = getattr(cls, "description", None)
+    if not isinstance(description, str) or not description.strip():
+        return "it has no description"
+    try:
+        typing.get_type_hints(cls.__init__)
+    except Exception as exc:  # NameError for a name imported only under TYPE_CHECKING
+        return f"its option annotations do not resolve at run time ({type(exc).__name__}: {exc})"
+    return ""
 
 
 def lookup(name: str) -> type[Connector] | None:
