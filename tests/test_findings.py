@@ -195,6 +195,20 @@ def test_ambiguous_account_is_reported_and_never_gets_an_action() -> None:
     assert found[0].remediation is Remediation.MANUAL
 
 
+def test_no_finding_of_an_ambiguous_account_gets_an_action() -> None:
+    link = Link(LinkStatus.AMBIGUOUS, None, EMAIL, (person("E3"), person("E4")))
+    found = run(
+        account("a1", last_login_at=days_ago(400), expires_at=days_ago(3)),
+        link,
+        remediate={K.DORMANT: Remediation.DELETE, K.EXPIRED: Remediation.DISABLE},
+        can_write=frozenset({"disable", "delete"}),
+    )
+    assert set(kinds(found)) == {K.AMBIGUOUS, K.DORMANT, K.EXPIRED}
+    for finding in found:
+        assert finding.remediation is Remediation.MANUAL, finding.kind
+        assert "ambiguous" in finding.remediation_reason
+
+
 # remediation --------------------------------------------------------------------------
 
 

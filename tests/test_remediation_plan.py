@@ -411,3 +411,20 @@ def test_audit_log_that_cannot_be_opened_refuses(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(SafetyError, match="cannot open the audit log"):
         audit_log.AuditLog(blocker / "actions.jsonl")
+
+
+def test_the_review_screens_show_hostile_names_inert() -> None:
+    from nhirecon.cli import remediation_view
+    from nhirecon.remediation.actions import ActionResult, Outcome
+
+    hostile = "zed\r\x1b[1A\x1b[2K\x1b]52;c;aGk=\x07"
+    action = planning.Action(
+        "app", "1\n", Remediation.DELETE, (planning.Reason(FindingKind.ORPHAN, "f"),), None, hostile
+    )
+    listed = remediation_view.actions_text([action])
+    line = remediation_view.result_line(ActionResult(action, Outcome.DONE, 204, "deleted"))
+    for text in (listed, line):
+        assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+        assert "\\x1b[1A" in text
+    assert listed.count("\n") == 2, "one line per action, after the header"
+    assert "\n" not in line

@@ -218,11 +218,17 @@ def test_max_action_percent_per_target(server: ScimServer, estate: Planted, fold
 # --- confirmation -------------------------------------------------------------------------
 
 
-def test_no_terminal_and_no_yes_refuses(server: ScimServer, estate: Planted, nhirecon: Run) -> None:
-    result = nhirecon("audit", "--now", NOW, "--apply", "-q", input="y\n")
+def test_no_terminal_and_no_yes_refuses(
+    server: ScimServer, estate: Planted, nhirecon: Run, folder: Path
+) -> None:
+    result = nhirecon(
+        "audit", "--now", NOW, "--apply", "-f", "json", "-o", "r.json", input="y\n", cwd=folder
+    )
     assert result.returncode == 4
     assert "no terminal" in result.stderr
     assert writes(server) == Counter()
+    assert not (folder / "r.json").exists(), "refused before anything is written"
+    assert not (folder / "history.db").exists()
 
 
 def _on_terminal(folder: Path, answer_text: bytes, *args: str) -> tuple[int, str]:

@@ -325,12 +325,13 @@ def test_a_put_goes_to_the_planned_account_whatever_the_body_says(folder: Path) 
 
         server.faults.add(lying_get, method="GET", path=planted["bob"]["id"], times=None)
         result = apply_audit(folder)
-        assert result.exit_code is ExitCode.OK, result.results
+        assert result.exit_code is ExitCode.ACTIONS_FAILED
+        assert "another resource" in by_name(audit_log(folder))["bob"]["detail"]
         users = server.users()
         assert users["breakglass"]["active"] is True, "the protected account is untouched"
-        assert users["bob"]["active"] is False
+        assert users["bob"]["active"] is True, "nothing is written on a body's word"
         paths = {seen.path for seen in sent(server, "PUT")}
-        assert f"/v2/Users/{planted['bob']['id']}" in paths
+        assert f"/v2/Users/{planted['bob']['id']}" not in paths
         assert f"/v2/Users/{protected_id}" not in paths
 
 
@@ -368,3 +369,75 @@ def test_ids_that_are_paths_in_disguise_are_never_written(folder: Path, odd_id: 
         for seen in server.faults.seen[mark:]:
             if seen.method in WRITES:
                 assert seen.path.rstrip("/") not in ("/v2/Users", "/v2"), seen
+
+
+# --- answers that are not what they claim ---------------------------------------------------
+
+
+def test_a_recheck_answered_with_another_account_writes_nothing(folder: Path) -> None:
+    with running() as server:
+        planted = start(folder, server)
+        frank = planted["frank"]  # inactive: a re-check would call bob "already disabled"
+
+        def other(environ: dict[str, Any], start_response: StartResponse, app: App) -> Any:
+            return reply(start_response, "200 OK", frank)
+
+        server.faults.add(other, method="GET", path=planted["bob"]["id"], times=None)
+        result = apply_audit(folder)
+        assert result.exit_code is ExitCode.ACTIONS_FAILED
+        entries = by_name(audit_log(folder))
+        assert entries["bob"]["outcome"] == "failed"
+        assert "another resource" in entries["bob"]["detail"]
+        assert server.users()["bob"]["active"] is True
+        assert not any(planted["bob"]["id"] in seen.path for seen in sent(server, "PATCH"))
+
+
+def test_a_version_holding_a_nul_is_never_sent(folder: Path) -> None:
+    with running() as server:
+        start(folder, server)
+
+        def nul_version(environ: dict[str, Any], start_response: StartResponse, app: App) -> Any:
+            def change(body: Any, headers: list[tuple[str, str]]) -> Any:
+                resources = body.get("Resources", [body]) if isinstance(body, dict) else []
+                for resource in resources:
+                    if isinstance(resource.get("meta"), dict):
+                        resource["meta"]["version"] = 'W/"1\x00"'
+                return body, headers
+
+            return through(environ, app, change, start_response)
+
+        server.faults.add(nul_version, method="GET", path=r"/Users", times=None)
+        result = apply_audit(folder)
+        assert result.exit_code is ExitCode.ACTIONS_FAILED
+        assert sent(server, "PATCH") == [] and sent(server, "DELETE") == []
+        assert all("not sent" in entry["detail"] for entry in audit_log(folder))
+
+
+def test_a_number_too_long_to_read_fails_the_read_not_the_run() -> None:
+    from nhirecon.http.answers import Response
+    from nhirecon.http.transport import HttpError
+
+    answer = Response(
+        "GET", "https://scim.example.com/v2/Users", 200, {}, b'{"n": 1' + b"0" * 5000 + b"}"
+    )
+    with pytest.raises(HttpError, match="not usable JSON"):
+        answer.json()
+
+
+@pytest.mark.parametrize(
+    ("args", "content", "message"),
+    [
+        (("--max-age", "99999999999999w"), None, "longer than any plan can be old"),
+        ((), b"\xff\xfe{\x00}", "not a plan file (not UTF-8"),
+    ],
+)
+def test_bad_apply_input_is_a_usage_error(
+    folder: Path, run: Run, args: tuple[str, ...], content: bytes | None, message: str
+) -> None:
+    with running() as server:
+        start(folder, server)
+        (folder / "plan.json").write_bytes(content or b"{}")
+        result = run("apply", "plan.json", "--yes", *args, env={TOKEN_ENV: TOKEN}, cwd=folder)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr

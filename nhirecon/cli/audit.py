@@ -110,6 +110,8 @@ def audit(
             if apply_
             else ()
         )
+        if apply_:
+            remediation.refuse_unconfirmable(pending, yes=yes, confirm=confirmer())
         keep = not no_history
         # Recorded in the history only once the reports are written.
         with tracking.tracked(report, loaded, accepted=accepted, keep_history=keep) as report:

@@ -20,6 +20,7 @@ from rich.console import Console
 
 import nhirecon
 from nhirecon import config, pipeline
+from nhirecon.core.text import inert
 from nhirecon.core.values import ValueError_, parse_datetime
 from nhirecon.errors import InternalError, NhireconError, UsageError, describe
 from nhirecon.exit_codes import ExitCode
@@ -76,12 +77,8 @@ TargetOption = Annotated[
 T = TypeVar("T")
 
 
-def shown(text: str) -> str:
-    """``text`` on one line, inert on a terminal: control characters, lone surrogates and
-    other invisible characters are shown escaped (``\\x1b``, ``\\n``, ``\\ud800``)."""
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+shown = inert
+"""See :func:`nhirecon.core.text.inert`."""
 
 
 def _say(line: str) -> None:

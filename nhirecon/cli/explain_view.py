@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nhirecon.core.correlate import LinkStatus, Probe
 from nhirecon.core.model import Record
+from nhirecon.core.text import inert
 from nhirecon.core.values import format_datetime
 from nhirecon.pipeline import Explanation
 
@@ -59,7 +60,7 @@ def render(result: Explanation) -> str:
             f"  - excepted {finding.kind.value}: {rule.reason} (owner {rule.owner}, "
             f"until {rule.expires.isoformat()})"
         )
-    return "\n".join(_plain(line) for line in lines) + "\n"
+    return "\n".join(inert(line) for line in lines) + "\n"
 
 
 def _field(account: Record, name: str) -> str:
@@ -83,11 +84,3 @@ def _outcome(matches: tuple[Record, ...], *, decides: bool) -> str:
     if len(matches) == 1:
         return f"1 identity: {ids}" + (" -> linked" if decides else "")
     return f"{len(matches)} identities: {ids}" + (" -> ambiguous" if decides else "")
-
-
-def _plain(line: str) -> str:
-    """A line with the control characters of values from other systems escaped (SPEC §6):
-    none can move the cursor or forge a line."""
-    if line.isprintable():
-        return line
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)

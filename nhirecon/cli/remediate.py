@@ -132,6 +132,8 @@ def apply_command(
             text = plan_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"{plan_file}: cannot read the plan: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{plan_file}: not a plan file (not UTF-8: {exc.reason})") from None
         made = plan_files.from_json(text, str(plan_file))
         previous = None if accept_source_drop else tracking.previous_source_count(loaded)
         with progress_bars(not quiet) as progress:

@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from nhirecon.core.text import inert
 from nhirecon.core.values import format_datetime
 from nhirecon.remediation.actions import ActionResult, ApplyResult, confirmation
 from nhirecon.remediation.plan import Action, Plan
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Columns of text; values from other systems are shown inert (SPEC §6)."""
     if not rows:
         return []
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    cells = [[inert(cell) for cell in row] for row in rows]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
     return [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+        for row in cells
     ]
 
 
@@ -60,7 +63,7 @@ def result_line(result: ActionResult) -> str:
     action = result.action
     status = f" (HTTP {result.status})" if result.status else ""
     observed = f" [{result.observed}]" if result.observed else ""
-    return (
+    return inert(
         f"{result.outcome.value}: {action.action.value} {action.target}/{action.label}"
         f" [{action.account_id}]{status}: {result.detail}{observed}"
     )

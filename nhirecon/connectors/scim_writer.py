@@ -87,6 +87,11 @@ class ScimWriter:
         resource = response.json()
         if not isinstance(resource, Mapping):
             raise ProtocolError(f"GET {response.url}: expected a resource object")
+        if str(resource.get("id")) != resource_id:
+            raise ProtocolError(
+                f"GET {response.url}: the answer is another resource (id {resource.get('id')!r});"
+                " nothing is judged or written on its word"
+            )
         return LiveAccount(
             account_state(resource), resource_version(resource, response.header("ETag")), resource
         )

@@ -92,9 +92,15 @@ def _make(
     )
 
 
-def _remedy(kind: FindingKind, target: TargetRules, account: Record) -> tuple[Remediation, str]:
+def _remedy(
+    kind: FindingKind, target: TargetRules, account: Record, ambiguous: bool = False
+) -> tuple[Remediation, str]:
+    """What can be done about a finding. An account whose correlation is ambiguous gets no
+    action for any of its findings: which identity it belongs to is not known."""
     if kind is FindingKind.AMBIGUOUS:
         return Remediation.MANUAL, "correlation is ambiguous: link the account by hand"
+    if ambiguous and target.remediate.get(kind) is not None:
+        return Remediation.MANUAL, "correlation is ambiguous: link the account by hand first"
     if target.is_protected(account):
         return Remediation.NONE, "protected account: never disabled or deleted"
     action = target.remediate.get(kind)
@@ -139,9 +145,11 @@ def account_findings(
                 identity,
                 message,
                 detail,
-                _remedy(kind, target, account),
+                _remedy(kind, target, account, ambiguous),
             )
         )
+
+    ambiguous = link.status is LinkStatus.AMBIGUOUS
 
     name = account.label
     policy = clock.policy

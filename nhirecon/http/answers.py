@@ -83,6 +83,10 @@ class Response:
             raise HttpError(
                 self.method, self.url, self.status, f"the answer is not JSON ({exc})"
             ) from None
+        except ValueError as exc:  # an integer of more digits than Python converts
+            raise HttpError(
+                self.method, self.url, self.status, f"the answer is not usable JSON ({exc})"
+            ) from None
         except RecursionError:
             raise HttpError(
                 self.method, self.url, self.status, f"the answer is {TOO_DEEP}"

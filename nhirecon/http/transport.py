@@ -130,7 +130,7 @@ class Transport:
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret replaced."""
-        return self.redactor().scrub_text(text)
+        return self.redactor().scrub_message(text)
 
     def request(
         self,
@@ -229,6 +229,8 @@ class Transport:
         """Send, with urllib3's retries up to the answer's headers; the body is left unread."""
         timeout = urllib3.Timeout(connect=self.limits.timeout, read=self.limits.timeout)
         try:
+            if any(_uncarried(value) for value in sent.values()):
+                raise ValueError("a header value holds a control character")
             return self.pool.request(
                 method,
                 url,
@@ -317,3 +319,9 @@ def _cause(exc: BaseException | None) -> str:
     if ">: " in text:
         text = text.split(">: ", 1)[1]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _uncarried(value: str) -> bool:
+    """Whether a header value holds a character HTTP must not carry: a control character
+    other than a tab (RFC 9110 §5.5), NUL included, which http.client lets through."""
+    return any((ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F for char in value)

@@ -88,6 +88,8 @@ def execute(
     """
 
     def attempt(writer: Writer, task: Task) -> ActionResult:
+        if audit_log.failure:  # an action no line can record is never attempted
+            raise SafetyError(audit_log.failure)
         result = perform(writer, task)
         audit_log.write(_entry(run_id, result, clock))
         return result
@@ -137,14 +139,21 @@ def guard(
         raise SafetyError("refusing to act, nothing was written: " + "; ".join(problems))
 
 
-def _confirm(actions: Sequence[Action], *, yes: bool, confirm: Confirm | None) -> None:
-    if yes or not actions:
-        return
-    if confirm is None:
+def refuse_unconfirmable(actions: Sequence[Action], *, yes: bool, confirm: Confirm | None) -> None:
+    """:class:`SafetyError` when ``actions`` need a confirmation nobody can give (no
+    ``--yes`` and no terminal): called before anything is written, reports included."""
+    if actions and not yes and confirm is None:
         raise SafetyError(
             f"{len(actions)} actions need confirmation and there is no terminal to ask;"
             " review them (nhirecon plan) and pass --yes"
         )
+
+
+def _confirm(actions: Sequence[Action], *, yes: bool, confirm: Confirm | None) -> None:
+    refuse_unconfirmable(actions, yes=yes, confirm=confirm)
+    if yes or not actions:
+        return
+    assert confirm is not None
     if not confirm(actions):
         raise SafetyError("not confirmed; nothing was written")
 

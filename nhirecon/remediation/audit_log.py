@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,22 +28,39 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self.failure = ""
+        """Why a line could not be written; once set, no further action may be attempted."""
         try:
             make_folder(path.parent)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
-            os.fchmod(self._fd, PRIVATE)
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+            self._fd = os.open(path, flags, PRIVATE)
         except OSError as exc:
             raise SafetyError(
-                f"{path}: cannot open the audit log ({exc.strerror or exc});"
-                " nothing is written without it"
+                f"{path}: cannot open the audit log ({exc.strerror or exc}; a symbolic link"
+                " is never followed); nothing is written without it"
             ) from None
+        if not stat.S_ISREG(os.fstat(self._fd).st_mode):
+            os.close(self._fd)
+            raise SafetyError(
+                f"{path}: the audit log is not a regular file; nothing is written without it"
+            )
+        os.fchmod(self._fd, PRIVATE)
 
     def write(self, entry: Mapping[str, Any]) -> None:
+        """Append one line and sync it to disk; :class:`SafetyError` when it cannot be, after
+        which :attr:`failure` stops every further action."""
         text = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
         line = text.encode("utf-8", "backslashreplace")  # a lone surrogate: its JSON escape
         with self._lock:
-            os.write(self._fd, line)
-            os.fsync(self._fd)
+            try:
+                os.write(self._fd, line)
+                os.fsync(self._fd)
+            except OSError as exc:
+                self.failure = (
+                    f"{self.path}: cannot write the audit log ({exc.strerror or exc}); stopped,"
+                    " no further action is attempted"
+                )
+                raise SafetyError(self.failure) from None
 
     def close(self) -> None:
         with self._lock:

@@ -62,7 +62,10 @@ def parse_duration(text: str) -> timedelta:
     match = DURATION.match(text)
     if match is None:
         raise UsageError(f"--max-age: expected a duration like 24h, 30m or 2d, got {text!r}")
-    return timedelta(seconds=float(match[1]) * UNITS[match[2].casefold()])
+    try:
+        return timedelta(seconds=float(match[1]) * UNITS[match[2].casefold()])
+    except OverflowError:
+        raise UsageError(f"--max-age: {text!r} is longer than any plan can be old") from None
 
 
 def binding_problems(plan: Plan, config: Config) -> list[str]:
