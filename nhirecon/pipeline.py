@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from nhirecon import __version__
 from nhirecon.config import Config, Source, Target
 from nhirecon.connectors import registry
+from nhirecon.connectors.coverage import Coverage
 from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus, Step
+from nhirecon.core.evidence import SOURCE_NEEDS, TARGET_NEEDS, Evidence, evaluated, evidence
 from nhirecon.core.exceptions import Exceptions
 from nhirecon.core.findings import Clock, TargetRules, account_findings, source_findings
 from nhirecon.core.gate import evaluate
-from nhirecon.core.model import ExceptionRule, Finding, GateRule, Record
+from nhirecon.core.model import (
+    CANONICAL_FIELDS,
+    ExceptionRule,
+    Finding,
+    FindingKind,
+    GateRule,
+    Record,
+)
 from nhirecon.core.report import Report, TargetStats
 from nhirecon.core.values import key_for
 from nhirecon.errors import DataError, SafetyError, UsageError
@@ -40,6 +49,7 @@ class SourceData:
     name: str
     connector: str
     identities: tuple[Record, ...]
+    evidence: Evidence = field(default_factory=Evidence)
 
 
 def _counted(records: Iterable[Record], label: str, progress: Progress) -> Iterator[Record]:
@@ -55,9 +65,12 @@ def pull_source(source: Source, progress: Progress = _quiet) -> SourceData:
     """Every identity of the source, from all its inputs; ids must be unique."""
     identities: list[Record] = []
     seen: dict[str, str] = {}
+    pulls = []
     for endpoint in source.inputs:
         before = len(identities)
-        for identity in _counted(registry.pull(endpoint), endpoint.name, progress):
+        pulled = registry.pull(endpoint)
+        pulls.append(pulled)
+        for identity in _counted(pulled, endpoint.name, progress):
             first = seen.setdefault(identity.id, identity.location)
             if first != identity.location:
                 raise DataError(
@@ -80,7 +93,24 @@ def pull_source(source: Source, progress: Progress = _quiet) -> SourceData:
             f"source {source.name!r} returned no identities; refusing to report every account"
             " as an orphan (is the export empty or truncated?)"
         )
-    return SourceData(source.name, source.inputs[0].connector.name, tuple(identities))
+    return SourceData(
+        source.name,
+        source.inputs[0].connector.name,
+        tuple(identities),
+        _evidence([pulled.coverage for pulled in pulls], SOURCE_NEEDS),
+    )
+
+
+def _evidence(coverages: Sequence[Coverage | None], needs: Mapping[FindingKind, str]) -> Evidence:
+    """What the inputs provided together; an input that does not say (a plugin with its
+    own ``records``) is taken to provide every field, so that no rule is skipped on a guess."""
+    known = [coverage for coverage in coverages if coverage is not None]
+    if len(known) < len(coverages) or not known:
+        return evidence(CANONICAL_FIELDS, {}, needs)
+    total = known[0]
+    for more in known[1:]:
+        total = total + more
+    return evidence(total.provided, total.values, needs)
 
 
 def target_rules(config: Config, target: Target) -> TargetRules:
@@ -121,10 +151,10 @@ class _Tally:
             self.unmatched += 1
 
 
-def _accounts(target: Target, progress: Progress) -> Iterator[Record]:
+def _accounts(pulled: registry.Pull, target: Target, progress: Progress) -> Iterator[Record]:
     """A target's accounts, streamed; an id seen twice fails the pull."""
     seen: dict[str, str] = {}
-    for account in _counted(registry.pull(target.endpoint), target.name, progress):
+    for account in _counted(pulled, target.name, progress):
         first = seen.setdefault(account.id, account.location)
         if first != account.location:
             raise DataError(
@@ -147,7 +177,8 @@ def audit_target(
     tally = _Tally()
     findings: list[Finding] = []
     started = time.monotonic()
-    for account in _accounts(target, progress):
+    pulled = registry.pull(target.endpoint)
+    for account in _accounts(pulled, target, progress):
         link = correlator.link(account)
         tally.add(account, link)
         findings.extend(
@@ -162,6 +193,7 @@ def audit_target(
         tally.ambiguous,
         time.monotonic() - started,
     )
+    found = _evidence([pulled.coverage], TARGET_NEEDS)
     stats = TargetStats(
         name=target.name,
         connector=rules.connector,
@@ -170,8 +202,9 @@ def audit_target(
         unmatched=tally.unmatched,
         ambiguous=tally.ambiguous,
         inactive=tally.inactive,
+        evidence=found,
     )
-    return stats, findings
+    return stats, evaluated(findings, target.name, found)
 
 
 def selected_targets(config: Config, only: Sequence[str] = ()) -> tuple[Target, ...]:
@@ -195,7 +228,11 @@ def audit(
     clock = Clock(now, config.policy)
     index = IdentityIndex(source.identities)
     stats: list[TargetStats] = []
-    raw = source_findings(source.name, source.identities, config.source.active_status, clock)
+    raw = evaluated(
+        source_findings(source.name, source.identities, config.source.active_status, clock),
+        source.name,
+        source.evidence,
+    )
     for target in targets:
         target_stats, target_findings = audit_target(config, target, source, index, clock, progress)
         stats.append(target_stats)
@@ -214,6 +251,7 @@ def audit(
         findings=tuple(counted),
         excepted=tuple(excepted),
         gate=evaluate(rules, counted),
+        source_evidence=source.evidence,
     )
 
 
@@ -236,7 +274,7 @@ def explain(config: Config, target_name: str, query: str, *, now: datetime) -> E
     source = pull_source(config.source)
     wanted = key_for(query, "casefold")
     account = None
-    for candidate in _accounts(target, _quiet):
+    for candidate in _accounts(registry.pull(target.endpoint), target, _quiet):
         if candidate.id == query:
             account = candidate
             break

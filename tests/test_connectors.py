@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from nhirecon.connectors.base import Connector, ConnectorContext
+from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.csv import CsvConnector
 from nhirecon.connectors.json import JsonConnector
 from nhirecon.connectors.registry import BUILTINS, discover
@@ -90,8 +91,13 @@ def test_csv_active_accepts_the_usual_words(tmp_path: Path, word: str, expected:
 
 
 def test_csv_origin_value_naming_an_origin_is_taken_as_is(tmp_path: Path) -> None:
-    records = read(CsvConnector, csv_file(tmp_path, "id,origin\n1,scim\n2,weird\n3,\n"))
-    assert [record.origin for record in records] == [Origin.SCIM, Origin.UNKNOWN, Origin.UNKNOWN]
+    records = read(CsvConnector, csv_file(tmp_path, "id,origin\n1,scim\n2,JIT\n3,\n"))
+    assert [record.origin for record in records] == [Origin.SCIM, Origin.JIT, Origin.UNKNOWN]
+
+
+def test_csv_origin_value_naming_no_origin_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"x.csv:3: origin \(column 'origin'\): 'weird' is not"):
+        read(CsvConnector, csv_file(tmp_path, "id,origin\n1,scim\n2,weird\n"))
 
 
 def test_csv_latin1_when_configured(tmp_path: Path) -> None:
@@ -110,7 +116,7 @@ CSV_ERRORS = [
     (b"id,email\n1,a\x00b\n", "x.csv:2: NUL character"),
     (b"id,email,id\n1,a,1\n", "x.csv:1: column 'id' appears twice"),
     (b"", "x.csv: empty file (no header row)"),
-    (b"id,email\n1,Jos\xe9\n", "x.csv:2: not valid utf-8-sig text"),
+    (b"id,email\n1,Jos\xe9\n", "x.csv:2: not valid utf-8 text"),
     (b"email\na@x.com\n", "no `id` column"),
 ]
 
@@ -336,3 +342,44 @@ def test_plugins_are_listed_and_broken_or_clashing_ones_skipped(
     assert registry.lookup("plugin-csv") is _PluginConnector
     assert registry.lookup("broken") is None
     assert "broken" not in registry.names()
+
+
+class _Renamed(CsvConnector):
+    name = "something-else"
+    description = "named otherwise than its entry point"
+
+
+class _Undescribed(Connector):
+    name = "undescribed"
+
+    def rows(self) -> Iterator[RawRow]:
+        return iter(())
+
+
+class _ForwardOnly(CsvConnector):
+    name = "forward-only"
+    description = "an option typed with a name that exists only for type checkers"
+
+    def __init__(self, *, context: ConnectorContext, path: str, limit: Unknowable = 1) -> None:  # type: ignore[name-defined]  # noqa: F821
+        super().__init__(context=context, path=path)
+
+
+def test_plugins_that_would_fail_later_are_skipped_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nhirecon.connectors import registry
+
+    entries = [
+        _Entry("renamed", _Renamed),
+        _Entry("undescribed", _Undescribed),
+        _Entry("forward-only", _ForwardOnly),
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: entries)
+    plugins = {found.name: found for found in registry.discover() if found.origin != "built-in"}
+    assert all(found.connector is None for found in plugins.values())
+    assert "class name is 'something-else', not the entry point's 'renamed'" in (
+        plugins["renamed"].problem
+    )
+    assert plugins["undescribed"].problem == "it has no description"
+    assert "annotations do not resolve at run time (NameError" in plugins["forward-only"].problem
+    assert registry.lookup("renamed") is None

@@ -262,7 +262,8 @@ def test_one_column_each_side_is_correlated_as_before(tmp_path: Path) -> None:
     ("entry", "message"),
     [
         ("status: [a, b]", "'status' reads one column; several columns are for fields"),
-        ("last_login_at: [a, b]", "'last_login_at' reads one column"),
+        ("active: [a, b]", "'active' reads one column"),
+        ("last_login_at: []", "names no column"),
         ("email: []", "names no column"),
         ("email: [mail, 3]", "expected a non-empty string"),
     ],

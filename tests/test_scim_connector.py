@@ -31,6 +31,10 @@ from .scim_server import (
     token_endpoint,
 )
 
+SIGNED_IN = {"lastLoginAt": "2026-11-20T00:00:00Z"}
+"""The estate maps ``last_login_at`` to this attribute: a path that no account holds is an
+error (SPEC §3.2), so the accounts a test adds sign in."""
+
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 
@@ -91,7 +95,9 @@ def test_reads_every_account_with_the_default_map_and_custom_paths(
 def test_custom_extension_attribute_can_be_mapped_and_compared(
     server: ScimServer, load: Load, tmp_path: Path
 ) -> None:
-    server.add_user("alice", email="alice@example.com", external_id="E1", nhi={"costCode": "CC-9"})
+    server.add_user(
+        "alice", email="alice@example.com", external_id="E1", nhi={"costCode": "CC-9", **SIGNED_IN}
+    )
     loaded = load(extra_map=f'cost_code: "{NHI}:costCode"')
     (account,) = pull(loaded)
     assert account.attributes["cost_code"] == "CC-9"
@@ -101,7 +107,7 @@ def test_pages_follow_the_servers_clamp_and_fetch_concurrently(
     server: ScimServer, load: Load
 ) -> None:
     for number in range(250):
-        server.add_user(f"user{number:03}", email=f"user{number:03}@example.com")
+        server.add_user(f"user{number:03}", email=f"user{number:03}@example.com", nhi=SIGNED_IN)
 
     def clamp(body: dict[str, Any]) -> None:
         body["Resources"] = body["Resources"][:40]
@@ -342,7 +348,7 @@ def test_retries_are_bounded(server: ScimServer, load: Load) -> None:
 
 def test_rate_limit_spaces_every_request_retries_included(server: ScimServer, load: Load) -> None:
     for number in range(30):
-        server.add_user(f"user{number:02}")
+        server.add_user(f"user{number:02}", nhi=SIGNED_IN)
     server.faults.add(answer(500), method="GET", path="startIndex=11", times=1)
     pull(load(target_options="page_size: 5\nmax_workers: 4\nrate_limit_per_minute: 300"))
     arrivals = sorted(seen.at for seen in server.faults.seen)

@@ -45,6 +45,10 @@ from .scim_server import (
     seed_estate,
 )
 
+SIGNED_IN = {"lastLoginAt": "2026-11-20T00:00:00Z"}
+"""The estate maps ``last_login_at`` to this attribute: a path that no account holds is an
+error (SPEC §3.2), so the accounts a test adds sign in."""
+
 Action = Callable[[dict[str, Any], StartResponse, App], Iterable[bytes]]
 USERS = r"/Users\?"
 
@@ -90,7 +94,7 @@ def listing_requests(server: ScimServer) -> list[dict[str, str]]:
 
 def add_users(server: ScimServer, *names: str) -> dict[str, str]:
     """Users by name → id."""
-    return {name: server.add_user(name)["id"] for name in names}
+    return {name: server.add_user(name, nhi=SIGNED_IN)["id"] for name in names}
 
 
 @pytest.fixture

@@ -30,6 +30,10 @@ from .scim_server import (
     running,
 )
 
+SIGNED_IN = {"lastLoginAt": "2026-11-20T00:00:00Z"}
+"""The estate maps ``last_login_at`` to this attribute: a path that no account holds is an
+error (SPEC §3.2), so the accounts a test adds sign in."""
+
 HR = HR_CSV + "E9,nina@corp.example,nina,Nina Nguyen,active,Engineering,\n"
 HOME_FIRST = [
     {"type": "home", "value": "nina.n@mail.example"},
@@ -81,7 +85,7 @@ def vendor(request: pytest.FixtureRequest, server: ScimServer) -> list[Any]:
             {"type": "home", "value": "nina.n@mail.example"},
         ],
     )
-    server.add_user("mallory", email="mallory@example.com")
+    server.add_user("mallory", email="mallory@example.com", nhi=SIGNED_IN)
     seen: list[Any] = []
 
     def change(body: dict[str, Any]) -> None:
@@ -183,7 +187,7 @@ def twofold(server: ScimServer) -> None:
             {"type": "home", "value": "alice@example.com"},
         ],
     )
-    server.add_user("mallory", email="mallory@example.com")
+    server.add_user("mallory", email="mallory@example.com", nhi=SIGNED_IN)
     server.faults.add(
         rewrite_list(strip_primary_home_first), method="GET", path=r"/Users\?", times=None
     )

@@ -7,7 +7,8 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from nhirecon.config.checks import Checks, describe, join
+from nhirecon.config import value_options
+from nhirecon.config.checks import Checks, join
 from nhirecon.config.model import (
     ACTIONS,
     DEFAULT_CORRELATE,
@@ -27,13 +28,13 @@ from nhirecon.core.model import (
     DATE_FIELDS,
     MULTI_VALUED_FIELDS,
     FindingKind,
-    Origin,
     Remediation,
 )
 from nhirecon.core.policy import CorrelationRule
 
-ONE_VALUE_FIELDS = frozenset({*CANONICAL_FIELDS, "version"}) - MULTI_VALUED_FIELDS
-"""Fields whose ``map`` entry names exactly one column."""
+ONE_VALUE_FIELDS = frozenset({*CANONICAL_FIELDS, "version"}) - MULTI_VALUED_FIELDS - {*DATE_FIELDS}
+"""Fields whose ``map`` entry names exactly one column (a date may name several: the
+latest of them is the field's value)."""
 
 
 def read_source(check: Checks, value: Any) -> Source:
@@ -72,16 +73,41 @@ def read_targets(check: Checks, value: Any, source: Source) -> tuple[Target, ...
         endpoint = _endpoint(check, data, key, name, require_id=False)
         known = _known_fields(source) & _known_fields_of(endpoint)
         compare = _compare(check, data.get("compare"), join(key, "compare"), known)
-        context = replace(endpoint.context, compared=frozenset(compare))
+        correlate = _correlate(
+            check,
+            data.get("correlate"),
+            join(key, "correlate"),
+            {"account": _known_fields_of(endpoint), "identity": _known_fields(source)},
+        )
+        context = replace(
+            endpoint.context,
+            compared=frozenset(compare),
+            correlated=frozenset(rule.account for rule in correlate),
+        )
         result.append(
             Target(
                 endpoint=replace(endpoint, context=context),
-                correlate=_correlate(check, data.get("correlate"), join(key, "correlate")),
+                correlate=correlate,
                 compare=compare,
                 remediate=_remediate(check, data.get("remediate"), join(key, "remediate")),
             )
         )
     return tuple(result)
+
+
+def with_decisions(source: Source, targets: tuple[Target, ...]) -> Source:
+    """``source`` with the fields the targets correlate on and compare noted on each of
+    its inputs: a mapped name that no record has is an error for them (SPEC §3.2)."""
+    correlated = frozenset(rule.identity for target in targets for rule in target.correlate)
+    compared = frozenset(name for target in targets for name in target.compare)
+    inputs = tuple(
+        replace(
+            endpoint,
+            context=replace(endpoint.context, correlated=correlated, compared=compared),
+        )
+        for endpoint in source.inputs
+    )
+    return replace(source, inputs=inputs)
 
 
 def _endpoint(
@@ -95,7 +121,10 @@ def _endpoint(
             f"unknown connector {connector_name!r} (available: {', '.join(registry.names())})",
         )
     field_map = _field_map(check, data.get("map"), join(key, "map"), require_id=require_id)
-    origin_values = _origin_values(check, data.get("origin_values"), join(key, "origin_values"))
+    origin_values = value_options.origin_values(
+        check, data.get("origin_values"), join(key, "origin_values")
+    )
+    values = value_options.read(check, data, key)
     allowed = TARGET_KEYS | SOURCE_KEYS
     options = {option: value for option, value in data.items() if option not in allowed}
     for option, problem in connector.check_options(options):
@@ -106,6 +135,7 @@ def _endpoint(
         field_map=MappingProxyType(field_map),
         origin_values=MappingProxyType(origin_values),
         key=key,
+        value_options=values,
     )
     return Endpoint(name, connector, MappingProxyType(options), context, key)
 
@@ -129,7 +159,7 @@ def _field_map(
                 entry,
                 f"{name!r} reads one column; several columns are for fields that can hold"
                 f" several values ({', '.join(sorted(MULTI_VALUED_FIELDS))} and custom"
-                " attributes)",
+                " attributes) and for dates (the latest of them is taken)",
             )
         columns = [check.string(item, f"{entry}[{index}]") for index, item in enumerate(column)]
         if not columns:
@@ -138,22 +168,6 @@ def _field_map(
         result[name] = distinct[0] if len(distinct) == 1 else distinct
     if require_id and "id" not in result:
         raise check.fail(key, f"missing required key {join(key, 'id')!r}: the stable key")
-    return result
-
-
-def _origin_values(check: Checks, value: Any, key: str) -> dict[str, Origin]:
-    if value is None:
-        return {}
-    allowed = frozenset(origin.value for origin in Origin)
-    data = check.mapping(value, key, allowed)
-    result: dict[str, Origin] = {}
-    for origin_name, words in data.items():
-        entry_key = join(key, origin_name)
-        listed = words if isinstance(words, list) else [words]
-        for index, word in enumerate(listed):
-            if not isinstance(word, str | int | bool):
-                raise check.fail(f"{entry_key}[{index}]", f"expected a value, got {describe(word)}")
-            result[str(word).strip().casefold()] = Origin(origin_name)
     return result
 
 
@@ -172,7 +186,10 @@ def _known_fields_of(endpoint: Endpoint) -> set[str]:
     )
 
 
-def _correlate(check: Checks, value: Any, key: str) -> tuple[CorrelationRule, ...]:
+def _correlate(
+    check: Checks, value: Any, key: str, known: Mapping[str, set[str]]
+) -> tuple[CorrelationRule, ...]:
+    """The rules, each naming a canonical field or an attribute its side maps (SPEC §3.2)."""
     items = DEFAULT_CORRELATE if value is None else check.sequence(value, key)
     if not items:
         raise check.fail(key, "must hold at least one rule")
@@ -185,6 +202,12 @@ def _correlate(check: Checks, value: Any, key: str) -> tuple[CorrelationRule, ..
         for side, name in (("account", account), ("identity", identity)):
             if name in ("active", "groups", "origin") or name in DATE_FIELDS:
                 raise check.fail(f"{rule_key}.{side}", f"{name!r} cannot be used to correlate")
+            if name not in known[side]:
+                where = "the target" if side == "account" else "the source"
+                raise check.fail(
+                    f"{rule_key}.{side}",
+                    f"{name!r} is neither a canonical field nor an attribute {where} maps",
+                )
         rules.append(CorrelationRule(account, identity))
     return tuple(rules)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from nhirecon import yamlsafe
 from nhirecon.config.checks import Checks
-from nhirecon.config.endpoints import read_source, read_targets
+from nhirecon.config.endpoints import read_source, read_targets, with_decisions
 from nhirecon.config.model import (
     CONFIG_ENV,
     DEFAULT_PATH,
@@ -65,6 +65,7 @@ def read_config(check: Checks, digest: str) -> Config:
         raise check.fail("version", f"unsupported config version {version!r} (expected 1)")
     source = read_source(check, check.require(data, "", "source"))
     targets = read_targets(check, check.require(data, "", "targets"), source)
+    source = with_decisions(source, targets)
     names = {source.name, *(target.name for target in targets)}
     return Config(
         path=check.path,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from nhirecon.config.value_options import VALUE_KEYS
 from nhirecon.connectors.base import Connector, ConnectorContext
 from nhirecon.core.model import ExceptionRule, FindingKind, GateRule, Remediation
 from nhirecon.core.policy import CorrelationRule, Policy
@@ -19,7 +20,8 @@ CONFIG_ENV: Final = "NHIRECON_CONFIG"
 ACTIONS: Final = {"disable": Remediation.DISABLE, "delete": Remediation.DELETE, "none": None}
 SPECIAL_MAP_KEYS: Final = frozenset({"origin", "version"})
 
-ENDPOINT_KEYS: Final = frozenset({"name", "connector", "map", "origin_values"})
+ENDPOINT_KEYS: Final = frozenset({"name", "connector", "map", "origin_values", *VALUE_KEYS})
+"""Keys of every input; the rest are the connector's own options."""
 SOURCE_KEYS: Final = ENDPOINT_KEYS | {"active_status", "include"}
 INCLUDE_KEYS: Final = ENDPOINT_KEYS
 TARGET_KEYS: Final = ENDPOINT_KEYS | {"correlate", "compare", "remediate"}

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from nhirecon.connectors.context import ConnectorContext, Lookup, RawRow
+from nhirecon.connectors.coverage import Coverage
 from nhirecon.connectors.mapping import FieldMapper
 from nhirecon.core.model import CANONICAL_FIELDS, Origin, Record
 
@@ -58,11 +59,17 @@ class Connector(ABC):
         return Origin.UNKNOWN
 
     def records(self) -> Iterator[Record]:
-        """The mapped records, streamed."""
-        mapper = FieldMapper(self)
-        for row in self.rows():
-            yield mapper.record(row)
-        mapper.finish()
+        """The mapped records, streamed (held until the end with ``repeated_rows: merge``).
+        Once they have all been read, :attr:`coverage` says what the input provided."""
+        self._mapper = FieldMapper(self)
+        yield from self._mapper.map(self.rows())
+
+    @property
+    def coverage(self) -> Coverage | None:
+        """What the last pull provided, per field (SPEC §3.2); ``None`` until a pull of
+        :meth:`records` has read every row."""
+        mapper = getattr(self, "_mapper", None)
+        return None if mapper is None else mapper.coverage
 
     @classmethod
     def options(cls) -> dict[str, inspect.Parameter]:

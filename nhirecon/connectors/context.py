@@ -9,11 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
 
 from nhirecon.core.model import Origin
 
 Lookup = Callable[[str], object]
 """Reads one mapped name (a column, a dotted path, a SCIM path) from a raw row."""
+Has = Callable[[str], bool]
+"""Whether a raw row holds a name at all, even as an empty value or ``null``."""
+
+
+def _nothing() -> Mapping[str, frozenset[str]]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +31,37 @@ class RawRow:
     location: str
     """``file.csv:12``, ``file.json[3]``, ``https://…/Users?startIndex=101`` …"""
     lookup: Lookup
+    has: Has | None = None
+    """For schema-less rows (JSON, YAML, SCIM): whether the row holds a name even when
+    ``lookup`` gives ``None`` for it (``"lastLogin": null``). Without it, a name counts as
+    present in a row only where it has a value (see SPEC §3.2)."""
+
+
+@dataclass(frozen=True)
+class ValueOptions:
+    """How an input's raw values are read: the options beside ``map`` (SPEC §3.1).
+
+    Word lists are held trimmed and case-folded, as they are compared.
+    """
+
+    null_values: frozenset[str] = frozenset()
+    """Raw values read as "no value" in every field."""
+    date_format: str = "iso"
+    """``iso``, ``epoch``, ``epoch_ms``, ``filetime`` or a strptime pattern."""
+    date_formats: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Date field → its own format, overriding ``date_format``."""
+    timezone: str = "UTC"
+    """The zone (an IANA name) of date-times, and dates, written without one."""
+    active_values: Mapping[str, bool] | None = None
+    """Raw word → whether it means active; when set, the only words ``active`` accepts."""
+    kind_values: Mapping[str, str] | None = None
+    """Raw word → canonical kind; besides these, only the canonical kinds themselves."""
+    where: Mapping[str, frozenset[str]] = field(default_factory=_nothing)
+    """Field or raw name → values: a row is kept only when it has one of them."""
+    where_not: Mapping[str, frozenset[str]] = field(default_factory=_nothing)
+    """Field or raw name → values: a row that has one of them is dropped."""
+    repeated_rows: Literal["error", "merge"] = "error"
+    """What rows sharing an id are: an error, or one record."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +80,15 @@ class ConnectorContext:
     key: str = ""
     """Where it is in the config (``source``, ``targets[2]``), for messages."""
     compared: frozenset[str] = frozenset()
-    """The fields the target's ``compare`` names: a connector may skip fetching costly
-    fields nobody uses (group membership, for one)."""
+    """The fields the target's ``compare`` names (for a source input, every target's): a
+    connector may skip fetching costly fields nobody uses (group membership, for one)."""
+    value_options: ValueOptions = field(default_factory=ValueOptions)
+    """How raw values are read (``null_values``, ``date_format``, ``where`` ...)."""
+    correlated: frozenset[str] | None = None
+    """The fields correlation reads on this input: the account side of the target's
+    ``correlate`` rules, or for a source input the identity side of every target's.
+    ``None`` when not known (a context built outside the config): every mapped field then
+    counts as driving a decision (SPEC §3.2)."""
 
     def resolve(self, path: str) -> Path:
         """A path from the config: relative to the config's folder, shown relative to the

@@ -1,4 +1,9 @@
-"""JSON exports: an array of objects, JSON Lines, or a saved SCIM ListResponse."""
+"""JSON exports: an array of objects, JSON Lines, a saved SCIM ListResponse, or an API
+response that holds its records under one key (``key: value`` for Microsoft Graph).
+
+A response that is one page of several (it carries a next-page marker such as
+``@odata.nextLink``) is refused: read as it is, it would pass for the whole estate.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from nhirecon.connectors import paths, scim_schema
+from nhirecon.connectors import documents, files, paths, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
-from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text
+from nhirecon.connectors.context import Has
 from nhirecon.core.model import Origin
 from nhirecon.core.nesting import TOO_DEEP, too_deep
 from nhirecon.errors import DataError
@@ -28,16 +33,51 @@ def dotted_lookup(item: Mapping[str, Any]) -> Lookup:
     return lookup
 
 
+def dotted_has(item: Mapping[str, Any]) -> Has:
+    """Whether ``item`` holds the name or path at all, even as ``null`` (``"lastLogin":
+    null`` is a field that exists and is empty, SPEC §3.2)."""
+
+    def has(path: str) -> bool:
+        if path in item:
+            return True
+        parts = paths.compile_path(path)
+        if parts is None:
+            return False
+        kind, key, _ = parts[-1]
+        if kind != paths.NAME:
+            return paths.walk(item, parts) not in (None, [])
+        node = paths.walk(item, parts[:-1]) if len(parts) > 1 else item
+        if isinstance(node, dict):
+            return key in node
+        return isinstance(node, list) and any(isinstance(i, dict) and key in i for i in node)
+
+    return has
+
+
+def row(where: str, item: Mapping[str, Any]) -> RawRow:
+    """A record of a schema-less export (JSON, YAML) as a raw row."""
+    return RawRow(where, dotted_lookup(item), dotted_has(item))
+
+
 class JsonConnector(Connector):
     name = "json"
-    description = "A JSON array of objects, JSON Lines, or a saved SCIM ListResponse."
+    description = (
+        "A JSON array of objects, JSON Lines, a saved SCIM ListResponse, or the list under"
+        " `key:` of a JSON object (a Graph `value`); one page of several is refused."
+    )
 
     def __init__(
-        self, *, context: ConnectorContext, path: str, encoding: str = DEFAULT_ENCODING
+        self,
+        *,
+        context: ConnectorContext,
+        path: str,
+        key: str | None = None,
+        encoding: str = files.DEFAULT_ENCODING,
     ) -> None:
         super().__init__(context=context)
         self.path: Path = context.resolve(path)
-        self.encoding = encoding
+        self.key = documents.check_key(key, context)
+        self.encoding = files.check_encoding(encoding, files.option_key(context, "encoding"))
         self.is_scim = False
 
     def defaults(self) -> Mapping[str, str]:
@@ -48,23 +88,22 @@ class JsonConnector(Connector):
 
     def rows(self) -> Iterator[RawRow]:
         path = self.path
-        with open_text(path, self.encoding) as handle:
-            try:
+        whole = files.regular_file(path).st_size <= files.MAX_DOCUMENT_BYTES
+        longest = files.MAX_DOCUMENT_BYTES if whole else files.MAX_LINE_BYTES  # JSON Lines
+        with files.reading(path, self.encoding, max_line=longest) as handle:
+            head = handle.read(1)
+            while head and head.isspace():
                 head = handle.read(1)
-                while head and head.isspace():
-                    head = handle.read(1)
-                if not head:
-                    raise DataError(f"{path}: empty file")
-                if head == "[":
-                    yield from self._array(head + handle.read())
-                    return
-                first_line = head + handle.readline()
-                if _is_record_line(first_line.strip()):
-                    yield from self._lines(first_line, handle)
-                else:
-                    yield from self._document(first_line + handle.read())
-            except UnicodeDecodeError as exc:
-                raise decode_error(path, exc, self.encoding) from None
+            if not head:
+                raise DataError(f"{path}: empty file")
+            if head == "[" and self.key is None:
+                yield from self._array(files.read_document(path, handle, head))
+                return
+            first_line = head + handle.readline()
+            if self.key is None and _is_record_line(first_line.strip()):
+                yield from self._lines(first_line, handle)
+            else:
+                yield from self._document(files.read_document(path, handle, first_line))
 
     def _parse(self, text: str, where: str) -> Any:
         """Parse JSON text; ``where`` names a JSON Lines line, else the error's line is used."""
@@ -89,16 +128,25 @@ class JsonConnector(Connector):
                 raise DataError(f"{where}: expected an object, got {type(item).__name__}")
             if too_deep(item):
                 raise DataError(f"{where}: {TOO_DEEP}")
-            yield RawRow(where, scim_schema.lookup(item) if self.is_scim else dotted_lookup(item))
+            yield RawRow(where, scim_schema.lookup(item)) if self.is_scim else row(where, item)
 
     def _document(self, text: str) -> Iterator[RawRow]:
         document = self._parse(text, "")
+        key = self.key
+        if key is not None and not (key == "Resources" and _is_list_response(document)):
+            items = documents.records_under(self.path, document, key)
+            yield from self._objects(items, f".{key}")
+            return
         if not isinstance(document, dict):
             raise DataError(f"{self.path}: expected an array, JSON Lines or a ListResponse")
+        documents.refuse_page(self.path, document)
         if not _is_list_response(document):
+            lists = [name for name, value in document.items() if isinstance(value, list)]
+            named = f" (here: `key: {lists[0]}`)" if len(lists) == 1 else ""
             raise DataError(
-                f"{self.path}: a single object that is not a SCIM ListResponse; "
-                "expected an array, JSON Lines or a ListResponse"
+                f"{self.path}: a single object that is not a SCIM ListResponse; expected an"
+                " array, JSON Lines or a ListResponse, or set the connector's `key` option to"
+                f" the member of the object that holds the records{named}"
             )
         self.is_scim = True
         resources = document.get("Resources")
@@ -125,21 +173,28 @@ class JsonConnector(Connector):
                 raise DataError(f"{self.path}:{number}: expected an object on each line")
             if too_deep(item):
                 raise DataError(f"{self.path}:{number}: {TOO_DEEP}")
-            yield RawRow(f"{self.path}:{number}", dotted_lookup(item))
+            yield row(f"{self.path}:{number}", item)
 
 
 def _is_record_line(line: str) -> bool:
-    """Whether a first line is a whole record object (so the file is JSON Lines)."""
+    """Whether a first line is a whole record object (so the file is JSON Lines), not a
+    whole document on one line (a ListResponse, or a page of an API listing)."""
     if not (line.startswith("{") and line.endswith("}")):
         return False
     try:
         item = json.loads(line)
     except (json.JSONDecodeError, RecursionError):
         return False
-    return isinstance(item, dict) and not _is_list_response(item)
+    return (
+        isinstance(item, dict)
+        and not _is_list_response(item)
+        and documents.page_marker(item) is None
+    )
 
 
-def _is_list_response(document: dict[str, Any]) -> bool:
+def _is_list_response(document: object) -> bool:
+    if not isinstance(document, dict):
+        return False
     schemas = document.get("schemas")
     listed = isinstance(schemas, list) and scim_schema.LIST_RESPONSE in schemas
     return listed or "Resources" in document

@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from typing import Any, Final, Protocol
 
 from nhirecon.connectors.base import Connector
+from nhirecon.connectors.coverage import Coverage
 from nhirecon.connectors.csv import CsvConnector
 from nhirecon.connectors.json import JsonConnector
 from nhirecon.connectors.scim import ScimConnector
@@ -126,20 +127,35 @@ def connect(endpoint: Endpoint) -> Connector:
         raise failure(endpoint, exc) from exc
 
 
-def pull(endpoint: Endpoint) -> Iterator[Record]:
-    """Every record of a source input or target, streamed.
+class Pull:
+    """One pull of a source input or target: iterate it for the records, streamed; once
+    they have all been read, :attr:`coverage` says what the input provided.
 
     nhirecon's own errors pass as they are. Any other exception is named with the
     connector, the source or target and the exception's type: from a plugin it is a
     :class:`ConnectorError` (exit 3: the connector failed); from a built-in it is a bug,
     an :class:`InternalError` (exit 70).
     """
-    try:
-        yield from connect(endpoint).records()
-    except NhireconError:
-        raise
-    except Exception as exc:
-        raise failure(endpoint, exc) from exc
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.coverage: Coverage | None = None
+        """``None`` until every record was read, or when the connector does not say."""
+
+    def __iter__(self) -> Iterator[Record]:
+        try:
+            connector = connect(self.endpoint)
+            yield from connector.records()
+        except NhireconError:
+            raise
+        except Exception as exc:
+            raise failure(self.endpoint, exc) from exc
+        self.coverage = connector.coverage
+
+
+def pull(endpoint: Endpoint) -> Pull:
+    """Every record of a source input or target (see :class:`Pull`)."""
+    return Pull(endpoint)
 
 
 def failure(endpoint: Endpoint, exc: Exception) -> NhireconError:

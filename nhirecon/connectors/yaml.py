@@ -7,15 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from nhirecon import yamlsafe
+from nhirecon.connectors import documents, files
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
-from nhirecon.connectors.files import DEFAULT_ENCODING, decode_error, open_text
-from nhirecon.connectors.json import dotted_lookup
+from nhirecon.connectors.json import row
 from nhirecon.errors import DataError
 
 
 class YamlConnector(Connector):
     name = "yaml"
-    description = "A YAML list of records, at the top level or under one key (`key:` names it)."
+    description = (
+        "A YAML list of records, at the top level or under one key (`key:` names it,"
+        " or a path `a.b`)."
+    )
 
     def __init__(
         self,
@@ -23,19 +26,16 @@ class YamlConnector(Connector):
         context: ConnectorContext,
         path: str,
         key: str | None = None,
-        encoding: str = DEFAULT_ENCODING,
+        encoding: str = files.DEFAULT_ENCODING,
     ) -> None:
         super().__init__(context=context)
         self.path: Path = context.resolve(path)
-        self.key = key
-        self.encoding = encoding
+        self.key = documents.check_key(key, context)
+        self.encoding = files.check_encoding(encoding, files.option_key(context, "encoding"))
 
     def rows(self) -> Iterator[RawRow]:
-        with open_text(self.path, self.encoding) as handle:
-            try:
-                text = handle.read()
-            except UnicodeDecodeError as exc:
-                raise decode_error(self.path, exc, self.encoding) from None
+        with files.reading(self.path, self.encoding, max_line=files.MAX_DOCUMENT_BYTES) as handle:
+            text = files.read_document(self.path, handle)
         try:
             document = yamlsafe.load(text)
         except yamlsafe.YamlError as exc:
@@ -43,24 +43,22 @@ class YamlConnector(Connector):
             raise DataError(f"{self.path}{line}: invalid YAML: {exc}") from None
         items, prefix = self._items(document.data)
         for index, item in enumerate(items):
-            item_path = f"{prefix}[{index}]" if prefix else f"[{index}]"
-            line_number = document.lines.get(item_path.lstrip("."))
+            item_path = f"{prefix}[{index}]"
+            line_number = document.lines.get(item_path)
             where = f"{self.path}:{line_number}" if line_number else f"{self.path}{item_path}"
             if not isinstance(item, dict):
                 raise DataError(f"{where}: expected a mapping, got {type(item).__name__}")
-            yield RawRow(where, dotted_lookup(item))
+            yield row(where, item)
 
     def _items(self, data: Any) -> tuple[list[Any], str]:
         if data is None:
             return [], ""
         if self.key is not None:
-            found = data.get(self.key) if isinstance(data, dict) else None
-            if not isinstance(found, list):
-                raise DataError(f"{self.path}: no list under key {self.key!r}")
-            return found, self.key
+            return documents.records_under(self.path, data, self.key), self.key
         if isinstance(data, list):
             return data, ""
         if isinstance(data, dict):
+            documents.refuse_page(self.path, data)
             lists = [name for name, value in data.items() if isinstance(value, list)]
             if len(lists) == 1:
                 return data[lists[0]], str(lists[0])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from nhirecon.core.evidence import Evidence
 from nhirecon.core.model import ExceptionRule, Finding, FindingKind, GateResult
 
 
@@ -21,6 +22,8 @@ class TargetStats:
     ambiguous: int
     inactive: int
     """Accounts that are disabled: listed, but not access."""
+    evidence: Evidence = field(default_factory=Evidence)
+    """What the target's export provided, and the rules its data could not support."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,8 @@ class Report:
     """Findings suppressed by an active exception, with the exception."""
     gate: GateResult
     schema_version: int = 1
+    source_evidence: Evidence = field(default_factory=Evidence)
+    """What the source's inputs provided together, and the rules they could not support."""
     history: HistoryView | None = None
     """What the history store says about this run; ``None`` when history is off."""
     baseline: BaselineView | None = None

@@ -6,12 +6,13 @@ import unicodedata
 from datetime import UTC, date, datetime, time
 from typing import Final
 
-from nhirecon.core.model import CASEFOLD_FIELDS, ID_FIELDS
+from nhirecon.core.model import CASEFOLD_FIELDS, HUMAN, ID_FIELDS
 
-TRUE_WORDS: Final = frozenset({"true", "yes", "y", "1", "enabled", "active", "on"})
-FALSE_WORDS: Final = frozenset(
-    {"false", "no", "n", "0", "disabled", "inactive", "off", "suspended"}
-)
+TRUE_WORDS: Final = frozenset({"true", "yes", "1", "enabled", "active"})
+FALSE_WORDS: Final = frozenset({"false", "no", "0", "disabled", "inactive"})
+"""The words ``active`` accepts without ``active_values`` (SPEC §3), compared case-folded."""
+KINDS: Final = (HUMAN, "service_account", "api_key", "bot", "agent", "workload")
+"""The canonical kinds of identity; any other raw ``kind`` needs ``kind_values``."""
 
 
 class ValueError_(ValueError):
@@ -49,7 +50,7 @@ def parse_bool(raw: object) -> bool | None:
         return False
     raise ValueError_(
         f"{raw!r} is not a yes/no value (true/false, yes/no, 1/0, enabled/disabled,"
-        " active/inactive/suspended)"
+        " active/inactive; set `active_values` for other words)"
     )
 
 

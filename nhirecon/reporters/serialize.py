@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from nhirecon.core.evidence import Evidence
 from nhirecon.core.model import SEVERITY_ORDER, ExceptionRule, Finding, FindingKind, Record
 from nhirecon.core.report import Report, ResolvedFinding, RunTrend
 from nhirecon.core.values import format_datetime
@@ -170,6 +171,17 @@ def run_context(report: Report) -> dict[str, Any]:
     return data
 
 
+def evidence(value: Evidence) -> dict[str, Any]:
+    """``coverage`` (canonical field → records with a value) and ``not_evaluated`` (the
+    rules skipped for want of data, with why) of one source or target (SPEC §3.2)."""
+    return {
+        "coverage": dict(value.coverage),
+        "not_evaluated": [
+            {"rule": item.rule.value, "reason": item.reason} for item in value.not_evaluated
+        ],
+    }
+
+
 def report(value: Report) -> dict[str, Any]:
     """The JSON report, schema version 1."""
     data: dict[str, Any] = {
@@ -180,6 +192,7 @@ def report(value: Report) -> dict[str, Any]:
             "name": value.source_name,
             "connector": value.source_connector,
             "identities": value.identities,
+            **evidence(value.source_evidence),
         },
         "targets": [
             {
@@ -190,6 +203,7 @@ def report(value: Report) -> dict[str, Any]:
                 "unmatched": stats.unmatched,
                 "ambiguous": stats.ambiguous,
                 "inactive": stats.inactive,
+                **evidence(stats.evidence),
             }
             for stats in value.targets
         ],

@@ -1,0 +1,92 @@
+"""The readers of one input's fields, settled once when the mapping binds, and the
+row-level reading they share: several columns, and the ``where`` filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nhirecon.connectors import dates, parsers
+from nhirecon.connectors.context import ConnectorContext, Lookup, RawRow
+from nhirecon.connectors.parsers import Reader, Several
+from nhirecon.core.model import DATE_FIELDS
+from nhirecon.core.values import ValueError_, text
+from nhirecon.errors import DataError
+
+
+class Readers:
+    """The reader of each single-valued field, by the input's value options; date readers
+    are shared by the fields that use the same format."""
+
+    def __init__(self, context: ConnectorContext) -> None:
+        options = context.value_options
+        self.options = options
+        self.zone = dates.time_zone(options.timezone)
+        nulls = options.null_values
+        self.nulls = nulls
+        self.dates: dict[str, Reader] = {}
+        self.fixed: dict[str, Reader] = {
+            "active": parsers.without_nulls(parsers.active_reader(options.active_values), nulls),
+            "kind": parsers.without_nulls(parsers.kind_reader(options.kind_values), nulls),
+            "origin": parsers.without_nulls(parsers.origin_reader(context.origin_values), nulls),
+            "groups": parsers.without_nulls(parsers.groups, nulls),
+        }
+        self.text = parsers.without_nulls(parsers.single, nulls)
+
+    def of(self, name: str) -> Reader:
+        if name in DATE_FIELDS:
+            form = self.options.date_formats.get(name, self.options.date_format)
+            if form not in self.dates:
+                self.dates[form] = dates.date_reader(form, self.zone, self.nulls)
+            return self.dates[form]
+        return self.fixed.get(name, self.text)
+
+
+def matches(lookup: Lookup, columns: tuple[str, ...], wanted: frozenset[str]) -> bool:
+    """Whether any value of ``columns`` in a row is one of ``wanted`` (trimmed, any case)."""
+    for column in columns:
+        raw = lookup(column)
+        items = raw if isinstance(raw, list | tuple) else (raw,)
+        for item in items:
+            if isinstance(item, dict):
+                item = item.get("value")
+            value = None if isinstance(item, dict | list | tuple) else text(item)
+            if value is not None and value.casefold() in wanted:
+                return True
+    return False
+
+
+def latest(row: RawRow, name: str, columns: tuple[str, ...], read: Reader) -> Any:
+    """The latest date of several columns, whatever their order."""
+    latest = None
+    for column in columns:
+        try:
+            value = read(row.lookup(column))
+        except ValueError_ as exc:
+            raise DataError(f"{row.location}: {name} (column {column!r}): {exc}") from None
+        if value is not None and (latest is None or value > latest):
+            latest = value
+    return latest
+
+
+def read_several(row: RawRow, name: str, columns: tuple[str, ...]) -> str | Several | None:
+    """A field that may hold several values, from one column or several: every value of
+    every column, the first column's first."""
+    if len(columns) == 1:
+        try:
+            return parsers.one_or_several(row.lookup(columns[0]))
+        except ValueError_ as exc:
+            raise DataError(f"{row.location}: {name} (column {columns[0]!r}): {exc}") from None
+    found: list[str] = []
+    for column in columns:
+        try:
+            value = parsers.one_or_several(row.lookup(column))
+        except ValueError_ as exc:
+            raise DataError(f"{row.location}: {name} (column {column!r}): {exc}") from None
+        if isinstance(value, Several):
+            found.extend(value)
+        elif value is not None:
+            found.append(value)
+    distinct = tuple(dict.fromkeys(found))
+    if len(distinct) > 1:
+        return Several(distinct)
+    return distinct[0] if distinct else None

@@ -1,0 +1,69 @@
+"""What an input provided, and which rules its data cannot support (SPEC §3.2).
+
+A rule that needs a field an input does not provide at all is not evaluated for that
+input, and the report says so: an export without a sign-in column says nothing about
+dormancy, so no account of it is "never used".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+from nhirecon.core.model import CANONICAL_FIELDS, Finding, FindingKind
+
+
+@dataclass(frozen=True, slots=True)
+class NotEvaluated:
+    """A rule skipped for one source or target, and why."""
+
+    rule: FindingKind
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What one source or target provided."""
+
+    provided: frozenset[str] = frozenset()
+    """Fields the input has data for: a column of its header, or a path found in at least
+    one record."""
+    coverage: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Canonical field → how many records have a value for it (every canonical field)."""
+    not_evaluated: tuple[NotEvaluated, ...] = ()
+
+
+TARGET_NEEDS: Final[Mapping[FindingKind, str]] = MappingProxyType(
+    {
+        FindingKind.DORMANT: "last_login_at",
+        FindingKind.STALE_CREDENTIAL: "credential_rotated_at",
+    }
+)
+"""Account rules and the field of the target's own export each one reads."""
+SOURCE_NEEDS: Final[Mapping[FindingKind, str]] = MappingProxyType({FindingKind.OWNERLESS: "owner"})
+"""Source rules and the field of the source each one reads."""
+
+
+def evidence(
+    provided: Iterable[str], values: Mapping[str, int], needs: Mapping[FindingKind, str]
+) -> Evidence:
+    """The evidence of one input: its coverage of every canonical field, and the rules of
+    ``needs`` whose field it does not provide at all."""
+    present = frozenset(provided)
+    coverage = MappingProxyType({name: values.get(name, 0) for name in CANONICAL_FIELDS})
+    skipped = tuple(
+        NotEvaluated(rule, f"the input provides no {name}")
+        for rule, name in needs.items()
+        if name not in present
+    )
+    return Evidence(present, coverage, skipped)
+
+
+def evaluated(findings: Iterable[Finding], place: str, skipped: Evidence) -> list[Finding]:
+    """``findings`` without those of ``place`` from rules its evidence could not support."""
+    rules = {item.rule for item in skipped.not_evaluated}
+    if not rules:
+        return list(findings)
+    return [f for f in findings if not (f.target == place and f.kind in rules)]
