@@ -335,10 +335,14 @@ def test_a_put_goes_to_the_planned_account_whatever_the_body_says(folder: Path) 
         assert f"/v2/Users/{protected_id}" not in paths
 
 
-@pytest.mark.parametrize("odd_id", [".", "..", "a\nb", "a\u202eb"])
+@pytest.mark.parametrize(
+    "odd_id", [".", "..", "a\nb", "a\u202eb", "{alice} ", "\t{alice}", "\u3000{alice}"]
+)
 def test_ids_that_are_paths_in_disguise_are_never_written(folder: Path, odd_id: str) -> None:
     with running() as server:
-        start(folder, server, remediate="{jit-orphan: delete, orphan: delete}")
+        planted = start(folder, server, remediate="{jit-orphan: delete, orphan: delete}")
+        alice = planted["alice"]["id"]
+        odd_id = odd_id.replace("{alice}", alice)  # another account's id, padded
 
         def plant(body: dict[str, Any]) -> None:
             if body.get("startIndex", 1) == 1:
@@ -369,6 +373,8 @@ def test_ids_that_are_paths_in_disguise_are_never_written(folder: Path, odd_id: 
         for seen in server.faults.seen[mark:]:
             if seen.method in WRITES:
                 assert seen.path.rstrip("/") not in ("/v2/Users", "/v2"), seen
+                assert alice not in seen.path, seen
+        assert server.users()["alice"]["active"] is True
 
 
 # --- answers that are not what they claim ---------------------------------------------------

@@ -66,6 +66,15 @@ def single(raw: object) -> str | None:
     return text(raw)
 
 
+def identifier(raw: object) -> str | None:
+    """An id exactly as read: surrounding whitespace is kept, so that an id is never taken
+    for another that differs from it only by whitespace (a write addresses the account by
+    it); a blank one is no value."""
+    if type(raw) is str:
+        return raw if raw.strip() else None
+    return single(raw)
+
+
 def one_or_several(raw: object) -> str | Several | None:
     """The text of a field that may hold several values (see ``MULTI_VALUED_FIELDS``)."""
     if type(raw) is str:

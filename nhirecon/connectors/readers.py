@@ -29,6 +29,7 @@ class Readers:
             "kind": parsers.without_nulls(parsers.kind_reader(options.kind_values), nulls),
             "origin": parsers.without_nulls(parsers.origin_reader(context.origin_values), nulls),
             "groups": parsers.without_nulls(parsers.groups, nulls),
+            "id": parsers.without_nulls(parsers.identifier, nulls),
         }
         self.text = parsers.without_nulls(parsers.single, nulls)
 

@@ -13,6 +13,8 @@ def id_problem(resource_id: str) -> str | None:
     """
     if not resource_id.strip():
         return "the account id is empty"
+    if resource_id[0].isspace() or resource_id[-1].isspace():
+        return "the account id begins or ends with whitespace"
     if resource_id in (".", ".."):
         return f"the account id {resource_id!r} is a relative path segment"
     if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in resource_id):

@@ -110,5 +110,5 @@ def key_for(value: str | None, mode: str) -> str | None:
     if value is None:
         return None
     if mode == "exact":
-        return value or None
+        return value.strip() or None
     return normalise(value, casefold=mode == "casefold") or None
