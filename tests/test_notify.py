@@ -228,3 +228,31 @@ def test_a_valid_block_is_read(tmp_path: Path) -> None:
         path.read_text() + "notify: {webhook_url_env: HOOK, when: failed, timeout_seconds: 3}\n"
     )
     assert config.load(path).notify == Notify("HOOK", None, "failed", 3.0)
+
+
+def test_a_redirect_is_never_followed(
+    report: Report, hook: tuple[str, type[_Hook]], caplog: pytest.LogCaptureFixture
+) -> None:
+    elsewhere, received = hook
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", elsewhere)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks/x"
+        assert webhook.send(settings(), report, {VARIABLE: url}) is False
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received.received == [], "the summary is never re-posted where a redirect points"
+    assert "answered HTTP 307" in caplog.text

@@ -141,7 +141,10 @@ def send(
     for name in HTTP_LOGGERS:
         logging.getLogger(name).addFilter(scrub)
     try:
-        response = http.post(url, json=body, timeout=settings.timeout_seconds)
+        # Never followed: a redirect would re-post the summary wherever the answer points.
+        response = http.post(
+            url, json=body, timeout=settings.timeout_seconds, allow_redirects=False
+        )
     except requests.RequestException as exc:
         # The exception's text holds the URL, which is a secret: name only its type.
         log.error(
