@@ -106,11 +106,30 @@ def _evidence(coverages: Sequence[Coverage | None], needs: Mapping[FindingKind, 
     own ``records``) is taken to provide every field, so that no rule is skipped on a guess."""
     known = [coverage for coverage in coverages if coverage is not None]
     if len(known) < len(coverages) or not known:
-        return evidence(CANONICAL_FIELDS, {}, needs)
+        return Evidence(provided=frozenset(CANONICAL_FIELDS))
     total = known[0]
     for more in known[1:]:
         total = total + more
     return evidence(total.provided, total.values, needs)
+
+
+def _check_correlation_data(target: Target, found: Evidence, identities: Evidence) -> None:
+    """SPEC §3.2: a correlation rule whose field neither side's data holds would call every
+    account unmatched; that is a misread, not a finding (:class:`DataError`, exit 3)."""
+    if not target.correlate:
+        return
+    for rule in target.correlate:
+        for side, name, have in (
+            ("account", rule.account, found),
+            ("identity", rule.identity, identities),
+        ):
+            if name not in have.provided or (name in have.coverage and not have.coverage[name]):
+                where = f"target {target.name!r}" if side == "account" else "the source"
+                raise DataError(
+                    f"{target.endpoint.key}.correlate: {side}.{name} is in no record of"
+                    f" {where}; every account would be unmatched (map {name} to the column"
+                    " or path that holds it, or correlate on another field)"
+                )
 
 
 def target_rules(config: Config, target: Target) -> TargetRules:
@@ -194,6 +213,7 @@ def audit_target(
         time.monotonic() - started,
     )
     found = _evidence([pulled.coverage], TARGET_NEEDS)
+    _check_correlation_data(target, found, source.evidence)
     stats = TargetStats(
         name=target.name,
         connector=rules.connector,

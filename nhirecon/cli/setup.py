@@ -19,7 +19,7 @@ from nhirecon.cli.common import (
     setup_logging,
 )
 from nhirecon.connectors import registry
-from nhirecon.errors import UsageError
+from nhirecon.errors import SafetyError, UsageError
 from nhirecon.output import write_all
 
 
@@ -49,8 +49,14 @@ def validate(
         if connect:
             for endpoint in endpoints:
                 count = sum(1 for _ in registry.pull(endpoint))
+                if count == 0 and endpoint in loaded.source.inputs:
+                    raise SafetyError(
+                        f"{endpoint.key} ({endpoint.name}) returned no identities; an audit"
+                        " would refuse it (is the export empty or truncated?)"
+                    )
+                noun = "record" if count == 1 else "records"
                 lines.append(
-                    f"  {endpoint.key} {endpoint.name} ({endpoint.connector.name}): {count} records"
+                    f"  {endpoint.key} {endpoint.name} ({endpoint.connector.name}): {count} {noun}"
                 )
         if not quiet:
             sys.stdout.write("\n".join(lines) + "\n")
