@@ -113,25 +113,6 @@ def _evidence(coverages: Sequence[Coverage | None], needs: Mapping[FindingKind, 
     return evidence(total.provided, total.values, needs)
 
 
-def _check_correlation_data(target: Target, found: Evidence, identities: Evidence) -> None:
-    """SPEC §3.2: a correlation rule whose field neither side's data holds would call every
-    account unmatched; that is a misread, not a finding (:class:`DataError`, exit 3)."""
-    if not target.correlate:
-        return
-    for rule in target.correlate:
-        for side, name, have in (
-            ("account", rule.account, found),
-            ("identity", rule.identity, identities),
-        ):
-            if name not in have.provided or (name in have.coverage and not have.coverage[name]):
-                where = f"target {target.name!r}" if side == "account" else "the source"
-                raise DataError(
-                    f"{target.endpoint.key}.correlate: {side}.{name} is in no record of"
-                    f" {where}; every account would be unmatched (map {name} to the column"
-                    " or path that holds it, or correlate on another field)"
-                )
-
-
 def target_rules(config: Config, target: Target) -> TargetRules:
     protected = frozenset(
         key
@@ -213,7 +194,6 @@ def audit_target(
         time.monotonic() - started,
     )
     found = _evidence([pulled.coverage], TARGET_NEEDS)
-    _check_correlation_data(target, found, source.evidence)
     stats = TargetStats(
         name=target.name,
         connector=rules.connector,

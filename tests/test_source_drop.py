@@ -4,7 +4,6 @@ any report is written or any run recorded, until the drop is accepted for one ru
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
@@ -99,41 +98,3 @@ def test_validate_connect_refuses_an_empty_source_input_as_audit_does(
     result = run("validate", "--connect", cwd=folder)
     assert result.returncode == 4
     assert "returned no identities" in result.stderr
-
-
-def test_a_correlation_field_no_record_holds_is_an_error_not_all_orphans(
-    folder: Path, run: Run
-) -> None:
-    config = (folder / "nhirecon.yaml").read_text(encoding="utf-8")
-    config = config.replace(
-        "    map: {id: uid, email: email, active: enabled}",
-        "    map: {id: uid, email: email, active: enabled}\n"
-        "    correlate: [{account: display_name, identity: display_name}]",
-    )
-    (folder / "nhirecon.yaml").write_text(config, encoding="utf-8")
-    result = run("audit", "--now", NOW, "-f", "json", "-o", "r.json", cwd=folder)
-    assert result.returncode == 3
-    assert "account.display_name is in no record of target 'app'" in result.stderr
-    assert not (folder / "r.json").exists()
-
-
-def test_an_empty_sign_in_column_says_nothing_about_dormancy(folder: Path, run: Run) -> None:
-    config = (folder / "nhirecon.yaml").read_text(encoding="utf-8")
-    config = config.replace(
-        "map: {id: uid, email: email, active: enabled}",
-        "map: {id: uid, email: email, active: enabled, created_at: made, last_login_at: seen}",
-    )
-    (folder / "nhirecon.yaml").write_text(config, encoding="utf-8")
-    (folder / "app.csv").write_text(
-        "uid,email,enabled,made,seen\nA0,user0@example.com,true,2020-01-01,\n"
-        "A9,ghost@example.com,true,2020-01-01,\n"
-    )
-    result = run("audit", "--now", NOW, "--no-history", "-f", "json", "-o", "r.json", cwd=folder)
-    assert result.returncode == 0, result.stderr
-    report = json.loads((folder / "r.json").read_text())
-    assert not [f for f in report["findings"] if f["kind"] == "dormant"]
-    (app,) = report["targets"]
-    assert app["coverage"]["last_login_at"] == 0
-    assert {"rule": "dormant", "reason": "no record of the input has a last_login_at"} in (
-        app["not_evaluated"]
-    )

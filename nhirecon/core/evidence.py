@@ -50,19 +50,13 @@ def evidence(
     provided: Iterable[str], values: Mapping[str, int], needs: Mapping[FindingKind, str]
 ) -> Evidence:
     """The evidence of one input: its coverage of every canonical field, and the rules of
-    ``needs`` whose field it does not provide, or provides with no value in any record (an
-    empty sign-in column says nothing about sign-ins)."""
+    ``needs`` whose field it does not provide at all."""
     present = frozenset(provided)
     coverage = MappingProxyType({name: values.get(name, 0) for name in CANONICAL_FIELDS})
     skipped = tuple(
-        NotEvaluated(
-            rule,
-            f"the input provides no {name}"
-            if name not in present
-            else f"no record of the input has a {name}",
-        )
+        NotEvaluated(rule, f"the input provides no {name}")
         for rule, name in needs.items()
-        if name not in present or not coverage[name]
+        if name not in present
     )
     return Evidence(present, coverage, skipped)
 
