@@ -178,16 +178,16 @@ def active_reader(words: Mapping[str, bool] | None) -> Reader:
     return read
 
 
-def kind_reader(words: Mapping[str, str] | None) -> Reader:
-    """``kind``: a canonical kind, or a word that ``kind_values`` lists."""
-    known = {kind: kind for kind in KINDS}
-    table = {**known, **(words or {})}
-    if words:
-        hint = f"not a kind ({', '.join(KINDS)}) nor listed in kind_values"
-    else:
-        hint = f"not a kind ({', '.join(KINDS)}); list it under `kind_values` to map it"
+def _closed(table: Mapping[str, Any], what: str, names: str, option: str, listed: bool) -> Reader:
+    """A reader that takes only the words of ``table`` (case-folded); any other word is an
+    error naming the value and the option that would map it."""
+    hint = (
+        f"not {what} ({names}) nor listed in {option}"
+        if listed
+        else f"not {what} ({names}); list it under `{option}` to map it"
+    )
 
-    def read(raw: object) -> str | None:
+    def read(raw: object) -> Any:
         value = single(raw)
         if value is None:
             return None
@@ -197,27 +197,19 @@ def kind_reader(words: Mapping[str, str] | None) -> Reader:
         return found
 
     return read
+
+
+def kind_reader(words: Mapping[str, str] | None) -> Reader:
+    """``kind``: a canonical kind, or a word that ``kind_values`` lists."""
+    table = {**{kind: kind for kind in KINDS}, **(words or {})}
+    return _closed(table, "a kind", ", ".join(KINDS), "kind_values", bool(words))
 
 
 def origin_reader(words: Mapping[str, Origin]) -> Reader:
     """``origin``: a word that ``origin_values`` lists, or an origin's own name."""
     table = {**{origin.value: origin for origin in Origin}, **words}
     names = ", ".join(origin.value for origin in Origin)
-    if words:
-        hint = f"not an origin ({names}) nor listed in origin_values"
-    else:
-        hint = f"not an origin ({names}); list it under `origin_values` to map it"
-
-    def read(raw: object) -> Origin | None:
-        value = single(raw)
-        if value is None:
-            return None
-        found = table.get(value.casefold())
-        if found is None:
-            raise ValueError_(f"{value!r} is {hint}")
-        return found
-
-    return read
+    return _closed(table, "an origin", names, "origin_values", bool(words))
 
 
 def _listing(groups: Mapping[str, list[str]]) -> str:
