@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from nhirecon.connectors import parsers
 from nhirecon.connectors.context import ConnectorContext, Lookup, RawRow
@@ -283,7 +283,10 @@ class FieldMapper:
                 column = next((col for name, col, _ in fields if name == "id"), "id")
                 raise DataError(f"{row.location}: no value for id (column {column!r})")
             multi: dict[str, tuple[str, ...]] = {}
-            for name, columns in multi_fields:
+
+            def read_into(into: dict[str, Any], name: str, columns: tuple[str, ...]) -> None:
+                """A field that may hold several values: the first goes ``into`` the record,
+                all of them into its ``multi_values``."""
                 value = read_several(row, name, columns)
                 if nulls:
                     value = parsers.several_without_nulls(value, nulls)
@@ -291,18 +294,14 @@ class FieldMapper:
                     if type(value) is Several:
                         multi[name] = tuple(value)
                         value = value[0]
-                    values[name] = value
+                    into[name] = value
+
+            for name, columns in multi_fields:
+                read_into(values, name, columns)
             if custom:
-                attributes = {}
+                attributes: dict[str, Any] = {}
                 for name, columns in custom:
-                    value = read_several(row, name, columns)
-                    if nulls:
-                        value = parsers.several_without_nulls(value, nulls)
-                    if value is not None:
-                        if type(value) is Several:
-                            multi[name] = tuple(value)
-                            value = value[0]
-                        attributes[name] = value
+                    read_into(attributes, name, columns)
                 values[ATTRIBUTES] = attributes
             if multi:
                 values[MULTI] = multi
