@@ -16,7 +16,9 @@ from nhirecon import __version__
 from nhirecon.config import Config, Source, Target
 from nhirecon.connectors import registry
 from nhirecon.connectors.coverage import Coverage
+from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key
 from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus, Step
+from nhirecon.core.duplicates import Duplicates
 from nhirecon.core.evidence import SOURCE_NEEDS, TARGET_NEEDS, Evidence, evaluated, evidence
 from nhirecon.core.exceptions import Exceptions
 from nhirecon.core.findings import Clock, TargetRules, account_findings, source_findings
@@ -113,12 +115,31 @@ def _evidence(coverages: Sequence[Coverage | None], needs: Mapping[FindingKind, 
     return evidence(total.provided, total.values, needs)
 
 
+def allowlist_tally(config: Config, target: str) -> Tally:
+    """Counts the accounts each ``exceptions`` and ``protected`` entry for ``target`` names."""
+    return Tally(
+        target,
+        [
+            *(
+                (ListName.EXCEPTIONS, rule.account)
+                for rule in config.exceptions
+                if rule.target == target
+            ),
+            *(
+                (ListName.PROTECTED, entry.account)
+                for entry in config.protected
+                if entry.target == target
+            ),
+        ],
+    )
+
+
 def target_rules(config: Config, target: Target) -> TargetRules:
     protected = frozenset(
         key
         for entry in config.protected
         if entry.target == target.name
-        for key in [key_for(entry.account, "casefold")]
+        for key in [entry_key(entry.account)]
         if key is not None
     )
     return TargetRules(
@@ -138,9 +159,12 @@ class _Tally:
     unmatched: int = 0
     ambiguous: int = 0
     inactive: int = 0
+    lookalike: int = 0
 
     def add(self, account: Record, link: Link) -> None:
         self.accounts += 1
+        if link.lookalike is not None:
+            self.lookalike += 1
         if not account.active:
             self.inactive += 1
         if link.status is LinkStatus.LINKED:
@@ -170,20 +194,26 @@ def audit_target(
     index: IdentityIndex,
     clock: Clock,
     progress: Progress = _quiet,
-) -> tuple[TargetStats, list[Finding]]:
-    """One pass over a target's accounts: correlate each and apply every rule."""
+) -> tuple[TargetStats, list[Finding], list[BroadEntry]]:
+    """One pass over a target's accounts: correlate each and apply every rule. Also returns
+    the allowlist entries that name several of its accounts."""
     correlator = Correlator(index, target.correlate)
     rules = target_rules(config, target)
     tally = _Tally()
+    named = allowlist_tally(config, target.name)
+    duplicates = Duplicates()
     findings: list[Finding] = []
     started = time.monotonic()
     pulled = registry.pull(target.endpoint)
     for account in _accounts(pulled, target, progress):
         link = correlator.link(account)
         tally.add(account, link)
+        named.see(account)
+        duplicates.see(account, link)
         findings.extend(
             account_findings(rules, account, link, source.name, clock, config.source.active_status)
         )
+    findings.extend(duplicates.findings(rules))
     log.info(
         "target %s: %d accounts (%d linked, %d unmatched, %d ambiguous) in %.1f s",
         target.name,
@@ -202,9 +232,10 @@ def audit_target(
         unmatched=tally.unmatched,
         ambiguous=tally.ambiguous,
         inactive=tally.inactive,
+        lookalike=tally.lookalike,
         evidence=found,
     )
-    return stats, evaluated(findings, target.name, found)
+    return stats, evaluated(findings, target.name, found), named.broad()
 
 
 def selected_targets(config: Config, only: Sequence[str] = ()) -> tuple[Target, ...]:
@@ -233,11 +264,15 @@ def audit(
         source.name,
         source.evidence,
     )
+    broad = _source_broad(config, source)
     for target in targets:
-        target_stats, target_findings = audit_target(config, target, source, index, clock, progress)
+        target_stats, target_findings, target_broad = audit_target(
+            config, target, source, index, clock, progress
+        )
         stats.append(target_stats)
         raw.extend(target_findings)
-    counted, excepted = Exceptions(config.exceptions, now).split(raw)
+        broad.extend(target_broad)
+    counted, excepted = Exceptions(config.exceptions, now, broad).split(raw)
     counted.sort(key=Finding.sort_key)
     excepted.sort(key=lambda pair: pair[0].sort_key())
     rules = config.gate if gate_rules is None else gate_rules
@@ -252,7 +287,24 @@ def audit(
         excepted=tuple(excepted),
         gate=evaluate(rules, counted),
         source_evidence=source.evidence,
+        allowlist=tuple(broad),
     )
+
+
+def _source_broad(config: Config, source: SourceData) -> list[BroadEntry]:
+    """The exceptions for the source's own findings that name several identities."""
+    named = allowlist_tally(config, source.name)
+    for identity in source.identities:
+        named.see(identity)
+    return named.broad()
+
+
+def _names(account: Record, wanted: str | None) -> bool:
+    """Whether one of the account's usernames or emails is ``wanted`` (case-folded)."""
+    return wanted in {
+        key_for(value, "casefold")
+        for value in (*account.values("username"), *account.values("email"))
+    }
 
 
 @dataclass(frozen=True)
@@ -269,32 +321,33 @@ class Explanation:
 
 def explain(config: Config, target_name: str, query: str, *, now: datetime) -> Explanation:
     """Find one account (by id, or any of its usernames or emails) and replay its
-    correlation, every value of a multi-valued field included."""
+    correlation, every value of a multi-valued field included. The whole target is read,
+    as in an audit, so that findings about several accounts (``duplicate-account``, an
+    exception naming several) are the audit's."""
     target = config.target(target_name)
     source = pull_source(config.source)
     wanted = key_for(query, "casefold")
+    correlator = Correlator(IdentityIndex(source.identities), target.correlate)
+    named = allowlist_tally(config, target.name)
+    duplicates = Duplicates()
     account = None
     for candidate in _accounts(registry.pull(target.endpoint), target, _quiet):
-        if candidate.id == query:
-            account = candidate
-            break
-        if account is None and wanted in {
-            key_for(value, "casefold")
-            for value in (*candidate.values("username"), *candidate.values("email"))
-        }:
-            account = candidate
+        named.see(candidate)
+        duplicates.see(candidate, correlator.link(candidate))
+        if candidate.id == query or (account is None and _names(candidate, wanted)):
+            account = candidate  # ids are unique: an id match is never replaced
     if account is None:
         raise UsageError(f"target {target_name!r} has no account {query!r}")
     trail: list[Step] = []
-    link = Correlator(IdentityIndex(source.identities), target.correlate).link(account, trail)
-    clock = Clock(now, config.policy)
+    link = correlator.link(account, trail)
+    rules = target_rules(config, target)
     found = account_findings(
-        target_rules(config, target),
-        account,
-        link,
-        source.name,
-        clock,
-        config.source.active_status,
+        rules, account, link, source.name, Clock(now, config.policy), config.source.active_status
     )
-    counted, excepted = Exceptions(config.exceptions, now).split(found)
+    found.extend(
+        finding
+        for finding in duplicates.findings(rules)
+        if finding.account is not None and finding.account.id == account.id
+    )
+    counted, excepted = Exceptions(config.exceptions, now, named.broad()).split(found)
     return Explanation(target_name, account, tuple(trail), link, tuple(counted), tuple(excepted))

@@ -364,6 +364,7 @@ def test_every_kind_has_the_documented_severity() -> None:
         K.STALE_CREDENTIAL: Severity.HIGH,
         K.OWNERLESS: Severity.HIGH,
         K.AMBIGUOUS: Severity.MEDIUM,
+        K.DUPLICATE_ACCOUNT: Severity.MEDIUM,
     }
     assert {kind: info.severity for kind, info in KIND_INFO.items()} == expected
 

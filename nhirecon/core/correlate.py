@@ -6,10 +6,16 @@ never match. A multi-valued field is tried with every one of its values, on eith
 the distinct identities they find together decide, so no value is ever picked by its place
 in a list. The identity side is indexed once per (field, comparison mode), so each account
 costs one dictionary look-up per value tried.
+
+Normalisation folds Unicode compatibility forms (NFKC), so ``ａlice@example.com`` (full
+width) and ``ⓐlice@example.com`` find ``alice@example.com``. Such a link is kept, as SPEC §4
+says, but flagged as a :class:`Lookalike`: the values are equal only once folded, which is
+what an attacker who registers a look-alike name relies on.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,6 +58,24 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Lookalike:
+    """A link made only by compatibility folding: the account's value and the identity's
+    differ even after canonical composition (NFC) and case folding."""
+
+    field: str
+    """The account's field the deciding rule compared."""
+    account_value: str
+    identity_value: str
+
+    def as_detail(self) -> dict[str, str]:
+        return {
+            "field": self.field,
+            "account_value": self.account_value,
+            "identity_value": self.identity_value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Link:
     status: LinkStatus
     identity: Record | None = None
@@ -59,6 +83,8 @@ class Link:
     """The rule that decided (linked or ambiguous)."""
     candidates: tuple[Record, ...] = ()
     """The identities an ambiguous rule matched, by id."""
+    lookalike: Lookalike | None = None
+    """For a link: set when the values are equal only after compatibility folding."""
 
 
 UNMATCHED = Link(LinkStatus.UNMATCHED)
@@ -138,7 +164,7 @@ class Correlator:
                 continue
             matches = find(rule.identity, mode, key)
             if len(matches) == 1:
-                return Link(LinkStatus.LINKED, matches[0], rule)
+                return _linked(rule, mode, (account.value(rule.account),), matches[0])
             if matches:
                 return Link(LinkStatus.AMBIGUOUS, None, rule, matches)
         return UNMATCHED
@@ -162,7 +188,8 @@ class Correlator:
                     if key is not None
                 )
             if len(matches) == 1:
-                return Link(LinkStatus.LINKED, matches[0], rule)
+                values = (account.value(rule.account),) if several is None else several
+                return _linked(rule, mode, values, matches[0])
             if matches:
                 return Link(LinkStatus.AMBIGUOUS, None, rule, matches)
         return UNMATCHED
@@ -172,6 +199,44 @@ class Correlator:
         key = key_for(value, mode)
         matches = self.index.find(rule.identity, mode, key) if key is not None else ()
         return Probe(value, key, matches)
+
+
+def _linked(rule: CorrelationRule, mode: str, values: Sequence[object], identity: Record) -> Link:
+    return Link(
+        LinkStatus.LINKED, identity, rule, lookalike=_lookalike(rule, mode, values, identity)
+    )
+
+
+def _plain(value: str, mode: str) -> str:
+    """A value as a person would compare it: canonical composition, and case folding
+    where the field is compared case-insensitively; no compatibility folding."""
+    value = unicodedata.normalize("NFC", value.strip())
+    return value.casefold() if mode == "casefold" else value
+
+
+def _lookalike(
+    rule: CorrelationRule, mode: str, values: Sequence[object], identity: Record
+) -> Lookalike | None:
+    """The pair of values that linked only by compatibility folding, or ``None`` when some
+    pair is equal without it (or the rule compares ids exactly)."""
+    if mode == "exact":
+        return None
+    theirs = identity.values(rule.identity)
+    texts = [text for text in map(_text, values) if text is not None]
+    if all(text.isascii() for text in texts) and all(value.isascii() for value in theirs):
+        return None  # NFKC leaves ASCII alone: nothing can be a look-alike
+    folded = None
+    for text in texts:
+        key = key_for(text, mode)
+        if key is None:
+            continue
+        for value in theirs:
+            if key_for(value, mode) != key:
+                continue
+            if _plain(text, mode) == _plain(value, mode):
+                return None
+            folded = folded or Lookalike(rule.account, text, value)
+    return folded
 
 
 def _together(found: Iterable[tuple[Record, ...]]) -> tuple[Record, ...]:

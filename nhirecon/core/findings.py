@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nhirecon.core import compare
+from nhirecon.core.allowlist import names
 from nhirecon.core.correlate import Link, LinkStatus
 from nhirecon.core.ids import id_problem
 from nhirecon.core.model import (
@@ -47,15 +48,15 @@ class TargetRules:
     remediate: Mapping[FindingKind, Remediation]
     can_write: frozenset[str]
     protected: frozenset[str]
-    """Normalised ids, usernames and emails of its protected accounts."""
+    """Its ``protected`` entries, as :func:`nhirecon.core.allowlist.entry_key` keys them."""
 
     def is_protected(self, account: Record) -> bool:
-        return bool(self.protected) and not self.protected.isdisjoint(subject_keys(account))
+        return bool(self.protected) and not self.protected.isdisjoint(names(account))
 
 
 def subject_keys(record: Record) -> set[str]:
-    """The normalised names an exception or ``protected`` entry can use for a record: its
-    id and every username and email it has."""
+    """The normalised names (SPEC §4) an ``owner`` can use for an identity: its id and
+    every username and email it has."""
     if record.multi_values:
         names: tuple[str | None, ...] = (
             record.id,
@@ -67,7 +68,7 @@ def subject_keys(record: Record) -> set[str]:
     return {key for key in (key_for(value, "casefold") for value in names) if key is not None}
 
 
-def _make(
+def make(
     kind: FindingKind,
     target: str,
     account: Record | None,
@@ -92,13 +93,15 @@ def _make(
     )
 
 
-def _remedy(
+def remedy(
     kind: FindingKind, target: TargetRules, account: Record, ambiguous: bool = False
 ) -> tuple[Remediation, str]:
     """What can be done about a finding. An account whose correlation is ambiguous gets no
     action for any of its findings: which identity it belongs to is not known."""
     if kind is FindingKind.AMBIGUOUS:
         return Remediation.MANUAL, "correlation is ambiguous: link the account by hand"
+    if kind is FindingKind.DUPLICATE_ACCOUNT:
+        return Remediation.MANUAL, "decide by hand which of the accounts to keep"
     if ambiguous and target.remediate.get(kind) is not None:
         return Remediation.MANUAL, "correlation is ambiguous: link the account by hand first"
     if target.is_protected(account):
@@ -134,18 +137,23 @@ def account_findings(
         return []
     found: list[Finding] = []
 
+    lookalike = link.lookalike.as_detail() if link.lookalike else None
+
     def add(
         kind: FindingKind, message: str, detail: Mapping[str, Any], identity: Record | None = None
     ) -> None:
+        if lookalike is not None:
+            message = f"{message} {lookalike_note(lookalike)}"
+            detail = {**detail, "lookalike": lookalike}
         found.append(
-            _make(
+            make(
                 kind,
                 target.name,
                 account,
                 identity,
                 message,
                 detail,
-                _remedy(kind, target, account, ambiguous),
+                remedy(kind, target, account, ambiguous),
             )
         )
 
@@ -226,6 +234,14 @@ def account_findings(
     return found
 
 
+def lookalike_note(lookalike: Mapping[str, str]) -> str:
+    """The words a finding's message ends with when its link was a look-alike."""
+    return (
+        f"[linked by a look-alike {lookalike['field']}: {lookalike['account_value']!r} here,"
+        f" {lookalike['identity_value']!r} in the source]"
+    )
+
+
 def _expiry(account: Record, identity: Record | None, clock: Clock) -> tuple[str, datetime] | None:
     identity_expiry = identity.expires_at if identity else None
     for whose, moment in (("account", account.expires_at), ("identity", identity_expiry)):
@@ -292,7 +308,7 @@ def source_findings(
         if problem is not None:
             message, detail = problem
             found.append(
-                _make(
+                make(
                     FindingKind.OWNERLESS,
                     source,
                     None,
@@ -305,7 +321,7 @@ def source_findings(
         expires = identity.expires_at
         if expires is not None and expires < clock.now:
             found.append(
-                _make(
+                make(
                     FindingKind.EXPIRED,
                     source,
                     None,

@@ -163,6 +163,7 @@ class FindingKind(StrEnum):
     STALE_CREDENTIAL = "stale-credential"
     OWNERLESS = "ownerless"
     AMBIGUOUS = "ambiguous"
+    DUPLICATE_ACCOUNT = "duplicate-account"
 
 
 NHI1: Final = "OWASP-NHI1:2025"
@@ -173,8 +174,13 @@ CIS_5_3: Final = "CIS-8:5.3"
 CIS_6_2: Final = "CIS-8:6.2"
 
 
-ACCOUNT_KINDS: Final = frozenset(FindingKind) - {FindingKind.OWNERLESS, FindingKind.AMBIGUOUS}
-"""Finding kinds about an account, which a target's ``remediate`` may name."""
+ACCOUNT_KINDS: Final = frozenset(FindingKind) - {
+    FindingKind.OWNERLESS,
+    FindingKind.AMBIGUOUS,
+    FindingKind.DUPLICATE_ACCOUNT,
+}
+"""Finding kinds about an account, which a target's ``remediate`` may name. Never
+``ambiguous`` or ``duplicate-account``: which account is the wrong one is a person's call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +244,11 @@ KIND_INFO: Final[Mapping[FindingKind, KindInfo]] = MappingProxyType(
             Severity.MEDIUM,
             (PR_AA_01,),
             "Account that a correlation rule matched to several identities.",
+        ),
+        FindingKind.DUPLICATE_ACCOUNT: KindInfo(
+            Severity.MEDIUM,
+            (PR_AA_01,),
+            "One of several active accounts of a target that link to the same identity.",
         ),
     }
 )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from nhirecon.core.allowlist import BroadEntry
 from nhirecon.core.evidence import Evidence
 from nhirecon.core.model import ExceptionRule, Finding, FindingKind, GateResult
 
@@ -22,6 +23,8 @@ class TargetStats:
     ambiguous: int
     inactive: int
     """Accounts that are disabled: listed, but not access."""
+    lookalike: int = 0
+    """Linked accounts whose link holds only after Unicode compatibility folding."""
     evidence: Evidence = field(default_factory=Evidence)
     """What the target's export provided, and the rules its data could not support."""
 
@@ -136,6 +139,8 @@ class Report:
     """What the history store says about this run; ``None`` when history is off."""
     baseline: BaselineView | None = None
     """The baseline applied to this run; ``None`` without ``--baseline``."""
+    allowlist: tuple[BroadEntry, ...] = ()
+    """``exceptions`` and ``protected`` entries that name several accounts (SPEC §5)."""
 
     def seen(self, finding: Finding) -> Seen | None:
         """The history of one finding, when history is kept."""

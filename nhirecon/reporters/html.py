@@ -129,6 +129,7 @@ class HtmlReporter(Reporter):
         out.append(self._targets(report))
         out.append(self._findings(report))
         out.append(self._excepted(report))
+        out.append(self._allowlist(report))
         if report.baseline is not None:
             out.append(self._baseline(report))
         out.append(
@@ -276,6 +277,22 @@ class HtmlReporter(Reporter):
             f'<section id="excepted"><h2>Excepted: {len(report.excepted)}</h2>'
             '<table class="excepted"><thead><tr><th>kind</th><th>target</th><th>account</th>'
             "<th>reason</th><th>owner</th><th>expires</th></tr></thead>"
+            f"<tbody>\n{rows}\n</tbody></table></section>"
+        )
+
+    def _allowlist(self, report: Report) -> str:
+        if not report.allowlist:
+            return ""
+        rows = "\n".join(
+            f"<tr><td>{_e(entry.list.value)}</td><td>{_e(entry.target)}</td>"
+            f"<td>{_e(entry.entry)}</td><td>{_e(', '.join(entry.accounts))}</td>"
+            f"<td>{_e(entry.effect)}</td></tr>"
+            for entry in report.allowlist
+        )
+        return (
+            '<section id="allowlist"><h2>Allowlist entries that name several accounts</h2>'
+            '<table class="allowlist"><thead><tr><th>list</th><th>target</th><th>entry</th>'
+            "<th>accounts</th><th>effect</th></tr></thead>"
             f"<tbody>\n{rows}\n</tbody></table></section>"
         )
 

@@ -203,6 +203,7 @@ def report(value: Report) -> dict[str, Any]:
                 "unmatched": stats.unmatched,
                 "ambiguous": stats.ambiguous,
                 "inactive": stats.inactive,
+                "lookalike": stats.lookalike,
                 **evidence(stats.evidence),
             }
             for stats in value.targets
@@ -212,6 +213,16 @@ def report(value: Report) -> dict[str, Any]:
         "excepted": [
             {**finding(item), **finding_context(value, item), "exception": exception(rule)}
             for item, rule in value.excepted
+        ],
+        "allowlist": [
+            {
+                "list": entry.list.value,
+                "target": entry.target,
+                "entry": entry.entry,
+                "accounts": list(entry.accounts),
+                "effect": entry.effect,
+            }
+            for entry in value.allowlist
         ],
         "gate": {
             "passed": value.gate.passed,

@@ -1,0 +1,126 @@
+"""Which accounts an exception or a ``protected`` entry names (SPEC §5).
+
+An entry matches an account's id, username or email case-insensitively but otherwise
+exactly: there is no Unicode compatibility folding, so ``ｂｒｅａｋｇｌａｓｓ`` (full width) or
+``ⓑreakglass`` is not ``breakglass``. Case folding itself maps a few compatibility characters
+onto ASCII (the Kelvin sign ``K`` to ``k``, the long ``ſ`` to ``s``), so a value that holds
+any (one that Unicode NFKC would change) is compared exactly, without case folding. An email is only compared with an entry that is an
+address (holds an ``@``), so an account whose email field says ``breakglass`` is not the
+``breakglass`` account. Allowlists are where an attacker gains most from a near miss, so they
+are stricter than correlation (SPEC §4), which folds compatibility forms and flags it.
+
+An entry that names several accounts of one target is reported: an exception then
+suppresses none of them (it cannot say which one it accepts), a ``protected`` entry
+protects all of them (a write is never the safe side of doubt).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from nhirecon.core.model import Record
+
+
+EXACT = "\x00"
+"""Marks the key of a value compared exactly, so it never equals a case-folded key."""
+
+
+def entry_key(value: str | None) -> str | None:
+    """The form an allowlist entry or an account's name is compared in: trimmed and
+    case-folded (Unicode default case folding) when it is in NFKC normal form, else trimmed
+    only and marked as exact; ``None`` when empty."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isascii() or unicodedata.is_normalized("NFKC", value):
+        return value.casefold()
+    return EXACT + value
+
+
+def names(record: Record) -> frozenset[str]:
+    """The keys an entry can use for ``record``: its id, every username, and every email
+    that is an address."""
+    if record.multi_values:
+        usernames: Iterable[str | None] = record.values("username")
+        emails: Iterable[str | None] = record.values("email")
+    else:
+        usernames, emails = (record.username,), (record.email,)
+    keys = {entry_key(record.id), *map(entry_key, usernames)}
+    keys.update(key for key in map(entry_key, emails) if key is not None and "@" in key)
+    keys.discard(None)
+    return frozenset(key for key in keys if key is not None)
+
+
+class ListName(StrEnum):
+    """The config list an entry comes from."""
+
+    EXCEPTIONS = "exceptions"
+    PROTECTED = "protected"
+
+
+EFFECT = {
+    ListName.EXCEPTIONS: "suppresses none of them",
+    ListName.PROTECTED: "protects all of them",
+}
+"""What an entry that names several accounts does (SPEC §5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BroadEntry:
+    """An allowlist entry that names more than one account of a target."""
+
+    list: ListName
+    target: str
+    entry: str
+    """The entry as written in the config."""
+    accounts: tuple[str, ...]
+    """The ids of the accounts it names, sorted."""
+
+    @property
+    def effect(self) -> str:
+        return EFFECT[self.list]
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.list.value} entry {self.entry!r} on {self.target} names "
+            f"{len(self.accounts)} accounts ({', '.join(self.accounts)}): {self.effect}"
+        )
+
+
+class Tally:
+    """Counts, over one pass of a target's records, the accounts each entry names.
+
+    ``entries`` are (list, entry as written) pairs for this target. Only records that an
+    entry names are remembered, by id, so the pass stays streaming."""
+
+    def __init__(self, target: str, entries: Iterable[tuple[ListName, str]]) -> None:
+        self.target = target
+        self._entries: dict[str, list[tuple[ListName, str]]] = {}
+        for list_name, entry in entries:
+            key = entry_key(entry)
+            if key is not None:
+                self._entries.setdefault(key, []).append((list_name, entry))
+        self._named: dict[str, set[str]] = {}
+
+    def see(self, record: Record) -> None:
+        if not self._entries:
+            return
+        for key in names(record) & self._entries.keys():
+            self._named.setdefault(key, set()).add(record.id)
+
+    def broad(self) -> list[BroadEntry]:
+        """The entries that named several records, in config order per key."""
+        found = []
+        for key, ids in sorted(self._named.items()):
+            if len(ids) < 2:
+                continue
+            accounts = tuple(sorted(ids))
+            for list_name, entry in self._entries[key]:
+                found.append(BroadEntry(list_name, self.target, entry, accounts))
+        return found

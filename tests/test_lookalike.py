@@ -1,0 +1,177 @@
+"""Links made by compatibility folding are flagged, and several accounts of one target
+linked to one identity are reported as ``duplicate-account`` (SPEC §4, §5)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus
+from nhirecon.core.duplicates import Duplicates
+from nhirecon.core.findings import account_findings
+from nhirecon.core.model import FindingKind, Origin, Remediation
+from tests.conftest import NOW as NOW_TEXT
+from tests.conftest import Run
+from tests.factories import ACTIVE, CLOCK, EMAIL, account, person, rules
+
+Write = Callable[[str, str], Path]
+ALICE = person("E1", email="alice@corp.example", username="alice")
+INDEX = IdentityIndex([ALICE, person("E2", email="bob@corp.example")])
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["ⓐlice@corp.example", "ａlice@corp.example", "alice@corp.example", "ALICE@Corp.Example"],
+)
+def test_compatibility_folded_links_are_kept_and_flagged(email: str) -> None:
+    link = Correlator(INDEX, [EMAIL]).link(account("a1", email=email))
+    assert link.status is LinkStatus.LINKED and link.identity is ALICE
+    if email.casefold() == "alice@corp.example":
+        assert link.lookalike is None  # case alone is not a look-alike
+    else:
+        assert link.lookalike is not None
+        assert link.lookalike.as_detail() == {
+            "field": "email",
+            "account_value": email,
+            "identity_value": "alice@corp.example",
+        }
+
+
+def test_canonically_equivalent_forms_are_not_lookalikes() -> None:
+    index = IdentityIndex([person("E3", email="zoé@corp.example")])
+    decomposed = "zoe\u0301@corp.example"
+    link = Correlator(index, [EMAIL]).link(account("a1", email=decomposed))
+    assert link.status is LinkStatus.LINKED and link.lookalike is None
+
+
+def test_a_multi_valued_field_is_a_lookalike_only_when_no_value_matches_plainly() -> None:
+    def several(*emails: str) -> object:
+        return account("a1", email=emails[0], multi_values={"email": emails})
+
+    correlator = Correlator(INDEX, [EMAIL])
+    plain = correlator.link(several("ａlice@corp.example", "alice@corp.example"))  # type: ignore[arg-type]
+    assert plain.status is LinkStatus.LINKED and plain.lookalike is None
+    folded = correlator.link(several("x@else.example", "ａlice@corp.example"))  # type: ignore[arg-type]
+    assert folded.lookalike is not None
+    assert folded.lookalike.account_value == "ａlice@corp.example"
+
+
+def test_every_finding_of_a_lookalike_link_carries_the_flag() -> None:
+    shadow = account("a9", email="ａlice@corp.example", origin=Origin.JIT)
+    link = Correlator(INDEX, [EMAIL]).link(shadow)
+    [finding] = account_findings(rules(), shadow, link, "hr", CLOCK, ACTIVE)
+    assert finding.kind is FindingKind.UNMANAGED
+    assert finding.detail["lookalike"]["account_value"] == "ａlice@corp.example"
+    assert "look-alike" in finding.message
+
+
+def test_several_active_accounts_of_one_identity_are_each_reported() -> None:
+    correlator = Correlator(INDEX, [EMAIL])
+    duplicates = Duplicates()
+    records = [
+        account("a1", email="alice@corp.example"),
+        account("a2", email="ａlice@corp.example", origin=Origin.JIT),
+        account("a3", email="ALICE@corp.example", active=False),  # disabled: not access
+        account("b1", email="bob@corp.example"),
+        account("x1", email="nobody@corp.example"),
+    ]
+    for record in records:
+        duplicates.see(record, correlator.link(record))
+    found = duplicates.findings(
+        rules(
+            remediate={FindingKind.UNMANAGED: Remediation.DISABLE}, can_write=frozenset({"disable"})
+        )
+    )
+    assert [(f.kind, f.account.id if f.account else None) for f in found] == [
+        (FindingKind.DUPLICATE_ACCOUNT, "a1"),
+        (FindingKind.DUPLICATE_ACCOUNT, "a2"),
+    ]
+    assert all(f.detail["accounts"] == ["a1", "a2"] for f in found)
+    assert all(f.identity is ALICE for f in found)
+    assert all(f.remediation is Remediation.MANUAL for f in found)
+    assert "lookalike" not in found[0].detail
+    assert found[1].detail["lookalike"]["account_value"] == "ａlice@corp.example"
+    assert found[0].fingerprint != found[1].fingerprint
+
+
+def test_one_account_per_identity_is_no_duplicate() -> None:
+    duplicates = Duplicates()
+    correlator = Correlator(INDEX, [EMAIL])
+    for record in (
+        account("a1", email="alice@corp.example"),
+        account("b1", email="bob@corp.example"),
+    ):
+        duplicates.see(record, correlator.link(record))
+    assert duplicates.findings(rules()) == []
+
+
+def test_duplicate_account_cannot_be_given_an_action(run: Run, write: Write) -> None:
+    config = _estate(write, remediate="remediate: {duplicate-account: disable}")
+    done = run("validate", "-c", str(config))
+    assert done.returncode == 2
+    assert "duplicate-account" in done.stderr
+
+
+def _estate(write: Write, remediate: str = "") -> Path:
+    write(
+        "hr.csv",
+        """
+        id,email,status
+        E1,alice@corp.example,active
+        E2,bob@corp.example,active
+        """,
+    )
+    write(
+        "app.csv",
+        """
+        id,email,origin,active
+        u1,alice@corp.example,scim,true
+        u2,ａlice@corp.example,jit,true
+        u3,ⓑob@corp.example,scim,true
+        """,
+    )
+    return write(
+        "nhirecon.yaml",
+        f"""
+        version: 1
+        source:
+          name: hr
+          connector: csv
+          path: hr.csv
+          map: {{id: id, email: email, status: status}}
+        targets:
+          - name: app
+            connector: csv
+            path: app.csv
+            map: {{id: id, email: email, origin: origin, active: active}}
+            correlate: [{{account: email, identity: email}}]
+            {remediate}
+        gate: ["duplicate-account>0"]
+        """,
+    )
+
+
+def test_a_shadow_account_is_reported_end_to_end(run: Run, write: Write) -> None:
+    config = _estate(write)
+    done = run("audit", "-c", str(config), "-f", "json", "--now", NOW_TEXT, "--no-history")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    [target] = report["targets"]
+    assert target["linked"] == 3 and target["lookalike"] == 2
+    duplicates = {
+        item["account"]["id"]: item
+        for item in report["findings"]
+        if item["kind"] == "duplicate-account"
+    }
+    assert sorted(duplicates) == ["u1", "u2"]
+    assert duplicates["u2"]["detail"]["lookalike"]["account_value"] == "ａlice@corp.example"
+    assert duplicates["u1"]["severity"] == "medium"
+    assert duplicates["u1"]["controls"] == ["NIST-CSF-2.0:PR.AA-01"]
+    unmanaged = [item for item in report["findings"] if item["kind"] == "unmanaged"]
+    assert [item["detail"]["lookalike"]["identity_value"] for item in unmanaged] == [
+        "alice@corp.example"
+    ]
+    assert report["gate"]["passed"] is False
