@@ -56,6 +56,8 @@ REMEDIES: Final = {
     "inventory, or retire it.",
     FindingKind.AMBIGUOUS: "Make the correlation keys unique (or add a more specific rule "
     "first) so the account links to exactly one identity.",
+    FindingKind.DUPLICATE_ACCOUNT: "Decide which account the person should keep; disable or "
+    "delete the others (a look-alike name is a warning sign).",
 }
 
 
