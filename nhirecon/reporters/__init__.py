@@ -8,6 +8,7 @@ from nhirecon.reporters.html import HtmlReporter
 from nhirecon.reporters.json import JsonReporter
 from nhirecon.reporters.junit import JunitReporter
 from nhirecon.reporters.markdown import MarkdownReporter
+from nhirecon.reporters.ocsf import OcsfReporter
 from nhirecon.reporters.sarif import SarifReporter
 from nhirecon.reporters.table import TableReporter
 
@@ -21,6 +22,7 @@ FORMATS: dict[str, type[Reporter]] = {
         HtmlReporter,
         SarifReporter,
         JunitReporter,
+        OcsfReporter,
     )
 }
 

@@ -18,6 +18,7 @@ from nhirecon.core.report import Report
 from nhirecon.core.values import format_datetime
 from nhirecon.reporters import serialize
 from nhirecon.reporters.base import Reporter
+from nhirecon.reporters.remedies import REMEDIES
 
 SCHEMA_URI: Final = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -38,27 +39,6 @@ SECURITY_SEVERITY: Final = {
 }
 """The score GitHub code scanning reads to rank alerts (``security-severity``)."""
 FINGERPRINT_KEY: Final = "nhireconFingerprint/v1"
-REMEDIES: Final = {
-    FindingKind.JIT_ORPHAN: "Disable or delete the account, or link it to its owner in the "
-    "source of truth; bring the app under SCIM lifecycle sync so that leavers are removed.",
-    FindingKind.ORPHAN: "Disable or delete the account, or add its owner to the source of "
-    "truth (or fix the correlation rule that should link it).",
-    FindingKind.LEAVER: "Disable the account now; check why deprovisioning did not remove it.",
-    FindingKind.EXPIRED: "Disable the account or credential, or extend its expiry in the "
-    "source of truth if it is still needed.",
-    FindingKind.STALE_ATTRIBUTE: "Sync the attribute from the source of truth (SCIM PATCH or "
-    "the app's admin console).",
-    FindingKind.UNMANAGED: "Bring the account under lifecycle sync (SCIM externalId) so that "
-    "it is updated and removed with its identity.",
-    FindingKind.DORMANT: "Disable the account if it is no longer needed.",
-    FindingKind.STALE_CREDENTIAL: "Rotate the credential and record the rotation date.",
-    FindingKind.OWNERLESS: "Assign an active owner to the non-human identity in the "
-    "inventory, or retire it.",
-    FindingKind.AMBIGUOUS: "Make the correlation keys unique (or add a more specific rule "
-    "first) so the account links to exactly one identity.",
-    FindingKind.DUPLICATE_ACCOUNT: "Decide which account the person should keep; disable or "
-    "delete the others (a look-alike name is a warning sign).",
-}
 
 
 def _rule(kind: FindingKind) -> dict[str, Any]:
