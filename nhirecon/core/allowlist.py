@@ -23,7 +23,6 @@ from enum import StrEnum
 
 from nhirecon.core.model import Record
 
-
 EXACT = "\x00"
 """Marks the key of a value compared exactly, so it never equals a case-folded key."""
 
