@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from nhirecon import __version__
-from nhirecon.config import Config, Source, Target
+from nhirecon.config import Config, Endpoint, Source, Target
 from nhirecon.connectors import registry
 from nhirecon.connectors.coverage import Coverage
 from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key
@@ -31,7 +31,7 @@ from nhirecon.core.model import (
     GateRule,
     Record,
 )
-from nhirecon.core.report import Report, TargetStats
+from nhirecon.core.report import Place, Report, TargetStats
 from nhirecon.core.values import key_for
 from nhirecon.errors import DataError, SafetyError, UsageError
 
@@ -52,6 +52,7 @@ class SourceData:
     connector: str
     identities: tuple[Record, ...]
     evidence: Evidence = field(default_factory=Evidence)
+    place: Place = field(default_factory=Place)
 
 
 def _counted(records: Iterable[Record], label: str, progress: Progress) -> Iterator[Record]:
@@ -100,7 +101,19 @@ def pull_source(source: Source, progress: Progress = _quiet) -> SourceData:
         source.inputs[0].connector.name,
         tuple(identities),
         _evidence([pulled.coverage for pulled in pulls], SOURCE_NEEDS),
+        place_of(source.inputs),
     )
+
+
+def place_of(inputs: Sequence[Endpoint]) -> Place:
+    """Where the records of these inputs come from: the first one's definition in the
+    config, and every export file they read."""
+    files = []
+    for endpoint in inputs:
+        path = endpoint.options.get("path")
+        if isinstance(path, str):
+            files.append(str(endpoint.context.resolve(path)))
+    return Place(inputs[0].defined_at if inputs else "", tuple(files))
 
 
 def _evidence(coverages: Sequence[Coverage | None], needs: Mapping[FindingKind, str]) -> Evidence:
@@ -234,6 +247,7 @@ def audit_target(
         inactive=tally.inactive,
         lookalike=tally.lookalike,
         evidence=found,
+        place=place_of([target.endpoint]),
     )
     return stats, evaluated(findings, target.name, found), named.broad()
 
@@ -288,6 +302,7 @@ def audit(
         gate=evaluate(rules, counted),
         source_evidence=source.evidence,
         allowlist=tuple(broad),
+        source_place=source.place,
     )
 
 

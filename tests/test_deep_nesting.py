@@ -75,7 +75,7 @@ def test_a_deep_record_in_a_json_array(run: Run, tmp_path: Path, levels: int) ->
         f' {{"id": "A2", "email": "bob@example.com", "extra": {deep_text(levels)}}}]\n',
         encoding="utf-8",
     )
-    assert_refused(audit(run, work), work, "app.json[1]")
+    assert_refused(audit(run, work), work, "app.json:2")
 
 
 def test_a_deep_line_in_json_lines(run: Run, tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_a_deep_resource_in_a_saved_scim_listing(run: Run, tmp_path: Path) -> No
     resource = f'{{"id": "u1", "userName": "ann", "emails": {deep_text(600)}}}'
     listing = f'{{"schemas": ["{LIST_RESPONSE}"], "totalResults": 1, "Resources": [{resource}]}}'
     (work / "app.json").write_text(listing, encoding="utf-8")
-    assert_refused(audit(run, work), work, "app.json.Resources[0]")
+    assert_refused(audit(run, work), work, "app.json:1")
 
 
 def test_a_record_nesting_exactly_the_limit_is_read(run: Run, tmp_path: Path) -> None:

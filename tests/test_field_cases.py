@@ -15,6 +15,7 @@ Every case is evaluated at 2026-11-28T00:00:00Z with the default policy (90 days
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -400,6 +401,19 @@ DATES = "13-date-format-matrix"
 
 def test_13_date_format_matrix(run: Run, tmp_path: Path) -> None:
     report = audit(run, tmp_path, DATES)
+    # Every account belongs to E1, so each export with several of them also has, as
+    # SPEC §5 says since duplicate-account was added, one such finding per account.
+    several = {
+        (name, row["id"])
+        for name in SIGNED_IN
+        for rows in [
+            list(
+                csv.DictReader((CASES / DATES / f"app_{name}.csv").read_text("utf-8").splitlines())
+            )
+        ]
+        if len(rows) > 1
+        for row in rows
+    }
     assert_result(
         report,
         findings={
@@ -411,8 +425,9 @@ def test_13_date_format_matrix(run: Run, tmp_path: Path) -> None:
             ("dormant", "aws", "aws-na"),
             ("dormant", "aws", "aws-noinfo"),
             ("expired", "tz", "tz-local"),
+            *(("duplicate-account", name, account) for name, account in several),
         },
-        by_kind={"dormant": 7, "expired": 1},
+        by_kind={"expired": 1, "dormant": 7, "duplicate-account": 17},
     )
     # Every spelling of an instant is read; every "never" word or sentinel is no value.
     signed_in = {name: coverage(target(report, name))["last_login_at"] for name in SIGNED_IN}

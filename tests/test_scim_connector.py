@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ import pytest
 from nhirecon import config, pipeline
 from nhirecon.core.model import Origin, Record
 from nhirecon.errors import ConfigError, ConnectorError
+from nhirecon.reporters.sarif import SarifReporter
 
 from .scim_server import (
     HR_CSV,
@@ -375,3 +377,23 @@ def test_engine_audit_over_the_estate(server: ScimServer, load: Load) -> None:
     assert ("dormant", "grace") in kinds
     assert ("unmanaged", "dave") in kinds
     assert report.targets[0].accounts == 11
+
+
+def test_sarif_points_accounts_read_over_scim_at_their_target_in_the_config(
+    server: ScimServer, load: Load, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_estate(server)
+    monkeypatch.chdir(tmp_path)
+    loaded = load()
+    report = pipeline.audit(loaded, now=NOW)
+    document = json.loads(SarifReporter().render(report))
+    lines = (tmp_path / "nhirecon.yaml").read_text(encoding="utf-8").splitlines()
+    target_line = next(n for n, text in enumerate(lines, 1) if "connector: scim" in text) - 1
+    for result in document["runs"][0]["results"]:
+        physical = result["locations"][0]["physicalLocation"]
+        if result["message"]["text"].startswith("hr:"):
+            assert physical["artifactLocation"]["uri"] == "hr.csv"
+            continue
+        assert physical["artifactLocation"]["uri"] == "nhirecon.yaml"
+        assert lines[physical["region"]["startLine"] - 1].lstrip().startswith("- name:")
+        assert physical["region"]["startLine"] == target_line

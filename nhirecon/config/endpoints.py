@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -137,7 +138,26 @@ def _endpoint(
         key=key,
         value_options=values,
     )
-    return Endpoint(name, connector, MappingProxyType(options), context, key)
+    line = check.document.line(key)
+    where = _shown(check.path)
+    return Endpoint(
+        name,
+        connector,
+        MappingProxyType(options),
+        context,
+        key,
+        defined_at=f"{where}:{line}" if line else where,
+    )
+
+
+def _shown(path: Path) -> str:
+    """The config's path relative to the working directory when it lies below it, as input
+    paths are shown (:meth:`ConnectorContext.resolve`)."""
+    full = path if path.is_absolute() else Path.cwd() / path
+    try:
+        return str(full.relative_to(Path.cwd()))
+    except ValueError:
+        return str(full)
 
 
 def _field_map(

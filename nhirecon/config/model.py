@@ -57,6 +57,9 @@ class Endpoint:
     context: ConnectorContext
     key: str
     """Where it is in the config, for messages: ``source``, ``targets[2]``."""
+    defined_at: str = ""
+    """The config file and line that define it (``nhirecon.yaml:12``), for reports that
+    point at a file (SARIF) when its records come from a URL."""
 
     def open(self) -> Connector:
         """A connector instance ready to pull."""

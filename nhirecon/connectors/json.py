@@ -15,6 +15,7 @@ from typing import Any
 from nhirecon.connectors import documents, files, paths, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
 from nhirecon.connectors.context import Has
+from nhirecon.connectors.json_lines_of import element_lines
 from nhirecon.core.model import Origin
 from nhirecon.core.nesting import TOO_DEEP, too_deep
 from nhirecon.errors import DataError
@@ -119,11 +120,12 @@ class JsonConnector(Connector):
 
     def _array(self, text: str) -> Iterator[RawRow]:
         items = self._parse(text, "")
-        yield from self._objects(items, "")
+        yield from self._objects(items, "", element_lines(text, (), len(items)))
 
-    def _objects(self, items: list[Any], prefix: str) -> Iterator[RawRow]:
+    def _objects(self, items: list[Any], prefix: str, lines: list[int] | None) -> Iterator[RawRow]:
+        """Each record, located by its line when known, else by its place in the list."""
         for index, item in enumerate(items):
-            where = f"{self.path}{prefix}[{index}]"
+            where = f"{self.path}:{lines[index]}" if lines else f"{self.path}{prefix}[{index}]"
             if not isinstance(item, dict):
                 raise DataError(f"{where}: expected an object, got {type(item).__name__}")
             if too_deep(item):
@@ -135,7 +137,8 @@ class JsonConnector(Connector):
         key = self.key
         if key is not None and not (key == "Resources" and _is_list_response(document)):
             items = documents.records_under(self.path, document, key)
-            yield from self._objects(items, f".{key}")
+            members = (key,) if isinstance(document, dict) and key in document else key.split(".")
+            yield from self._objects(items, f".{key}", element_lines(text, members, len(items)))
             return
         if not isinstance(document, dict):
             raise DataError(f"{self.path}: expected an array, JSON Lines or a ListResponse")
@@ -162,7 +165,8 @@ class JsonConnector(Connector):
                 f"{self.path}: ListResponse holds {len(resources)} resources but totalResults "
                 f"says {total} (a single page of a larger listing?)"
             )
-        yield from self._objects(resources, ".Resources")
+        lines = element_lines(text, ("Resources",), len(resources))
+        yield from self._objects(resources, ".Resources", lines)
 
     def _lines(self, first_line: str, rest: Iterator[str]) -> Iterator[RawRow]:
         for number, line in enumerate(_chain(first_line, rest), start=1):

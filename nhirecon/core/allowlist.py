@@ -4,10 +4,11 @@ An entry matches an account's id, username or email case-insensitively but other
 exactly: there is no Unicode compatibility folding, so ``ｂｒｅａｋｇｌａｓｓ`` (full width) or
 ``ⓑreakglass`` is not ``breakglass``. Case folding itself maps a few compatibility characters
 onto ASCII (the Kelvin sign ``K`` to ``k``, the long ``ſ`` to ``s``), so a value that holds
-any (one that Unicode NFKC would change) is compared exactly, without case folding. An email is only compared with an entry that is an
-address (holds an ``@``), so an account whose email field says ``breakglass`` is not the
-``breakglass`` account. Allowlists are where an attacker gains most from a near miss, so they
-are stricter than correlation (SPEC §4), which folds compatibility forms and flags it.
+any (one that Unicode NFKC would change) is compared exactly, without case folding. An
+email is only compared with an entry that is an address (holds an ``@``), so an account
+whose email field says ``breakglass`` is not the ``breakglass`` account. Allowlists are
+where an attacker gains most from a near miss, so they are stricter than correlation
+(SPEC §4), which folds compatibility forms and flags it.
 
 An entry that names several accounts of one target is reported: an exception then
 suppresses none of them (it cannot say which one it accepts), a ``protected`` entry

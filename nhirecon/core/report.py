@@ -12,6 +12,28 @@ from nhirecon.core.model import ExceptionRule, Finding, FindingKind, GateResult
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """Where a source's or target's records come from, for reports that point at files."""
+
+    defined_at: str = ""
+    """The config file and line that define it: ``nhirecon.yaml:12``."""
+    files: tuple[str, ...] = ()
+    """The export files it reads, as record locations name them (``examples/hr.csv``)."""
+
+    def file_of(self, location: str) -> tuple[str, int] | None:
+        """The file and line (1 when the record's line is not known) that a record's
+        ``location`` points into; ``None`` for a record read from a URL."""
+        for path in sorted(self.files, key=len, reverse=True):
+            rest = location.removeprefix(path)
+            if rest == location or rest[:1] not in ("", ":", "[", "."):
+                continue
+            if rest.startswith(":") and rest[1:].isdigit():
+                return path, int(rest[1:])
+            return path, 1
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class TargetStats:
     """What one target returned and how its accounts correlated."""
 
@@ -25,6 +47,8 @@ class TargetStats:
     """Accounts that are disabled: listed, but not access."""
     lookalike: int = 0
     """Linked accounts whose link holds only after Unicode compatibility folding."""
+    place: Place = field(default_factory=Place)
+    """Where its definition and its export are."""
     evidence: Evidence = field(default_factory=Evidence)
     """What the target's export provided, and the rules its data could not support."""
 
@@ -141,6 +165,15 @@ class Report:
     """The baseline applied to this run; ``None`` without ``--baseline``."""
     allowlist: tuple[BroadEntry, ...] = ()
     """``exceptions`` and ``protected`` entries that name several accounts (SPEC §5)."""
+    source_place: Place = field(default_factory=Place)
+    """Where the source's definition and its exports are."""
+
+    def place(self, name: str) -> Place:
+        """The place of the source or the target called ``name``."""
+        for stats in self.targets:
+            if stats.name == name:
+                return stats.place
+        return self.source_place
 
     def seen(self, finding: Finding) -> Seen | None:
         """The history of one finding, when history is kept."""

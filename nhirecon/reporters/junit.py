@@ -33,8 +33,7 @@ def _xml(text: str) -> str:
 
 
 def _line(report: Report, finding: Finding) -> str:
-    subject = finding.account or finding.identity
-    name = subject.label if subject else "-"
+    """One finding: its message names the account or identity first."""
     notes = []
     seen = report.seen(finding)
     if seen is not None:
@@ -43,7 +42,7 @@ def _line(report: Report, finding: Finding) -> str:
         notes.append("baselined")
     suffix = f" [{', '.join(notes)}]" if notes else ""
     return _xml(
-        f"{finding.severity.value} {name}: {finding.message} "
+        f"{finding.severity.value} {finding.message} "
         f"(fingerprint {finding.fingerprint}){suffix}"
     )
 

@@ -1,17 +1,30 @@
 """SARIF 2.1.0, for code-scanning dashboards (GitHub, GitLab, Azure DevOps).
 
 Rules are the finding kinds, with their help text, default level and control mappings.
-Each finding is a result whose ``partialFingerprints`` carry its stable fingerprint, so
-that a dashboard tracks it across runs. Findings accepted by an exception or the baseline
-are results with a ``suppressions`` entry, so dashboards show them as accepted. Findings
-are about accounts, not files: a result's location is logical (``target/account``), and
-its artifact is the target's name.
+Each finding is one result. GitHub code scanning tracks an alert by its rule, its file and
+``partialFingerprints.primaryLocationLineHash``
+(https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/sarif-support-for-code-scanning),
+so each result carries:
+
+- ``primaryLocationLineHash``: the finding's fingerprint (SPEC §5), so the alert follows the
+  account across runs, whatever lines move in the export;
+- a physical location with a ``region.startLine`` (GitHub needs one): the export file and
+  line where the account or identity was read; line 1 of the file for a record whose line
+  is not known (a JSON array); the config file and the line that defines the target for a
+  record read from a URL (SCIM). Paths are as the report's locations show them: relative to
+  the working directory when below it, which is the repository root in CI;
+- a logical location ``target/account id``.
+
+Findings accepted by an exception or the baseline are results with a ``suppressions``
+entry, so dashboards show them as accepted.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 from typing import Any, Final
+from urllib.parse import quote
 
 from nhirecon.core.model import KIND_INFO, Finding, FindingKind, Severity
 from nhirecon.core.report import Report
@@ -66,6 +79,27 @@ def _rule(kind: FindingKind) -> dict[str, Any]:
     }
 
 
+def artifact_uri(path: str) -> str:
+    """A SARIF ``artifactLocation.uri`` (RFC 3986): a relative reference for a relative
+    path, a ``file`` URI for an absolute one."""
+    posix = PurePosixPath(path)
+    if posix.is_absolute():
+        return posix.as_uri()
+    return quote(str(posix), safe="/")
+
+
+def physical_location(report: Report, finding: Finding) -> dict[str, Any]:
+    """Where the finding's account or identity was read, as a file and a line."""
+    subject = finding.account or finding.identity
+    place = report.place(finding.target)
+    found = place.file_of(subject.location) if subject else None
+    if found is None:  # read from a URL: point at the definition in the config
+        where, _, number = place.defined_at.rpartition(":")
+        found = (where, int(number)) if number.isdigit() else (place.defined_at, 1)
+    path, line = found
+    return {"artifactLocation": {"uri": artifact_uri(path)}, "region": {"startLine": line}}
+
+
 def _result(
     report: Report, finding: Finding, rule_index: int, suppression: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -85,10 +119,10 @@ def _result(
         "ruleId": finding.kind.value,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
-        "message": {"text": f"{finding.target}: {name}: {finding.message}"},
+        "message": {"text": f"{finding.target}: {finding.message}"},
         "locations": [
             {
-                "physicalLocation": {"artifactLocation": {"uri": finding.target}},
+                "physicalLocation": physical_location(report, finding),
                 "logicalLocations": [
                     {
                         "name": name,
@@ -98,7 +132,10 @@ def _result(
                 ],
             }
         ],
-        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        "partialFingerprints": {
+            "primaryLocationLineHash": f"{finding.fingerprint}:1",
+            FINGERPRINT_KEY: finding.fingerprint,
+        },
         "properties": properties,
     }
     seen = report.seen(finding)

@@ -1,0 +1,53 @@
+"""The line each record of a JSON document starts on, found without decoding it twice."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nhirecon.connectors.json_lines_of import element_lines
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+records = st.lists(st.dictionaries(st.text(), values, max_size=4), max_size=6)
+
+
+def _starts(text: str, count: int, opening: int) -> list[int]:
+    """Lines of the records in text that ``json.dumps(..., indent=1)`` wrote, found by
+    decoding: record i starts where its own text does."""
+    decoder = json.JSONDecoder()
+    lines, at = [], opening
+    for _ in range(count):
+        while text[at] in " \n,":
+            at += 1
+        lines.append(text.count("\n", 0, at) + 1)
+        _, at = decoder.raw_decode(text, at)
+    return lines
+
+
+@given(records)
+def test_a_top_level_array(items: list[dict[str, Any]]) -> None:
+    text = json.dumps(items, indent=1)
+    assert element_lines(text, (), len(items)) == _starts(text, len(items), 1)
+
+
+@given(records, st.sampled_from(["Resources", "value", 'a"b\\c', "ünï"]))
+def test_an_array_under_a_member(items: list[dict[str, Any]], name: str) -> None:
+    document = {"before": {name: [{"x": 1}]}, name: items, "after": [name]}
+    text = json.dumps(document, indent=1)
+    opening = text.index("[", text.index("\n " + json.dumps(name) + ": ["))  # top level
+    expected = _starts(text, len(items), opening + 1)
+    assert element_lines(text, (name,), len(items)) == expected
+
+
+def test_a_nested_path_and_a_member_named_twice() -> None:
+    text = '{"data": {"users": [\n{"id": 1},\n{"id": 2}]}}'
+    assert element_lines(text, ("data", "users"), 2) == [2, 3]
+    twice = '{"value": [{"id": 1}], "value": [\n{"id": 2}]}'
+    assert element_lines(twice, ("value",), 1) is None  # better unknown than wrong
