@@ -61,3 +61,12 @@ def test_quick_start_has_exactly_the_two_commands() -> None:
         "./scripts/test",
     ]
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize(
+    "path", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+)
+def test_the_documents_stand_alone(path: str) -> None:
+    """Users read the README and docs/; nothing there may send them to a text they lack."""
+    text = (ROOT / path).read_text(encoding="utf-8")
+    assert "SPEC" not in text
