@@ -42,6 +42,7 @@ from nhirecon.http.limits import (
     rate_limited,
     shared_limiter,
 )
+from nhirecon.http.proxies import proxy_for, proxy_headers, proxy_secrets, shown
 from nhirecon.http.redact import MIN_DATA_SECRET, MIN_SECRET, REDACTED, Redactor
 
 log = logging.getLogger(__name__)
@@ -94,14 +95,35 @@ class Transport:
         limits = self.limits
         self.limiter = shared_limiter(self.service, limits.rate_limit_per_minute)
         self._slots = threading.BoundedSemaphore(max(1, limits.max_workers))
-        self.pool = urllib3.PoolManager(
-            num_pools=4,
-            maxsize=max(1, limits.max_workers),
-            block=True,
-            cert_reqs="CERT_REQUIRED" if self.verify_tls else "CERT_NONE",
-            ca_certs=self.ca_bundle,
-        )
+        self._pools: dict[str | None, urllib3.PoolManager] = {}
+        self._pools_lock = threading.Lock()
         self.extra_secrets: set[str] = set()
+
+    def pool(self, url: str) -> urllib3.PoolManager:
+        """The connection pool for ``url``: direct, or through the proxy the environment
+        names for it (:mod:`nhirecon.http.proxies`). TLS to the service is verified the
+        same way either way: an HTTPS request goes through the proxy in a CONNECT tunnel."""
+        proxy = proxy_for(url)
+        with self._pools_lock:
+            found = self._pools.get(proxy)
+            if found is None:
+                options: dict[str, Any] = {
+                    "num_pools": 4,
+                    "maxsize": max(1, self.limits.max_workers),
+                    "block": True,
+                    "cert_reqs": "CERT_REQUIRED" if self.verify_tls else "CERT_NONE",
+                    "ca_certs": self.ca_bundle,
+                }
+                if proxy is None:
+                    found = urllib3.PoolManager(**options)
+                else:
+                    self.extra_secrets.update(proxy_secrets(proxy))
+                    found = urllib3.ProxyManager(
+                        proxy, proxy_headers=proxy_headers(proxy), **options
+                    )
+                    log.info("requests to %s go through the proxy %s", url, shown(proxy))
+                self._pools[proxy] = found
+            return found
 
     def policy(self, methods: Collection[str] = RETRY_METHODS) -> RetryPolicy:
         limits = self.limits
@@ -231,7 +253,7 @@ class Transport:
         try:
             if any(_uncarried(value) for value in sent.values()):
                 raise ValueError("a header value holds a control character")
-            return self.pool.request(
+            return self.pool(url).request(
                 method,
                 url,
                 body=payload,
@@ -294,7 +316,9 @@ class Transport:
         )
 
     def close(self) -> None:
-        self.pool.clear()
+        with self._pools_lock:
+            for pool in self._pools.values():
+                pool.clear()
 
 
 def _tls_problem(exc: BaseException | None) -> str | None:
