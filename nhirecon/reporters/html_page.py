@@ -1,8 +1,14 @@
-"""The fixed parts of the HTML page, and its trend chart.
+"""The page's template environment, its script's hash, its date in words, its trend chart.
 
-The style sheet and the script are inline, and the Content Security Policy allows only
-that script (by its hash), so the page never reaches the network. The chart is an inline
-SVG drawn from the recorded runs.
+The page is ``templates/report.html.j2``, shipped inside the package with its inline style
+sheet (``report.css``) and script (``report.js``). The environment escapes every value
+(``autoescape=True``), so text from a source, a target or the config can only ever be
+text; nothing in the templates is marked safe, and no value is ever parsed as a template,
+so ``{{ 7*7 }}`` in a username reads ``{{ 7*7 }}``. A missing value is an error
+(``StrictUndefined``), never an empty cell.
+
+The Content Security Policy allows only the page's own script, by the hash of exactly
+what the template writes between ``<script>`` and ``</script>``.
 """
 
 from __future__ import annotations
@@ -10,115 +16,63 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from html import escape
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from typing import Final
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
 from nhirecon.core.report import RunTrend
-from nhirecon.core.values import format_datetime
+from nhirecon.core.values import as_utc, format_datetime
 
-STYLE: Final = """
-:root{--ink:#1f2933;--muted:#616e7c;--line:#d9e2ec;--bg:#f5f7fa;--card:#fff;
---critical:#8a1c1c;--high:#c53030;--medium:#b7791f;--low:#2b6cb0;--info:#718096;
---new:#c53030;--resolved:#2f855a}
-*{box-sizing:border-box}
-body{margin:0;padding:24px;font:14px/1.45 -apple-system,"Segoe UI",Roboto,Helvetica,Arial,
-sans-serif;color:var(--ink);background:var(--bg)}
-main{max-width:1200px;margin:0 auto}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
-.meta{color:var(--muted);margin:0 0 12px}
-.gate{display:inline-block;padding:6px 12px;border-radius:6px;font-weight:600}
-.gate.passed{background:#e6f4ea;color:#1e4620}.gate.failed{background:#fdecea;color:#7a1c1c}
-.gate ul{margin:4px 0 0;padding-left:18px;font-weight:400}
-.tiles{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
-.tile{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px;
-min-width:118px}
-.tile .n{display:block;font-size:24px;font-weight:700}
-.tile .l{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
-.tile.sev-critical{border-left:5px solid var(--critical)}.tile.sev-high{border-left:5px solid
-var(--high)}.tile.sev-medium{border-left:5px solid var(--medium)}.tile.sev-low{border-left:5px
-solid var(--low)}.tile.sev-info{border-left:5px solid var(--info)}
-.tile.new{border-left:5px solid var(--new)}.tile.resolved{border-left:5px solid var(--resolved)}
-table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line)}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-th{background:#eef2f7;font-size:12px;text-transform:uppercase;letter-spacing:.03em}
-td.msg{min-width:16em}td.date{white-space:nowrap}
-td.num,th.num{text-align:right}
-tr:last-child td{border-bottom:0}
-.sev{display:inline-block;padding:1px 7px;border-radius:10px;color:#fff;font-size:12px;
-font-weight:600}
-.sev.critical{background:var(--critical)}.sev.high{background:var(--high)}
-.sev.medium{background:var(--medium)}.sev.low{background:var(--low)}
-.sev.info{background:var(--info)}
-.flag{display:inline-block;padding:0 6px;border-radius:4px;font-size:11px;font-weight:700;
-margin-right:4px}
-.flag.new{background:#fdecea;color:var(--new)}.flag.baselined{background:#edf2f7;color:#4a5568}
-.flag.expired{background:#fff4e5;color:#8a4b08}
-details{margin:10px 0}summary{cursor:pointer;font-weight:600;padding:4px 0}
-.empty{color:var(--muted);font-style:italic}
-code{font-size:12px;color:var(--muted)}
-svg{max-width:100%;height:auto}svg text{font:11px sans-serif;fill:var(--muted)}
-.scroll{overflow-x:auto}
-.filter{margin:6px 0 10px;padding:6px 8px;width:320px;max-width:100%;border:1px solid
-var(--line);border-radius:6px}
-th[data-sortable]{cursor:pointer}th[aria-sort=ascending]::after{content:" \\25B2"}
-th[aria-sort=descending]::after{content:" \\25BC"}
-.legend{color:var(--muted);font-size:12px;margin:2px 0}
-.key{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
-footer{margin-top:32px;color:var(--muted);font-size:12px}
-"""
+PAGE: Final = "report.html.j2"
+SCRIPT: Final = "report.js"
 
-SCRIPT: Final = """
-(function () {
-  function key(cell) {
-    var raw = cell.getAttribute("data-sort");
-    var text = raw === null ? cell.textContent.trim() : raw;
-    var number = Number(text);
-    return text !== "" && !isNaN(number) ? number : text.toLowerCase();
-  }
-  document.querySelectorAll("table.findings").forEach(function (table) {
-    var headers = table.querySelectorAll("thead th");
-    headers.forEach(function (th, column) {
-      th.setAttribute("data-sortable", "");
-      th.addEventListener("click", function () {
-        var ascending = th.getAttribute("aria-sort") !== "ascending";
-        headers.forEach(function (other) { other.removeAttribute("aria-sort"); });
-        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-        var body = table.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        rows.sort(function (a, b) {
-          var x = key(a.cells[column]), y = key(b.cells[column]);
-          var order = x < y ? -1 : x > y ? 1 : 0;
-          return ascending ? order : -order;
-        });
-        rows.forEach(function (row) { body.appendChild(row); });
-      });
-    });
-  });
-  var section = document.getElementById("findings");
-  if (section) {
-    var box = document.createElement("input");
-    box.type = "search";
-    box.className = "filter";
-    box.placeholder = "Filter findings (kind, account, message...)";
-    box.setAttribute("aria-label", "Filter findings");
-    box.addEventListener("input", function () {
-      var words = box.value.toLowerCase().split(/\\s+/).filter(Boolean);
-      section.querySelectorAll("tbody tr").forEach(function (row) {
-        var text = row.textContent.toLowerCase();
-        row.hidden = !words.every(function (word) { return text.indexOf(word) >= 0; });
-      });
-    });
-    section.insertBefore(box, section.children[1] || null);
-  }
-  document.body.setAttribute("data-enhanced", "yes");
-})();
-"""
-
-SCRIPT_HASH: Final = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-CSP: Final = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    f"script-src 'sha256-{SCRIPT_HASH}'; base-uri 'none'; form-action 'none'"
+MONTHS: Final = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
+"""English month names, fixed here so that the page never depends on the locale."""
+
+
+@cache
+def environment() -> Environment:
+    """The one template environment: packaged templates, everything escaped."""
+    return Environment(
+        loader=PackageLoader("nhirecon.reporters", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+
+
+@cache
+def script_hash() -> str:
+    """The CSP hash (base64 SHA-256) of the script exactly as the page includes it."""
+    text = environment().get_template(SCRIPT).render()
+    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+def spoken_instant(moment: datetime) -> str:
+    """``28 November 2026, 00:00 UTC``: the instant in words, the same on every machine."""
+    at = as_utc(moment)
+    clock = f"{at:%H:%M}" if at.second == 0 else f"{at:%H:%M:%S}"
+    return f"{at.day} {MONTHS[at.month - 1]} {at.year}, {clock} UTC"
+
 
 CHART_WIDTH: Final = 720
 CHART_HEIGHT: Final = 200
@@ -128,52 +82,73 @@ CHART_AXIS: Final = 130
 CHART_LEFT: Final = 40
 
 
-def chart(runs: Sequence[RunTrend]) -> str:
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One run of the trend chart, its geometry already written as SVG numbers."""
+
+    at: str
+    total: int
+    new: int
+    resolved: int
+    x: str
+    width: str
+    top: str
+    """The y where the run's bar (and its new part) starts."""
+    height: str
+    new_height: str
+    resolved_height: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """The trend chart: numbers and dates only, drawn by the template."""
+
+    width: int
+    height: int
+    left: int
+    axis: int
+    base: str
+    """The zero line's y, where the resolved bars start."""
+    peak: int
+    """The largest total, written at the top of the scale."""
+    peak_y: str
+    bars: tuple[Bar, ...]
+    first: str
+    last: str
+
+
+def chart(runs: Sequence[RunTrend]) -> Chart:
     """Bars of findings per run (new ones on top, in red), resolved ones below the line."""
-    if not runs:
-        return ""
-    top = max(max(run.total for run in runs), 1)
-    down = max(max(run.resolved for run in runs), 1)
-    plot_width = CHART_WIDTH - CHART_LEFT - 8
-    slot = plot_width / len(runs)
+    top = max((run.total for run in runs), default=0) or 1
+    down = max((run.resolved for run in runs), default=0) or 1
+    slot = (CHART_WIDTH - CHART_LEFT - 8) / max(len(runs), 1)
     bar = max(min(slot * 0.7, 40), 2)
     # One scale above and below the line, so that bar heights compare honestly.
     scale = min((CHART_AXIS - CHART_TOP) / top, (CHART_HEIGHT - 24 - CHART_AXIS) / down)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{CHART_WIDTH}" '
-        f'height="{CHART_HEIGHT}" viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" '
-        'aria-labelledby="trend-title"><title id="trend-title">Findings per run: total '
-        "(new in red) above the line, resolved (green) below</title>",
-        f'<line x1="{CHART_LEFT}" y1="{CHART_AXIS}" x2="{CHART_WIDTH - 4}" y2="{CHART_AXIS}" '
-        'stroke="#9aa5b1"/>',
-        f'<text x="{CHART_LEFT - 6}" y="{CHART_AXIS - top * scale + 4:.1f}" '
-        f'text-anchor="end">{top}</text>',
-        f'<text x="{CHART_LEFT - 6}" y="{CHART_AXIS + 4}" text-anchor="end">0</text>',
-    ]
-    for index, run in enumerate(runs):
-        x = CHART_LEFT + index * slot + (slot - bar) / 2
-        height = run.total * scale
-        new_height = min(run.new, run.total) * scale
-        gone = run.resolved * scale
-        label = (
-            f"{format_datetime(run.at)}: {run.total} findings, {run.new} new, "
-            f"{run.resolved} resolved"
+    bars = tuple(
+        Bar(
+            at=format_datetime(run.at),
+            total=run.total,
+            new=run.new,
+            resolved=run.resolved,
+            x=f"{CHART_LEFT + index * slot + (slot - bar) / 2:.1f}",
+            width=f"{bar:.1f}",
+            top=f"{CHART_AXIS - run.total * scale:.1f}",
+            height=f"{run.total * scale:.1f}",
+            new_height=f"{min(run.new, run.total) * scale:.1f}",
+            resolved_height=f"{run.resolved * scale:.1f}",
         )
-        parts.append(
-            f'<g class="run" data-at="{format_datetime(run.at)}" data-total="{run.total}" '
-            f'data-new="{run.new}" data-resolved="{run.resolved}"><title>{escape(label)}</title>'
-            f'<rect x="{x:.1f}" y="{CHART_AXIS - height:.1f}" width="{bar:.1f}" '
-            f'height="{height:.1f}" fill="#9fb3c8"/>'
-            f'<rect x="{x:.1f}" y="{CHART_AXIS - height:.1f}" width="{bar:.1f}" '
-            f'height="{new_height:.1f}" fill="#c53030"/>'
-            f'<rect x="{x:.1f}" y="{CHART_AXIS:.1f}" width="{bar:.1f}" height="{gone:.1f}" '
-            'fill="#2f855a"/></g>'
-        )
-    first, last = format_datetime(runs[0].at)[:10], format_datetime(runs[-1].at)[:10]
-    parts.append(f'<text x="{CHART_LEFT}" y="{CHART_HEIGHT - 4}">{first}</text>')
-    if len(runs) > 1:
-        parts.append(
-            f'<text x="{CHART_WIDTH - 4}" y="{CHART_HEIGHT - 4}" text-anchor="end">{last}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+        for index, run in enumerate(runs)
+    )
+    return Chart(
+        width=CHART_WIDTH,
+        height=CHART_HEIGHT,
+        left=CHART_LEFT,
+        axis=CHART_AXIS,
+        base=f"{CHART_AXIS:.1f}",
+        peak=top,
+        peak_y=f"{CHART_AXIS - top * scale + 4:.1f}",
+        bars=bars,
+        first=bars[0].at[:10] if bars else "",
+        last=bars[-1].at[:10] if bars else "",
+    )
