@@ -1,5 +1,6 @@
 """Writing report files: whole or not at all, readable by the owner only (and so are the
-folders made for them).
+folders made for them), and never through a symbolic link: a link, a device, a pipe or a
+folder where a file is to go is refused before anything is written (SPEC §8 "Files").
 
 Files are UTF-8. A lone surrogate (``"\\ud800"`` from a JSON export or a SCIM answer) has
 no UTF-8 form; it is written as its escape ``\\ud800``, which in a JSON file is the same
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,26 @@ PRIVATE = 0o600
 PRIVATE_FOLDER = 0o700
 UNENCODABLE = "backslashreplace"
 """How text that UTF-8 cannot carry (lone surrogates) is written: as ``\\udXXXX``."""
+
+
+_NOT_FILES = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def irregular(mode: int) -> str:
+    """Why a file of ``mode`` (``st_mode``) is not one nhirecon reads or writes, such as
+    ``is a named pipe (FIFO), not a regular file``; empty for a regular file."""
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    kind = next((name for test, name in _NOT_FILES if test(mode)), "something else")
+    return f"is {kind}, not a regular file"
 
 
 def make_folder(folder: Path) -> None:
@@ -42,6 +64,26 @@ class OutputError(NhireconError):
     """A report file could not be written."""
 
     exit_code = ExitCode.USAGE
+
+
+def check_destination(path: Path) -> None:
+    """Refuse to write ``path`` when something other than a regular file is there: a
+    symbolic link is neither written through nor replaced, and a device, a pipe or a
+    folder (``-o /dev/null`` run as root) is never replaced by a file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(mode):
+        raise OutputError(
+            f"{path}: is a symbolic link; nhirecon never writes through one, nor replaces"
+            " it: remove it or write elsewhere"
+        )
+    reason = irregular(mode)
+    if reason:
+        raise OutputError(f"{path}: {reason}; write the file elsewhere")
 
 
 def _stage(path: Path, text: str) -> Path:
@@ -73,7 +115,12 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_all(files: Sequence[tuple[Path, str]]) -> None:
-    """Write several files all or none: every file is staged before any is put in place."""
+    """Write several files all or none: every destination is checked (see
+    :func:`check_destination`) and every file staged before any is put in place; the
+    rename then replaces a directory entry, so a link put there meanwhile is replaced,
+    never written through."""
+    for path, _ in files:
+        check_destination(path)
     staged: list[tuple[Path, Path]] = []
     try:
         for path, text in files:

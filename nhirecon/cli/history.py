@@ -23,7 +23,7 @@ from nhirecon.cli.common import (
     setup_logging,
 )
 from nhirecon.errors import UsageError
-from nhirecon.output import write_all
+from nhirecon.output import check_destination, write_all
 from nhirecon.state import baseline as baselines
 from nhirecon.state import history, history_db, tracking
 
@@ -53,6 +53,7 @@ def baseline_command(
     def body() -> None:
         instant = parse_now(now)
         loaded = load_config(config_path)
+        check_destination(output)
         previous = baselines.load(output) if output.exists() else None
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(

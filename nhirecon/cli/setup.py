@@ -18,7 +18,7 @@ from nhirecon.cli.common import (
     run,
     setup_logging,
 )
-from nhirecon.connectors import registry
+from nhirecon.connectors import files, registry
 from nhirecon.errors import SafetyError, UsageError
 from nhirecon.output import write_all
 
@@ -41,7 +41,12 @@ def validate(
         loaded = load_config(config_path)
         endpoints = [*loaded.source.inputs, *(target.endpoint for target in loaded.targets)]
         for endpoint in endpoints:
-            registry.connect(endpoint)
+            opened = registry.connect(endpoint)
+            export = getattr(opened, "path", None)
+            if registry.BUILTINS.get(endpoint.connector.name) is endpoint.connector and (
+                isinstance(export, Path)
+            ):
+                files.refuse_special(export)  # a pipe or a device, found without a read
         lines = [
             f"{loaded.path}: valid ({len(loaded.source.inputs)} source inputs, "
             f"{len(loaded.targets)} targets)"

@@ -23,11 +23,15 @@ from nhirecon.config.model import (
     Config,
     Protected,
 )
+from nhirecon.connectors import files
 from nhirecon.core.gate import parse_rule
 from nhirecon.core.model import ExceptionRule, FindingKind, GateRule
 from nhirecon.core.policy import Policy
 from nhirecon.errors import ConfigError
 from nhirecon.http.webhook import Notify
+
+MAX_CONFIG_BYTES = 16 << 20
+"""The largest config file read (16 MiB); a real one holds a few kilobytes."""
 
 
 def resolve_path(explicit: str | None) -> Path:
@@ -36,13 +40,16 @@ def resolve_path(explicit: str | None) -> Path:
 
 
 def load(path: Path) -> Config:
-    """Read and validate a config file."""
+    """Read and validate a config file: a regular file (not a pipe, a device or a folder)
+    of at most :data:`MAX_CONFIG_BYTES`."""
     try:
-        raw = path.read_bytes()
+        raw = files.read_whole(path, MAX_CONFIG_BYTES, "a config")
     except FileNotFoundError:
         raise ConfigError("config file not found", file=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config: {exc.strerror or exc}", file=str(path)) from None
+    except files.NotAFile as exc:
+        raise ConfigError(str(exc), file=str(path)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

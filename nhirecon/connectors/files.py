@@ -8,6 +8,9 @@ naming it in errors (SPEC §3.1, and §8 "Files": inputs must be regular files).
   they look like.
 - What is read is bounded: a line of a CSV export (64 MiB), a whole JSON or YAML
   document (512 MiB).
+
+The files a command is given (the config, a baseline, a plan) are read whole by
+:func:`read_whole`, under the same rules.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from nhirecon.connectors import textcodec
 from nhirecon.errors import ConnectorError, DataError
+from nhirecon.output import irregular
 
 if TYPE_CHECKING:
     from nhirecon.connectors.context import ConnectorContext
@@ -62,22 +66,52 @@ def regular_file(path: Path) -> os.stat_result:
     return status
 
 
-_NOT_FILES = (
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
 def _check_regular(path: Path, status: os.stat_result) -> None:
-    mode = status.st_mode
-    if stat.S_ISREG(mode):
+    reason = irregular(status.st_mode)
+    if not reason:
         return
-    if stat.S_ISDIR(mode):
-        raise ConnectorError(f"{path}: is a folder, not a file")
-    kind = next((name for test, name in _NOT_FILES if test(mode)), "something else")
-    raise ConnectorError(f"{path}: is {kind}, not a regular file; save the export to a file")
+    hint = "" if stat.S_ISDIR(status.st_mode) else "; save the export to a file"
+    raise ConnectorError(f"{path}: {reason}{hint}")
+
+
+def refuse_special(path: Path) -> None:
+    """Refuse ``path`` when it exists and is not a regular file, without opening it
+    (``validate`` without ``--connect`` reads nothing); a missing or unreachable file is
+    left for the pull to report."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return
+    _check_regular(path, status)
+
+
+class NotAFile(Exception):
+    """A file given to a command that is not a regular file, or too large to read whole;
+    the message says which, without the path (the caller names the file its way)."""
+
+
+def read_whole(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes: ``what`` it is
+    (``a config``, ``a baseline``, ``a plan``) is named in a refusal. A FIFO, a device or a
+    folder is refused before it is opened (and again on the open descriptor), so it never
+    hangs a run or fills the memory.
+
+    Raises :class:`NotAFile`, or :class:`OSError` when the file cannot be read."""
+    reason = irregular(os.stat(path).st_mode)
+    if not reason:
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        with io.FileIO(os.open(path, flags), "r") as file:
+            status = os.fstat(file.fileno())
+            reason = irregular(status.st_mode)
+            if not reason and status.st_size <= limit:
+                if hasattr(os, "O_NONBLOCK"):
+                    os.set_blocking(file.fileno(), True)
+                data = file.read(limit + 1)
+                if len(data) <= limit:
+                    return data
+            if not reason:
+                raise NotAFile(f"is larger than {limit >> 20} MiB: too large for {what}")
+    raise NotAFile(f"{reason}; {what} must be a regular file")
 
 
 def open_binary(path: Path) -> io.FileIO:

@@ -32,7 +32,8 @@ class AuditLog:
         """Why a line could not be written; once set, no further action may be attempted."""
         try:
             make_folder(path.parent)
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+            # O_NONBLOCK: opening a named pipe for writing would wait for a reader forever
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
             self._fd = os.open(path, flags, PRIVATE)
         except OSError as exc:
             raise SafetyError(
@@ -44,7 +45,15 @@ class AuditLog:
             raise SafetyError(
                 f"{path}: the audit log is not a regular file; nothing is written without it"
             )
-        os.fchmod(self._fd, PRIVATE)
+        os.set_blocking(self._fd, True)
+        try:
+            os.fchmod(self._fd, PRIVATE)
+        except OSError as exc:  # another user's file
+            os.close(self._fd)
+            raise SafetyError(
+                f"{path}: cannot make the audit log private ({exc.strerror or exc}); nothing is"
+                " written without it"
+            ) from None
 
     def write(self, entry: Mapping[str, Any]) -> None:
         """Append one line and sync it to disk; :class:`SafetyError` when it cannot be, after

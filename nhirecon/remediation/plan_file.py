@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
+from nhirecon.connectors import files
 from nhirecon.core.model import FindingKind, Remediation
 from nhirecon.core.values import ValueError_, format_datetime, parse_datetime
 from nhirecon.errors import UsageError
@@ -106,13 +108,32 @@ class _Reader:
             raise self.fail(key, f"unknown value {value!r}") from None
 
 
+def read(path: Path) -> Plan:
+    """Read the plan file at ``path``: a regular file (a pipe or a device is refused before
+    it is read), UTF-8, written by ``nhirecon plan``; every problem is a usage error naming
+    the file."""
+    try:
+        raw = files.read_whole(path, files.MAX_DOCUMENT_BYTES, "a plan")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the plan: {exc.strerror or exc}") from None
+    except files.NotAFile as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a plan file (not UTF-8: {exc.reason})") from None
+    return from_json(text, str(path))
+
+
 def from_json(text: str, where: str) -> Plan:
     """Read a plan file; a malformed one is a usage error naming the key."""
     reader = _Reader(where)
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except json.JSONDecodeError as exc:
         raise UsageError(f"{where}: not a plan file: invalid JSON ({exc})") from None
+    except RecursionError:
+        raise UsageError(f"{where}: not a plan file: JSON nested too deeply") from None
     if not isinstance(data, dict) or data.get("plan_version") != PLAN_VERSION:
         raise reader.fail("plan_version", f"expected {PLAN_VERSION}")
     config = reader.get(data, "", "config", dict)

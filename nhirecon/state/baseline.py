@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from nhirecon.connectors import files
 from nhirecon.core.gate import evaluate
 from nhirecon.core.model import Finding, FindingKind
 from nhirecon.core.report import BaselineEntry, BaselineView, Report
@@ -169,14 +170,17 @@ def _entry(data: Any, where: str) -> BaselineEntry:
 
 
 def load(path: Path) -> Baseline:
-    """Read a baseline file; errors name the file and the entry."""
+    """Read a baseline file (a regular file: not a pipe, a device or a folder); errors name
+    the file and the entry."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = files.read_whole(path, files.MAX_DOCUMENT_BYTES, "a baseline").decode("utf-8-sig")
     except FileNotFoundError:
         raise BaselineError(f"baseline file {path}: not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise BaselineError(f"baseline file {path}: cannot read: {reason}") from None
+    except files.NotAFile as exc:
+        raise BaselineError(f"baseline file {path}: {exc}") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

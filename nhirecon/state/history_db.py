@@ -17,9 +17,11 @@ file as nhirecon's so that a foreign database is never written to):
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import sqlite3
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +30,7 @@ from typing import Final
 from nhirecon.core.values import as_utc
 from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
-from nhirecon.output import make_folder
+from nhirecon.output import irregular, make_folder
 
 SCHEMA_VERSION: Final = 1
 APPLICATION_ID: Final = 0x4E485243
@@ -143,15 +145,88 @@ def _fail(path: Path, exc: BaseException) -> HistoryError:
     return HistoryError(f"history file {path}: {reason}")
 
 
-def _create(path: Path) -> None:
-    """Create the folders (0700) and an empty file (0600) unless they exist."""
-    make_folder(path.parent)
+_ELSEWHERE: Final = "(point `history:` at a regular file, or use --no-history)"
+_OPEN: Final = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _there(path: Path) -> bool:
+    """Whether the history file exists: it must be a regular file, never reached through a
+    symbolic link (SPEC §8 "Files"; it is read through the same path it is written to).
+    Checked before it is opened, so a FIFO or a device there never hangs a run."""
     try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    except FileExistsError:
-        return
-    os.fchmod(handle, PRIVATE_FILE)
-    os.close(handle)
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(status.st_mode):
+        raise HistoryError(
+            f"history file {path}: is a symbolic link; nhirecon never reads or writes its"
+            f" history through one {_ELSEWHERE}"
+        )
+    reason = irregular(status.st_mode)
+    if reason:
+        raise HistoryError(f"history file {path}: {reason} {_ELSEWHERE}")
+    return True
+
+
+def _pin(path: Path) -> int:
+    """Create the folders (0700) and an empty file (0600) unless they exist, and open the
+    file without following a link: the descriptor pins the file SQLite is then given."""
+    make_folder(path.parent)
+    handle, created = None, False
+    if not _there(path):
+        try:
+            handle = os.open(path, _OPEN | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+            created = True
+        except FileExistsError:  # another run made it meanwhile, or a link was put there
+            _there(path)
+    if handle is None:
+        try:
+            handle = os.open(path, _OPEN)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a link was put there meanwhile
+                _there(path)
+            raise
+    try:
+        _same(handle, path)
+        if created or _ours(handle):  # before SQLite makes a journal with the file's mode
+            _private(handle, path)  # (os.open's mode went through the umask)
+    except BaseException:
+        os.close(handle)
+        raise
+    return handle
+
+
+def _same(handle: int, path: Path) -> None:
+    """Refuse when ``path`` is no longer the regular file ``handle`` has open."""
+    pinned = os.fstat(handle)
+    try:
+        there = os.lstat(path)
+    except OSError:
+        there = None
+    same = there is not None and (there.st_dev, there.st_ino) == (pinned.st_dev, pinned.st_ino)
+    if not (same and stat.S_ISREG(pinned.st_mode)):
+        raise HistoryError(f"history file {path}: replaced while it was being opened; try again")
+
+
+def _ours(handle: int) -> bool:
+    """Whether the open file's SQLite header carries nhirecon's application id."""
+    header = os.pread(handle, 100, 0)
+    marked = header[68:72] == APPLICATION_ID.to_bytes(4, "big")  # the header's field
+    return header.startswith(b"SQLite format 3\0") and marked
+
+
+def _private(handle: int, path: Path) -> None:
+    """Make the history file 0600, once it is known to be nhirecon's (SQLite gives its
+    journal and WAL files the file's mode)."""
+    mode = stat.S_IMODE(os.fstat(handle).st_mode)
+    if mode != PRIVATE_FILE:
+        try:
+            os.fchmod(handle, PRIVATE_FILE)
+        except OSError as exc:
+            raise HistoryError(
+                f"history file {path}: mode {mode:04o} and it cannot be made private (0600):"
+                f" {exc.strerror or exc}"
+            ) from None
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
@@ -203,14 +278,20 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> boo
 def writing(path: Path) -> Iterator[sqlite3.Connection]:
     """One write transaction, taken before anything is read (``BEGIN IMMEDIATE``)."""
     try:
-        _create(path)
-        connection = _connect(path, readonly=False)
-    except (OSError, sqlite3.Error) as exc:
+        handle = _pin(path)
+    except OSError as exc:
         raise _fail(path, exc) from exc
     try:
+        connection = _connect(path, readonly=False)
+    except (OSError, sqlite3.Error) as exc:
+        os.close(handle)
+        raise _fail(path, exc) from exc
+    try:
+        _same(handle, path)  # SQLite opened the file pinned, not one put there since
         connection.execute("BEGIN IMMEDIATE")
         try:
             _check(connection, path, writable=True)
+            _private(handle, path)
             yield connection
         except BaseException:
             connection.execute("ROLLBACK")
@@ -220,12 +301,17 @@ def writing(path: Path) -> Iterator[sqlite3.Connection]:
         raise _fail(path, exc) from exc
     finally:
         connection.close()
+        os.close(handle)
 
 
 @contextlib.contextmanager
 def reading(path: Path) -> Iterator[sqlite3.Connection | None]:
     """A read-only connection, or ``None`` when the file does not exist yet."""
-    if not path.exists():
+    try:
+        there = _there(path)
+    except OSError as exc:
+        raise _fail(path, exc) from exc
+    if not there:
         yield None
         return
     try:
