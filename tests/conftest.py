@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -32,6 +33,15 @@ def _private_state(
 ) -> None:
     """Each test has its own state folder, so the default history file starts empty."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+def default_audit_log(state_home: Path, config: Path) -> Path:
+    """Where the audit log of ``config`` goes without an ``audit_log:`` key, when
+    ``XDG_STATE_HOME`` is ``state_home``: one file per config, named by its stem and 12 hex
+    digits of the SHA-256 of its absolute path."""
+    full = config.resolve()
+    digest = hashlib.sha256(str(full).encode()).hexdigest()[:12]
+    return state_home / "nhirecon" / "audit" / f"{full.stem}-{digest}.jsonl"
 
 
 def nhirecon_command() -> str:

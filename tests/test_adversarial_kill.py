@@ -27,7 +27,7 @@ from nhirecon.remediation import plan as planning
 from nhirecon.remediation import plan_file
 
 from .adversarial import committed_writes
-from .conftest import nhirecon_command
+from .conftest import default_audit_log, nhirecon_command
 from .scim_server import NOW, TOKEN, TOKEN_ENV, ScimServer, delay, running
 
 LEAVERS = [f"E{number:02}" for number in range(1, 13)]
@@ -127,7 +127,7 @@ def wait_for(condition: Any, process: subprocess.Popen[bytes], limit: float = 60
 
 def audit_lines(folder: Path) -> list[dict[str, Any]]:
     """Every line of the audit log, each of which must be a whole JSON object."""
-    path = folder / ".nhirecon" / "actions.jsonl"
+    path = default_audit_log(folder / "state", folder / "nhirecon.yaml")
     if not path.exists():
         return []
     data = path.read_bytes()

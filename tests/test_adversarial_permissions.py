@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import nhirecon_command
+from .conftest import default_audit_log, nhirecon_command
 from .scim_server import (
     HR_CSV,
     NOW,
@@ -102,7 +102,11 @@ def test_everything_written_is_private_even_with_umask_000(
         "plans/new/plan.json",
         "state/deep/history.db",
         "logs/deep/actions.jsonl",
-        "defaults/.nhirecon/actions.jsonl",
+        str(
+            default_audit_log(tmp_path / "xdg" / "state", defaults / "nhirecon.yaml").relative_to(
+                tmp_path
+            )
+        ),
         "xdg/state/nhirecon/history.db",
         "r.json",
     }
@@ -119,8 +123,8 @@ def test_everything_written_is_private_even_with_umask_000(
 def test_an_existing_audit_log_is_made_private(server: ScimServer, tmp_path: Path) -> None:
     (tmp_path / "hr.csv").write_text(HR_CSV, encoding="utf-8")
     (tmp_path / "nhirecon.yaml").write_text(estate_config(server), encoding="utf-8")
-    log = tmp_path / ".nhirecon" / "actions.jsonl"
-    log.parent.mkdir()
+    log = default_audit_log(tmp_path / "xdg" / "state", tmp_path / "nhirecon.yaml")
+    log.parent.mkdir(parents=True)
     log.write_text("")
     log.chmod(0o644)
     result = run_open(tmp_path, "audit", "--now", NOW, "--apply", "--yes", "-q")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Run
+from .conftest import Run, default_audit_log
 from .scim_server import (
     EXPECTED_ACTIONS,
     HR_CSV,
@@ -127,7 +127,8 @@ def test_audit_plan_apply_rerun(
     ), "writes carry If-Match when the server supports ETags"
     assert_only_intended_changes(server, estate, EXPECTED_ACTIONS)
 
-    log_path = tmp_path / ".nhirecon" / "actions.jsonl"
+    log_path = default_audit_log(tmp_path / "state", tmp_path / "nhirecon.yaml")
+    assert not (tmp_path / ".nhirecon").exists(), "nothing is written beside the config"
     assert stat.S_IMODE(log_path.stat().st_mode) == 0o600
     entries = [json.loads(line) for line in log_path.read_text().splitlines()]
     assert len(entries) == 4

@@ -200,6 +200,7 @@ def run(
     path = audit_log_path(config)
     names = sorted({task.action.target for task in tasks})
     audit_log = AuditLog(path)
+    log.info("each action is recorded in the audit log %s", path)
     try:
         with _writers(config, names) as writers:
             results = execute(

@@ -13,8 +13,8 @@ from typing import Any, Final
 from nhirecon.config import Config
 from nhirecon.errors import SafetyError
 from nhirecon.output import make_folder
+from nhirecon.state import paths
 
-DEFAULT_AUDIT_LOG: Final = Path(".nhirecon/actions.jsonl")
 """Relative to the config file's folder."""
 PRIVATE: Final = 0o600
 
@@ -77,7 +77,9 @@ class AuditLog:
 
 
 def audit_log_path(config: Config) -> Path:
-    return config.audit_log or config.path.resolve().parent / DEFAULT_AUDIT_LOG
+    """``audit_log:`` from the config, else one file per config in the state directory
+    (:func:`nhirecon.state.paths.default_audit_log`)."""
+    return config.audit_log or paths.default_audit_log(config.path)
 
 
 def read_audit_log(path: Path) -> list[dict[str, Any]]:

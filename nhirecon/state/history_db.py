@@ -31,6 +31,7 @@ from nhirecon.core.values import as_utc
 from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
 from nhirecon.output import irregular, make_folder
+from nhirecon.state import paths
 
 SCHEMA_VERSION: Final = 1
 APPLICATION_ID: Final = 0x4E485243
@@ -109,10 +110,8 @@ class HistoryError(NhireconError):
 
 
 def default_path() -> Path:
-    """``$XDG_STATE_HOME/nhirecon/history.db``, else ``~/.local/state/nhirecon/history.db``."""
-    state = os.environ.get("XDG_STATE_HOME", "")
-    root = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local/state"
-    return root / "nhirecon" / "history.db"
+    """The history without a ``history:`` key: see :func:`nhirecon.state.paths.default_history`."""
+    return paths.default_history()
 
 
 def epoch(moment: datetime) -> int:
