@@ -9,7 +9,7 @@ import typer
 
 from nhirecon import __version__
 from nhirecon.cli import audit, history, remediate, setup
-from nhirecon.cli.common import COMMAND, report_internal_error, say_error, stderr
+from nhirecon.cli.common import COMMAND, report_internal_error, say, say_error
 from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
 
@@ -69,7 +69,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        stderr.print("nhirecon: interrupted")
+        say("nhirecon: interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))
     except NhireconError as exc:
         if exc.exit_code is ExitCode.INTERNAL:

@@ -20,6 +20,7 @@ from rich.console import Console
 
 import nhirecon
 from nhirecon import config, pipeline
+from nhirecon.cli.logging_setup import InertFormatter, traceback_text
 from nhirecon.core.text import inert
 from nhirecon.core.values import ValueError_, parse_datetime
 from nhirecon.errors import InternalError, NhireconError, UsageError, describe
@@ -81,13 +82,16 @@ shown = inert
 """See :func:`nhirecon.core.text.inert`."""
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
+    """One line on stderr, made inert: the one way the CLI speaks to a person there (its
+    errors, and what ``apply`` tells), besides log lines (:class:`InertFormatter`)."""
     stderr.print(shown(line), markup=False, emoji=False, soft_wrap=True)
 
 
 def say_error(message: str) -> None:
-    """One line on stderr: ``nhirecon: error: MESSAGE``."""
-    _say(f"nhirecon: error: {message}")
+    """One line on stderr: ``nhirecon: error: MESSAGE``, where MESSAGE may quote data (an
+    id, a server's error detail) and is shown inert."""
+    say(f"nhirecon: error: {message}")
 
 
 def fail(message: str, code: ExitCode) -> NoReturn:
@@ -101,7 +105,7 @@ def report_internal_error(exc: BaseException) -> None:
     ``-v``."""
     verbose = log.isEnabledFor(logging.DEBUG)
     if verbose:
-        stderr.file.write("".join(traceback.format_exception(exc)))
+        stderr.file.write(traceback_text(exc) + "\n")
         stderr.file.flush()
     cause = exc.__cause__ if isinstance(exc, InternalError) else None
     what = str(exc) if isinstance(exc, InternalError) else describe(exc)
@@ -111,7 +115,7 @@ def report_internal_error(exc: BaseException) -> None:
         known.append(f"at {where}")
     context = f" ({', '.join(known)})" if known else ""
     hint = "" if verbose else "; run again with -v for the traceback"
-    _say(f"nhirecon: internal error: {what}{context}{hint}")
+    say(f"nhirecon: internal error: {what}{context}{hint}")
 
 
 _PACKAGE = Path(nhirecon.__file__).resolve().parent
@@ -166,10 +170,12 @@ def quiet_stdout() -> None:
 
 
 def setup_logging(quiet: bool, verbose: bool) -> None:
+    """Log to stderr, every line inert (:class:`InertFormatter`): errors only with
+    ``quiet``, every level with ``verbose``, warnings and up otherwise."""
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(
-        stream=sys.stderr, level=level, format="nhirecon: %(levelname)s: %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(InertFormatter())
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def parse_now(value: str | None) -> datetime:
@@ -197,7 +203,7 @@ def progress_bars(enabled: bool) -> Iterator[pipeline.Progress]:
 
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         TextColumn("{task.completed:,} records"),
         TimeElapsedColumn(),
         console=stderr,
@@ -207,8 +213,8 @@ def progress_bars(enabled: bool) -> Iterator[pipeline.Progress]:
 
         def update(label: str, count: int) -> None:
             if label not in tasks:
-                shown = label if label.startswith("applying ") else f"pulling {label}"
-                tasks[label] = bars.add_task(shown, total=None)
+                text = label if label.startswith("applying ") else f"pulling {label}"
+                tasks[label] = bars.add_task(inert(text), total=None)
             bars.update(tasks[label], completed=count)
 
         yield update

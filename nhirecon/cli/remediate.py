@@ -26,6 +26,7 @@ from nhirecon.cli.common import (
     parse_now,
     progress_bars,
     run,
+    say,
     setup_logging,
     stderr,
 )
@@ -46,7 +47,10 @@ def confirmer() -> remediation.Confirm | None:
         return None
 
     def ask(actions: Sequence[planning.Action]) -> bool:
-        stderr.print(remediation_view.actions_text(actions), markup=False, end="")
+        # Each value in the list is inert (remediation_view): none can rewrite the list
+        # on the terminal before the question is asked.
+        listing = remediation_view.actions_text(actions)
+        stderr.print(listing, markup=False, emoji=False, end="")
         return typer.confirm(
             f"Write these {len(actions)} changes to the targets?", default=False, err=True
         )
@@ -61,7 +65,7 @@ def tell(result: ApplyResult, quiet: bool) -> None:
         elif item.outcome is Outcome.SKIPPED:
             log.warning("%s", remediation_view.result_line(item))
     if result.results and not quiet:
-        stderr.print(result.summary(), markup=False, soft_wrap=True)
+        say(result.summary())
 
 
 def plan_command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from nhirecon.core.model import Finding, FindingKind
 from nhirecon.core.report import Report
@@ -20,12 +21,22 @@ TARGET_HEADERS = (
 )
 
 
-def headline(report: Report) -> str:
+Shown = Callable[[str], str]
+"""How a format shows a value from data or config (a name, a path, a rule's text) inside
+a line of its own words: Markdown escapes it for CommonMark, leaving its own punctuation
+as it is. The default shows it as is (the table makes its whole lines inert instead)."""
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def headline(report: Report, shown: Shown = _as_is) -> str:
     total = len(report.findings)
     return (
         f"nhirecon {report.tool_version} audit of {format_datetime(report.generated_at)}: "
         f"{total} finding{'s' if total != 1 else ''}, {len(report.excepted)} excepted; "
-        f"source {report.source_name} ({report.identities} identities)"
+        f"source {shown(report.source_name)} ({report.identities} identities)"
     )
 
 
@@ -72,18 +83,18 @@ def kind_matrix(report: Report) -> tuple[list[str], list[list[object]]]:
     return ["kind", *used, "total"], rows
 
 
-def gate_lines(report: Report) -> list[str]:
+def gate_lines(report: Report, shown: Shown = _as_is) -> list[str]:
     if not report.gate.outcomes:
         return ["gate: no rules"]
     verdict = "passed" if report.gate.passed else "FAILED"
     lines = [f"gate: {verdict}"]
     for outcome in report.gate.outcomes:
         mark = "ok  " if outcome.passed else "FAIL"
-        lines.append(f"  {mark} {outcome.rule.text} (count {outcome.count})")
+        lines.append(f"  {mark} {shown(outcome.rule.text)} (count {outcome.count})")
     return lines
 
 
-def change_lines(report: Report) -> list[str]:
+def change_lines(report: Report, shown: Shown = _as_is) -> list[str]:
     """What the history and the baseline add to the headline (nothing without them)."""
     lines = []
     if report.history is not None:
@@ -92,8 +103,9 @@ def change_lines(report: Report) -> list[str]:
         since = f"since {format_datetime(previous)}" if previous else "first recorded run"
         lines.append(f"{since}: {new} new, {len(report.history.resolved)} resolved")
     if report.baseline is not None:
+        path = shown(str(report.baseline.path))
         lines.append(
-            f"baseline {report.baseline.path}: {len(report.baseline.accepted)} findings accepted"
+            f"baseline {path}: {len(report.baseline.accepted)} findings accepted"
             f" (not counted by the gate), {len(report.baseline.stale)} stale entries"
         )
     return lines

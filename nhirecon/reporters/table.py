@@ -1,4 +1,9 @@
-"""A rich table for people at a terminal: summary first, then the findings."""
+"""A rich table for people at a terminal: summary first, then the findings.
+
+Every value from data or config is shown :func:`~nhirecon.core.text.inert` and given to
+rich as :class:`~rich.text.Text`, never as markup: no value can move the cursor, write the
+clipboard, hide a link (OSC 8 or rich's ``[link=...]``), or forge a line (SPEC §6).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.text import Text
 
 from nhirecon.core.model import Severity
 from nhirecon.core.report import Report
+from nhirecon.core.text import inert
 from nhirecon.reporters import overview
 from nhirecon.reporters.base import Reporter
 
@@ -23,12 +29,17 @@ SEVERITY_STYLE = {
 }
 
 
+def _text(value: object, style: str = "") -> Text:
+    """A value as plain text for rich: inert, and never read as markup."""
+    return Text(inert(str(value)), style=style)
+
+
 def _table(title: str, headers: list[str] | tuple[str, ...], rows: list[list[object]]) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for index, header in enumerate(headers):
-        table.add_column(header, justify="left" if index == 0 else "right")
+        table.add_column(_text(header), justify="left" if index == 0 else "right")
     for row in rows:
-        table.add_row(*(str(value) for value in row))
+        table.add_row(*(_text(value) for value in row))
     return table
 
 
@@ -53,9 +64,9 @@ class TableReporter(Reporter):
             emoji=False,
             legacy_windows=False,
         )
-        console.print(Text(overview.headline(report), style="bold"))
+        console.print(_text(overview.headline(report), "bold"))
         for line in overview.change_lines(report):
-            console.print(Text(line))
+            console.print(_text(line))
         console.print()
         console.print(_table("Targets", overview.TARGET_HEADERS, overview.target_rows(report)))
         headers, rows = overview.kind_matrix(report)
@@ -82,14 +93,14 @@ class TableReporter(Reporter):
                 label = subject.label if subject else "-"
                 message = finding.message.removeprefix(f"{label}: ")
                 findings.add_row(
-                    Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
-                    finding.kind.value,
-                    finding.target,
-                    Text.assemble((label, "bold"), "\n", message),
-                    *([overview.age(report, finding).replace(", ", "\n")] if aged else []),
-                    finding.remediation.value,
+                    _text(finding.severity.value, SEVERITY_STYLE[finding.severity]),
+                    _text(finding.kind.value),
+                    _text(finding.target),
+                    Text.assemble(_text(label, "bold"), "\n", _text(message)),
+                    *([Text(overview.age(report, finding).replace(", ", "\n"))] if aged else []),
+                    _text(finding.remediation.value),
                 )
             console.print(findings)
         for line in overview.gate_lines(report):
-            console.print(Text(line, style="" if report.gate.passed else "bold red"))
+            console.print(_text(line, "" if report.gate.passed else "bold red"))
         return out.getvalue()
