@@ -166,12 +166,6 @@ def test_a_plan_is_read_and_a_broken_one_named(tmp_path: Path) -> None:
         plan_file.read(tmp_path / "nothing.json")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="nhirecon/cli/remediate.py still reads the plan itself: it should call"
-    " plan_file.read(plan_file) (see the report of the planted-files task)",
-)
 def test_apply_refuses_a_plan_that_is_a_pipe_without_hanging(tmp_path: Path) -> None:
     file_estate(tmp_path)
     path = special(tmp_path, "fifo", "plan.json")

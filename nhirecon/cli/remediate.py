@@ -30,7 +30,6 @@ from nhirecon.cli.common import (
     setup_logging,
     stderr,
 )
-from nhirecon.errors import UsageError
 from nhirecon.exit_codes import ExitCode
 from nhirecon.output import write_all
 from nhirecon.remediation import apply as remediation
@@ -132,13 +131,7 @@ def apply_command(
         instant = parse_now(now)
         age = rails.parse_duration(max_age)
         loaded = load_config(config_path)
-        try:
-            text = plan_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"{plan_file}: cannot read the plan: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{plan_file}: not a plan file (not UTF-8: {exc.reason})") from None
-        made = plan_files.from_json(text, str(plan_file))
+        made = plan_files.read(plan_file)
         previous = None if accept_source_drop else tracking.previous_source_count(loaded)
         with progress_bars(not quiet) as progress:
             result = remediation.apply_plan(

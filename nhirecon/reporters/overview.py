@@ -95,7 +95,8 @@ def gate_lines(report: Report, shown: Shown = _as_is) -> list[str]:
 
 
 def change_lines(report: Report, shown: Shown = _as_is) -> list[str]:
-    """What the history and the baseline add to the headline (nothing without them)."""
+    """What the history and the baseline add to the headline, and the allowlist entries
+    that name several accounts (nothing without them)."""
     lines = []
     if report.history is not None:
         new = sum(1 for finding in report.findings if (seen := report.seen(finding)) and seen.new)
@@ -108,6 +109,7 @@ def change_lines(report: Report, shown: Shown = _as_is) -> list[str]:
             f"baseline {path}: {len(report.baseline.accepted)} findings accepted"
             f" (not counted by the gate), {len(report.baseline.stale)} stale entries"
         )
+    lines.extend(shown(entry.message) for entry in report.allowlist)
     return lines
 
 
