@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import typing
@@ -12,20 +13,53 @@ from typing import Any, Final, Protocol
 
 from nhirecon.connectors.base import Connector
 from nhirecon.connectors.coverage import Coverage
-from nhirecon.connectors.csv import CsvConnector
-from nhirecon.connectors.json import JsonConnector
-from nhirecon.connectors.scim import ScimConnector
-from nhirecon.connectors.yaml import YamlConnector
 from nhirecon.core.model import Record
 from nhirecon.errors import ConnectorError, InternalError, NhireconError, describe
 
 ENTRY_POINT_GROUP = "nhirecon.connectors.v1"
 """Third-party connectors register a :class:`Connector` subclass under this group."""
 
-BUILTINS: dict[str, type[Connector]] = {
-    connector.name: connector
-    for connector in (CsvConnector, JsonConnector, YamlConnector, ScimConnector)
+BUILTIN_CLASSES: Final[Mapping[str, str]] = {
+    "csv": "nhirecon.connectors.csv:CsvConnector",
+    "json": "nhirecon.connectors.json:JsonConnector",
+    "yaml": "nhirecon.connectors.yaml:YamlConnector",
+    "scim": "nhirecon.connectors.scim:ScimConnector",
 }
+"""Each built-in connector's name and where its class is (``module:Class``). A module is
+imported only when its connector is used or listed, so that a command that reads no
+connector starts fast, and a connector whose optional library is missing (an extra) says so
+when it is used rather than breaking every command. Each module imports its optional
+library inside the methods that need it."""
+
+
+class _Builtins(Mapping[str, type[Connector]]):
+    """The built-in connectors by name, each class imported on first use."""
+
+    def __init__(self, classes: Mapping[str, str]) -> None:
+        self._classes = classes
+        self._loaded: dict[str, type[Connector]] = {}
+
+    def __getitem__(self, name: str) -> type[Connector]:
+        found = self._loaded.get(name)
+        if found is None:
+            module, _, attribute = self._classes[name].partition(":")
+            loaded = getattr(importlib.import_module(module), attribute)
+            if loaded.name != name:
+                raise InternalError(f"built-in connector {name!r} is named {loaded.name!r}")
+            found = self._loaded[name] = loaded
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
+
+
+BUILTINS: Final = _Builtins(BUILTIN_CLASSES)
 
 log = logging.getLogger(__name__)
 
