@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import socket
 import stat
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import EXAMPLES, NOW, ROOT, Run
+from .conftest import EXAMPLES, NOW, ROOT, Run, nhirecon_command
 
 Write = Callable[[str, str], Path]
 SAMPLE = str(ROOT / "config.sample.yaml")
@@ -83,7 +88,7 @@ def test_output_format_follows_the_suffix_when_no_format_is_given(run: Run, tmp_
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-f", "pdf"], "unknown format 'pdf'"),
+        (["-f", "pdf"], "'pdf' is not one of 'table', 'json'"),
         (["-o", "r.pdf"], "its suffix names no format"),
         (["-f", "json", "-f", "csv", "-f", "markdown"], "only one format can go to stdout"),
         (["--fail-on", "orphans>0"], "unknown finding kind 'orphans'"),
@@ -306,42 +311,104 @@ def test_version_and_help(run: Run) -> None:
         assert shown.returncode == 0 and "Example: nhirecon" in shown.stdout
 
 
-def test_interrupt_exits_130_and_writes_nothing(tmp_path: Path, write: Write) -> None:
+INTERRUPT_STEP_SECONDS = 60.0
+"""The longest the interrupt test waits for any one thing: the start, the request, the exit."""
+
+
+def _start_interruptible(args: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """Start a child that Ctrl-C can stop, whatever this process inherited.
+
+    An ignored SIGINT stays ignored across ``exec``, and Python then never installs its
+    KeyboardInterrupt handler: a suite started where SIGINT is ignored (in the background
+    of a shell without job control, under ``nohup``, by some CI runners) would start an
+    nhirecon that SIGINT cannot stop. A caught signal is reset to the default at ``exec``,
+    so catching it here for the moment of the start is enough (signals are only set from
+    the main thread, where pytest runs tests)."""
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(args, **options)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _wait_for_request(
+    server: socket.socket, process: subprocess.Popen[bytes], deadline: float
+) -> tuple[socket.socket, bytes]:
+    """The connection of the child's first request, once that request has fully arrived:
+    the child has nothing left to do but wait for the answer. Fails at once if the child
+    exits instead, and at ``deadline`` at the latest."""
+    server.settimeout(0.2)
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"nhirecon exited with {process.returncode} before it sent a request")
+        if time.monotonic() > deadline:
+            pytest.fail("nhirecon sent no request in time")
+        try:
+            connection, _ = server.accept()
+            break
+        except TimeoutError:
+            continue
+    head = b""
+    try:
+        while b"\r\n\r\n" not in head:
+            connection.settimeout(max(0.1, deadline - time.monotonic()))
+            chunk = connection.recv(65536)
+            if not chunk:
+                pytest.fail(f"the connection closed after {head!r}")
+            head += chunk
+    except BaseException:
+        connection.close()
+        raise
+    return connection, head
+
+
+def test_interrupt_exits_130_and_writes_nothing(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, write: Write
+) -> None:
     """Ctrl-C while a pull waits on a service that never answers: exit 130, no report, no
-    traceback. (An input file cannot stand in: a FIFO is refused, SPEC §8.)"""
-    import signal
-    import socket
-    import subprocess
+    traceback. (An input file cannot stand in: a FIFO is refused, SPEC §8.)
 
-    from .conftest import nhirecon_command
-
+    The signal is sent once the service has received the whole request, so the pull is
+    waiting for the answer; every wait is bounded, and a child that outlives the test is
+    killed. Its output goes to files, so no pipe can fill while nobody reads it."""
     write("hr.csv", "id,email\nE1,a@example.com\n")
+    streams = tmp_path_factory.mktemp("streams")  # beside tmp_path, which must stay empty
     with socket.create_server(("127.0.0.1", 0)) as server:
-        server.settimeout(60)
+        port = server.getsockname()[1]
         config = write(
             "c.yaml",
             f"""
             version: 1
             source: {{name: hr, connector: csv, path: hr.csv, map: {{id: id}}}}
             targets:
-              - {{name: app, connector: scim, url: "http://127.0.0.1:{server.getsockname()[1]}/v2"}}
+              - {{name: app, connector: scim, url: "http://127.0.0.1:{port}/v2"}}
         """,
         )
-        process = subprocess.Popen(
-            [nhirecon_command(), "audit", "-c", str(config), "-o", "r.json", "--no-history"],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        connection, _ = server.accept()  # the pull has sent its request and waits
-        with connection:
-            process.send_signal(signal.SIGINT)
-            stdout, stderr = process.communicate(timeout=30)
+        command = [nhirecon_command(), "audit", "-c", str(config), "-o", "r.json", "--no-history"]
+        with (streams / "stdout").open("wb") as out, (streams / "stderr").open("wb") as err:
+            process = _start_interruptible(
+                command, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            )
+        try:
+            deadline = time.monotonic() + INTERRUPT_STEP_SECONDS
+            connection, head = _wait_for_request(server, process, deadline)
+            with connection:
+                assert head.startswith(b"GET /v2/"), head
+                assert process.poll() is None, "nhirecon stopped waiting for the answer"
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=INTERRUPT_STEP_SECONDS)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=INTERRUPT_STEP_SECONDS)
+    stderr = (streams / "stderr").read_text()
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert stdout == ""
-    assert not (tmp_path / "r.json").exists()
+    assert (streams / "stdout").read_text() == ""
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["c.yaml", "hr.csv"]
 
 
 def test_progress_goes_to_a_terminal_stderr_and_never_into_the_report(tmp_path: Path) -> None:

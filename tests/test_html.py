@@ -138,7 +138,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
 
 
 def test_html_golden_file(report: Report) -> None:
-    check_golden("nightly.html", HtmlReporter().render(report))
+    check_golden("nightly.html", lambda: HtmlReporter().render(report))
 
 
 def test_the_page_fetches_nothing(report: Report) -> None:

@@ -88,7 +88,7 @@ def test_control_characters_from_exports_still_give_well_formed_xml(tmp_path: Pa
 
 
 def test_junit_golden_file(report: Report) -> None:
-    check_golden("nightly.junit.xml", JunitReporter().render(report))
+    check_golden("nightly.junit.xml", lambda: JunitReporter().render(report))
 
 
 def test_registered_with_its_suffix_and_written_by_the_command(run: Run, tmp_path: Path) -> None:

@@ -37,11 +37,12 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value: object) -> str:
-    """A spreadsheet-safe cell: text that would start a formula is quoted with ``'``."""
+    """A spreadsheet-safe cell: text that would start a formula, after any leading spaces
+    (OWASP CSV injection), is quoted with ``'``."""
     if value is None:
         return ""
     text = str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+    return f"'{text}" if text.lstrip(" ").startswith(FORMULA_STARTS) else text
 
 
 def _tracking(report: Report, finding: Finding) -> tuple[object, ...]:
