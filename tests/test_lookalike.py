@@ -3,7 +3,6 @@ linked to one identity are reported as ``duplicate-account`` (SPEC §4, §5)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,8 +12,6 @@ from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus
 from nhirecon.core.duplicates import Duplicates
 from nhirecon.core.findings import account_findings
 from nhirecon.core.model import FindingKind, Origin, Remediation
-from tests.conftest import NOW as NOW_TEXT
-from tests.conftest import Run
 from tests.factories import ACTIVE, CLOCK, EMAIL, account, person, rules
 
 Write = Callable[[str, str], Path]
@@ -106,72 +103,3 @@ def test_one_account_per_identity_is_no_duplicate() -> None:
     ):
         duplicates.see(record, correlator.link(record))
     assert duplicates.findings(rules()) == []
-
-
-def test_duplicate_account_cannot_be_given_an_action(run: Run, write: Write) -> None:
-    config = _estate(write, remediate="remediate: {duplicate-account: disable}")
-    done = run("validate", "-c", str(config))
-    assert done.returncode == 2
-    assert "duplicate-account" in done.stderr
-
-
-def _estate(write: Write, remediate: str = "") -> Path:
-    write(
-        "hr.csv",
-        """
-        id,email,status
-        E1,alice@corp.example,active
-        E2,bob@corp.example,active
-        """,
-    )
-    write(
-        "app.csv",
-        """
-        id,email,origin,active
-        u1,alice@corp.example,scim,true
-        u2,ａlice@corp.example,jit,true
-        u3,ⓑob@corp.example,scim,true
-        """,
-    )
-    return write(
-        "nhirecon.yaml",
-        f"""
-        version: 1
-        source:
-          name: hr
-          connector: csv
-          path: hr.csv
-          map: {{id: id, email: email, status: status}}
-        targets:
-          - name: app
-            connector: csv
-            path: app.csv
-            map: {{id: id, email: email, origin: origin, active: active}}
-            correlate: [{{account: email, identity: email}}]
-            {remediate}
-        gate: ["duplicate-account>0"]
-        """,
-    )
-
-
-def test_a_shadow_account_is_reported_end_to_end(run: Run, write: Write) -> None:
-    config = _estate(write)
-    done = run("audit", "-c", str(config), "-f", "json", "--now", NOW_TEXT, "--no-history")
-    assert done.returncode == 1, done.stderr
-    report = json.loads(done.stdout)
-    [target] = report["targets"]
-    assert target["linked"] == 3 and target["lookalike"] == 2
-    duplicates = {
-        item["account"]["id"]: item
-        for item in report["findings"]
-        if item["kind"] == "duplicate-account"
-    }
-    assert sorted(duplicates) == ["u1", "u2"]
-    assert duplicates["u2"]["detail"]["lookalike"]["account_value"] == "ａlice@corp.example"
-    assert duplicates["u1"]["severity"] == "medium"
-    assert duplicates["u1"]["controls"] == ["NIST-CSF-2.0:PR.AA-01"]
-    unmanaged = [item for item in report["findings"] if item["kind"] == "unmanaged"]
-    assert [item["detail"]["lookalike"]["identity_value"] for item in unmanaged] == [
-        "alice@corp.example"
-    ]
-    assert report["gate"]["passed"] is False
