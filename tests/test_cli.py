@@ -46,7 +46,7 @@ def test_config_gate_rules_fail_the_run(run: Run, estate: Path) -> None:
     result = run("audit", "-c", str(estate), "--now", NOW)
     assert result.returncode == 1
     assert "54 findings, 1 excepted" in result.stdout
-    assert "FAIL orphan,jit-orphan>0 (count 17)" in result.stdout
+    assert "gate FAILED: orphan,jit-orphan>0 counted 17" in result.stdout
     assert result.stderr == ""
 
 

@@ -1,13 +1,18 @@
-"""The summary every human-facing format opens with: targets, then kinds by target."""
+"""The summary every human-facing format opens with: targets, then kinds by target.
+
+The counts are always the whole run's, also for a report :func:`~.select.select` narrowed:
+only its lists of findings are shorter, and :func:`change_lines` says by how much.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
 
-from nhirecon.core.model import Finding, FindingKind
+from nhirecon.core.model import SEVERITY_ORDER, Finding, FindingKind
 from nhirecon.core.report import Report
 from nhirecon.core.values import format_datetime
+from nhirecon.reporters.select import Selection, whole
 
 TARGET_HEADERS = (
     "target",
@@ -31,16 +36,24 @@ def _as_is(text: str) -> str:
     return text
 
 
+def numbered(count: int, noun: str, nouns: str = "") -> str:
+    """``1 finding``, ``2 findings``, ``0 findings``; ``nouns`` when the plural is not
+    ``noun`` + ``s`` (``identity``, ``identities``)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def headline(report: Report, shown: Shown = _as_is) -> str:
-    total = len(report.findings)
+    run = whole(report)
+    identities = numbered(run.identities, "identity", "identities")
     return (
-        f"nhirecon {report.tool_version} audit of {format_datetime(report.generated_at)}: "
-        f"{total} finding{'s' if total != 1 else ''}, {len(report.excepted)} excepted; "
-        f"source {shown(report.source_name)} ({report.identities} identities)"
+        f"nhirecon {run.tool_version} audit of {format_datetime(run.generated_at)}: "
+        f"{numbered(len(run.findings), 'finding')}, {len(run.excepted)} excepted; "
+        f"source {shown(run.source_name)} ({identities})"
     )
 
 
 def target_rows(report: Report) -> list[list[object]]:
+    report = whole(report)
     per_target = Counter(finding.target for finding in report.findings)
     rows: list[list[object]] = [
         [
@@ -72,6 +85,7 @@ def target_rows(report: Report) -> list[list[object]]:
 
 def kind_matrix(report: Report) -> tuple[list[str], list[list[object]]]:
     """Rows: the kinds found; columns: each place with findings, then the total."""
+    report = whole(report)
     places = [report.source_name, *(stats.name for stats in report.targets)]
     counts = Counter((finding.kind, finding.target) for finding in report.findings)
     used = [place for place in places if any(counts[(kind, place)] for kind in FindingKind)]
@@ -94,21 +108,58 @@ def gate_lines(report: Report, shown: Shown = _as_is) -> list[str]:
     return lines
 
 
+def gate_summary(report: Report, shown: Shown = _as_is) -> str:
+    """The verdict on one line: the rules that failed with what each counted, then those
+    that passed (``gate FAILED: orphan>0 counted 17; passed: leaver>2 counted 1``)."""
+    outcomes = report.gate.outcomes
+    if not outcomes:
+        return "gate: no rules"
+
+    def listed(passed: bool) -> str:
+        return "; ".join(
+            f"{shown(outcome.rule.text)} counted {outcome.count}"
+            for outcome in outcomes
+            if outcome.passed is passed
+        )
+
+    if report.gate.passed:
+        return f"gate passed: {listed(True)}"
+    passing = listed(True)
+    return f"gate FAILED: {listed(False)}" + (f"; passed: {passing}" if passing else "")
+
+
+def _selection_lines(report: Report) -> list[str]:
+    """How much of the run a narrowed report shows, and by what (nothing for a whole run)."""
+    if not isinstance(report, Selection):
+        return []
+    by = []
+    if report.kinds != frozenset(FindingKind):
+        by.append("kind " + ", ".join(kind.value for kind in FindingKind if kind in report.kinds))
+    if len(report.severities) != len(SEVERITY_ORDER):
+        chosen = (severity.value for severity in SEVERITY_ORDER if severity in report.severities)
+        by.append("severity " + ", ".join(chosen))
+    return [
+        f"showing {'; '.join(by)}: {len(report.findings)} of"
+        f" {numbered(len(report.whole.findings), 'finding')},"
+        f" {len(report.excepted)} of {len(report.whole.excepted)} excepted"
+    ]
+
+
 def change_lines(report: Report, shown: Shown = _as_is) -> list[str]:
-    """What the history and the baseline add to the headline, and the allowlist entries
-    that name several accounts (nothing without them)."""
-    lines = []
+    """What a selection, the history and the baseline add to the headline, and the
+    allowlist entries that name several accounts (nothing without them)."""
+    lines = _selection_lines(report)
+    run = whole(report)
     if report.history is not None:
-        new = sum(1 for finding in report.findings if (seen := report.seen(finding)) and seen.new)
+        new = sum(1 for finding in run.findings if (seen := run.seen(finding)) and seen.new)
         previous = report.history.previous_run
         since = f"since {format_datetime(previous)}" if previous else "first recorded run"
         lines.append(f"{since}: {new} new, {len(report.history.resolved)} resolved")
     if report.baseline is not None:
         path = shown(str(report.baseline.path))
-        lines.append(
-            f"baseline {path}: {len(report.baseline.accepted)} findings accepted"
-            f" (not counted by the gate), {len(report.baseline.stale)} stale entries"
-        )
+        accepted = numbered(len(report.baseline.accepted), "finding")
+        stale = numbered(len(report.baseline.stale), "stale entry", "stale entries")
+        lines.append(f"baseline {path}: {accepted} accepted (not counted by the gate), {stale}")
     lines.extend(shown(entry.message) for entry in report.allowlist)
     return lines
 
