@@ -104,8 +104,11 @@ def test_features_from_the_service_provider_config() -> None:
 
 
 class _Answer:
+    """A rate-limited answer (429) with these headers."""
+
     def __init__(self, **headers: str) -> None:
         self.headers = HTTPHeaderDict(headers)
+        self.status = 429
 
 
 def policy(**options: Any) -> RetryPolicy:

@@ -170,6 +170,13 @@ class RetryPolicy(Retry):
         return super().new(**kw)
 
     def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        """``Retry-After`` always; a reset instant only on a 429 or an answer that says the
+        limit is spent (Okta sends ``X-Rate-Limit-Reset`` on every answer, so a 503 with
+        599 requests left is backed off from, not waited out to the window's end)."""
+        if response.status != 429 and not rate_limited(response.headers):
+            return retry_after_delay(
+                header(response.headers, "Retry-After"), time.time(), self.max_wait
+            )
         return rate_limit_wait(response.headers, time.time(), self.max_wait)
 
     def get_backoff_time(self) -> float:

@@ -42,8 +42,7 @@ def _line(report: Report, finding: Finding) -> str:
         notes.append("baselined")
     suffix = f" [{', '.join(notes)}]" if notes else ""
     return _xml(
-        f"{finding.severity.value} {finding.message} "
-        f"(fingerprint {finding.fingerprint}){suffix}"
+        f"{finding.severity.value} {finding.message} (fingerprint {finding.fingerprint}){suffix}"
     )
 
 
