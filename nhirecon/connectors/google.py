@@ -1,0 +1,294 @@
+"""Google Workspace users, read live from the Admin SDK Directory API (read-only).
+
+``GET {api_url}/admin/directory/v1/users?customer=…&maxResults=…&projection=full``, then
+each ``nextPageToken`` until a page has none: a listing is complete or the pull fails. A
+service account authenticates with a signed assertion (see
+:mod:`nhirecon.http.google_auth`), acting as ``subject`` under domain-wide delegation.
+
+Each user is read as Google sends it, with three names added that the default mapping
+uses, and the "never" of ``lastLoginTime`` read as no value (see
+:mod:`nhirecon.connectors.google_users`).
+
+Google limits requests per user and per project: a 429, or a 403 whose ``errors[].reason``
+is ``rateLimitExceeded``, ``userRateLimitExceeded`` or ``quotaExceeded`` (Google's error
+body carries no rate-limit header), is a wait with exponential back-off, up to
+``retries`` times; any other answer but 200 fails the pull naming the URL and status.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
+
+import urllib3
+from urllib3.exceptions import InsecureRequestWarning
+
+from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
+from nhirecon.connectors.google_users import (
+    DEFAULT_MAP,
+    MAX_PAGE,
+    RATE_REASONS,
+    SCOPE,
+    USERS_PATH,
+    google_error,
+    next_token,
+    page_users,
+    user_view,
+)
+from nhirecon.connectors.json import row
+from nhirecon.connectors.scim_listing import MAX_RECORDS
+from nhirecon.errors import ConfigError, ConnectorError
+from nhirecon.http import google_auth
+from nhirecon.http.answers import DETAIL_LIMIT, HttpError, Response, error_detail
+from nhirecon.http.limits import Limits, rate_limit_wait, rate_limited
+from nhirecon.http.transport import Transport
+from nhirecon.http.urls import url_problem
+
+log = logging.getLogger(__name__)
+
+API_URL: Final = "https://admin.googleapis.com"
+POSITIVE: Final = ("timeout", "max_response_mb", "max_records")
+NOT_NEGATIVE: Final = ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute")
+HINTS: Final[Mapping[int, str]] = {
+    400: "check `customer` (my_customer, or the account's customer ID such as C01234567)",
+    401: "the access token was refused, also once renewed",
+    403: (
+        "the account acted as (`subject`, or the service account itself without it) may not"
+        " read users: it needs an administrator role with the Users > Read privilege"
+    ),
+    404: "check `customer` and `api_url`",
+}
+
+
+class GoogleConnector(Connector):
+    name = "google"
+    description = (
+        "Users of a Google Workspace account, read live from the Admin SDK Directory API"
+        " with a service account (domain-wide delegation)."
+    )
+    default_map: ClassVar[Mapping[str, str]] = DEFAULT_MAP
+
+    def __init__(
+        self,
+        *,
+        context: ConnectorContext,
+        credentials_env: str,
+        customer: str = "my_customer",
+        subject: str | None = None,
+        api_url: str = API_URL,
+        token_url: str | None = None,
+        page_size: int = MAX_PAGE,
+        timeout: float = 30.0,
+        rate_limit_per_minute: int | None = None,
+        verify_tls: bool = True,
+        ca_bundle: str | None = None,
+        allow_http: bool = False,
+        retries: int = 5,
+        backoff: float = 0.5,
+        max_retry_wait: float = 120.0,
+        max_response_mb: float = 64.0,
+        max_records: int = MAX_RECORDS,
+    ) -> None:
+        """Options (the keys of a ``connector: google`` source or target):
+
+        - ``credentials_env``: the environment variable holding the service account's JSON
+          key (the whole file);
+        - ``customer``: ``my_customer`` (the account of the user acted as), or a customer ID;
+        - ``subject``: the administrator to act as (domain-wide delegation); without it, the
+          service account acts as itself and needs an administrator role of its own;
+        - ``api_url``: the Admin SDK's base URL;
+        - ``token_url``: the token endpoint; default: the key's ``token_uri``, else Google's;
+        - ``page_size``: ``maxResults``, 1 to 500;
+        - ``timeout``, ``rate_limit_per_minute``, ``verify_tls``, ``ca_bundle``,
+          ``allow_http``, ``retries``, ``backoff``, ``max_retry_wait``,
+          ``max_response_mb``, ``max_records``: as for ``scim``.
+        """
+        super().__init__(context=context)
+        prefix = f"{context.key}." if context.key else ""
+        self.api_url = api_url.rstrip("/")
+        self.customer = customer
+        self.page_size = page_size
+        self.retries = retries
+        self.backoff = float(backoff)
+        self.max_retry_wait = float(max_retry_wait)
+        self.max_records = max_records
+        bundle = context.resolve(ca_bundle) if ca_bundle else None
+        if bundle is not None and not bundle.is_file():
+            raise ConfigError(
+                f"{bundle}: no such file (a PEM file of CA certificates)", key=f"{prefix}ca_bundle"
+            )
+        where = f"{prefix}credentials_env"
+        key = google_auth.read_key(credentials_env, where)
+        sign = google_auth.rs256_signer(key, variable=credentials_env, where=where)
+        endpoint = token_url or key.token_uri or google_auth.GOOGLE_TOKEN_URL
+        problem = url_problem(endpoint, allow_http=allow_http)
+        if problem:
+            named = "token_url" if token_url else "credentials_env"
+            origin = "" if token_url else f" (the token_uri of the key in {credentials_env})"
+            raise ConfigError(f"{endpoint}{origin}: {problem}", key=f"{prefix}{named}")
+        if not verify_tls and self.api_url.casefold().startswith("https:"):
+            _warn_unverified(context.key, self.api_url)
+        self.transport = Transport(
+            limits=Limits(
+                timeout=float(timeout),
+                retries=retries,
+                backoff=self.backoff,
+                max_retry_wait=self.max_retry_wait,
+                max_workers=1,
+                rate_limit_per_minute=rate_limit_per_minute,
+                max_response_mb=float(max_response_mb),
+            ),
+            credentials=google_auth.JwtBearer(
+                key=key, token_url=endpoint, scopes=(SCOPE,), sign=sign, subject=subject
+            ),
+            verify_tls=verify_tls,
+            ca_bundle=str(bundle) if bundle else None,
+            service=self.api_url,
+        )
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problems = super().check_options(options)
+        if problems:
+            return problems
+        allow_http = bool(options.get("allow_http", False))
+        for name in ("api_url", "token_url"):
+            if options.get(name) is not None:
+                problem = url_problem(str(options[name]), allow_http=allow_http)
+                if problem:
+                    problems.append((name, problem))
+        for name in ("credentials_env", "customer", "subject"):
+            value = options.get(name)
+            if value is not None and not (value.strip() and value.isprintable()):
+                problems.append((name, f"expected a non-empty line of text, got {value!r}"))
+        page_size = options.get("page_size", MAX_PAGE)
+        if not 1 <= page_size <= MAX_PAGE:
+            problems.append(("page_size", f"must be 1 to {MAX_PAGE} (maxResults), got {page_size}"))
+        for name in POSITIVE:
+            if name in options and options[name] <= 0:
+                problems.append((name, f"must be positive, got {options[name]!r}"))
+        for name in NOT_NEGATIVE:
+            value = options.get(name)
+            if value is not None and value < 0:
+                problems.append((name, f"must not be negative, got {value!r}"))
+        return problems
+
+    def rows(self) -> Iterator[RawRow]:
+        for user in self.users():
+            location = f"{self.api_url}{USERS_PATH}/{user['id']}"
+            yield row(location, user_view(user, location))
+
+    def users(self) -> Iterator[Mapping[str, Any]]:
+        """Every user of the account, page after page until one has no ``nextPageToken``;
+        a token seen before, a page with more users than asked for, or more users than
+        ``max_records`` fails the pull."""
+        token: str | None = None
+        seen: set[str] = set()
+        count = 0
+        while True:
+            url = self.page_url(token)
+            data = self.get(url)
+            users = page_users(data, url, self.page_size)
+            count += len(users)
+            if count > self.max_records:
+                raise ConnectorError(
+                    f"GET {url}: more than max_records ({self.max_records}) users; refused"
+                )
+            log.debug("%s: %d users (%d so far)", url, len(users), count)
+            yield from users
+            token = next_token(data, url)
+            if token is None:
+                return
+            if token in seen:
+                raise ConnectorError(
+                    f"GET {url}: `nextPageToken` repeats an earlier page's: the listing would"
+                    " never end; refused"
+                )
+            seen.add(token)
+
+    def page_url(self, token: str | None) -> str:
+        query: dict[str, str | int] = {
+            "customer": self.customer,
+            "maxResults": self.page_size,
+            "projection": "full",
+        }
+        if token is not None:
+            query["pageToken"] = token
+        return f"{self.api_url}{USERS_PATH}?{urlencode(query)}"
+
+    def get(self, url: str) -> Any:
+        """The JSON of a 200 answer; a rate-limited 403 is waited out and tried again."""
+        attempts = retry = 0
+        while True:
+            response = self.transport.request("GET", url)
+            attempts += response.attempts
+            if response.status == 200:
+                return response.json()
+            reasons, message = google_error(response)
+            if (
+                response.status == 403
+                and reasons & RATE_REASONS
+                and not rate_limited(response.headers)  # the transport retried those
+                and retry < self.retries
+            ):
+                retry += 1
+                self._wait(response, retry)
+                continue
+            raise self._failure(response, reasons, message, attempts)
+
+    def _wait(self, response: Response, retry: int) -> None:
+        told = rate_limit_wait(response.headers, time.time(), self.max_retry_wait)
+        if told is None:
+            ceiling = min(self.max_retry_wait, self.backoff * 2 ** (retry - 1))
+            told = ceiling / 2 + random.uniform(0, ceiling / 2)
+        log.info("%s: rate limited by Google; waiting %.1f s", response.url, told)
+        if told > 0:
+            self.transport.sleep(told)
+        self.transport.limiter.acquire()
+
+    def _failure(
+        self, response: Response, reasons: frozenset[str], message: str, attempts: int
+    ) -> HttpError:
+        """The error for an answer that is not 200: the URL and status, Google's message
+        and reasons (scrubbed of every secret before it is cut short), and a hint."""
+        redactor = self.transport.redactor()
+        said = error_detail(response, redactor)
+        if message:  # scrubbed, then cut short: no part of a secret survives the cut
+            flat = " ".join(redactor.scrub_text(message).split())
+            cut = flat if len(flat) <= DETAIL_LIMIT else flat[: DETAIL_LIMIT - 1] + "…"
+            said = f"Google says: {cut}"
+        if reasons:
+            said = f"{said} ({', '.join(sorted(reasons))})".strip()
+        limited = bool(reasons & RATE_REASONS) or response.status == 429
+        hint = "still rate limited after the retries" if limited else HINTS.get(response.status)
+        detail = "; ".join(part for part in (said, hint) if part)
+        if attempts > 1:
+            detail = f"{detail} (after {attempts} attempts)"
+        return HttpError(
+            response.method, response.url, response.status, redactor.scrub_message(detail)
+        )
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+_UNVERIFIED: set[str] = set()
+
+
+def _warn_unverified(key: str, url: str) -> None:
+    """Say, once per service, that ``verify_tls: false`` lets anyone pose as Google."""
+    urllib3.disable_warnings(InsecureRequestWarning)
+    if url in _UNVERIFIED:
+        return
+    _UNVERIFIED.add(url)
+    log.warning(
+        "%s%s: TLS certificate verification is off (verify_tls: false): anyone on the way"
+        " can pose as the service and receive its credentials; set ca_bundle to trust a"
+        " private CA instead",
+        f"{key} " if key else "",
+        url,
+    )
