@@ -18,10 +18,11 @@ from nhirecon.connectors import registry
 from nhirecon.connectors.coverage import Coverage
 from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key
 from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus, Step
+from nhirecon.core.credentials import SharedCredentials
 from nhirecon.core.duplicates import Duplicates
 from nhirecon.core.evidence import SOURCE_NEEDS, TARGET_NEEDS, Evidence, evaluated, evidence
 from nhirecon.core.exceptions import Exceptions
-from nhirecon.core.findings import Clock, TargetRules, account_findings, source_findings
+from nhirecon.core.findings import Clock, TargetRules, account_findings
 from nhirecon.core.gate import evaluate
 from nhirecon.core.model import (
     CANONICAL_FIELDS,
@@ -32,6 +33,7 @@ from nhirecon.core.model import (
     Record,
 )
 from nhirecon.core.report import Place, Report, TargetStats
+from nhirecon.core.source_findings import source_findings
 from nhirecon.core.values import key_for
 from nhirecon.errors import DataError, SafetyError, UsageError
 
@@ -116,7 +118,9 @@ def place_of(inputs: Sequence[Endpoint]) -> Place:
     return Place(inputs[0].defined_at if inputs else "", tuple(files))
 
 
-def _evidence(coverages: Sequence[Coverage | None], needs: Mapping[FindingKind, str]) -> Evidence:
+def _evidence(
+    coverages: Sequence[Coverage | None], needs: Mapping[FindingKind, tuple[str, ...]]
+) -> Evidence:
     """What the inputs provided together; an input that does not say (a plugin with its
     own ``records``) is taken to provide every field, so that no rule is skipped on a guess."""
     known = [coverage for coverage in coverages if coverage is not None]
@@ -207,6 +211,7 @@ def audit_target(
     index: IdentityIndex,
     clock: Clock,
     progress: Progress = _quiet,
+    shared: SharedCredentials | None = None,
 ) -> tuple[TargetStats, list[Finding], list[BroadEntry]]:
     """One pass over a target's accounts: correlate each and apply every rule. Also returns
     the allowlist entries that name several of its accounts."""
@@ -223,6 +228,8 @@ def audit_target(
         tally.add(account, link)
         named.see(account)
         duplicates.see(account, link)
+        if shared is not None:
+            shared.see(target.name, account)
         findings.extend(
             account_findings(rules, account, link, source.name, clock, config.source.active_status)
         )
@@ -279,13 +286,18 @@ def audit(
         source.evidence,
     )
     broad = _source_broad(config, source)
+    shared = SharedCredentials(source.name)
+    for identity in source.identities:
+        if (identity.status or "active").casefold() in config.source.active_status:
+            shared.see(source.name, identity)
     for target in targets:
         target_stats, target_findings, target_broad = audit_target(
-            config, target, source, index, clock, progress
+            config, target, source, index, clock, progress, shared
         )
         stats.append(target_stats)
         raw.extend(target_findings)
         broad.extend(target_broad)
+    raw.extend(shared.findings())
     counted, excepted = Exceptions(config.exceptions, now, broad).split(raw)
     counted.sort(key=Finding.sort_key)
     excepted.sort(key=lambda pair: pair[0].sort_key())

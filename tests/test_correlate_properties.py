@@ -27,10 +27,11 @@ from hypothesis import strategies as st
 
 from nhirecon import config, pipeline
 from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus, Step
-from nhirecon.core.findings import Clock, source_findings
+from nhirecon.core.findings import Clock
 from nhirecon.core.model import Record
 from nhirecon.core.policy import CorrelationRule, Policy
 from nhirecon.core.report import Report
+from nhirecon.core.source_findings import source_findings
 from nhirecon.core.values import key_for
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)

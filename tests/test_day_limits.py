@@ -26,9 +26,10 @@ import pytest
 
 from nhirecon.core.correlate import UNMATCHED, Link, LinkStatus
 from nhirecon.core.exceptions import Exceptions
-from nhirecon.core.findings import Clock, account_findings, source_findings
+from nhirecon.core.findings import Clock, account_findings
 from nhirecon.core.model import ExceptionRule, Finding, FindingKind, Origin, Record
 from nhirecon.core.policy import Policy
+from nhirecon.core.source_findings import source_findings
 from nhirecon.remediation import rails
 from nhirecon.remediation.plan import Plan
 

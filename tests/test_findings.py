@@ -9,7 +9,7 @@ import pytest
 
 from nhirecon.core.correlate import UNMATCHED, Link, LinkStatus
 from nhirecon.core.exceptions import Exceptions
-from nhirecon.core.findings import Clock, account_findings, source_findings
+from nhirecon.core.findings import Clock, account_findings
 from nhirecon.core.model import (
     KIND_INFO,
     ExceptionRule,
@@ -22,6 +22,7 @@ from nhirecon.core.model import (
     fingerprint,
 )
 from nhirecon.core.policy import Policy
+from nhirecon.core.source_findings import source_findings
 
 from .factories import ACTIVE, CLOCK, EMAIL, NOW, account, days_ago, person, rules
 
@@ -365,6 +366,8 @@ def test_every_kind_has_the_documented_severity() -> None:
         K.OWNERLESS: Severity.HIGH,
         K.AMBIGUOUS: Severity.MEDIUM,
         K.DUPLICATE_ACCOUNT: Severity.MEDIUM,
+        K.HUMAN_USE: Severity.HIGH,
+        K.SHARED_CREDENTIAL: Severity.HIGH,
     }
     assert {kind: info.severity for kind, info in KIND_INFO.items()} == expected
 

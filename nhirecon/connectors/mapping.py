@@ -37,6 +37,9 @@ DECISION_FIELDS: Final = frozenset(
         "expires_at",
         "last_login_at",
         "credential_rotated_at",
+        "last_interactive_login_at",
+        "password_enabled",
+        "credential_id",
     }
 )
 """Fields that drive a decision on every input (SPEC §3.2); so do the fields the targets

@@ -35,28 +35,38 @@ class Evidence:
     not_evaluated: tuple[NotEvaluated, ...] = ()
 
 
-TARGET_NEEDS: Final[Mapping[FindingKind, str]] = MappingProxyType(
+TARGET_NEEDS: Final[Mapping[FindingKind, tuple[str, ...]]] = MappingProxyType(
     {
-        FindingKind.DORMANT: "last_login_at",
-        FindingKind.STALE_CREDENTIAL: "credential_rotated_at",
+        FindingKind.DORMANT: ("last_login_at",),
+        FindingKind.STALE_CREDENTIAL: ("credential_rotated_at",),
+        FindingKind.HUMAN_USE: ("password_enabled", "last_interactive_login_at"),
+        FindingKind.SHARED_CREDENTIAL: ("credential_id",),
     }
 )
-"""Account rules and the field of the target's own export each one reads."""
-SOURCE_NEEDS: Final[Mapping[FindingKind, str]] = MappingProxyType({FindingKind.OWNERLESS: "owner"})
-"""Source rules and the field of the source each one reads."""
+"""Account rules and the fields of the target's own export each one reads (any of them)."""
+SOURCE_NEEDS: Final[Mapping[FindingKind, tuple[str, ...]]] = MappingProxyType(
+    {
+        FindingKind.OWNERLESS: ("owner",),
+        FindingKind.HUMAN_USE: ("password_enabled", "last_interactive_login_at"),
+        FindingKind.SHARED_CREDENTIAL: ("credential_id",),
+    }
+)
+"""Source rules and the fields of the source each one reads (any of them)."""
 
 
 def evidence(
-    provided: Iterable[str], values: Mapping[str, int], needs: Mapping[FindingKind, str]
+    provided: Iterable[str],
+    values: Mapping[str, int],
+    needs: Mapping[FindingKind, tuple[str, ...]],
 ) -> Evidence:
     """The evidence of one input: its coverage of every canonical field, and the rules of
-    ``needs`` whose field it does not provide at all."""
+    ``needs`` none of whose fields it provides at all."""
     present = frozenset(provided)
     coverage = MappingProxyType({name: values.get(name, 0) for name in CANONICAL_FIELDS})
     skipped = tuple(
-        NotEvaluated(rule, f"the input provides no {name}")
-        for rule, name in needs.items()
-        if name not in present
+        NotEvaluated(rule, f"the input provides no {' or '.join(names)}")
+        for rule, names in needs.items()
+        if present.isdisjoint(names)
     )
     return Evidence(present, coverage, skipped)
 

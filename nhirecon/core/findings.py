@@ -12,6 +12,7 @@ from nhirecon.core.allowlist import names
 from nhirecon.core.correlate import Link, LinkStatus
 from nhirecon.core.ids import id_problem
 from nhirecon.core.model import (
+    HUMAN,
     KIND_INFO,
     Finding,
     FindingKind,
@@ -120,7 +121,8 @@ def remedy(
     return action, ""
 
 
-def _day(moment: datetime) -> str:
+def day(moment: datetime) -> str:
+    """The UTC date of an instant, for messages: ``2026-11-28``."""
     return format_datetime(moment)[:10]
 
 
@@ -226,12 +228,41 @@ def account_findings(
         whose, moment = expiry
         add(
             FindingKind.EXPIRED,
-            f"{name}: {whose} expired on {_day(moment)} ({clock.days_since(moment)} days ago)",
+            f"{name}: {whose} expired on {day(moment)} ({clock.days_since(moment)} days ago)",
             {"expired": whose, "expires_at": format_datetime(moment)},
             link.identity,
         )
     _usage_findings(account, link.identity, clock, add)
+    used = human_use(account, link.identity, clock)
+    if used is not None:
+        add(FindingKind.HUMAN_USE, f"{name}: {used[0]}", used[1], link.identity)
     return found
+
+
+def human_use(
+    record: Record, identity: Record | None, clock: Clock
+) -> tuple[str, dict[str, Any]] | None:
+    """Why a non-human identity (or an account of one) is used like a person: it has an
+    interactive password, or signed in interactively within ``dormant_days`` (OWASP
+    NHI10:2025). ``None`` for people, and when neither is known."""
+    kind = record.kind if not record.is_human else identity.kind if identity else record.kind
+    if kind == HUMAN:
+        return None
+    signed_in = record.last_interactive_login_at
+    recent = signed_in is not None and not clock.older_than(signed_in, clock.policy.dormant_days)
+    if not record.password_enabled and not recent:
+        return None
+    reasons = []
+    if record.password_enabled:
+        reasons.append("has an interactive password")
+    if recent and signed_in is not None:
+        reasons.append(f"signed in interactively on {day(signed_in)}")
+    detail: dict[str, Any] = {
+        "kind": kind,
+        "password_enabled": bool(record.password_enabled),
+        "last_interactive_login_at": format_datetime(signed_in) if signed_in else None,
+    }
+    return f"{kind} {' and '.join(reasons)}", detail
 
 
 def lookalike_note(lookalike: Mapping[str, str]) -> str:
@@ -258,7 +289,7 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
         if clock.older_than(last, policy.dormant_days):
             add(
                 FindingKind.DORMANT,
-                f"{name}: last used {_day(last)} ({clock.days_since(last)} days ago; "
+                f"{name}: last used {day(last)} ({clock.days_since(last)} days ago; "
                 f"limit {policy.dormant_days})",
                 {"last_login_at": format_datetime(last), "days": clock.days_since(last)},
                 identity,
@@ -269,7 +300,7 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
         created = account.created_at
         add(
             FindingKind.DORMANT,
-            f"{name}: never used since it was created on {_day(created)} "
+            f"{name}: never used since it was created on {day(created)} "
             f"({clock.days_since(created)} days ago)",
             {
                 "last_login_at": None,
@@ -282,88 +313,8 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
     if rotated is not None and clock.older_than(rotated, policy.credential_max_age_days):
         add(
             FindingKind.STALE_CREDENTIAL,
-            f"{name}: credential last rotated {_day(rotated)} ({clock.days_since(rotated)} "
+            f"{name}: credential last rotated {day(rotated)} ({clock.days_since(rotated)} "
             f"days ago; limit {policy.credential_max_age_days})",
             {"credential_rotated_at": format_datetime(rotated), "days": clock.days_since(rotated)},
             identity,
         )
-
-
-def source_findings(
-    source: str, identities: Sequence[Record], active_status: frozenset[str], clock: Clock
-) -> list[Finding]:
-    """Findings about the source itself: ownerless and expired non-human identities."""
-    owners: dict[str, list[Record]] = {}
-    if any(not identity.is_human for identity in identities):
-        for identity in identities:
-            for key in subject_keys(identity):
-                owners.setdefault(key, []).append(identity)
-    manual = (Remediation.MANUAL, f"fix in {source}")
-    found = []
-    for identity in identities:
-        if identity.is_human or _status(identity) not in active_status:
-            continue
-        name = identity.label
-        problem = _owner_problem(identity, owners, active_status, source)
-        if problem is not None:
-            message, detail = problem
-            found.append(
-                make(
-                    FindingKind.OWNERLESS,
-                    source,
-                    None,
-                    identity,
-                    f"{identity.kind} {name}: {message}",
-                    detail,
-                    manual,
-                )
-            )
-        expires = identity.expires_at
-        if expires is not None and expires < clock.now:
-            found.append(
-                make(
-                    FindingKind.EXPIRED,
-                    source,
-                    None,
-                    identity,
-                    f"{identity.kind} {name}: still active in {source} past its expiry on "
-                    f"{_day(expires)} ({clock.days_since(expires)} days ago)",
-                    {"expired": "identity", "expires_at": format_datetime(expires)},
-                    manual,
-                )
-            )
-    return found
-
-
-def _status(identity: Record) -> str:
-    return (identity.status or "active").casefold()
-
-
-def _owner_problem(
-    identity: Record,
-    owners: Mapping[str, Sequence[Record]],
-    active_status: frozenset[str],
-    source: str,
-) -> tuple[str, dict[str, Any]] | None:
-    owner = identity.owner
-    key = key_for(owner, "casefold")
-    if owner is None or key is None:
-        return "has no owner", {"owner": None, "problem": "missing"}
-    matches = sorted(
-        (found for found in owners.get(key, ()) if found is not identity), key=lambda r: r.id
-    )
-    if not matches:
-        return (f"owner {owner!r} is unknown in {source}", {"owner": owner, "problem": "unknown"})
-    if len(matches) > 1:  # as in correlation: never guess which one is meant
-        ids = [found.id for found in matches]
-        return (
-            f"owner {owner!r} matches {len(ids)} identities in {source} ({', '.join(ids)})",
-            {"owner": owner, "problem": "ambiguous", "candidates": ids},
-        )
-    [found] = matches
-    if _status(found) not in active_status:
-        return (
-            f"owner {owner!r} is not active in {source} (status {found.status!r})",
-            {"owner": owner, "problem": "inactive", "owner_status": found.status},
-        )
-    return None

@@ -53,11 +53,17 @@ class Remediation(StrEnum):
     NONE = "none"
 
 
-ID_FIELDS: Final = frozenset({"id", "external_id"})
+ID_FIELDS: Final = frozenset({"id", "external_id", "credential_id"})
 """Fields compared exactly during correlation."""
 CASEFOLD_FIELDS: Final = frozenset({"email", "username"})
 """Fields compared case-insensitively during correlation."""
-DATE_FIELDS: Final = ("created_at", "last_login_at", "expires_at", "credential_rotated_at")
+DATE_FIELDS: Final = (
+    "created_at",
+    "last_login_at",
+    "expires_at",
+    "credential_rotated_at",
+    "last_interactive_login_at",
+)
 TEXT_FIELDS: Final = (
     "id",
     "external_id",
@@ -70,8 +76,16 @@ TEXT_FIELDS: Final = (
     "department",
     "title",
     "manager",
+    "credential_id",
 )
-CANONICAL_FIELDS: Final = (*TEXT_FIELDS, "active", "groups", *DATE_FIELDS, "origin")
+CANONICAL_FIELDS: Final = (
+    *TEXT_FIELDS,
+    "active",
+    "groups",
+    *DATE_FIELDS,
+    "origin",
+    "password_enabled",
+)
 MULTI_VALUED_FIELDS: Final = frozenset({"external_id", "username", "email", "display_name"})
 """Canonical fields that may hold several values (SCIM ``emails``, a list in a JSON or YAML
 export, several mapped columns); custom attributes may too. Every other field holds one."""
@@ -113,6 +127,15 @@ class Record:
     last_login_at: datetime | None = None
     expires_at: datetime | None = None
     credential_rotated_at: datetime | None = None
+    last_interactive_login_at: datetime | None = None
+    """The last interactive sign-in (a console or browser session), where the export tells
+    it apart from programmatic use (AWS ``PasswordLastUsed``)."""
+    password_enabled: bool | None = None
+    """Whether the account has an interactive password (an AWS console password, an Okta
+    or Entra password credential); ``None`` when the export does not say."""
+    credential_id: str | None = None
+    """The id of the credential the record stands for or holds (an access key id, a key's
+    name): the same id on two records is one secret in two places (OWASP NHI9)."""
     origin: Origin = Origin.UNKNOWN
     version: str | None = None
     """The target's version tag (SCIM ``meta.version``), used to detect changes."""
@@ -164,10 +187,14 @@ class FindingKind(StrEnum):
     OWNERLESS = "ownerless"
     AMBIGUOUS = "ambiguous"
     DUPLICATE_ACCOUNT = "duplicate-account"
+    HUMAN_USE = "human-use"
+    SHARED_CREDENTIAL = "shared-credential"
 
 
 NHI1: Final = "OWASP-NHI1:2025"
 NHI7: Final = "OWASP-NHI7:2025"
+NHI9: Final = "OWASP-NHI9:2025"
+NHI10: Final = "OWASP-NHI10:2025"
 PR_AA_01: Final = "NIST-CSF-2.0:PR.AA-01"
 PR_AA_05: Final = "NIST-CSF-2.0:PR.AA-05"
 CIS_5_3: Final = "CIS-8:5.3"
@@ -178,6 +205,7 @@ ACCOUNT_KINDS: Final = frozenset(FindingKind) - {
     FindingKind.OWNERLESS,
     FindingKind.AMBIGUOUS,
     FindingKind.DUPLICATE_ACCOUNT,
+    FindingKind.SHARED_CREDENTIAL,
 }
 """Finding kinds about an account, which a target's ``remediate`` may name. Never
 ``ambiguous`` or ``duplicate-account``: which account is the wrong one is a person's call."""
@@ -249,6 +277,16 @@ KIND_INFO: Final[Mapping[FindingKind, KindInfo]] = MappingProxyType(
             Severity.MEDIUM,
             (PR_AA_01,),
             "One of several active accounts of a target that link to the same identity.",
+        ),
+        FindingKind.HUMAN_USE: KindInfo(
+            Severity.HIGH,
+            (NHI10,),
+            "Non-human identity used like a person: an interactive password or sign-in.",
+        ),
+        FindingKind.SHARED_CREDENTIAL: KindInfo(
+            Severity.HIGH,
+            (NHI9,),
+            "One credential or key id seen on several identities or targets.",
         ),
     }
 )

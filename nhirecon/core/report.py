@@ -47,7 +47,7 @@ class TargetStats:
     """Accounts that are disabled: listed, but not access."""
     lookalike: int = 0
     """Linked accounts whose link holds only after Unicode compatibility folding."""
-    place: Place = field(default_factory=Place)
+    place: Place = field(default_factory=Place, compare=False)
     """Where its definition and its export are."""
     evidence: Evidence = field(default_factory=Evidence)
     """What the target's export provided, and the rules its data could not support."""
@@ -165,7 +165,7 @@ class Report:
     """The baseline applied to this run; ``None`` without ``--baseline``."""
     allowlist: tuple[BroadEntry, ...] = ()
     """``exceptions`` and ``protected`` entries that name several accounts (SPEC §5)."""
-    source_place: Place = field(default_factory=Place)
+    source_place: Place = field(default_factory=Place, compare=False)
     """Where the source's definition and its exports are."""
 
     def place(self, name: str) -> Place:

@@ -28,4 +28,8 @@ REMEDIES: Final[Mapping[FindingKind, str]] = {
     "first) so the account links to exactly one identity.",
     FindingKind.DUPLICATE_ACCOUNT: "Decide which account the person should keep; disable or "
     "delete the others (a look-alike name is a warning sign).",
+    FindingKind.HUMAN_USE: "Remove the interactive password (console access) of the non-human "
+    "identity and find out who signed in with it; people use their own accounts.",
+    FindingKind.SHARED_CREDENTIAL: "Rotate the credential and issue one per holder, so that "
+    "each can be revoked alone and a leak traced to one of them.",
 }

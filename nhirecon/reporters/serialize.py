@@ -24,6 +24,9 @@ ACCOUNT_FIELDS = (
     "last_login_at",
     "expires_at",
     "credential_rotated_at",
+    "last_interactive_login_at",
+    "password_enabled",
+    "credential_id",
 )
 IDENTITY_FIELDS = (
     "id",
@@ -37,6 +40,7 @@ IDENTITY_FIELDS = (
     "title",
     "manager",
     "expires_at",
+    "credential_id",
 )
 
 

@@ -1,0 +1,104 @@
+"""The findings about the source itself (SPEC §5): non-human identities that are
+ownerless, expired while still active, or used like a person."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nhirecon.core.findings import Clock, day, human_use, make, subject_keys
+from nhirecon.core.model import Finding, FindingKind, Record, Remediation
+from nhirecon.core.values import format_datetime, key_for
+
+
+def source_findings(
+    source: str, identities: Sequence[Record], active_status: frozenset[str], clock: Clock
+) -> list[Finding]:
+    """Findings about the source itself: ownerless and expired non-human identities."""
+    owners: dict[str, list[Record]] = {}
+    if any(not identity.is_human for identity in identities):
+        for identity in identities:
+            for key in subject_keys(identity):
+                owners.setdefault(key, []).append(identity)
+    manual = (Remediation.MANUAL, f"fix in {source}")
+    found = []
+    for identity in identities:
+        if identity.is_human or _status(identity) not in active_status:
+            continue
+        name = identity.label
+        problem = _owner_problem(identity, owners, active_status, source)
+        if problem is not None:
+            message, detail = problem
+            found.append(
+                make(
+                    FindingKind.OWNERLESS,
+                    source,
+                    None,
+                    identity,
+                    f"{identity.kind} {name}: {message}",
+                    detail,
+                    manual,
+                )
+            )
+        used = human_use(identity, None, clock)
+        if used is not None:
+            found.append(
+                make(
+                    FindingKind.HUMAN_USE,
+                    source,
+                    None,
+                    identity,
+                    f"{identity.kind} {name}: {used[0].split(' ', 1)[1]}",
+                    used[1],
+                    manual,
+                )
+            )
+        expires = identity.expires_at
+        if expires is not None and expires < clock.now:
+            found.append(
+                make(
+                    FindingKind.EXPIRED,
+                    source,
+                    None,
+                    identity,
+                    f"{identity.kind} {name}: still active in {source} past its expiry on "
+                    f"{day(expires)} ({clock.days_since(expires)} days ago)",
+                    {"expired": "identity", "expires_at": format_datetime(expires)},
+                    manual,
+                )
+            )
+    return found
+
+
+def _status(identity: Record) -> str:
+    return (identity.status or "active").casefold()
+
+
+def _owner_problem(
+    identity: Record,
+    owners: Mapping[str, Sequence[Record]],
+    active_status: frozenset[str],
+    source: str,
+) -> tuple[str, dict[str, Any]] | None:
+    owner = identity.owner
+    key = key_for(owner, "casefold")
+    if owner is None or key is None:
+        return "has no owner", {"owner": None, "problem": "missing"}
+    matches = sorted(
+        (found for found in owners.get(key, ()) if found is not identity), key=lambda r: r.id
+    )
+    if not matches:
+        return (f"owner {owner!r} is unknown in {source}", {"owner": owner, "problem": "unknown"})
+    if len(matches) > 1:  # as in correlation: never guess which one is meant
+        ids = [found.id for found in matches]
+        return (
+            f"owner {owner!r} matches {len(ids)} identities in {source} ({', '.join(ids)})",
+            {"owner": owner, "problem": "ambiguous", "candidates": ids},
+        )
+    [found] = matches
+    if _status(found) not in active_status:
+        return (
+            f"owner {owner!r} is not active in {source} (status {found.status!r})",
+            {"owner": owner, "problem": "inactive", "owner_status": found.status},
+        )
+    return None
