@@ -15,6 +15,13 @@ class NhireconError(Exception):
     """Base of every error nhirecon reports to the user."""
 
     exit_code: ExitCode = ExitCode.USAGE
+    inert_lines: bool = False
+    """True when the message holds one problem per line, each already made inert, so that a
+    person sees each on a line of its own (every problem of a config at once)."""
+
+    def lines(self) -> list[str]:
+        """The message as the lines a person reads."""
+        return str(self).split("\n") if self.inert_lines else [str(self)]
 
 
 class UsageError(NhireconError):

@@ -1,24 +1,55 @@
-"""The Typer application: the root options and the commands, each from its own module."""
+"""The Typer application: the root options and the commands, each from its own module.
+
+Importing it imports typer and the commands' definitions, nothing they run: each command
+imports the pipeline, the connectors and the reporters it needs when it runs, so that
+``nhirecon --version``, ``--help`` and shell completion start fast (``bench/startup.py``).
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from nhirecon import __version__
-from nhirecon.cli import audit, history, remediate, setup
+from nhirecon.cli import audit, history, remediate, schema, setup
 from nhirecon.cli.common import COMMAND, report_internal_error, say, say_error
+from nhirecon.cli.options import (
+    Color,
+    ColorOption,
+    ConfigOption,
+    NowOption,
+    QuietOption,
+    VerboseOption,
+)
 from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
 
+
+class Commands(TyperGroup):
+    """The root group: its help lists each command with the whole first sentence of its
+    help, where click would cut it to fit one line."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="nhirecon",
-    help="Identity lifecycle reconciliation: find the accounts that should not exist.",
+    cls=Commands,
+    epilog="Example: nhirecon -c nhirecon.yaml audit -f json -o report.json --fail-on 'orphan>0'",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -37,8 +68,19 @@ def root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    config_path: ConfigOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
 ) -> None:
-    """Identity lifecycle reconciliation: find the accounts that should not exist."""
+    """Identity lifecycle reconciliation: find the accounts that should not exist.
+
+    -c, --now, -q, -v and --color may come before the command or after it; given in both
+    places, the one after the command wins.
+    """
+    # The common options given here are kept by their callback (options._common), and
+    # each command takes them from there unless given after the command.
     COMMAND.set(ctx.invoked_subcommand or "")
 
 
@@ -49,6 +91,7 @@ app.command("explain")(audit.explain)
 app.command("validate")(setup.validate)
 app.command("connectors")(setup.connectors)
 app.command("init")(setup.init)
+app.command("schema")(schema.schema)
 app.command("plan")(remediate.plan_command)
 app.command("apply")(remediate.apply_command)
 
@@ -75,7 +118,8 @@ def main() -> None:
         if exc.exit_code is ExitCode.INTERNAL:
             report_internal_error(exc)
         else:
-            say_error(str(exc))
+            for line in exc.lines():
+                say_error(line)
         sys.exit(int(exc.exit_code))
     except Exception as exc:  # a bug: one line, exit 70, the traceback only with -v
         report_internal_error(exc)

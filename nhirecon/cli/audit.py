@@ -1,66 +1,105 @@
-"""``audit`` and ``explain``: pull, correlate, report, gate; or show one account's trail."""
+"""``audit`` and ``explain``: pull, correlate, report, gate; or show one account's trail.
+
+Only typer and the option definitions are imported here; each command imports what it
+runs when it runs (see :mod:`nhirecon.cli.options`).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from nhirecon import pipeline
-from nhirecon.cli import explain_view
 from nhirecon.cli.common import (
-    AcceptDropOption,
-    ConfigOption,
-    MaxActionsOption,
-    NowOption,
-    QuietOption,
-    TargetOption,
-    VerboseOption,
-    YesOption,
     load_config,
     log,
     parse_now,
     progress_bars,
     run,
     setup_logging,
+    use_color,
 )
-from nhirecon.cli.remediate import confirmer, tell
-from nhirecon.core.gate import parse_rule
-from nhirecon.core.model import GateRule
-from nhirecon.core.report import Report
+from nhirecon.cli.options import (
+    AcceptDropOption,
+    Color,
+    ColorOption,
+    ConfigOption,
+    MaxActionsOption,
+    NowOption,
+    QuietOption,
+    ReportFormat,
+    TargetOption,
+    TextOrJson,
+    TextOrJsonOption,
+    VerboseOption,
+    YesOption,
+    choices,
+)
+from nhirecon.core.model import FindingKind, Severity
 from nhirecon.errors import UsageError
-from nhirecon.exit_codes import ExitCode, combine
-from nhirecon.output import write_all
-from nhirecon.remediation import apply as remediation
-from nhirecon.reporters import FORMATS, for_path
-from nhirecon.reporters.table import TableReporter
-from nhirecon.state import baseline as baselines
-from nhirecon.state import tracking
+from nhirecon.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from nhirecon.core.model import GateRule
+    from nhirecon.core.report import Report
 
 
 def audit(
     config_path: ConfigOption = None,
     format_: Annotated[
-        list[str] | None,
-        typer.Option("--format", "-f", help=f"Report format ({', '.join(FORMATS)}); repeatable."),
+        list[ReportFormat] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            metavar=choices(ReportFormat),
+            help="Report format, in any case; repeatable, paired in order with -o.",
+        ),
     ] = None,
     output: Annotated[
         list[Path] | None,
-        typer.Option("--output", "-o", help="Write the matching -f format here; repeatable."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write the matching -f format here; repeatable."
+        ),
     ] = None,
     target: TargetOption = None,
+    kind: Annotated[
+        list[FindingKind] | None,
+        typer.Option(
+            "--kind",
+            case_sensitive=False,
+            metavar="KIND",
+            help="The table lists only findings of this kind (orphan, leaver, ...);"
+            " repeatable. Other formats, the gate and the exit code still count them all.",
+        ),
+    ] = None,
+    severity: Annotated[
+        list[Severity] | None,
+        typer.Option(
+            "--severity",
+            case_sensitive=False,
+            metavar="LEVEL",
+            help=f"The table lists only findings of this severity ({', '.join(Severity)});"
+            " repeatable, as --kind.",
+        ),
+    ] = None,
     fail_on: Annotated[
         list[str] | None,
-        typer.Option("--fail-on", help="Gate rule SELECTOR OP N, e.g. 'orphan>0'; repeatable."),
+        typer.Option(
+            "--fail-on",
+            metavar="RULE",
+            help="Gate rule SELECTOR OP N, e.g. 'orphan>0'; repeatable.",
+        ),
     ] = None,
     baseline: Annotated[
         Path | None,
         typer.Option(
             "--baseline",
+            metavar="FILE",
             help="Baseline file (from `nhirecon baseline`): its findings do not count.",
             show_default=False,
         ),
@@ -81,17 +120,25 @@ def audit(
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
 ) -> None:
     """Pull, correlate, report and evaluate the gate; with --apply, also remediate.
 
     Example: nhirecon audit -c nhirecon.yaml -f json -o report.json --fail-on 'orphan>0'
     """
-    setup_logging(quiet, verbose)
+    setup_logging(quiet, verbose, color)
 
     def body() -> ExitCode:
+        from nhirecon import pipeline
+        from nhirecon.cli.remediate import confirmer, tell
+        from nhirecon.exit_codes import combine
+        from nhirecon.remediation import apply as remediation
+        from nhirecon.state import baseline as baselines
+        from nhirecon.state import tracking
+
         instant = parse_now(now)
         rules = _gate_rules(fail_on)
-        pairs = _outputs(list(format_ or []), list(output or []))
+        pairs = _outputs([str(name) for name in format_ or []], list(output or []))
         if quiet and not format_ and not output:
             pairs = []
         loaded = load_config(config_path)
@@ -117,7 +164,7 @@ def audit(
         with tracking.tracked(report, loaded, accepted=accepted, keep_history=keep) as report:
             for line in baselines.stale_lines(report.baseline) if report.baseline else ():
                 log.warning("%s", line)
-            _emit(report, pairs)
+            _emit(report, pairs, _Table(color, kinds=kind or (), levels=severity or ()))
         if quiet and not pairs:
             sys.stdout.write(_verdict(report) + "\n")
         if loaded.notify is not None and not no_notify:
@@ -137,10 +184,49 @@ def audit(
     raise typer.Exit(int(run(body)))
 
 
-def _emit(report: Report, pairs: list[tuple[str, Path | None]]) -> None:
+class _Table:
+    """How the ``table`` format is shown: in colour or not, and which findings it lists."""
+
+    def __init__(
+        self, color: Color, *, kinds: Sequence[FindingKind], levels: Sequence[Severity]
+    ) -> None:
+        self.color = color
+        self.kinds = kinds
+        self.levels = levels
+
+    def narrow(self, report: Report) -> Report:
+        """The findings the table lists: those of ``--kind`` and ``--severity``; the gate
+        and the counts stay the whole run's."""
+        from nhirecon.reporters.select import select
+
+        return select(report, kinds=self.kinds, severities=self.levels)
+
+    def render(self, report: Report, *, to_stdout: bool) -> str:
+        import shutil
+
+        from nhirecon.reporters.table import TableReporter
+
+        report = self.narrow(report)
+        terminal = to_stdout and sys.stdout.isatty()
+        color = to_stdout and use_color(self.color, terminal=terminal, environ=os.environ)
+        width = shutil.get_terminal_size().columns if terminal else 100
+        return TableReporter(width=width, color=color).render(report)
+
+
+def _emit(report: Report, pairs: list[tuple[str, Path | None]], table: _Table) -> None:
     """Render every requested format, write the files all or none, then print stdout's."""
-    to_terminal = sys.stdout.isatty()
-    rendered = [(path, _render(name, report, to_terminal and path is None)) for name, path in pairs]
+    from nhirecon.output import write_all
+    from nhirecon.reporters import FORMATS
+
+    rendered = [
+        (
+            path,
+            table.render(report, to_stdout=path is None)
+            if name == "table"
+            else FORMATS[name]().render(report),
+        )
+        for name, path in pairs
+    ]
     write_all([(path, text) for path, text in rendered if path is not None])
     for path, text in rendered:
         if path is None:
@@ -157,6 +243,8 @@ def _verdict(report: Report) -> str:
 
 
 def _gate_rules(fail_on: list[str] | None) -> list[GateRule] | None:
+    from nhirecon.core.gate import parse_rule
+
     if not fail_on:
         return None
     try:
@@ -165,30 +253,10 @@ def _gate_rules(fail_on: list[str] | None) -> list[GateRule] | None:
         raise UsageError(f"--fail-on: {exc}") from None
 
 
-def explain(
-    target: Annotated[str, typer.Argument(help="The target's name in the config.")],
-    account: Annotated[str, typer.Argument(help="The account's id, username or email.")],
-    config_path: ConfigOption = None,
-    now: NowOption = None,
-    quiet: QuietOption = False,
-    verbose: VerboseOption = False,
-) -> None:
-    """Show how one account was correlated (each rule tried) and its findings.
-
-    Example: nhirecon explain crm alice@example.com
-    """
-    setup_logging(quiet, verbose)
-
-    def body() -> None:
-        instant = parse_now(now)
-        result = pipeline.explain(load_config(config_path), target, account, now=instant)
-        sys.stdout.write(explain_view.render(result))
-
-    run(body)
-
-
 def _outputs(formats: list[str], outputs: list[Path]) -> list[tuple[str, Path | None]]:
     """Pair ``-f`` and ``-o`` in order; a format without an output goes to stdout."""
+    from nhirecon.reporters import FORMATS, for_path
+
     pairs: list[tuple[str, Path | None]] = []
     for index, path in enumerate(outputs):
         if index < len(formats):
@@ -207,10 +275,35 @@ def _outputs(formats: list[str], outputs: list[Path]) -> list[tuple[str, Path | 
     return pairs or [("table", None)]
 
 
-def _render(name: str, report: Report, to_terminal: bool) -> str:
-    if name == "table":
-        console = Console()
-        if to_terminal:
-            return TableReporter(width=console.width, color=True).render(report)
-        return TableReporter().render(report)
-    return FORMATS[name]().render(report)
+def explain(
+    target: Annotated[
+        str, typer.Argument(metavar="TARGET", help="The target's name in the config.")
+    ],
+    account: Annotated[
+        str, typer.Argument(metavar="ACCOUNT", help="The account's id, username or email.")
+    ],
+    format_: TextOrJsonOption = TextOrJson.text,
+    config_path: ConfigOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
+) -> None:
+    """Show how one account was correlated, each rule tried, and its findings.
+
+    Example: nhirecon explain crm alice@example.com
+    """
+    setup_logging(quiet, verbose, color)
+
+    def body() -> None:
+        from nhirecon import pipeline
+        from nhirecon.cli import explain_view
+
+        instant = parse_now(now)
+        result = pipeline.explain(load_config(config_path), target, account, now=instant)
+        if format_ is TextOrJson.json:
+            sys.stdout.write(explain_view.render_json(result))
+        else:
+            sys.stdout.write(explain_view.render(result))
+
+    run(body)

@@ -1,79 +1,43 @@
-"""What every command shares: the common options, logging, the clock, loading the config,
+"""What every command shares at run time: logging, colour, the clock, loading the config,
 progress bars, and turning errors into exit codes: nhirecon's own errors into theirs, any
-other exception (a bug) into exit 70 with one line, the traceback only with ``-v``."""
+other exception (a bug) into exit 70 with one line, the traceback only with ``-v``.
+
+Importing it is cheap: what a command needs (the config, rich, the core's date parsing) is
+imported where it is used, so that ``nhirecon --version`` and ``--help`` start fast.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 
 import nhirecon
-from nhirecon import config, pipeline
 from nhirecon.cli.logging_setup import InertFormatter, traceback_text
+from nhirecon.cli.options import Color
 from nhirecon.core.text import inert
-from nhirecon.core.values import ValueError_, parse_datetime
 from nhirecon.errors import InternalError, NhireconError, UsageError, describe
 from nhirecon.exit_codes import ExitCode
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from nhirecon import config, pipeline
+
 log = logging.getLogger("nhirecon")
-stderr = Console(stderr=True, highlight=False)
 COMMAND: ContextVar[str] = ContextVar("COMMAND", default="")
 """The command being run (``audit``), set by the root callback: an internal error names it."""
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        envvar=config.CONFIG_ENV,
-        show_default=False,
-        help="Config file (default nhirecon.yaml).",
-    ),
-]
-NowOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Evaluate as of this ISO-8601 instant (reproducible reports).", show_default=False
-    ),
-]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More log lines on stderr.")]
-YesOption = Annotated[
-    bool, typer.Option("--yes", help="Do not ask before writing (needed without a terminal).")
-]
-MaxActionsOption = Annotated[
-    int | None,
-    typer.Option(
-        "--max-actions",
-        min=0,
-        show_default=False,
-        help="Override policy.max_actions for this run (after review).",
-    ),
-]
-
-AcceptDropOption = Annotated[
-    bool,
-    typer.Option(
-        "--accept-source-drop",
-        help="Accept, for this run, a source that shrank more than"
-        " policy.max_source_drop_percent since the last recorded run.",
-    ),
-]
-
-TargetOption = Annotated[
-    list[str] | None, typer.Option("--target", help="Only this target; repeatable.")
-]
 
 T = TypeVar("T")
 
@@ -82,10 +46,18 @@ shown = inert
 """See :func:`nhirecon.core.text.inert`."""
 
 
+@functools.cache
+def stderr() -> Console:
+    """The console on stderr (made on first use): errors, progress bars, questions."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
 def say(line: str) -> None:
     """One line on stderr, made inert: the one way the CLI speaks to a person there (its
     errors, and what ``apply`` tells), besides log lines (:class:`InertFormatter`)."""
-    stderr.print(shown(line), markup=False, emoji=False, soft_wrap=True)
+    stderr().print(shown(line), markup=False, emoji=False, soft_wrap=True)
 
 
 def say_error(message: str) -> None:
@@ -105,8 +77,9 @@ def report_internal_error(exc: BaseException) -> None:
     ``-v``."""
     verbose = log.isEnabledFor(logging.DEBUG)
     if verbose:
-        stderr.file.write(traceback_text(exc) + "\n")
-        stderr.file.flush()
+        console = stderr()
+        console.file.write(traceback_text(exc) + "\n")
+        console.file.flush()
     cause = exc.__cause__ if isinstance(exc, InternalError) else None
     what = str(exc) if isinstance(exc, InternalError) else describe(exc)
     known = [f"during {COMMAND.get()}"] if COMMAND.get() else []
@@ -143,7 +116,9 @@ def run(action: Callable[[], T]) -> T:
         report_internal_error(exc)
         raise typer.Exit(int(exc.exit_code)) from None
     except NhireconError as exc:
-        fail(str(exc), exc.exit_code)
+        for line in exc.lines():
+            say_error(line)
+        raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         fail("interrupted", ExitCode.INTERRUPTED)
     except BrokenPipeError:
@@ -169,16 +144,35 @@ def quiet_stdout() -> None:
         os.close(devnull)
 
 
-def setup_logging(quiet: bool, verbose: bool) -> None:
+def setup_logging(quiet: bool, verbose: bool, color: Color = Color.auto) -> None:
     """Log to stderr, every line inert (:class:`InertFormatter`): errors only with
-    ``quiet``, every level with ``verbose``, warnings and up otherwise."""
+    ``quiet``, every level with ``verbose``, warnings and up otherwise. ``--color never``
+    also takes the colour out of what stderr shows (progress bars)."""
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(InertFormatter())
     logging.basicConfig(level=level, handlers=[handler])
+    if color is Color.never:
+        stderr().no_color = True
+
+
+def use_color(choice: Color, *, terminal: bool, environ: Mapping[str, str]) -> bool:
+    """Whether a report on stdout is in colour. ``always`` and ``never`` say so; ``auto``
+    colours a terminal unless ``NO_COLOR`` is set and not empty (https://no-color.org),
+    and ``FORCE_COLOR`` set and not empty colours even a pipe. ``NO_COLOR`` wins over
+    ``FORCE_COLOR``: it is the reader's own wish."""
+    if choice is not Color.auto:
+        return choice is Color.always
+    if environ.get("NO_COLOR"):
+        return False
+    return bool(environ.get("FORCE_COLOR")) or terminal
 
 
 def parse_now(value: str | None) -> datetime:
+    from datetime import UTC, datetime
+
+    from nhirecon.core.values import ValueError_, parse_datetime
+
     if value is None:
         return datetime.now(UTC).replace(microsecond=0)
     try:
@@ -189,14 +183,24 @@ def parse_now(value: str | None) -> datetime:
     return parsed
 
 
+def config_file(path: Path | None) -> Path:
+    """The config file: ``-c``, else ``$NHIRECON_CONFIG``, else ``nhirecon.yaml``."""
+    from nhirecon import config
+
+    return config.resolve_path(str(path) if path else None)
+
+
 def load_config(path: Path | None) -> config.Config:
-    return config.load(config.resolve_path(str(path) if path else None))
+    from nhirecon import config
+
+    return config.load(config_file(path))
 
 
 @contextmanager
 def progress_bars(enabled: bool) -> Iterator[pipeline.Progress]:
     """Progress bars on stderr when it is a terminal; otherwise nothing."""
-    if not enabled or not stderr.is_terminal:
+    console = stderr()
+    if not enabled or not console.is_terminal:
         yield lambda label, count: None
         return
     from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -206,7 +210,7 @@ def progress_bars(enabled: bool) -> Iterator[pipeline.Progress]:
         TextColumn("{task.description}", markup=False),
         TextColumn("{task.completed:,} records"),
         TimeElapsedColumn(),
-        console=stderr,
+        console=console,
         transient=True,
     ) as bars:
         tasks: dict[str, TaskID] = {}

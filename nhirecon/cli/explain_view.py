@@ -1,12 +1,17 @@
-"""The text ``nhirecon explain`` prints: the correlation trail and the findings."""
+"""What ``nhirecon explain`` prints: the correlation trail and the findings, as text for
+people or as JSON for machines."""
 
 from __future__ import annotations
 
-from nhirecon.core.correlate import LinkStatus, Probe
+import json
+from typing import Any
+
+from nhirecon.core.correlate import LinkStatus, Probe, Step
 from nhirecon.core.model import Record
 from nhirecon.core.text import inert
 from nhirecon.core.values import format_datetime
 from nhirecon.pipeline import Explanation
+from nhirecon.reporters import serialize
 
 _EMPTY = "empty value, cannot match"
 
@@ -84,3 +89,48 @@ def _outcome(matches: tuple[Record, ...], *, decides: bool) -> str:
     if len(matches) == 1:
         return f"1 identity: {ids}" + (" -> linked" if decides else "")
     return f"{len(matches)} identities: {ids}" + (" -> ambiguous" if decides else "")
+
+
+def render_json(result: Explanation) -> str:
+    """The explanation as one JSON document: the account, each rule tried with each value
+    and its normalised form, the result, and the findings as the audit's JSON has them."""
+    link = result.link
+    document = {
+        "target": result.target,
+        "account": {
+            **(serialize.record(result.account, serialize.ACCOUNT_FIELDS) or {}),
+            "location": result.account.location,
+        },
+        "trail": [_step(step) for step in result.trail],
+        "result": {
+            "status": link.status.value,
+            "rule": str(link.rule) if link.rule else None,
+            "identity": serialize.record(link.identity, serialize.IDENTITY_FIELDS),
+            "candidates": [candidate.id for candidate in link.candidates],
+            "lookalike": link.lookalike.as_detail() if link.lookalike else None,
+        },
+        "findings": [serialize.finding(finding) for finding in result.findings],
+        "excepted": [
+            {**serialize.finding(finding), "exception": serialize.exception(rule)}
+            for finding, rule in result.excepted
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _step(step: Step) -> dict[str, Any]:
+    return {
+        "rule": str(step.rule),
+        "account_field": step.rule.account,
+        "identity_field": step.rule.identity,
+        "mode": step.rule.mode,
+        "values": [
+            {
+                "value": probe.value,
+                "normalised": probe.key,
+                "matches": [match.id for match in probe.matches],
+            }
+            for probe in step.probes
+        ],
+        "matches": [match.id for match in step.matches],
+    }

@@ -8,38 +8,44 @@ from typing import Annotated
 
 import typer
 
-from nhirecon import config, pipeline
-from nhirecon.cli import history_view
 from nhirecon.cli.common import (
-    ConfigOption,
-    NowOption,
-    QuietOption,
-    TargetOption,
-    VerboseOption,
+    config_file,
     load_config,
     parse_now,
     progress_bars,
     run,
     setup_logging,
 )
-from nhirecon.errors import UsageError
-from nhirecon.output import check_destination, write_all
-from nhirecon.state import baseline as baselines
-from nhirecon.state import history, history_db, tracking
+from nhirecon.cli.options import (
+    Color,
+    ColorOption,
+    ConfigOption,
+    HistoryFormat,
+    NowOption,
+    QuietOption,
+    TargetOption,
+    VerboseOption,
+    choices,
+)
 
 
 def baseline_command(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="The baseline file to write (JSON).")
+        Path,
+        typer.Option("--output", "-o", metavar="FILE", help="The baseline file to write (JSON)."),
     ],
     config_path: ConfigOption = None,
     note: Annotated[
-        str, typer.Option("--note", help="Why these findings are accepted (kept per entry).")
+        str,
+        typer.Option(
+            "--note", metavar="REASON", help="Why these findings are accepted (kept per entry)."
+        ),
     ] = "",
     target: TargetOption = None,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
 ) -> None:
     """Write the current findings as an accepted baseline for `audit --baseline`.
 
@@ -48,9 +54,13 @@ def baseline_command(
 
     Example: nhirecon baseline -o .nhirecon-baseline.json --note "known, SEC-12"
     """
-    setup_logging(quiet, verbose)
+    setup_logging(quiet, verbose, color)
 
     def body() -> None:
+        from nhirecon import pipeline
+        from nhirecon.output import check_destination, write_all
+        from nhirecon.state import baseline as baselines
+
         instant = parse_now(now)
         loaded = load_config(config_path)
         check_destination(output)
@@ -72,30 +82,48 @@ def history_command(
     file: Annotated[
         Path | None,
         typer.Option(
-            "--file", help="Read this history file instead of the config's.", show_default=False
+            "--file",
+            metavar="FILE",
+            help="Read this history file instead of the config's.",
+            show_default=False,
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="How many recent runs.")] = 30,
-    format_: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, metavar="N", help="How many recent runs.")
+    ] = 30,
+    format_: Annotated[
+        HistoryFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            metavar=choices(HistoryFormat),
+            help="What to print (table is another name for text).",
+        ),
+    ] = HistoryFormat.text,
+    now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
 ) -> None:
     """Show past runs from the history store: counts by kind, new and resolved, per run.
 
     Example: nhirecon history -c nhirecon.yaml --limit 14
     """
-    setup_logging(quiet, verbose)
+    setup_logging(quiet, verbose, color)
 
     def body() -> None:
-        if format_ not in history_view.FORMATS:
-            raise UsageError(f"unknown format {format_!r} (formats: table, json)")
+        from nhirecon.cli import history_view
+        from nhirecon.state import history, history_db, tracking
+
         if file is not None:
             path = file
-        elif config_path is None and not config.resolve_path(None).exists():
+        elif config_path is None and not config_file(None).exists():
             path = history_db.default_path()
         else:
             path = tracking.history_path(load_config(config_path))
         runs = history.trend(path, limit=limit)
-        sys.stdout.write(history_view.render(runs, format_, path=path))
+        shown = "json" if format_ is HistoryFormat.json else "table"
+        sys.stdout.write(history_view.render(runs, shown, path=path))
 
     run(body)

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nhirecon import pipeline
-from nhirecon.cli import remediation_view
 from nhirecon.cli.common import (
-    AcceptDropOption,
-    ConfigOption,
-    MaxActionsOption,
-    NowOption,
-    QuietOption,
-    TargetOption,
-    VerboseOption,
-    YesOption,
     load_config,
     log,
     parse_now,
@@ -30,26 +19,39 @@ from nhirecon.cli.common import (
     setup_logging,
     stderr,
 )
+from nhirecon.cli.options import (
+    AcceptDropOption,
+    Color,
+    ColorOption,
+    ConfigOption,
+    MaxActionsOption,
+    NowOption,
+    QuietOption,
+    TargetOption,
+    VerboseOption,
+    YesOption,
+)
 from nhirecon.exit_codes import ExitCode
-from nhirecon.output import write_all
-from nhirecon.remediation import apply as remediation
-from nhirecon.remediation import plan as planning
-from nhirecon.remediation import plan_file as plan_files
-from nhirecon.remediation import rails
-from nhirecon.remediation.actions import ApplyResult, Outcome
-from nhirecon.state import tracking
+
+if TYPE_CHECKING:
+    from nhirecon.remediation import apply as remediation
+    from nhirecon.remediation import plan as planning
+    from nhirecon.remediation.actions import ApplyResult
 
 
 def confirmer() -> remediation.Confirm | None:
     """Ask on a terminal; without one there is nobody to ask (``--yes`` is then needed)."""
-    if not (sys.stdin.isatty() and stderr.is_terminal):
+    console = stderr()
+    if not (sys.stdin.isatty() and console.is_terminal):
         return None
 
     def ask(actions: Sequence[planning.Action]) -> bool:
+        from nhirecon.cli import remediation_view
+
         # Each value in the list is inert (remediation_view): none can rewrite the list
         # on the terminal before the question is asked.
         listing = remediation_view.actions_text(actions)
-        stderr.print(listing, markup=False, emoji=False, end="")
+        console.print(listing, markup=False, emoji=False, end="")
         return typer.confirm(
             f"Write these {len(actions)} changes to the targets?", default=False, err=True
         )
@@ -58,6 +60,9 @@ def confirmer() -> remediation.Confirm | None:
 
 
 def tell(result: ApplyResult, quiet: bool) -> None:
+    from nhirecon.cli import remediation_view
+    from nhirecon.remediation.actions import Outcome
+
     for item in result.results:
         if item.outcome is Outcome.FAILED:
             log.error("%s", remediation_view.result_line(item))
@@ -68,7 +73,10 @@ def tell(result: ApplyResult, quiet: bool) -> None:
 
 
 def plan_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="The plan file to write.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", metavar="FILE", help="The plan file to write."),
+    ],
     config_path: ConfigOption = None,
     target: TargetOption = None,
     max_actions: MaxActionsOption = None,
@@ -76,16 +84,28 @@ def plan_command(
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
 ) -> None:
-    """Compute the remediation actions and write them to a plan file; writes to no target.
+    """Compute the remediation actions and write them to a plan file, writing to no target.
 
     The plan records the config's digest, each target's URL and the version of each
     account; `nhirecon apply` refuses it if any of them no longer holds.
+
     Example: nhirecon plan -o plan.json && nhirecon apply plan.json
     """
-    setup_logging(quiet, verbose)
+    setup_logging(quiet, verbose, color)
 
     def body() -> None:
+        from datetime import UTC, datetime
+
+        from nhirecon import pipeline
+        from nhirecon.cli import remediation_view
+        from nhirecon.output import write_all
+        from nhirecon.remediation import apply as remediation
+        from nhirecon.remediation import plan as planning
+        from nhirecon.remediation import plan_file as plan_files
+        from nhirecon.state import tracking
+
         instant = parse_now(now)
         loaded = load_config(config_path)
         previous = None if accept_source_drop else tracking.previous_source_count(loaded)
@@ -107,27 +127,41 @@ def plan_command(
 
 
 def apply_command(
-    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `nhirecon plan`.")],
+    plan_file: Annotated[
+        Path,
+        typer.Argument(metavar="PLAN", help="A plan file written by `nhirecon plan`."),
+    ],
     config_path: ConfigOption = None,
     yes: YesOption = False,
     max_age: Annotated[
-        str, typer.Option("--max-age", help="Refuse a plan older than this (24h, 30m, 2d).")
+        str,
+        typer.Option(
+            "--max-age", metavar="AGE", help="Refuse a plan older than this (24h, 30m, 2d)."
+        ),
     ] = "24h",
     max_actions: MaxActionsOption = None,
     accept_source_drop: AcceptDropOption = False,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
 ) -> None:
     """Apply a reviewed plan, re-checking every action against live state.
 
     Refused (exit 4) when the config or a target URL changed since the plan, when the
     plan is older than --max-age, or when it holds actions the config would not take.
+
     Example: nhirecon apply plan.json --yes
     """
-    setup_logging(quiet, verbose)
+    setup_logging(quiet, verbose, color)
 
     def body() -> ExitCode:
+        from nhirecon.cli import remediation_view
+        from nhirecon.remediation import apply as remediation
+        from nhirecon.remediation import plan_file as plan_files
+        from nhirecon.remediation import rails
+        from nhirecon.state import tracking
+
         instant = parse_now(now)
         age = rails.parse_duration(max_age)
         loaded = load_config(config_path)

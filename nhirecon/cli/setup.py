@@ -1,26 +1,30 @@
-"""``init``, ``validate`` and ``connectors``: getting a config right before the first audit."""
+"""``init``, ``validate`` and ``connectors``: getting a config right before the first audit.
+
+Only typer and the option definitions are imported here; each command imports what it
+runs when it runs (see :mod:`nhirecon.cli.options`).
+"""
 
 from __future__ import annotations
 
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from nhirecon import config
-from nhirecon.cli.common import (
+from nhirecon.cli.common import config_file, load_config, run, setup_logging
+from nhirecon.cli.options import (
+    Color,
+    ColorOption,
     ConfigOption,
+    NowOption,
     QuietOption,
+    TextOrJson,
+    TextOrJsonOption,
     VerboseOption,
-    load_config,
-    run,
-    setup_logging,
 )
-from nhirecon.connectors import files, registry
-from nhirecon.errors import SafetyError, UsageError
-from nhirecon.output import write_all
+from nhirecon.errors import NhireconError, UsageError
+from nhirecon.exit_codes import ExitCode
 
 
 def validate(
@@ -28,30 +32,46 @@ def validate(
     connect: Annotated[
         bool, typer.Option("--connect", help="Also pull every source and target once.")
     ] = False,
+    format_: TextOrJsonOption = TextOrJson.text,
+    now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
 ) -> None:
-    """Check the config (and with --connect, reach every connector) without auditing.
+    """Check the config, and with --connect reach every connector, without auditing.
+
+    With -f json, a config that is not valid is still a document on stdout
+    ("valid": false, its error in "errors"), and the exit code is 2.
 
     Example: nhirecon validate -c nhirecon.yaml --connect
     """
-    setup_logging(quiet, verbose)
+    setup_logging(quiet, verbose, color)
 
     def body() -> None:
+        from nhirecon.cli import setup_view
+        from nhirecon.connectors import files, registry
+        from nhirecon.core.text import inert
+        from nhirecon.errors import ConnectorError, SafetyError
+
         loaded = load_config(config_path)
         endpoints = [*loaded.source.inputs, *(target.endpoint for target in loaded.targets)]
+        unreadable = []
         for endpoint in endpoints:
             opened = registry.connect(endpoint)
             export = getattr(opened, "path", None)
             if registry.BUILTINS.get(endpoint.connector.name) is endpoint.connector and (
                 isinstance(export, Path)
             ):
-                files.refuse_special(export)  # a pipe or a device, found without a read
-        lines = [
-            f"{loaded.path}: valid ({len(loaded.source.inputs)} source inputs, "
-            f"{len(loaded.targets)} targets)"
-        ]
-        if connect:
+                try:  # missing, a folder, a pipe or a device: found without a read
+                    files.regular_file(export)
+                except ConnectorError as exc:
+                    unreadable.append(inert(f"{endpoint.key}.path: {exc}"))
+        if unreadable:  # every input at once, one line each, as config problems are
+            error = ConnectorError("\n".join(unreadable))
+            error.inert_lines = True
+            raise error
+        counts: dict[str, int] | None = {} if connect else None
+        if counts is not None:
             for endpoint in endpoints:
                 count = sum(1 for _ in registry.pull(endpoint))
                 if count == 0 and endpoint in loaded.source.inputs:
@@ -59,52 +79,87 @@ def validate(
                         f"{endpoint.key} ({endpoint.name}) returned no identities; an audit"
                         " would refuse it (is the export empty or truncated?)"
                     )
-                noun = "record" if count == 1 else "records"
-                lines.append(
-                    f"  {endpoint.key} {endpoint.name} ({endpoint.connector.name}): {count} {noun}"
-                )
-        if not quiet:
-            sys.stdout.write("\n".join(lines) + "\n")
+                counts[endpoint.key] = count
+        if format_ is TextOrJson.json:
+            sys.stdout.write(setup_view.validate_json(loaded, counts))
+        elif not quiet:
+            sys.stdout.write(setup_view.validate_text(loaded, counts))
+
+    def checked() -> None:
+        """``body``; with -f json, a config that is not valid (exit 2) is also a document
+        on stdout. Other failures (a connector, a guard) leave stdout empty."""
+        try:
+            body()
+        except NhireconError as exc:
+            if format_ is TextOrJson.json and exc.exit_code is ExitCode.USAGE:
+                from nhirecon.cli import setup_view
+
+                sys.stdout.write(setup_view.invalid_json(config_file(config_path), exc))
+            raise
+
+    run(checked)
+
+
+def connectors(
+    format_: TextOrJsonOption = TextOrJson.text,
+    config_path: ConfigOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
+) -> None:
+    """List the connectors, built-in and from plugins, with their options.
+
+    Example: nhirecon connectors -f json
+    """
+    setup_logging(quiet, verbose, color)
+
+    def body() -> None:
+        from nhirecon.cli import setup_view
+        from nhirecon.connectors import registry
+
+        found = registry.discover()
+        if format_ is TextOrJson.json:
+            sys.stdout.write(setup_view.connectors_json(found))
+        else:
+            sys.stdout.write(setup_view.connectors_text(found))
 
     run(body)
 
 
-def connectors() -> None:
-    """List the connectors, built-in and from plugins, with their options.
-
-    Example: nhirecon connectors
-    """
-    lines = []
-    for available in registry.discover():
-        if available.connector is None:
-            lines.append(f"{available.name} ({available.origin}): unusable: {available.problem}")
-            continue
-        cls = available.connector
-        writes = ", ".join(sorted(cls.can_write)) or "read only"
-        lines.append(f"{available.name} ({available.origin}, {writes}): {cls.description}")
-        for name, parameter in cls.options().items():
-            default = parameter.default
-            shown = "required" if default is parameter.empty else f"default {default!r}"
-            lines.append(f"    {name}: {shown}")
-    sys.stdout.write("\n".join(lines) + "\n")
-
-
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path(
-        config.DEFAULT_PATH
-    ),
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="PATH",
+            show_default=False,
+            help="Where to write the config (default: the -c file, else nhirecon.yaml).",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    config_path: ConfigOption = None,
+    now: NowOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    color: ColorOption = Color.auto,
 ) -> None:
     """Write a commented starter config.
 
     Example: nhirecon init nhirecon.yaml
     """
+    setup_logging(quiet, verbose, color)
 
     def body() -> None:
-        if path.exists() and not force:
-            raise UsageError(f"{path} exists; use --force to overwrite it")
+        from importlib import resources
+
+        from nhirecon.output import write_all
+
+        destination = path or config_file(config_path)
+        if destination.exists() and not force:
+            raise UsageError(f"{destination} exists; use --force to overwrite it")
         starter = resources.files("nhirecon").joinpath("templates/starter.yaml").read_text()
-        write_all([(path, starter)])
-        sys.stdout.write(f"wrote {path}\n")
+        write_all([(destination, starter)])
+        if not quiet:
+            sys.stdout.write(f"wrote {destination}\n")
 
     run(body)

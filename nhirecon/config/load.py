@@ -1,31 +1,28 @@
 """Loading the YAML configuration into validated, frozen objects.
 
-Every error names the file, the key path and the line, so that a user can fix it at once.
+Every problem is reported at once, each naming the file, the line and the key path, so
+that a user can fix them all in one go: the shape of the file is checked against the
+models of :mod:`.shape`, then every part whose shape is right goes through the checks
+that need meaning (:mod:`.endpoints`, the names exceptions and ``protected`` use).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+
+from pydantic import ValidationError
 
 from nhirecon import yamlsafe
-from nhirecon.config.checks import Checks
-from nhirecon.config.endpoints import read_source, read_targets, with_decisions
-from nhirecon.config.model import (
-    CONFIG_ENV,
-    DEFAULT_PATH,
-    NOTIFY_KEYS,
-    NOTIFY_WHEN,
-    TOP_KEYS,
-    Config,
-    Protected,
-)
+from nhirecon.config import meaning
+from nhirecon.config.endpoints import read_source, read_target, with_decisions
+from nhirecon.config.model import CONFIG_ENV, DEFAULT_PATH, Config, Protected
+from nhirecon.config.problems import Problems
+from nhirecon.config.shape import ConfigFile, ExceptionKeys, NotifyKeys
 from nhirecon.connectors import files
 from nhirecon.core.gate import parse_rule
-from nhirecon.core.model import ExceptionRule, FindingKind, GateRule
+from nhirecon.core.model import ExceptionRule, FindingKind
 from nhirecon.core.policy import Policy
 from nhirecon.errors import ConfigError
 from nhirecon.http.webhook import Notify
@@ -59,128 +56,68 @@ def load(path: Path) -> Config:
         document = yamlsafe.load(text)
     except yamlsafe.YamlError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=str(path), line=exc.line) from None
-    return read_config(Checks(path, document), hashlib.sha256(raw).hexdigest())
+    return read_config(path, document, hashlib.sha256(raw).hexdigest())
 
 
-def read_config(check: Checks, digest: str) -> Config:
-    data = check.document.data
-    if data is None:
-        raise check.fail("", "the config file is empty")
-    data = check.mapping(data, "", TOP_KEYS)
-    version = check.require(data, "", "version")
-    if version != 1:
-        raise check.fail("version", f"unsupported config version {version!r} (expected 1)")
-    source = read_source(check, check.require(data, "", "source"))
-    targets = read_targets(check, check.require(data, "", "targets"), source)
-    source = with_decisions(source, targets)
-    names = {source.name, *(target.name for target in targets)}
+def read_config(path: Path, document: yamlsafe.Document, digest: str) -> Config:
+    """The config in ``document``; every problem in it raised as one :class:`ConfigError`."""
+    found = Problems(path, document)
+    if document.data is None:
+        found.add("", "the config file is empty")
+        raise found.error()
+    try:
+        keys: ConfigFile | None = ConfigFile.model_validate(document.data)
+    except ValidationError as exc:
+        found.add_validation(exc, ConfigFile)
+        keys = None
+    meaning.check(found, document.data)
+    if found or keys is None:
+        raise found.error()
+    lines = document.lines
+    targets = tuple(
+        read_target(path, lines, target, f"targets[{index}]")
+        for index, target in enumerate(keys.targets)
+    )
     return Config(
-        path=check.path,
+        path=path,
         digest=digest,
-        source=source,
+        source=with_decisions(read_source(path, lines, keys.source), targets),
         targets=targets,
-        policy=_policy(check, data.get("policy")),
-        exceptions=_exceptions(check, data.get("exceptions"), names),
-        protected=_protected(check, data.get("protected"), names),
-        gate=_gate(check, data.get("gate")),
-        history=check.optional_path(data.get("history"), "history"),
-        audit_log=check.optional_path(data.get("audit_log"), "audit_log"),
-        notify=_notify(check, data.get("notify")),
+        policy=Policy(**keys.policy.model_dump()) if keys.policy else Policy(),
+        exceptions=tuple(_exception(entry) for entry in keys.exceptions or []),
+        protected=tuple(Protected(item.target, item.account) for item in keys.protected or []),
+        gate=tuple(parse_rule(text) for text in keys.gate or []),
+        history=_path(path, keys.history),
+        audit_log=_path(path, keys.audit_log),
+        notify=_notify(keys.notify),
     )
 
 
-def _policy(check: Checks, value: Any) -> Policy:
-    if value is None:
-        return Policy()
-    names = frozenset(Policy.__dataclass_fields__)
-    data = check.mapping(value, "policy", names)
-    values: dict[str, Any] = {}
-    for name in data:
-        kind = int if name.endswith("days") or name == "max_actions" else float
-        values[name] = check.number(data[name], f"policy.{name}", kind)
-        if name.endswith("percent") and values[name] > 100:
-            raise check.fail(f"policy.{name}", "a percentage must be at most 100")
-    return Policy(**values)
+def _exception(entry: ExceptionKeys) -> ExceptionRule:
+    return ExceptionRule(
+        target=entry.target,
+        account=entry.account,
+        kind=None if entry.kind is None else FindingKind(entry.kind),
+        reason=entry.reason,
+        owner=entry.owner,
+        expires=entry.expires,
+    )
 
 
-def _exceptions(check: Checks, value: Any, names: set[str]) -> tuple[ExceptionRule, ...]:
-    if value is None:
-        return ()
-    rules = []
-    keys = frozenset({"target", "account", "kind", "reason", "owner", "expires"})
-    for index, item in enumerate(check.sequence(value, "exceptions")):
-        key = f"exceptions[{index}]"
-        data = check.mapping(item, key, keys)
-        values = {
-            name: check.string(check.require(data, key, name), f"{key}.{name}")
-            for name in ("target", "account", "reason", "owner")
-        }
-        check.known_name(values["target"], f"{key}.target", names)
-        kind = None
-        if data.get("kind") is not None:
-            kind_name = data["kind"]
-            if kind_name not in {kind.value for kind in FindingKind}:
-                raise check.fail(f"{key}.kind", f"unknown finding kind {kind_name!r}")
-            kind = FindingKind(kind_name)
-        expires = _expiry(check, check.require(data, key, "expires"), f"{key}.expires")
-        rules.append(ExceptionRule(kind=kind, expires=expires, **values))
-    return tuple(rules)
-
-
-def _expiry(check: Checks, value: Any, key: str) -> date:
-    """The last day an exception applies."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise check.fail(key, f"expected a date like 2027-01-31, got {value!r}")
-
-
-def _protected(check: Checks, value: Any, names: set[str]) -> tuple[Protected, ...]:
-    if value is None:
-        return ()
-    result = []
-    for index, item in enumerate(check.sequence(value, "protected")):
-        key = f"protected[{index}]"
-        data = check.mapping(item, key, frozenset({"target", "account"}))
-        target = check.string(check.require(data, key, "target"), f"{key}.target")
-        account = check.string(check.require(data, key, "account"), f"{key}.account")
-        check.known_name(target, f"{key}.target", names)
-        result.append(Protected(target, account))
-    return tuple(result)
-
-
-def _gate(check: Checks, value: Any) -> tuple[GateRule, ...]:
-    if value is None:
-        return ()
-    rules = []
-    for index, item in enumerate(check.sequence(value, "gate")):
-        key = f"gate[{index}]"
-        try:
-            rules.append(parse_rule(check.string(item, key)))
-        except ValueError as exc:
-            raise check.fail(key, str(exc)) from None
-    return tuple(rules)
-
-
-def _notify(check: Checks, value: Any) -> Notify | None:
+def _path(config: Path, value: str | None) -> Path | None:
+    """A path from the config, relative to its folder."""
     if value is None:
         return None
-    data = check.mapping(value, "notify", NOTIFY_KEYS)
-    variable = check.string(
-        check.require(data, "notify", "webhook_url_env"), "notify.webhook_url_env"
-    )
-    link = data.get("report_link")
-    when = data.get("when", "always")
-    if when not in NOTIFY_WHEN:
-        raise check.fail("notify.when", f"expected one of {', '.join(NOTIFY_WHEN)}, got {when!r}")
-    timeout = data.get("timeout_seconds", 10.0)
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else config.resolve().parent / candidate
+
+
+def _notify(keys: NotifyKeys | None) -> Notify | None:
+    if keys is None:
+        return None
     return Notify(
-        webhook_url_env=variable,
-        report_link=None if link is None else check.string(link, "notify.report_link"),
-        when=when,
-        timeout_seconds=check.number(timeout, "notify.timeout_seconds", float) or 10.0,
+        webhook_url_env=keys.webhook_url_env,
+        report_link=keys.report_link,
+        when=keys.when,
+        timeout_seconds=keys.timeout_seconds or 10.0,
     )

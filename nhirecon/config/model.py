@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from nhirecon.config.value_options import VALUE_KEYS
 from nhirecon.connectors.base import Connector, ConnectorContext
 from nhirecon.core.model import ExceptionRule, FindingKind, GateRule, Remediation
 from nhirecon.core.policy import CorrelationRule, Policy
@@ -18,32 +17,11 @@ DEFAULT_PATH: Final = "nhirecon.yaml"
 CONFIG_ENV: Final = "NHIRECON_CONFIG"
 
 ACTIONS: Final = {"disable": Remediation.DISABLE, "delete": Remediation.DELETE, "none": None}
-SPECIAL_MAP_KEYS: Final = frozenset({"origin", "version"})
-
-ENDPOINT_KEYS: Final = frozenset({"name", "connector", "map", "origin_values", *VALUE_KEYS})
-"""Keys of every input; the rest are the connector's own options."""
-SOURCE_KEYS: Final = ENDPOINT_KEYS | {"active_status", "include"}
-INCLUDE_KEYS: Final = ENDPOINT_KEYS
-TARGET_KEYS: Final = ENDPOINT_KEYS | {"correlate", "compare", "remediate"}
-TOP_KEYS: Final = frozenset(
-    {
-        "version",
-        "source",
-        "targets",
-        "policy",
-        "exceptions",
-        "protected",
-        "gate",
-        "history",
-        "notify",
-        "audit_log",
-    }
-)
-DEFAULT_CORRELATE: Final = ({"account": "email", "identity": "email"},)
+DEFAULT_CORRELATE: Final = (CorrelationRule("email", "email"),)
+"""The ``correlate`` rules of a target that names none."""
 
 
 NOTIFY_WHEN: Final = ("always", "changes", "failed")
-NOTIFY_KEYS: Final = frozenset({"webhook_url_env", "report_link", "when", "timeout_seconds"})
 
 
 @dataclass(frozen=True)
