@@ -158,8 +158,15 @@ def assert_refused(
 AWS = "01-aws-iam-credential-report"
 
 
-def test_01_aws_credential_report(run: Run, tmp_path: Path) -> None:
-    report = audit(run, tmp_path, AWS)
+@pytest.mark.parametrize(
+    ("name", "connector"),
+    [("nhirecon.yaml", "csv"), ("nhirecon.aws-credential-report.yaml", "aws-credential-report")],
+    ids=["csv connector", "aws-credential-report connector"],
+)
+def test_01_aws_credential_report(run: Run, tmp_path: Path, name: str, connector: str) -> None:
+    """The right result of expected.md, whether the report is read as a plain CSV with a
+    careful `map` or by the connector that knows its columns (no `map` at all)."""
+    report = audit(run, tmp_path, AWS, name)
     assert_result(
         report,
         findings={
@@ -179,12 +186,20 @@ def test_01_aws_credential_report(run: Run, tmp_path: Path) -> None:
     )
     aws = target(report, "aws")
     assert aws["accounts"] == 8
+    assert aws["connector"] == connector
     # N/A, no_information and not_supported are no value: 6 users have a last use (cara.diaz
-    # and temp-contractor never signed in), 4 have an access key 1.
+    # and temp-contractor never signed in), 4 have an active access key (the oldest one
+    # counts: ci-deploy's fresh key 2 does not hide its old key 1).
     counts = coverage(aws)
     assert counts["last_login_at"] == 6
     assert counts["credential_rotated_at"] == 4
     assert "dormant" not in not_evaluated(aws)
+    if connector == "aws-credential-report":
+        # The connector also reads the console password: 7 users say true or false (the
+        # root user's not_supported is no value), 3 signed in to the console.
+        assert counts["password_enabled"] == 7
+        assert counts["last_interactive_login_at"] == 3
+        assert "human-use" not in not_evaluated(aws)
 
 
 def test_01_aws_credential_report_without_sign_in_columns(run: Run, tmp_path: Path) -> None:
