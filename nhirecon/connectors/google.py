@@ -18,8 +18,6 @@ body carries no rate-limit header), is a wait with exponential back-off, up to
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
@@ -31,10 +29,8 @@ from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.google_users import (
     DEFAULT_MAP,
     MAX_PAGE,
-    RATE_REASONS,
     SCOPE,
     USERS_PATH,
-    google_error,
     next_token,
     page_users,
     user_view,
@@ -43,8 +39,8 @@ from nhirecon.connectors.json import row
 from nhirecon.connectors.scim_listing import MAX_RECORDS
 from nhirecon.errors import ConfigError, ConnectorError
 from nhirecon.http import google_auth
-from nhirecon.http.answers import DETAIL_LIMIT, HttpError, Response, error_detail
-from nhirecon.http.limits import Limits, rate_limit_wait, rate_limited
+from nhirecon.http.google_errors import GoogleGet
+from nhirecon.http.limits import Limits
 from nhirecon.http.transport import Transport
 from nhirecon.http.urls import url_problem
 
@@ -222,55 +218,8 @@ class GoogleConnector(Connector):
 
     def get(self, url: str) -> Any:
         """The JSON of a 200 answer; a rate-limited 403 is waited out and tried again."""
-        attempts = retry = 0
-        while True:
-            response = self.transport.request("GET", url)
-            attempts += response.attempts
-            if response.status == 200:
-                return response.json()
-            reasons, message = google_error(response)
-            if (
-                response.status == 403
-                and reasons & RATE_REASONS
-                and not rate_limited(response.headers)  # the transport retried those
-                and retry < self.retries
-            ):
-                retry += 1
-                self._wait(response, retry)
-                continue
-            raise self._failure(response, reasons, message, attempts)
-
-    def _wait(self, response: Response, retry: int) -> None:
-        told = rate_limit_wait(response.headers, time.time(), self.max_retry_wait)
-        if told is None:
-            ceiling = min(self.max_retry_wait, self.backoff * 2 ** (retry - 1))
-            told = ceiling / 2 + random.uniform(0, ceiling / 2)
-        log.info("%s: rate limited by Google; waiting %.1f s", response.url, told)
-        if told > 0:
-            self.transport.sleep(told)
-        self.transport.limiter.acquire()
-
-    def _failure(
-        self, response: Response, reasons: frozenset[str], message: str, attempts: int
-    ) -> HttpError:
-        """The error for an answer that is not 200: the URL and status, Google's message
-        and reasons (scrubbed of every secret before it is cut short), and a hint."""
-        redactor = self.transport.redactor()
-        said = error_detail(response, redactor)
-        if message:  # scrubbed, then cut short: no part of a secret survives the cut
-            flat = " ".join(redactor.scrub_text(message).split())
-            cut = flat if len(flat) <= DETAIL_LIMIT else flat[: DETAIL_LIMIT - 1] + "…"
-            said = f"Google says: {cut}"
-        if reasons:
-            said = f"{said} ({', '.join(sorted(reasons))})".strip()
-        limited = bool(reasons & RATE_REASONS) or response.status == 429
-        hint = "still rate limited after the retries" if limited else HINTS.get(response.status)
-        detail = "; ".join(part for part in (said, hint) if part)
-        if attempts > 1:
-            detail = f"{detail} (after {attempts} attempts)"
-        return HttpError(
-            response.method, response.url, response.status, redactor.scrub_message(detail)
-        )
+        reader = GoogleGet(self.transport, self.retries, self.backoff, self.max_retry_wait, HINTS)
+        return reader.json(url)
 
     def close(self) -> None:
         self.transport.close()

@@ -1,31 +1,27 @@
 """Users of the Admin SDK Directory API as Google documents them: the default mapping, a
-user as it is read (:func:`user_view`), one page of ``users.list`` checked, and Google's
-error body. Pure: no network (:mod:`nhirecon.connectors.google` sends the requests).
+user as it is read (:func:`user_view`) and one page of ``users.list`` checked. Pure: no
+network (:mod:`nhirecon.connectors.google` sends the requests; Google's error body is read
+by :mod:`nhirecon.http.google_errors`).
 
 Shapes from the Directory API reference: the ``users`` resource (``primaryEmail``,
 ``name.fullName``, ``emails[].address``, ``aliases``, ``organizations[]``,
 ``relations[]``, ``externalIds[]``, ``suspended``, ``archived``, ``lastLoginTime``,
-``creationTime``), ``users.list`` (``users``, ``nextPageToken``; ``maxResults`` 1 to
-500), and the JSON error format of Google APIs (``{"error": {"code", "message",
-"errors": [{"reason", ...}], "status"}}``).
+``creationTime``) and ``users.list`` (``users``, ``nextPageToken``; ``maxResults`` 1 to
+500).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from nhirecon.errors import ConnectorError, DataError
-from nhirecon.http.answers import Response
 
 USERS_PATH: Final = "/admin/directory/v1/users"
 SCOPE: Final = "https://www.googleapis.com/auth/admin.directory.user.readonly"
 MAX_PAGE: Final = 500
 """``maxResults`` of ``users.list``: 1 to 500 (the Directory API discovery document)."""
-RATE_REASONS: Final = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
-"""``errors[].reason`` values of a 403 that means "slow down", not "no"."""
 NEVER: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """Google's ``lastLoginTime`` for a user who never signed in: ``1970-01-01T00:00:00.000Z``."""
 ACTIVE: Final = "active"
@@ -111,26 +107,6 @@ def _primary_organization(organizations: object) -> object:
     if len(flagged) == 1:
         return flagged[0]
     return entries or None
-
-
-def google_error(response: Response) -> tuple[frozenset[str], str]:
-    """The ``errors[].reason`` values and the ``message`` of Google's error body
-    (``{"error": {"code", "message", "errors": [{"reason", ...}], "status"}}``)."""
-    try:
-        data = json.loads(response.body) if response.body.strip() else None
-    except (ValueError, RecursionError):
-        return frozenset(), ""
-    error = data.get("error") if isinstance(data, dict) else None
-    if not isinstance(error, dict):
-        return frozenset(), ""
-    errors = error.get("errors")
-    reasons = frozenset(
-        item["reason"]
-        for item in (errors if isinstance(errors, list) else ())
-        if isinstance(item, dict) and isinstance(item.get("reason"), str)
-    )
-    message = error.get("message")
-    return reasons, message if isinstance(message, str) else ""
 
 
 def page_users(data: object, url: str, page_size: int) -> list[Mapping[str, Any]]:
