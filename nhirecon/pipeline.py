@@ -16,7 +16,7 @@ from nhirecon import __version__
 from nhirecon.config import Config, Endpoint, Source, Target
 from nhirecon.connectors import registry
 from nhirecon.connectors.coverage import Coverage
-from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key
+from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key, names
 from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus, Step
 from nhirecon.core.credentials import SharedCredentials
 from nhirecon.core.duplicates import Duplicates
@@ -164,7 +164,7 @@ def target_rules(config: Config, target: Target) -> TargetRules:
         connector=target.endpoint.connector.name,
         compare=target.compare,
         remediate=target.remediate,
-        can_write=target.endpoint.connector.can_write,
+        can_write=target.endpoint.connector.writes(target.endpoint.options),
         protected=protected,
     )
 
@@ -326,12 +326,28 @@ def _source_broad(config: Config, source: SourceData) -> list[BroadEntry]:
     return named.broad()
 
 
-def _names(account: Record, wanted: str | None) -> bool:
-    """Whether one of the account's usernames or emails is ``wanted`` (case-folded)."""
-    return wanted in {
-        key_for(value, "casefold")
-        for value in (*account.values("username"), *account.values("email"))
-    }
+def _names(account: Record, wanted: str | None, exact: bool) -> bool:
+    """Whether one of the account's usernames or emails is ``wanted``: case-insensitively
+    but otherwise exactly (as an allowlist entry names it), or, not ``exact``, after
+    compatibility folding too (a look-alike)."""
+    if exact:
+        return wanted in names(account)
+    values = (*account.values("username"), *account.values("email"))
+    return wanted in {key_for(value, "casefold") for value in values}
+
+
+def _not_one(target: str, query: str, exact: list[Record], folded: list[Record]) -> str:
+    """Why ``explain`` found no one account; look-alikes are listed, never taken for it."""
+    if len(exact) > 1:
+        ids = ", ".join(sorted(account.id for account in exact))
+        return (
+            f"target {target!r} has {len(exact)} accounts named {query!r} ({ids}): name one by id"
+        )
+    message = f"target {target!r} has no account {query!r}"
+    if folded:
+        ids = ", ".join(sorted(f"{account.id} ({account.label!r})" for account in folded))
+        message = f"{message}; look-alikes, named only after Unicode folding: {ids}"
+    return message
 
 
 @dataclass(frozen=True)
@@ -353,18 +369,22 @@ def explain(config: Config, target_name: str, query: str, *, now: datetime) -> E
     exception naming several) are the audit's."""
     target = config.target(target_name)
     source = pull_source(config.source)
-    wanted = key_for(query, "casefold")
     correlator = Correlator(IdentityIndex(source.identities), target.correlate)
     named = allowlist_tally(config, target.name)
     duplicates = Duplicates()
-    account = None
+    by_id, exact, folded = None, [], []
     for candidate in _accounts(registry.pull(target.endpoint), target, _quiet):
         named.see(candidate)
         duplicates.see(candidate, correlator.link(candidate))
-        if candidate.id == query or (account is None and _names(candidate, wanted)):
-            account = candidate  # ids are unique: an id match is never replaced
+        if candidate.id == query:
+            by_id = candidate
+        elif _names(candidate, entry_key(query), exact=True):
+            exact.append(candidate)
+        elif _names(candidate, key_for(query, "casefold"), exact=False):
+            folded.append(candidate)
+    account = by_id or (exact[0] if len(exact) == 1 else None)
     if account is None:
-        raise UsageError(f"target {target_name!r} has no account {query!r}")
+        raise UsageError(_not_one(target_name, query, exact, folded))
     trail: list[Step] = []
     link = correlator.link(account, trail)
     rules = target_rules(config, target)

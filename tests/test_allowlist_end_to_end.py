@@ -189,3 +189,34 @@ def test_a_shadow_account_is_reported_end_to_end(run: Run, write: Write) -> None
         "alice@corp.example"
     ]
     assert report["gate"]["passed"] is False
+
+
+def test_explain_never_takes_a_lookalike_for_the_account_asked(
+    run: Run, estate: Path, write: Write
+) -> None:
+    base = ("-c", str(estate), "--now", NOW_TEXT)
+    shown = run("explain", "app", "breakglass", *base)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("account u3 in app")  # BreakGlass, not the full-width one
+    write(
+        "app.csv",
+        """
+        id,username,email,origin,active
+        u4,ｂｒｅａｋｇｌａｓｓ,,jit,true
+        """,
+    )
+    refused = run("explain", "app", "breakglass", *base)
+    assert refused.returncode == 2
+    assert "no account 'breakglass'; look-alikes" in refused.stderr and "u4" in refused.stderr
+    write(
+        "app.csv",
+        """
+        id,username,email,origin,active
+        u3,BreakGlass,,scim,true
+        u6,breakglass,,jit,true
+        """,
+    )
+    several = run("explain", "app", "breakglass", *base)
+    assert several.returncode == 2
+    assert "2 accounts named 'breakglass' (u3, u6): name one by id" in several.stderr
+    assert run("explain", "app", "u6", *base).stdout.startswith("account u6 in app")

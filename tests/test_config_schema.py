@@ -385,3 +385,19 @@ def test_validate_names_every_input_file_that_is_not_there(run: Run, write: Writ
     (path.parent / "exports").rmdir()
     write("conf/exports", "[]\n")
     assert run("validate", "-c", str(path)).returncode == 0
+
+
+@pytest.mark.parametrize("key", ["dormant_days", "credential_max_age_days", "orphan_grace_days"])
+def test_a_day_limit_too_large_for_a_date_span_is_a_config_error(key: str, tmp_path: Path) -> None:
+    from nhirecon import config as configs
+    from nhirecon.errors import ConfigError
+
+    (tmp_path / "hr.csv").write_text("id\nE1\n", encoding="utf-8")
+    path = tmp_path / "nhirecon.yaml"
+    path.write_text(
+        "version: 1\nsource: {name: hr, connector: csv, path: hr.csv, map: {id: id}}\n"
+        f"targets: []\npolicy: {{{key}: 2147483648}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=rf"policy\.{key}: at most 36500 days"):
+        configs.load(path)

@@ -120,3 +120,32 @@ def test_the_report_guards_every_column_that_carries_data() -> None:
     # every cell that leaves the guard starts with no formula character
     for name, value in row.items():
         assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (name, value)
+
+
+@pytest.mark.parametrize("breaker", ["\r", "\n", "\r\n", "\u2028"])
+def test_a_line_break_in_a_value_cannot_start_a_row_with_a_formula(breaker: str) -> None:
+    import csv
+    import io
+
+    from nhirecon.core.findings import make
+    from nhirecon.core.gate import evaluate
+    from nhirecon.core.model import FindingKind, Record, Remediation
+    from nhirecon.core.report import Report
+    from nhirecon.reporters.csv import CsvReporter
+    from tests.factories import NOW
+
+    name = f"x{breaker}=cmd|'/C calc'!A0"
+    finding = make(
+        FindingKind.ORPHAN,
+        "app",
+        Record(id="z1", location="app.json:1", username=name),
+        None,
+        f"{name}: owned by no identity",
+        {},
+        (Remediation.MANUAL, ""),
+    )
+    report = Report("0", NOW, "hr", "csv", 1, (), (finding,), (), evaluate((), [finding]))
+    rows = list(csv.reader(io.StringIO(CsvReporter().render(report), newline="")))
+    assert len(rows) == 2, "the header and one row: the break stays inside its cell"
+    assert rows[1][5] == name
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)

@@ -455,3 +455,28 @@ def test_a_real_browser_shows_hostile_values_as_text(tmp_path: Path) -> None:
     page = Page(shown.stdout)
     assert page.body.get("data-enhanced") == "yes"  # only the page's own script ran
     _check_shown_as_text(page, HOSTILE)
+
+
+def test_control_and_bidi_characters_are_shown_escaped_not_written_raw() -> None:
+    from nhirecon.core.findings import make
+    from nhirecon.core.gate import evaluate
+    from nhirecon.core.model import FindingKind, Record, Remediation
+    from nhirecon.core.report import Report, TargetStats
+    from tests.factories import NOW
+
+    name = "evil\x1b]52;c;aGk=\x07\x1b[2Jbidi\u202egnp.exe\u2028x"
+    finding = make(
+        FindingKind.ORPHAN,
+        "app",
+        Record(id="z1", location="app.json:1", username=name, display_name=name),
+        None,
+        f"{name}: owned by no identity",
+        {},
+        (Remediation.MANUAL, ""),
+    )
+    stats = (TargetStats("app", "json", 1, 0, 1, 0, 0),)
+    report = Report("0", NOW, "hr", "csv", 1, stats, (finding,), (), evaluate((), [finding]))
+    page = HtmlReporter().render(report)
+    for raw in ("\x1b", "\x07", "\u202e", "\u2028"):
+        assert raw not in page
+    assert r"evil\x1b]52;c;aGk=\x07\x1b[2Jbidi\u202egnp.exe\u2028x" in page

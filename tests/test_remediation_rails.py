@@ -28,6 +28,7 @@ from nhirecon.remediation import plan_file, rails
 from nhirecon.remediation.actions import ApplyResult, Outcome
 
 from .conftest import Run, nhirecon_command
+from .conftest import default_audit_log as default_audit_log_under
 from .scim_server import (
     EXPECTED_ACTIONS,
     HR_CSV,
@@ -86,10 +87,15 @@ def writes(server: ScimServer, since: int = 0) -> Counter[str]:
 
 
 def audit_log(folder: Path) -> list[dict[str, Any]]:
-    path = folder / ".nhirecon" / "actions.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The default audit log of the config in ``folder``: in this process's state folder,
+    or in ``folder/state``, where the runs of the installed command keep it."""
+    from nhirecon.state.paths import default_audit_log
+
+    config = folder / "nhirecon.yaml"
+    for path in (default_audit_log(config), default_audit_log_under(folder / "state", config)):
+        if path.exists():
+            return [json.loads(line) for line in path.read_text().splitlines()]
+    return []
 
 
 def by_name(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

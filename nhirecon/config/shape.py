@@ -18,6 +18,7 @@ from nhirecon.config.inputs import SourceKeys, TargetKeys
 from nhirecon.config.model import NOTIFY_WHEN
 from nhirecon.config.types import (
     Count,
+    Days,
     Expiry,
     GateText,
     Percent,
@@ -37,11 +38,11 @@ DEFAULTS = Policy()
 class PolicyKeys(Keys):
     """Thresholds of the rules and of the `--apply` rails."""
 
-    dormant_days: Count = DEFAULTS.dormant_days
+    dormant_days: Days = DEFAULTS.dormant_days
     """No sign-in or use for longer than this many days is `dormant`."""
-    credential_max_age_days: Count = DEFAULTS.credential_max_age_days
+    credential_max_age_days: Days = DEFAULTS.credential_max_age_days
     """A credential older than this many days is overdue for rotation."""
-    orphan_grace_days: Count = DEFAULTS.orphan_grace_days
+    orphan_grace_days: Days = DEFAULTS.orphan_grace_days
     """Orphans created within this many days are not reported."""
     max_actions: Count = DEFAULTS.max_actions
     """Most actions in one run, over all targets, disables and deletes together."""

@@ -68,7 +68,24 @@ def _percent(value: Any) -> float:
 
 
 Count = Annotated[int, PlainValidator(_whole), WithJsonSchema({"type": "integer", "minimum": 0})]
-"""A whole number, zero or more (days, actions)."""
+"""A whole number, zero or more (actions)."""
+MAX_DAYS = 36_500
+"""A hundred years: the most any day limit may be (a larger one cannot be a date span)."""
+
+
+def _days(value: Any) -> int:
+    days = _whole(value)
+    if days > MAX_DAYS:
+        raise problem(f"at most {MAX_DAYS} days (a hundred years), got {days}")
+    return days
+
+
+Days = Annotated[
+    int,
+    PlainValidator(_days),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_DAYS}),
+]
+"""A number of days, from 0 to :data:`MAX_DAYS`."""
 Seconds = Annotated[
     float, PlainValidator(_number), WithJsonSchema({"type": "number", "minimum": 0})
 ]

@@ -72,6 +72,20 @@ class Connector(ABC):
         return None if mapper is None else mapper.coverage
 
     @classmethod
+    def writes(cls, options: Mapping[str, Any]) -> frozenset[str]:
+        """The remediations it can perform with these options: :attr:`can_write`, unless
+        an option narrows it (``aws-iam`` writes access keys, never users)."""
+        return cls.can_write
+
+    @classmethod
+    def locate(cls, options: Mapping[str, Any], context: ConnectorContext) -> str | None:
+        """Where it reads and writes, as a plan records it (``apply`` refuses a plan made
+        for another place): the ``url`` option; ``None`` for a file export. A live
+        connector without a ``url`` says what it reaches (``aws-iam``: the account)."""
+        url = options.get("url")
+        return url.rstrip("/") if isinstance(url, str) else None
+
+    @classmethod
     def options(cls) -> dict[str, inspect.Parameter]:
         """The connector's own options: its keyword-only constructor arguments."""
         signature = inspect.signature(cls.__init__)

@@ -24,6 +24,14 @@ BUILTIN_CLASSES: Final[Mapping[str, str]] = {
     "json": "nhirecon.connectors.json:JsonConnector",
     "yaml": "nhirecon.connectors.yaml:YamlConnector",
     "scim": "nhirecon.connectors.scim:ScimConnector",
+    "ldap": "nhirecon.connectors.ldap:LdapConnector",
+    "entra": "nhirecon.connectors.entra:EntraConnector",
+    "okta": "nhirecon.connectors.okta:OktaConnector",
+    "google": "nhirecon.connectors.google:GoogleConnector",
+    "aws-iam": "nhirecon.connectors.aws_iam:AwsIamConnector",
+    "github": "nhirecon.connectors.github:GithubConnector",
+    "gcp": "nhirecon.connectors.gcp:GcpConnector",
+    "aws-credential-report": "nhirecon.connectors.aws_credential_report:AwsCredentialReportConnector",  # noqa: E501
 }
 """Each built-in connector's name and where its class is (``module:Class``). A module is
 imported only when its connector is used or listed, so that a command that reads no

@@ -102,9 +102,10 @@ class Plan:
 
 
 def target_url(target: Target) -> str | None:
-    """The service URL of a live target, normalised; ``None`` for file exports."""
-    url = target.endpoint.options.get("url")
-    return str(url).rstrip("/") if isinstance(url, str) else None
+    """The service URL of a live target, normalised; ``None`` for file exports. A connector
+    without a ``url`` option names what it reaches (``aws-iam`` asks AWS which account)."""
+    endpoint = target.endpoint
+    return endpoint.connector.locate(endpoint.options, endpoint.context)
 
 
 def strongest(actions: Iterable[Remediation]) -> Remediation:
@@ -160,7 +161,8 @@ def manual_items(findings: Iterable[Finding]) -> tuple[ManualItem, ...]:
 
 def build(config: Config, report: Report, *, created_at: datetime) -> Plan:
     """The plan for a report made with ``config``."""
-    urls = {target.name: target_url(target) for target in config.targets}
+    reported = {stats.name for stats in report.targets}
+    urls = {target.name: target_url(target) for target in config.targets if target.name in reported}
     return Plan(
         created_at=created_at,
         evaluated_at=report.generated_at,

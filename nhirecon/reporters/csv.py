@@ -62,7 +62,9 @@ class CsvReporter(Reporter):
 
     def render(self, report: Report) -> str:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        # CRLF, as RFC 4180 writes it: the csv module then quotes every cell that holds a
+        # CR or an LF, so a value with a bare CR cannot end a row and start a formula.
+        writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(COLUMNS)
         for finding in report.findings:
             account, identity = finding.account, finding.identity

@@ -22,8 +22,10 @@ from functools import cache
 from typing import Final
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from nhirecon.core.report import RunTrend
+from nhirecon.core.text import inert
 from nhirecon.core.values import as_utc, format_datetime
 
 PAGE: Final = "report.html.j2"
@@ -46,12 +48,24 @@ MONTHS: Final = (
 """English month names, fixed here so that the page never depends on the locale."""
 
 
+def _visible(value: object) -> object:
+    """Every value a template writes, with control and formatting characters shown escaped
+    (``\\x1b``, ``\\u202e``): they are not valid HTML text (WHATWG HTML, "control
+    characters"), a terminal that prints the file would obey them, and a bidirectional
+    override would show a name reversed. Printable text is written exactly (and escaped for
+    HTML by autoescape)."""
+    if isinstance(value, Markup):  # the output of a macro of the template: already safe
+        return value
+    return inert(value) if isinstance(value, str) else value
+
+
 @cache
 def environment() -> Environment:
     """The one template environment: packaged templates, everything escaped."""
     return Environment(
         loader=PackageLoader("nhirecon.reporters", "templates"),
         autoescape=True,
+        finalize=_visible,
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
