@@ -86,12 +86,16 @@ def test_plain_validate_says_a_pipe_or_device_export_is_invalid(
     assert result.stdout == ""
 
 
-def test_plain_validate_still_reads_nothing(tmp_path: Path) -> None:
-    """A missing or broken export is left for ``--connect``: plain validate only looks."""
+def test_plain_validate_looks_at_exports_but_reads_none(tmp_path: Path) -> None:
+    """A missing export is named; a broken one is left for ``--connect``, which reads it."""
     config_with(tmp_path, "target", "later.csv")
+    missing = nhirecon(tmp_path, "validate")
+    assert missing.returncode == 3
+    assert "targets[0].path: later.csv: file not found" in missing.stderr
+    (tmp_path / "later.csv").write_bytes(b"\x00\xff not, a csv\n")
     result = nhirecon(tmp_path, "validate")
     assert result.returncode == 0, result.stderr
-    assert "valid (1 source inputs, 1 targets)" in result.stdout
+    assert "valid (1 source input, 1 target)" in result.stdout
 
 
 # --- the config ----------------------------------------------------------------------------

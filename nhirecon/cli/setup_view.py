@@ -34,9 +34,10 @@ def _dumps(document: object) -> str:
 
 
 def validate_text(loaded: Config, counts: Counts) -> str:
+    inputs, targets = len(loaded.source.inputs), len(loaded.targets)
     lines = [
-        f"{loaded.path}: valid ({len(loaded.source.inputs)} source inputs, "
-        f"{len(loaded.targets)} targets)"
+        f"{loaded.path}: valid ({inputs} source input{'s' if inputs != 1 else ''}, "
+        f"{targets} target{'s' if targets != 1 else ''})"
     ]
     if counts is not None:
         for endpoint in _endpoints(loaded):
