@@ -538,3 +538,11 @@ def test_history_json_of_a_broken_file_prints_nothing(run: Run, tmp_path: Path) 
     result = run("history", "--file", str(broken), "-f", "json")
     assert result.returncode == 2 and result.stdout == ""
     assert "not a usable nhirecon history file" in result.stderr
+
+
+def test_history_of_a_file_that_is_not_there_is_an_error_not_an_empty_history(
+    run: Run, tmp_path: Path
+) -> None:
+    done = run("history", "--file", str(tmp_path / "typo.db"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "typo.db: no such history file" in done.stderr

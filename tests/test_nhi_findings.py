@@ -151,3 +151,24 @@ def test_both_kinds_end_to_end(run: Run, write: Write) -> None:
         {"rule": "dormant", "reason": "the input provides no last_login_at"},
         {"rule": "stale-credential", "reason": "the input provides no credential_rotated_at"},
     ]
+
+
+def test_a_password_enabled_value_that_is_not_yes_or_no_names_the_row(
+    run: Run, write: Write
+) -> None:
+    write("hr.csv", "id,email\nE1,ana@corp.example\n")
+    write("aws.csv", "id,email,console\nu1,ana@corp.example,maybe\n")
+    config = write(
+        "nhirecon.yaml",
+        """
+        version: 1
+        source: {name: hr, connector: csv, path: hr.csv, map: {id: id, email: email}}
+        targets:
+          - {name: aws, connector: csv, path: aws.csv,
+             map: {id: id, email: email, password_enabled: console}}
+        """,
+    )
+    done = run("audit", "-c", str(config), "--now", NOW_TEXT, "--no-history")
+    assert done.returncode == 3
+    assert "aws.csv:2" in done.stderr and "'maybe' is not a yes/no value" in done.stderr
+    assert "active_values" not in done.stderr

@@ -117,6 +117,10 @@ def history_command(
         from nhirecon.state import history, history_db, tracking
 
         if file is not None:
+            from nhirecon.errors import UsageError
+
+            if not file.exists() and not file.is_symlink():  # a typo, not an empty history
+                raise UsageError(f"{file}: no such history file")
             path = file
         elif config_path is None and not config_file(None).exists():
             path = history_db.default_path()

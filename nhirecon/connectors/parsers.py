@@ -155,6 +155,18 @@ def several_without_nulls(value: str | Several | None, nulls: frozenset[str]) ->
 # Closed value maps -----------------------------------------------------------------------
 
 
+def yes_no(raw: object) -> bool | None:
+    """A yes/no field other than ``active`` (``password_enabled``): the usual words only,
+    since ``active_values`` is about ``active`` alone."""
+    try:
+        return parse_bool(raw)
+    except ValueError_:
+        raise ValueError_(
+            f"{raw!r} is not a yes/no value (true/false, yes/no, 1/0, enabled/disabled,"
+            " active/inactive)"
+        ) from None
+
+
 def active_reader(words: Mapping[str, bool] | None) -> Reader:
     """``active``: the words of SPEC §3, or exactly the words of ``active_values``."""
     if words is None:

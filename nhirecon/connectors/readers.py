@@ -30,7 +30,7 @@ class Readers:
             "origin": parsers.without_nulls(parsers.origin_reader(context.origin_values), nulls),
             "groups": parsers.without_nulls(parsers.groups, nulls),
             "id": parsers.without_nulls(parsers.identifier, nulls),
-            "password_enabled": parsers.without_nulls(parsers.active_reader(None), nulls),
+            "password_enabled": parsers.without_nulls(parsers.yes_no, nulls),
         }
         self.text = parsers.without_nulls(parsers.single, nulls)
 
