@@ -368,3 +368,23 @@ def test_a_report_in_place_of_a_regular_file_is_replaced_and_private(
     result = nhirecon(tmp_path, "audit", "--now", NOW, "-f", "json", "-o", "report.json")
     assert result.returncode == 0, result.stderr
     assert old.read_text().startswith("{\n") and mode(old) == 0o600
+
+
+def test_a_link_where_sqlite_keeps_the_journal_is_named_and_its_target_untouched(
+    tmp_path: Path,
+) -> None:
+    from nhirecon.state import history_db
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    folder = tmp_path / "hist"
+    folder.mkdir()
+    (folder / "history.db-journal").symlink_to(victim)
+    journal = r"history\.db-journal: is a symbolic link"
+    with (
+        pytest.raises(history_db.HistoryError, match=journal),
+        history_db.writing(folder / "history.db"),
+    ):
+        pass
+    assert victim.read_text() == "keep me\n"
+    assert not (folder / "history.db").exists() or (folder / "history.db").stat().st_size == 0

@@ -167,10 +167,34 @@ def _there(path: Path) -> bool:
     return True
 
 
+JOURNALS: Final = ("-journal", "-wal", "-shm")
+"""The files SQLite keeps beside a database, which it opens by name."""
+
+
+def _journals_there(path: Path) -> None:
+    """Refuse a link, pipe, device or folder where SQLite would put a journal: it would
+    write through it, or fail with a message that blames the history itself."""
+    for suffix in JOURNALS:
+        side = path.with_name(path.name + suffix)
+        try:
+            status = os.lstat(side)
+        except FileNotFoundError:
+            continue
+        reason = (
+            "is a symbolic link" if stat.S_ISLNK(status.st_mode) else irregular(status.st_mode)
+        )
+        if reason:
+            raise HistoryError(
+                f"{side}: {reason}, where SQLite keeps the journal of the history {path};"
+                " move it aside"
+            )
+
+
 def _pin(path: Path) -> int:
     """Create the folders (0700) and an empty file (0600) unless they exist, and open the
     file without following a link: the descriptor pins the file SQLite is then given."""
     make_folder(path.parent)
+    _journals_there(path)
     handle, created = None, False
     if not _there(path):
         try:
