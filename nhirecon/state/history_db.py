@@ -180,9 +180,7 @@ def _journals_there(path: Path) -> None:
             status = os.lstat(side)
         except FileNotFoundError:
             continue
-        reason = (
-            "is a symbolic link" if stat.S_ISLNK(status.st_mode) else irregular(status.st_mode)
-        )
+        reason = "is a symbolic link" if stat.S_ISLNK(status.st_mode) else irregular(status.st_mode)
         if reason:
             raise HistoryError(
                 f"{side}: {reason}, where SQLite keeps the journal of the history {path};"
