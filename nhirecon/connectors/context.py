@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from nhirecon.core.model import Origin
+from nhirecon.errors import ConfigError
 
 Lookup = Callable[[str], object]
 """Reads one mapped name (a column, a dotted path, a SCIM path) from a raw row."""
@@ -89,6 +90,23 @@ class ConnectorContext:
     ``correlate`` rules, or for a source input the identity side of every target's.
     ``None`` when not known (a context built outside the config): every mapped field then
     counts as driving a decision (SPEC §3.2)."""
+
+    def option_key(self, option: str) -> str:
+        """The key path of one of its options, for messages: ``targets[2].ca_bundle``."""
+        return f"{self.key}.{option}" if self.key else option
+
+    def ca_bundle(self, path: str | None) -> Path | None:
+        """The ``ca_bundle`` option of a live connector: the PEM file of CA certificates,
+        resolved like every path of the config; a missing file is a config error."""
+        if not path:
+            return None
+        bundle = self.resolve(path)
+        if not bundle.is_file():
+            raise ConfigError(
+                f"{bundle}: no such file (a PEM file of CA certificates)",
+                key=self.option_key("ca_bundle"),
+            )
+        return bundle
 
     def resolve(self, path: str) -> Path:
         """A path from the config: relative to the config's folder, shown relative to the

@@ -17,9 +17,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Final, Literal
 
-import urllib3
-from urllib3.exceptions import InsecureRequestWarning
-
 from nhirecon.connectors import entra_objects
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.entra_auth import (
@@ -34,6 +31,7 @@ from nhirecon.connectors.graph_paging import MAX_RECORDS, GraphClient, Hint
 from nhirecon.connectors.json import dotted_has, dotted_lookup
 from nhirecon.errors import ConfigError, ConnectorError
 from nhirecon.http.limits import Limits
+from nhirecon.http.tls import warn_unverified
 from nhirecon.http.transport import Transport
 from nhirecon.http.urls import url_problem
 
@@ -47,7 +45,6 @@ _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VERSIONED = re.compile(r"/(v1\.0|beta)/?$", re.IGNORECASE)
 NON_PREMIUM: Final = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
-_UNVERIFIED: set[str] = set()
 
 
 class EntraConnector(Connector):
@@ -111,14 +108,11 @@ class EntraConnector(Connector):
         role = "target" if context.key.startswith("targets") else "source"
         self.where = f"{role} {context.name!r} (Entra ID {self.kind.label})"
         self._check_sign_in_map(context)
-        bundle = context.resolve(ca_bundle) if ca_bundle else None
-        if bundle is not None and not bundle.is_file():
-            raise ConfigError(
-                f"{bundle}: no such file (a PEM file of CA certificates)",
-                key=self._key("ca_bundle"),
-            )
+        bundle = context.ca_bundle(ca_bundle)
         if not verify_tls:
-            _warn_unverified(context.key, self.graph_url)
+            warn_unverified(
+                context.key, self.graph_url, service="Microsoft Graph", receives="its tokens"
+            )
         credentials = EntraCredentials(
             url=token_url(login_url.rstrip("/"), tenant_id),
             client_id=client_id,
@@ -283,18 +277,3 @@ class EntraConnector(Connector):
 
     def close(self) -> None:
         self.transport.close()
-
-
-def _warn_unverified(key: str, url: str) -> None:
-    """Say, once per service, that ``verify_tls: false`` lets anyone pose as it."""
-    urllib3.disable_warnings(InsecureRequestWarning)
-    if url in _UNVERIFIED or not url.casefold().startswith("https:"):
-        return
-    _UNVERIFIED.add(url)
-    log.warning(
-        "%s%s: TLS certificate verification is off (verify_tls: false): anyone on the way"
-        " can pose as Microsoft Graph and receive its tokens; set ca_bundle to trust a"
-        " private CA instead",
-        f"{key} " if key else "",
-        url,
-    )

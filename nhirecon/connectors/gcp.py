@@ -25,17 +25,14 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Literal
 from urllib.parse import quote, urlencode
 
-import urllib3
-from urllib3.exceptions import InsecureRequestWarning
-
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.json import row
 from nhirecon.connectors.scim_listing import MAX_RECORDS
-from nhirecon.errors import ConfigError, ConnectorError, DataError
+from nhirecon.errors import ConnectorError, DataError
 from nhirecon.http import google_auth
 from nhirecon.http.google_errors import GoogleGet
 from nhirecon.http.limits import Limits
-from nhirecon.http.transport import Transport
+from nhirecon.http.tls import warn_unverified
 from nhirecon.http.urls import url_problem
 
 log = logging.getLogger(__name__)
@@ -139,23 +136,15 @@ class GcpConnector(Connector):
         self.max_records = max_records
         self.api_url = api_url.rstrip("/")
         self.accounts_url = f"{self.api_url}/v1/projects/{quote(project, safe='')}/serviceAccounts"
-        bundle = context.resolve(ca_bundle) if ca_bundle else None
-        if bundle is not None and not bundle.is_file():
-            raise ConfigError(
-                f"{bundle}: no such file (a PEM file of CA certificates)", key=f"{prefix}ca_bundle"
-            )
-        where = f"{prefix}credentials_env"
-        key = google_auth.read_key(credentials_env, where)
-        sign = google_auth.rs256_signer(key, variable=credentials_env, where=where)
-        endpoint = token_url or key.token_uri or google_auth.GOOGLE_TOKEN_URL
-        problem = url_problem(endpoint, allow_http=allow_http)
-        if problem:
-            named = "token_url" if token_url else "credentials_env"
-            origin = "" if token_url else f" (the token_uri of the key in {credentials_env})"
-            raise ConfigError(f"{endpoint}{origin}: {problem}", key=f"{prefix}{named}")
-        if not verify_tls and self.api_url.casefold().startswith("https:"):
-            _warn_unverified(context.key, self.api_url)
-        self.transport = Transport(
+        bundle = context.ca_bundle(ca_bundle)
+        if not verify_tls:
+            warn_unverified(context.key, self.api_url)
+        self.transport = google_auth.service_account_transport(
+            credentials_env=credentials_env,
+            token_url=token_url,
+            scope=SCOPE,
+            subject=None,
+            service=self.api_url,
             limits=Limits(
                 timeout=float(timeout),
                 retries=retries,
@@ -165,12 +154,10 @@ class GcpConnector(Connector):
                 rate_limit_per_minute=rate_limit_per_minute,
                 max_response_mb=float(max_response_mb),
             ),
-            credentials=google_auth.JwtBearer(
-                key=key, token_url=endpoint, scopes=(SCOPE,), sign=sign, subject=None
-            ),
+            allow_http=allow_http,
             verify_tls=verify_tls,
             ca_bundle=str(bundle) if bundle else None,
-            service=self.api_url,
+            prefix=prefix,
         )
         self.reader = GoogleGet(
             self.transport, retries, float(backoff), float(max_retry_wait), HINTS
@@ -359,20 +346,3 @@ def _next_token(data: Mapping[str, Any], url: str) -> str | None:
     if not isinstance(token, str):
         raise ConnectorError(f"GET {url}: `nextPageToken` is not a string: {token!r}")
     return token
-
-
-_UNVERIFIED: set[str] = set()
-
-
-def _warn_unverified(key: str, url: str) -> None:
-    """Say, once per service, that ``verify_tls: false`` lets anyone pose as Google."""
-    urllib3.disable_warnings(InsecureRequestWarning)
-    if url not in _UNVERIFIED:
-        _UNVERIFIED.add(url)
-        log.warning(
-            "%s%s: TLS certificate verification is off (verify_tls: false): anyone on the"
-            " way can pose as the service and receive its credentials; set ca_bundle to"
-            " trust a private CA instead",
-            f"{key} " if key else "",
-            url,
-        )

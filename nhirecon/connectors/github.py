@@ -24,9 +24,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final, Literal
 from urllib.parse import quote, urlencode
 
-import urllib3
-from urllib3.exceptions import InsecureRequestWarning
-
 from nhirecon.connectors import github_records as gh
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.json import row
@@ -36,13 +33,13 @@ from nhirecon.http import links
 from nhirecon.http.answers import DETAIL_LIMIT, HttpError, Response, error_detail
 from nhirecon.http.auth import Bearer
 from nhirecon.http.limits import Limits, rate_limit_wait, rate_limited
+from nhirecon.http.tls import warn_unverified
 from nhirecon.http.transport import Transport
 
 log = logging.getLogger(__name__)
 
 SECONDARY: Final = "secondary rate limit"
 SHOWN: Final = 200
-_UNVERIFIED: set[str] = set()
 
 
 def github_token(variable: str, key: str) -> Bearer:
@@ -111,13 +108,9 @@ class GithubConnector(Connector):
         self.max_retry_wait = float(max_retry_wait)
         self.max_records = max_records
         self.token_env = token_env
-        bundle = context.resolve(ca_bundle) if ca_bundle else None
-        if bundle is not None and not bundle.is_file():
-            raise ConfigError(
-                f"{bundle}: no such file (a PEM file of CA certificates)", key=f"{prefix}ca_bundle"
-            )
+        bundle = context.ca_bundle(ca_bundle)
         if not verify_tls and self.api_url.casefold().startswith("https:"):
-            _warn_unverified(context.key, self.api_url)
+            warn_unverified(context.key, self.api_url, service="GitHub", receives="the token")
         self.transport = Transport(
             limits=Limits(
                 timeout=float(timeout),
@@ -372,16 +365,3 @@ def _login(user: Mapping[str, Any], base: str) -> str:
     if not isinstance(login, str) or not login.strip():
         raise ConnectorError(f"{base}: user {user.get('id')!r} has no login")
     return login
-
-
-def _warn_unverified(key: str, url: str) -> None:
-    """Say, once per service, that ``verify_tls: false`` lets anyone pose as GitHub."""
-    urllib3.disable_warnings(InsecureRequestWarning)
-    if url not in _UNVERIFIED:
-        _UNVERIFIED.add(url)
-        log.warning(
-            "%s%s: TLS certificate verification is off (verify_tls: false): anyone on the way"
-            " can pose as GitHub and receive the token; set ca_bundle to trust a private CA",
-            f"{key} " if key else "",
-            url,
-        )

@@ -22,9 +22,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
-import urllib3
-from urllib3.exceptions import InsecureRequestWarning
-
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.google_users import (
     DEFAULT_MAP,
@@ -37,11 +34,11 @@ from nhirecon.connectors.google_users import (
 )
 from nhirecon.connectors.json import row
 from nhirecon.connectors.scim_listing import MAX_RECORDS
-from nhirecon.errors import ConfigError, ConnectorError
+from nhirecon.errors import ConnectorError
 from nhirecon.http import google_auth
 from nhirecon.http.google_errors import GoogleGet
 from nhirecon.http.limits import Limits
-from nhirecon.http.transport import Transport
+from nhirecon.http.tls import warn_unverified
 from nhirecon.http.urls import url_problem
 
 log = logging.getLogger(__name__)
@@ -112,23 +109,15 @@ class GoogleConnector(Connector):
         self.backoff = float(backoff)
         self.max_retry_wait = float(max_retry_wait)
         self.max_records = max_records
-        bundle = context.resolve(ca_bundle) if ca_bundle else None
-        if bundle is not None and not bundle.is_file():
-            raise ConfigError(
-                f"{bundle}: no such file (a PEM file of CA certificates)", key=f"{prefix}ca_bundle"
-            )
-        where = f"{prefix}credentials_env"
-        key = google_auth.read_key(credentials_env, where)
-        sign = google_auth.rs256_signer(key, variable=credentials_env, where=where)
-        endpoint = token_url or key.token_uri or google_auth.GOOGLE_TOKEN_URL
-        problem = url_problem(endpoint, allow_http=allow_http)
-        if problem:
-            named = "token_url" if token_url else "credentials_env"
-            origin = "" if token_url else f" (the token_uri of the key in {credentials_env})"
-            raise ConfigError(f"{endpoint}{origin}: {problem}", key=f"{prefix}{named}")
-        if not verify_tls and self.api_url.casefold().startswith("https:"):
-            _warn_unverified(context.key, self.api_url)
-        self.transport = Transport(
+        bundle = context.ca_bundle(ca_bundle)
+        if not verify_tls:
+            warn_unverified(context.key, self.api_url)
+        self.transport = google_auth.service_account_transport(
+            credentials_env=credentials_env,
+            token_url=token_url,
+            scope=SCOPE,
+            subject=subject,
+            service=self.api_url,
             limits=Limits(
                 timeout=float(timeout),
                 retries=retries,
@@ -138,12 +127,10 @@ class GoogleConnector(Connector):
                 rate_limit_per_minute=rate_limit_per_minute,
                 max_response_mb=float(max_response_mb),
             ),
-            credentials=google_auth.JwtBearer(
-                key=key, token_url=endpoint, scopes=(SCOPE,), sign=sign, subject=subject
-            ),
+            allow_http=allow_http,
             verify_tls=verify_tls,
             ca_bundle=str(bundle) if bundle else None,
-            service=self.api_url,
+            prefix=prefix,
         )
 
     @classmethod
@@ -223,21 +210,3 @@ class GoogleConnector(Connector):
 
     def close(self) -> None:
         self.transport.close()
-
-
-_UNVERIFIED: set[str] = set()
-
-
-def _warn_unverified(key: str, url: str) -> None:
-    """Say, once per service, that ``verify_tls: false`` lets anyone pose as Google."""
-    urllib3.disable_warnings(InsecureRequestWarning)
-    if url in _UNVERIFIED:
-        return
-    _UNVERIFIED.add(url)
-    log.warning(
-        "%s%s: TLS certificate verification is off (verify_tls: false): anyone on the way"
-        " can pose as the service and receive its credentials; set ca_bundle to trust a"
-        " private CA instead",
-        f"{key} " if key else "",
-        url,
-    )

@@ -162,12 +162,7 @@ class LdapConnector(Connector):
         except self.ldap3.core.exceptions.LDAPException as exc:
             raise ConfigError(f"not a valid LDAP filter: {exc}", key=f"{key}filter") from None
         self._password = _secret(password_env, f"{key}password_env") if bind_dn else None
-        self.ca_bundle = context.resolve(ca_bundle) if ca_bundle else None
-        if self.ca_bundle is not None and not self.ca_bundle.is_file():
-            raise ConfigError(
-                f"{self.ca_bundle}: no such file (a PEM file of CA certificates)",
-                key=f"{key}ca_bundle",
-            )
+        self.ca_bundle = context.ca_bundle(ca_bundle)
         if not self.ldaps and not start_tls and not is_loopback(url):
             _warn_plain(context.key, self.url)
         self._plan()

@@ -29,9 +29,6 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
-import urllib3
-from urllib3.exceptions import InsecureRequestWarning
-
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.json import row
 from nhirecon.connectors.okta_listing import MAX_LIMIT, USERS, OktaUsers
@@ -40,6 +37,7 @@ from nhirecon.core.model import Origin
 from nhirecon.errors import ConfigError
 from nhirecon.http import auth as auth_settings
 from nhirecon.http.limits import Limits
+from nhirecon.http.tls import warn_unverified
 from nhirecon.http.transport import Credentials, Transport
 from nhirecon.http.urls import url_problem
 
@@ -92,9 +90,6 @@ PROVIDER_ORIGINS: Final[Mapping[str, Origin]] = MappingProxyType(
 AUTH_TYPES: Final = ("bearer", "oauth2")
 POSITIVE: Final = ("timeout", "page_size", "max_response_mb", "max_records")
 NOT_NEGATIVE: Final = ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute")
-
-_UNVERIFIED: set[str] = set()
-"""Orgs already warned about in this process (a run opens a target more than once)."""
 
 
 @dataclass(frozen=True)
@@ -156,20 +151,6 @@ def _url_path_problem(url: str) -> str | None:
     return None
 
 
-def _warn_unverified(key: str, url: str) -> None:
-    """Say, once per org, that ``verify_tls: false`` lets anyone pose as it."""
-    urllib3.disable_warnings(InsecureRequestWarning)
-    if url in _UNVERIFIED:
-        return
-    _UNVERIFIED.add(url)
-    log.warning(
-        "%s%s: TLS certificate verification is off (verify_tls: false): anyone on the way"
-        " can pose as Okta and receive the token; set ca_bundle to trust a private CA instead",
-        f"{key} " if key else "",
-        url,
-    )
-
-
 class OktaConnector(Connector):
     name = "okta"
     description = (
@@ -219,13 +200,9 @@ class OktaConnector(Connector):
         self.page_size = page_size
         self.max_records = max_records
         prefix = f"{context.key}." if context.key else ""
-        bundle = context.resolve(ca_bundle) if ca_bundle else None
-        if bundle is not None and not bundle.is_file():
-            raise ConfigError(
-                f"{bundle}: no such file (a PEM file of CA certificates)", key=f"{prefix}ca_bundle"
-            )
+        bundle = context.ca_bundle(ca_bundle)
         if not verify_tls and self.url.casefold().startswith("https:"):
-            _warn_unverified(context.key, self.url)
+            warn_unverified(context.key, self.url, service="Okta", receives="the token")
         credentials: Credentials = (
             api_token(token_env, f"{prefix}token_env")
             if token_env

@@ -15,9 +15,6 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Final
 
-import urllib3
-from urllib3.exceptions import InsecureRequestWarning
-
 from nhirecon.connectors import scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.scim_client import ScimClient
@@ -25,9 +22,9 @@ from nhirecon.connectors.scim_filter import FilterError, compile_filter
 from nhirecon.connectors.scim_listing import MAX_RECORDS
 from nhirecon.connectors.scim_writer import ScimWriter
 from nhirecon.core.model import Origin
-from nhirecon.errors import ConfigError
 from nhirecon.http import auth as auth_settings
 from nhirecon.http.limits import Limits
+from nhirecon.http.tls import warn_unverified
 from nhirecon.http.transport import Transport
 from nhirecon.http.urls import url_problem
 
@@ -36,25 +33,6 @@ log = logging.getLogger(__name__)
 GROUPS: Final = "Groups"
 USERS: Final = "Users"
 POSITIVE: Final = ("timeout", "page_size", "max_workers", "max_response_mb", "max_records")
-
-
-_UNVERIFIED: set[str] = set()
-"""Services already warned about in this process (a run opens a target more than once)."""
-
-
-def _warn_unverified(key: str, url: str) -> None:
-    """Say, once per service, that ``verify_tls: false`` lets anyone pose as it."""
-    urllib3.disable_warnings(InsecureRequestWarning)  # said once here, not on every request
-    if url in _UNVERIFIED:
-        return
-    _UNVERIFIED.add(url)
-    log.warning(
-        "%s%s: TLS certificate verification is off (verify_tls: false): anyone on the way"
-        " can pose as the service and receive its credentials; set ca_bundle to trust a"
-        " private CA instead",
-        f"{key} " if key else "",
-        url,
-    )
 
 
 class ScimConnector(Connector):
@@ -110,12 +88,9 @@ class ScimConnector(Connector):
         self.max_workers = max_workers
         self.max_records = max_records
         where = f"{context.key}.auth" if context.key else "auth"
-        bundle = context.resolve(ca_bundle) if ca_bundle else None
-        if bundle is not None and not bundle.is_file():
-            key = f"{context.key}.ca_bundle" if context.key else "ca_bundle"
-            raise ConfigError(f"{bundle}: no such file (a PEM file of CA certificates)", key=key)
+        bundle = context.ca_bundle(ca_bundle)
         if not verify_tls and self.url.casefold().startswith("https:"):
-            _warn_unverified(context.key, self.url)
+            warn_unverified(context.key, self.url)
         credentials = auth_settings.credentials(auth, where)
         self.transport = Transport(
             limits=Limits(

@@ -28,7 +28,9 @@ from typing import Any, Final
 
 from nhirecon.errors import ConfigError, ConnectorError
 from nhirecon.http.answers import HttpError, error_detail
+from nhirecon.http.limits import Limits
 from nhirecon.http.transport import Response, Transport
+from nhirecon.http.urls import url_problem
 
 GRANT_TYPE: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_URL: Final = "https://oauth2.googleapis.com/token"
@@ -276,3 +278,42 @@ def _error_code(response: Response) -> str | None:
         return None
     code = data.get("error") if isinstance(data, dict) else None
     return code if isinstance(code, str) and code.isascii() and len(code) < 64 else None
+
+
+def service_account_transport(
+    *,
+    credentials_env: str,
+    token_url: str | None,
+    scope: str,
+    subject: str | None,
+    service: str,
+    limits: Limits,
+    allow_http: bool,
+    verify_tls: bool,
+    ca_bundle: str | None,
+    prefix: str,
+) -> Transport:
+    """The transport of a Google API read as a service account: the key from the
+    environment variable ``credentials_env``, the token from ``token_url`` (else the key's
+    ``token_uri``, else Google's), sent through the same transport as the API. ``prefix`` is
+    the option's key path (``targets[0].``) for config errors, which this raises for a key
+    that cannot be used or a token URL that :func:`~nhirecon.http.urls.url_problem`
+    refuses."""
+    where = f"{prefix}credentials_env"
+    key = read_key(credentials_env, where)
+    sign = rs256_signer(key, variable=credentials_env, where=where)
+    endpoint = token_url or key.token_uri or GOOGLE_TOKEN_URL
+    problem = url_problem(endpoint, allow_http=allow_http)
+    if problem:
+        named = "token_url" if token_url else "credentials_env"
+        origin = "" if token_url else f" (the token_uri of the key in {credentials_env})"
+        raise ConfigError(f"{endpoint}{origin}: {problem}", key=f"{prefix}{named}")
+    return Transport(
+        limits=limits,
+        credentials=JwtBearer(
+            key=key, token_url=endpoint, scopes=(scope,), sign=sign, subject=subject
+        ),
+        verify_tls=verify_tls,
+        ca_bundle=ca_bundle,
+        service=service,
+    )
