@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Final, Literal
 
 from nhirecon.core.model import Origin
 from nhirecon.errors import ConfigError
@@ -117,3 +117,27 @@ class ConnectorContext:
             return full.relative_to(Path.cwd())
         except ValueError:
             return full
+
+
+RETRY_OPTIONS: Final = ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute")
+"""The HTTP options of live connectors that may be 0 but not negative."""
+
+
+def range_problems(
+    options: Mapping[str, object],
+    *,
+    positive: tuple[str, ...],
+    not_negative: tuple[str, ...] = RETRY_OPTIONS,
+) -> list[tuple[str, str]]:
+    """(option, message) for each numeric option given that is 0 or less where it must be
+    positive, or below 0 where it must not be negative; the types are checked already."""
+    found = []
+    for name in positive:
+        value = options.get(name)
+        if isinstance(value, int | float) and value <= 0:
+            found.append((name, f"must be positive, got {value!r}"))
+    for name in not_negative:
+        value = options.get(name)
+        if isinstance(value, int | float) and value < 0:
+            found.append((name, f"must not be negative, got {value!r}"))
+    return found

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from nhirecon.connectors import entra_objects
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
+from nhirecon.connectors.context import range_problems
 from nhirecon.connectors.entra_auth import (
     ClientCertificate,
     ClientSecret,
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 GRAPH_URL: Final = "https://graph.microsoft.com"
 LOGIN_URL: Final = "https://login.microsoftonline.com"
 POSITIVE: Final = ("timeout", "page_size", "max_response_mb", "max_records")
-NOT_NEGATIVE: Final = ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute")
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _VERSIONED = re.compile(r"/(v1\.0|beta)/?$", re.IGNORECASE)
@@ -218,12 +218,7 @@ class EntraConnector(Connector):
         page_size = options.get("page_size")
         if page_size is not None and page_size > entra_objects.USERS_PAGE:
             problems.append(("page_size", f"Graph serves at most {entra_objects.USERS_PAGE}"))
-        for name in POSITIVE:
-            if options.get(name) is not None and options[name] <= 0:
-                problems.append((name, f"must be positive, got {options[name]!r}"))
-        for name in NOT_NEGATIVE:
-            if options.get(name) is not None and options[name] < 0:
-                problems.append((name, f"must not be negative, got {options[name]!r}"))
+        problems += range_problems(options, positive=POSITIVE)
         return problems
 
     def defaults(self) -> Mapping[str, str]:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Final, Literal
 from urllib.parse import quote, urlencode
 
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
+from nhirecon.connectors.context import range_problems
 from nhirecon.connectors.json import row
 from nhirecon.connectors.scim_listing import MAX_RECORDS
 from nhirecon.errors import ConnectorError, DataError
@@ -47,7 +48,6 @@ NO_EXPIRY: Final = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 ACTIVE, KIND, KEY_ID, ACCOUNT, KEY_NAME = "active", "kind", "keyId", "accountEmail", "keyName"
 """Names added to each resource as it is read (see :func:`account_view`, :func:`key_view`)."""
 POSITIVE: Final = ("timeout", "max_response_mb", "max_records")
-NOT_NEGATIVE: Final = ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute")
 HINTS: Final[Mapping[int, str]] = {
     400: "check `project` (the project ID, such as my-project-123)",
     401: "the access token was refused, also once renewed",
@@ -181,13 +181,7 @@ class GcpConnector(Connector):
         page_size = options.get("page_size", MAX_PAGE)
         if not 1 <= page_size <= MAX_PAGE:
             problems.append(("page_size", f"must be 1 to {MAX_PAGE} (pageSize), got {page_size}"))
-        for name in POSITIVE:
-            if name in options and options[name] <= 0:
-                problems.append((name, f"must be positive, got {options[name]!r}"))
-        for name in NOT_NEGATIVE:
-            value = options.get(name)
-            if value is not None and value < 0:
-                problems.append((name, f"must not be negative, got {value!r}"))
+        problems += range_problems(options, positive=POSITIVE)
         return problems
 
     def defaults(self) -> Mapping[str, str]:

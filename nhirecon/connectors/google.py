@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
+from nhirecon.connectors.context import range_problems
 from nhirecon.connectors.google_users import (
     DEFAULT_MAP,
     MAX_PAGE,
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 API_URL: Final = "https://admin.googleapis.com"
 POSITIVE: Final = ("timeout", "max_response_mb", "max_records")
-NOT_NEGATIVE: Final = ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute")
 HINTS: Final[Mapping[int, str]] = {
     400: "check `customer` (my_customer, or the account's customer ID such as C01234567)",
     401: "the access token was refused, also once renewed",
@@ -151,13 +151,7 @@ class GoogleConnector(Connector):
         page_size = options.get("page_size", MAX_PAGE)
         if not 1 <= page_size <= MAX_PAGE:
             problems.append(("page_size", f"must be 1 to {MAX_PAGE} (maxResults), got {page_size}"))
-        for name in POSITIVE:
-            if name in options and options[name] <= 0:
-                problems.append((name, f"must be positive, got {options[name]!r}"))
-        for name in NOT_NEGATIVE:
-            value = options.get(name)
-            if value is not None and value < 0:
-                problems.append((name, f"must not be negative, got {value!r}"))
+        problems += range_problems(options, positive=POSITIVE)
         return problems
 
     def rows(self) -> Iterator[RawRow]:

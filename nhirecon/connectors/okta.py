@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
+from nhirecon.connectors.context import range_problems
 from nhirecon.connectors.json import row
 from nhirecon.connectors.okta_listing import MAX_LIMIT, USERS, OktaUsers
 from nhirecon.connectors.scim_listing import MAX_RECORDS
@@ -89,7 +90,6 @@ PROVIDER_ORIGINS: Final[Mapping[str, Origin]] = MappingProxyType(
 """``credentials.provider.type`` (case-folded) → origin (see the module's docstring)."""
 AUTH_TYPES: Final = ("bearer", "oauth2")
 POSITIVE: Final = ("timeout", "page_size", "max_response_mb", "max_records")
-NOT_NEGATIVE: Final = ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute")
 
 
 @dataclass(frozen=True)
@@ -259,9 +259,7 @@ class OktaConnector(Connector):
                     (f"auth.{key}", message)
                     for key, message in auth_settings.problems(auth, allow_http=allow_http)
                 )
-        for name in POSITIVE:
-            if name in options and options[name] <= 0:
-                problems.append((name, f"must be positive, got {options[name]!r}"))
+        problems += range_problems(options, positive=POSITIVE, not_negative=())
         if options.get("page_size", MAX_LIMIT) > MAX_LIMIT:
             problems.append(
                 (
@@ -269,10 +267,7 @@ class OktaConnector(Connector):
                     f"at most {MAX_LIMIT}: Okta's largest page, got {options['page_size']!r}",
                 )
             )
-        for name in NOT_NEGATIVE:
-            value = options.get(name)
-            if value is not None and value < 0:
-                problems.append((name, f"must not be negative, got {value!r}"))
+        problems += range_problems(options, positive=())
         return problems
 
     def rows(self) -> Iterator[RawRow]:

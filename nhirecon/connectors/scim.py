@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Final
 
 from nhirecon.connectors import scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
+from nhirecon.connectors.context import range_problems
 from nhirecon.connectors.scim_client import ScimClient
 from nhirecon.connectors.scim_filter import FilterError, compile_filter
 from nhirecon.connectors.scim_listing import MAX_RECORDS
@@ -126,18 +127,13 @@ class ScimConnector(Connector):
                 (f"auth.{key}", message)
                 for key, message in auth_settings.problems(auth, allow_http=allow_http)
             )
-        for name in POSITIVE:
-            if name in options and options[name] <= 0:
-                problems.append((name, f"must be positive, got {options[name]!r}"))
+        problems += range_problems(options, positive=POSITIVE, not_negative=())
         if options.get("filter"):
             try:
                 compile_filter(str(options["filter"]))
             except FilterError as exc:
                 problems.append(("filter", f"cannot be checked on the resources returned: {exc}"))
-        for name in ("retries", "backoff", "max_retry_wait", "rate_limit_per_minute"):
-            value = options.get(name)
-            if value is not None and value < 0:
-                problems.append((name, f"must not be negative, got {value!r}"))
+        problems += range_problems(options, positive=())
         return problems
 
     def default_origin(self, external_id: str | None) -> Origin:
