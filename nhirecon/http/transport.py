@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import urllib3
 from urllib3 import HTTPHeaderDict
@@ -97,14 +98,20 @@ class Transport:
         self._slots = threading.BoundedSemaphore(max(1, limits.max_workers))
         self._pools: dict[str | None, urllib3.PoolManager] = {}
         self._pools_lock = threading.Lock()
+        self._proxies: dict[str, str | None] = {}
+        """The proxy of each origin (``scheme://host:port``), read from the environment once."""
         self.extra_secrets: set[str] = set()
 
     def pool(self, url: str) -> urllib3.PoolManager:
         """The connection pool for ``url``: direct, or through the proxy the environment
         names for it (:mod:`nhirecon.http.proxies`). TLS to the service is verified the
         same way either way: an HTTPS request goes through the proxy in a CONNECT tunnel."""
-        proxy = proxy_for(url)
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
         with self._pools_lock:
+            if origin not in self._proxies:
+                self._proxies[origin] = proxy_for(url)
+            proxy = self._proxies[origin]
             found = self._pools.get(proxy)
             if found is None:
                 options: dict[str, Any] = {
