@@ -31,10 +31,9 @@ pytest.importorskip("moto.server")
 from moto.iam.models import AccessKeyLastUsed, iam_backends  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
-    MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import make_server  # noqa: E402
+from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
 
 from nhirecon import config  # noqa: E402
 from nhirecon.connectors.aws_iam import AwsIamConnector  # noqa: E402
@@ -192,7 +191,7 @@ def _page(whole: bytes, items: str, params: dict[str, str], size: int) -> bytes:
     return ET.tostring(root)
 
 
-class QuietHandler(MotoRequestHandler):
+class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
 
