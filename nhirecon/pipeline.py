@@ -6,6 +6,8 @@ single pass, so memory grows with the source and the findings, not with the targ
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -16,8 +18,8 @@ from nhirecon import __version__
 from nhirecon.config import Config, Endpoint, Source, Target
 from nhirecon.connectors import registry
 from nhirecon.connectors.coverage import Coverage
-from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key, names
-from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus, Step
+from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key
+from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus
 from nhirecon.core.credentials import SharedCredentials
 from nhirecon.core.duplicates import Duplicates
 from nhirecon.core.evidence import SOURCE_NEEDS, TARGET_NEEDS, Evidence, evaluated, evidence
@@ -26,7 +28,6 @@ from nhirecon.core.findings import Clock, TargetRules, account_findings
 from nhirecon.core.gate import evaluate
 from nhirecon.core.model import (
     CANONICAL_FIELDS,
-    ExceptionRule,
     Finding,
     FindingKind,
     GateRule,
@@ -34,8 +35,7 @@ from nhirecon.core.model import (
 )
 from nhirecon.core.report import Place, Report, TargetStats
 from nhirecon.core.source_findings import source_findings
-from nhirecon.core.values import key_for
-from nhirecon.errors import DataError, SafetyError, UsageError
+from nhirecon.errors import DataError, SafetyError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ Progress = Callable[[str, int], None]
 PROGRESS_EVERY = 5000
 
 
-def _quiet(label: str, count: int) -> None:
+def quiet(label: str, count: int) -> None:
     """The default progress sink: says nothing."""
 
 
@@ -66,7 +66,7 @@ def _counted(records: Iterable[Record], label: str, progress: Progress) -> Itera
     progress(label, count)
 
 
-def pull_source(source: Source, progress: Progress = _quiet) -> SourceData:
+def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
     """Every identity of the source, from all its inputs; ids must be unique."""
     identities: list[Record] = []
     seen: dict[str, str] = {}
@@ -192,7 +192,7 @@ class _Tally:
             self.unmatched += 1
 
 
-def _accounts(pulled: registry.Pull, target: Target, progress: Progress) -> Iterator[Record]:
+def target_accounts(pulled: registry.Pull, target: Target, progress: Progress) -> Iterator[Record]:
     """A target's accounts, streamed; an id seen twice fails the pull."""
     seen: dict[str, str] = {}
     for account in _counted(pulled, target.name, progress):
@@ -210,7 +210,7 @@ def audit_target(
     source: SourceData,
     index: IdentityIndex,
     clock: Clock,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     shared: SharedCredentials | None = None,
 ) -> tuple[TargetStats, list[Finding], list[BroadEntry]]:
     """One pass over a target's accounts: correlate each and apply every rule. Also returns
@@ -223,7 +223,7 @@ def audit_target(
     findings: list[Finding] = []
     started = time.monotonic()
     pulled = registry.pull(target.endpoint)
-    for account in _accounts(pulled, target, progress):
+    for account in target_accounts(pulled, target, progress):
         link = correlator.link(account)
         tally.add(account, link)
         named.see(account)
@@ -272,9 +272,40 @@ def audit(
     now: datetime,
     only: Sequence[str] = (),
     gate_rules: Sequence[GateRule] | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Report:
     """Run the whole audit and return the report (without writing anything)."""
+    with _bulk():
+        return _audit(config, now=now, only=only, gate_rules=gate_rules, progress=progress)
+
+
+@contextlib.contextmanager
+def _bulk() -> Iterator[None]:
+    """Cycle collection paused while the records stream, then what survives frozen.
+
+    The records, links and findings hold no reference cycles, so reference counting frees
+    each as soon as it is dropped; but every cycle collection walks all the live ones,
+    millions of them in a large estate, and took about a third of the run. What the
+    report keeps is moved out of the collector's sight (:func:`gc.freeze`), so rendering
+    and recording it do not walk it again either; it is still freed when dropped."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
+
+
+def _audit(
+    config: Config,
+    *,
+    now: datetime,
+    only: Sequence[str],
+    gate_rules: Sequence[GateRule] | None,
+    progress: Progress,
+) -> Report:
     targets = selected_targets(config, only)
     source = pull_source(config.source, progress)
     clock = Clock(now, config.policy)
@@ -324,77 +355,3 @@ def _source_broad(config: Config, source: SourceData) -> list[BroadEntry]:
     for identity in source.identities:
         named.see(identity)
     return named.broad()
-
-
-def _names(account: Record, wanted: str | None, exact: bool) -> bool:
-    """Whether one of the account's usernames or emails is ``wanted``: case-insensitively
-    but otherwise exactly (as an allowlist entry names it), or, not ``exact``, after
-    compatibility folding too (a look-alike)."""
-    if exact:
-        return wanted in names(account)
-    values = (*account.values("username"), *account.values("email"))
-    return wanted in {key_for(value, "casefold") for value in values}
-
-
-def _not_one(target: str, query: str, exact: list[Record], folded: list[Record]) -> str:
-    """Why ``explain`` found no one account; look-alikes are listed, never taken for it."""
-    if len(exact) > 1:
-        ids = ", ".join(sorted(account.id for account in exact))
-        return (
-            f"target {target!r} has {len(exact)} accounts named {query!r} ({ids}): name one by id"
-        )
-    message = f"target {target!r} has no account {query!r}"
-    if folded:
-        ids = ", ".join(sorted(f"{account.id} ({account.label!r})" for account in folded))
-        message = f"{message}; look-alikes, named only after Unicode folding: {ids}"
-    return message
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """How one account was correlated, and what was found about it."""
-
-    target: str
-    account: Record
-    trail: tuple[Step, ...]
-    link: Link
-    findings: tuple[Finding, ...]
-    excepted: tuple[tuple[Finding, ExceptionRule], ...]
-
-
-def explain(config: Config, target_name: str, query: str, *, now: datetime) -> Explanation:
-    """Find one account (by id, or any of its usernames or emails) and replay its
-    correlation, every value of a multi-valued field included. The whole target is read,
-    as in an audit, so that findings about several accounts (``duplicate-account``, an
-    exception naming several) are the audit's."""
-    target = config.target(target_name)
-    source = pull_source(config.source)
-    correlator = Correlator(IdentityIndex(source.identities), target.correlate)
-    named = allowlist_tally(config, target.name)
-    duplicates = Duplicates()
-    by_id, exact, folded = None, [], []
-    for candidate in _accounts(registry.pull(target.endpoint), target, _quiet):
-        named.see(candidate)
-        duplicates.see(candidate, correlator.link(candidate))
-        if candidate.id == query:
-            by_id = candidate
-        elif _names(candidate, entry_key(query), exact=True):
-            exact.append(candidate)
-        elif _names(candidate, key_for(query, "casefold"), exact=False):
-            folded.append(candidate)
-    account = by_id or (exact[0] if len(exact) == 1 else None)
-    if account is None:
-        raise UsageError(_not_one(target_name, query, exact, folded))
-    trail: list[Step] = []
-    link = correlator.link(account, trail)
-    rules = target_rules(config, target)
-    found = account_findings(
-        rules, account, link, source.name, Clock(now, config.policy), config.source.active_status
-    )
-    found.extend(
-        finding
-        for finding in duplicates.findings(rules)
-        if finding.account is not None and finding.account.id == account.id
-    )
-    counted, excepted = Exceptions(config.exceptions, now, named.broad()).split(found)
-    return Explanation(target_name, account, tuple(trail), link, tuple(counted), tuple(excepted))

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("nhirecon.connectors",),
     ("nhirecon.config",),
     ("nhirecon.state",),
-    ("nhirecon.pipeline",),
+    ("nhirecon.pipeline", "nhirecon.explain"),
     ("nhirecon.reporters",),
     ("nhirecon.remediation",),
     ("nhirecon.cli", "nhirecon.__main__"),

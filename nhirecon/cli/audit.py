@@ -296,11 +296,11 @@ def explain(
     setup_logging(quiet, verbose, color)
 
     def body() -> None:
-        from nhirecon import pipeline
+        from nhirecon import explain
         from nhirecon.cli import explain_view
 
         instant = parse_now(now)
-        result = pipeline.explain(load_config(config_path), target, account, now=instant)
+        result = explain.explain(load_config(config_path), target, account, now=instant)
         if format_ is TextOrJson.json:
             sys.stdout.write(explain_view.render_json(result))
         else:

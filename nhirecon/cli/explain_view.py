@@ -10,7 +10,7 @@ from nhirecon.core.correlate import LinkStatus, Probe, Step
 from nhirecon.core.model import Record
 from nhirecon.core.text import inert
 from nhirecon.core.values import format_datetime
-from nhirecon.pipeline import Explanation
+from nhirecon.explain import Explanation
 from nhirecon.reporters import serialize
 
 _EMPTY = "empty value, cannot match"

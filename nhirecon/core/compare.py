@@ -18,7 +18,10 @@ def _comparable(value: object) -> str | None:
         return ";".join(sorted(_comparable(item) or "" for item in value)) or None
     if isinstance(value, datetime):
         return format_datetime(value)
-    folded = " ".join(unicodedata.normalize("NFKC", str(value)).split()).casefold()
+    text = str(value)
+    if text.isascii():  # NFKC leaves ASCII as it is, and case-folds it as lower() does
+        return " ".join(text.split()).lower() or None
+    folded = " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
     return folded or None
 
 

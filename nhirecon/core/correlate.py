@@ -222,6 +222,10 @@ def _lookalike(
     if mode == "exact":
         return None
     theirs = identity.values(rule.identity)
+    if len(values) == 1 and len(theirs) == 1:  # the common case, without the lists
+        ours = values[0]
+        if isinstance(ours, str) and ours.isascii() and theirs[0].isascii():
+            return None
     texts = [text for text in map(_text, values) if text is not None]
     if all(text.isascii() for text in texts) and all(value.isascii() for value in theirs):
         return None  # NFKC leaves ASCII alone: nothing can be a look-alike

@@ -86,6 +86,7 @@ CANONICAL_FIELDS: Final = (
     "origin",
     "password_enabled",
 )
+_CANONICAL: Final = frozenset(CANONICAL_FIELDS)
 MULTI_VALUED_FIELDS: Final = frozenset({"external_id", "username", "email", "display_name"})
 """Canonical fields that may hold several values (SCIM ``emails``, a list in a JSON or YAML
 export, several mapped columns); custom attributes may too. Every other field holds one."""
@@ -152,7 +153,7 @@ class Record:
 
     def value(self, name: str) -> Any:
         """A canonical field or custom attribute by name (``None`` when absent)."""
-        if name in CANONICAL_FIELDS:
+        if name in _CANONICAL:
             return getattr(self, name)
         return self.attributes.get(name)
 

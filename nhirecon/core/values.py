@@ -92,7 +92,10 @@ def format_datetime(moment: datetime) -> str:
 
 def normalise(value: str, *, casefold: bool) -> str:
     """Trim, Unicode NFKC and, for emails and usernames, case-fold."""
-    value = unicodedata.normalize("NFKC", value.strip())
+    value = value.strip()
+    if value.isascii():  # NFKC leaves ASCII as it is, and case-folds it as lower() does
+        return value.lower() if casefold else value
+    value = unicodedata.normalize("NFKC", value)
     return value.casefold() if casefold else value
 
 

@@ -1,0 +1,92 @@
+"""``explain``: how one account was correlated, and what was found about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from nhirecon.config import Config
+from nhirecon.connectors import registry
+from nhirecon.core.allowlist import entry_key, names
+from nhirecon.core.correlate import Correlator, IdentityIndex, Link, Step
+from nhirecon.core.duplicates import Duplicates
+from nhirecon.core.exceptions import Exceptions
+from nhirecon.core.findings import Clock, account_findings
+from nhirecon.core.model import ExceptionRule, Finding, Record
+from nhirecon.core.values import key_for
+from nhirecon.errors import UsageError
+from nhirecon.pipeline import allowlist_tally, pull_source, quiet, target_accounts, target_rules
+
+
+def _names(account: Record, wanted: str | None, exact: bool) -> bool:
+    """Whether one of the account's usernames or emails is ``wanted``: case-insensitively
+    but otherwise exactly (as an allowlist entry names it), or, not ``exact``, after
+    compatibility folding too (a look-alike)."""
+    if exact:
+        return wanted in names(account)
+    values = (*account.values("username"), *account.values("email"))
+    return wanted in {key_for(value, "casefold") for value in values}
+
+
+def _not_one(target: str, query: str, exact: list[Record], folded: list[Record]) -> str:
+    """Why ``explain`` found no one account; look-alikes are listed, never taken for it."""
+    if len(exact) > 1:
+        ids = ", ".join(sorted(account.id for account in exact))
+        return (
+            f"target {target!r} has {len(exact)} accounts named {query!r} ({ids}): name one by id"
+        )
+    message = f"target {target!r} has no account {query!r}"
+    if folded:
+        ids = ", ".join(sorted(f"{account.id} ({account.label!r})" for account in folded))
+        message = f"{message}; look-alikes, named only after Unicode folding: {ids}"
+    return message
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How one account was correlated, and what was found about it."""
+
+    target: str
+    account: Record
+    trail: tuple[Step, ...]
+    link: Link
+    findings: tuple[Finding, ...]
+    excepted: tuple[tuple[Finding, ExceptionRule], ...]
+
+
+def explain(config: Config, target_name: str, query: str, *, now: datetime) -> Explanation:
+    """Find one account (by id, or any of its usernames or emails) and replay its
+    correlation, every value of a multi-valued field included. The whole target is read,
+    as in an audit, so that findings about several accounts (``duplicate-account``, an
+    exception naming several) are the audit's."""
+    target = config.target(target_name)
+    source = pull_source(config.source)
+    correlator = Correlator(IdentityIndex(source.identities), target.correlate)
+    named = allowlist_tally(config, target.name)
+    duplicates = Duplicates()
+    by_id, exact, folded = None, [], []
+    for candidate in target_accounts(registry.pull(target.endpoint), target, quiet):
+        named.see(candidate)
+        duplicates.see(candidate, correlator.link(candidate))
+        if candidate.id == query:
+            by_id = candidate
+        elif _names(candidate, entry_key(query), exact=True):
+            exact.append(candidate)
+        elif _names(candidate, key_for(query, "casefold"), exact=False):
+            folded.append(candidate)
+    account = by_id or (exact[0] if len(exact) == 1 else None)
+    if account is None:
+        raise UsageError(_not_one(target_name, query, exact, folded))
+    trail: list[Step] = []
+    link = correlator.link(account, trail)
+    rules = target_rules(config, target)
+    found = account_findings(
+        rules, account, link, source.name, Clock(now, config.policy), config.source.active_status
+    )
+    found.extend(
+        finding
+        for finding in duplicates.findings(rules)
+        if finding.account is not None and finding.account.id == account.id
+    )
+    counted, excepted = Exceptions(config.exceptions, now, named.broad()).split(found)
+    return Explanation(target_name, account, tuple(trail), link, tuple(counted), tuple(excepted))
