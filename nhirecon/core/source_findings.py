@@ -15,11 +15,7 @@ def source_findings(
     source: str, identities: Sequence[Record], active_status: frozenset[str], clock: Clock
 ) -> list[Finding]:
     """Findings about the source itself: ownerless and expired non-human identities."""
-    owners: dict[str, list[Record]] = {}
-    if any(not identity.is_human for identity in identities):
-        for identity in identities:
-            for key in subject_keys(identity):
-                owners.setdefault(key, []).append(identity)
+    owners = _owners(identities, active_status)
     manual = (Remediation.MANUAL, f"fix in {source}")
     found = []
     for identity in identities:
@@ -68,6 +64,27 @@ def source_findings(
                 )
             )
     return found
+
+
+def _owners(
+    identities: Sequence[Record], active_status: frozenset[str]
+) -> dict[str, list[Record]]:
+    """The identities each owner named by an active non-human identity can mean, by the
+    owner's normalised name. Only those names are indexed: the index holds the few
+    thousand owners asked for, not every name of every identity."""
+    owners: dict[str, list[Record]] = {}
+    for identity in identities:
+        if not identity.is_human and _status(identity) in active_status:
+            key = key_for(identity.owner, "casefold")
+            if key is not None:
+                owners[key] = []
+    if owners:
+        for identity in identities:
+            for key in subject_keys(identity):
+                matches = owners.get(key)
+                if matches is not None:
+                    matches.append(identity)
+    return owners
 
 
 def _status(identity: Record) -> str:
