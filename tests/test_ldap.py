@@ -142,6 +142,9 @@ class Server(slapd.Slapd):  # type: ignore[misc]
     data folder under the system's temporary folder (not the working directory)."""
 
     TMPDIR = tempfile.gettempdir()
+    BIN_PATH = os.pathsep.join([os.environ.get("PATH", os.defpath), "/usr/sbin", "/sbin"])
+    """Where slapadd and ldapwhoami are looked for: Debian puts slapadd in /usr/sbin,
+    which a non-login PATH may lack."""
 
     def __init__(self, certificates: Certificates, limits: str, suffix: str = SUFFIX) -> None:
         super().__init__(
