@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from nhirecon.core.model import Origin
 from nhirecon.errors import ConfigError
@@ -25,9 +25,9 @@ def _nothing() -> Mapping[str, frozenset[str]]:
     return MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class RawRow:
-    """One record as the connector read it, before mapping."""
+class RawRow(NamedTuple):
+    """One record as the connector read it, before mapping (a named tuple: one is made
+    for every row read, and a tuple is the cheapest immutable thing to make)."""
 
     location: str
     """``file.csv:12``, ``file.json[3]``, ``https://…/Users?startIndex=101`` …"""

@@ -258,7 +258,10 @@ class FieldMapper:
         """The fields of a row, read by what binding settled (held in locals: this runs
         once per row)."""
         fields, several, custom, nulls = self.fields, self.latest, self.custom, self.nulls
-        multi_fields, filters, unseen, look = self.multi, self.filters, self._unseen, self._look
+        filters, unseen, look = self.filters, self._unseen, self._look
+        # The fields that may hold several values, then the custom attributes (which may).
+        listed = [(name, columns, False) for name, columns in self.multi]
+        listed += [(name, columns, True) for name, columns in custom]
         kept, counter = self._kept, self._tally
 
         def values(row: RawRow) -> Values | None:
@@ -285,26 +288,23 @@ class FieldMapper:
             if "id" not in values:
                 column = next((col for name, col, _ in fields if name == "id"), "id")
                 raise DataError(f"{row.location}: no value for id (column {column!r})")
-            multi: dict[str, tuple[str, ...]] = {}
-
-            def read_into(into: dict[str, Any], name: str, columns: tuple[str, ...]) -> None:
-                """A field that may hold several values: the first goes ``into`` the record,
-                all of them into its ``multi_values``."""
+            multi: dict[str, tuple[str, ...]] | None = None
+            attributes: dict[str, Any] = {}
+            for name, columns, is_custom in listed:
                 value = read_several(row, name, columns)
                 if nulls:
                     value = parsers.several_without_nulls(value, nulls)
-                if value is not None:
-                    if type(value) is Several:
-                        multi[name] = tuple(value)
-                        value = value[0]
-                    into[name] = value
-
-            for name, columns in multi_fields:
-                read_into(values, name, columns)
+                if value is None:
+                    continue
+                if type(value) is Several:  # the first for people, all for the rules
+                    multi = {} if multi is None else multi
+                    multi[name] = tuple(value)
+                    value = value[0]
+                if is_custom:
+                    attributes[name] = value
+                else:
+                    values[name] = value
             if custom:
-                attributes: dict[str, Any] = {}
-                for name, columns in custom:
-                    read_into(attributes, name, columns)
                 values[ATTRIBUTES] = attributes
             if multi:
                 values[MULTI] = multi

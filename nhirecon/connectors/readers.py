@@ -3,7 +3,7 @@ row-level reading they share: several columns, and the ``where`` filters."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from nhirecon.connectors import dates, parsers
 from nhirecon.connectors.context import ConnectorContext, Lookup, RawRow
@@ -11,6 +11,11 @@ from nhirecon.connectors.parsers import Reader, Several
 from nhirecon.core.model import DATE_FIELDS
 from nhirecon.core.values import ValueError_, text
 from nhirecon.errors import DataError
+
+SHARED_FIELDS: Final = frozenset({"status", "kind", "department", "title", "manager"})
+"""Fields whose values recur from record to record; each distinct value is held once."""
+SHARED_VALUES: Final = 65_536
+"""How many distinct values of one field are shared; later ones are held as read."""
 
 
 class Readers:
@@ -40,7 +45,27 @@ class Readers:
             if form not in self.dates:
                 self.dates[form] = dates.date_reader(form, self.zone, self.nulls)
             return self.dates[form]
-        return self.fixed.get(name, self.text)
+        reader = self.fixed.get(name, self.text)
+        return sharing(reader) if name in SHARED_FIELDS else reader
+
+
+def sharing(reader: Reader) -> Reader:
+    """``reader``, giving the same string object for each distinct value it reads, up to
+    ``SHARED_VALUES`` of them: a million records that share a few hundred departments hold
+    a few hundred strings, not a million."""
+    seen: dict[str, str] = {}
+
+    def read(raw: object) -> Any:
+        value = reader(raw)
+        if type(value) is str:
+            found = seen.get(value)
+            if found is not None:
+                return found
+            if len(seen) < SHARED_VALUES:
+                seen[value] = value
+        return value
+
+    return read
 
 
 def matches(lookup: Lookup, columns: tuple[str, ...], wanted: frozenset[str]) -> bool:

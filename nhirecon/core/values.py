@@ -94,7 +94,9 @@ def normalise(value: str, *, casefold: bool) -> str:
     """Trim, Unicode NFKC and, for emails and usernames, case-fold."""
     value = value.strip()
     if value.isascii():  # NFKC leaves ASCII as it is, and case-folds it as lower() does
-        return value.lower() if casefold else value
+        if not casefold or value.islower():
+            return value  # the same string, not a copy: indexes hold millions of keys
+        return value.lower()
     value = unicodedata.normalize("NFKC", value)
     return value.casefold() if casefold else value
 
