@@ -69,18 +69,20 @@ def _counted(records: Iterable[Record], label: str, progress: Progress) -> Itera
 def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
     """Every identity of the source, from all its inputs; ids must be unique."""
     identities: list[Record] = []
-    seen: dict[str, str] = {}
+    seen: set[str] = set()
     pulls = []
     for endpoint in source.inputs:
         before = len(identities)
         pulled = registry.pull(endpoint)
         pulls.append(pulled)
         for identity in _counted(pulled, endpoint.name, progress):
-            first = seen.setdefault(identity.id, identity.location)
-            if first != identity.location:
-                raise DataError(
-                    f"{identity.location}: identity id {identity.id!r} already read at {first}"
-                )
+            if len(source.inputs) > 1:  # each pull's ids are distinct: check across them
+                if identity.id in seen:
+                    raise DataError(
+                        f"{identity.location}: identity id {identity.id!r} already read at"
+                        f" {_first(identities, identity.id)}"
+                    )
+                seen.add(identity.id)
             identities.append(identity)
         if len(identities) == before and len(source.inputs) > 1:
             path = endpoint.options.get("path")
@@ -105,6 +107,11 @@ def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
         _evidence([pulled.coverage for pulled in pulls], SOURCE_NEEDS),
         place_of(source.inputs),
     )
+
+
+def _first(records: Sequence[Record], id_: str) -> str:
+    """Where the record with ``id_`` was first read (an error's message: found by a scan)."""
+    return next(record.location for record in records if record.id == id_)
 
 
 def place_of(inputs: Sequence[Endpoint]) -> Place:
@@ -193,15 +200,9 @@ class _Tally:
 
 
 def target_accounts(pulled: registry.Pull, target: Target, progress: Progress) -> Iterator[Record]:
-    """A target's accounts, streamed; an id seen twice fails the pull."""
-    seen: dict[str, str] = {}
-    for account in _counted(pulled, target.name, progress):
-        first = seen.setdefault(account.id, account.location)
-        if first != account.location:
-            raise DataError(
-                f"{account.location}: account id {account.id!r} already read at {first}"
-            )
-        yield account
+    """A target's accounts, streamed; the pull fails on an id seen twice (see
+    :class:`~nhirecon.connectors.registry.Pull`)."""
+    return _counted(pulled, target.name, progress)
 
 
 def audit_target(

@@ -100,8 +100,10 @@ class FieldMapper:
             if merged is not None:
                 merged.add(values, location)
                 continue
-            earlier = seen.setdefault(values["id"], location)
-            if earlier is not location:
+            earlier = seen.get(values["id"])
+            if earlier is None:
+                seen[values["id"]] = location
+            else:  # by id alone: rows of one page may share a location
                 raise DataError(
                     f"{location}: {self._role} id {values['id']!r} already read at {earlier}"
                     " (rows that share an id are one record only with `repeated_rows: merge`)"

@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 from nhirecon.connectors.base import Connector
 from nhirecon.connectors.coverage import Coverage
 from nhirecon.core.model import Record
-from nhirecon.errors import ConnectorError, InternalError, NhireconError, describe
+from nhirecon.errors import ConnectorError, DataError, InternalError, NhireconError, describe
 
 ENTRY_POINT_GROUP = "nhirecon.connectors.v1"
 """Third-party connectors register a :class:`Connector` subclass under this group."""
@@ -170,8 +170,9 @@ def connect(endpoint: Endpoint) -> Connector:
 
 
 class Pull:
-    """One pull of a source input or target: iterate it for the records, streamed; once
-    they have all been read, :attr:`coverage` says what the input provided.
+    """One pull of a source input or target: iterate it for the records, streamed, their
+    ids distinct (a repeated id fails the pull, naming both places); once they have all
+    been read, :attr:`coverage` says what the input provided.
 
     nhirecon's own errors pass as they are. Any other exception is named with the
     connector, the source or target and the exception's type: from a plugin it is a
@@ -187,12 +188,27 @@ class Pull:
     def __iter__(self) -> Iterator[Record]:
         try:
             connector = connect(self.endpoint)
-            yield from connector.records()
+            records = connector.records()
+            if type(connector).records is not Connector.records:
+                records = _distinct(records, self.endpoint)  # the mapping checks its own
+            yield from records
         except NhireconError:
             raise
         except Exception as exc:
             raise failure(self.endpoint, exc) from exc
         self.coverage = connector.coverage
+
+
+def _distinct(records: Iterator[Record], endpoint: Endpoint) -> Iterator[Record]:
+    """``records``, checked to have distinct ids, from a plugin that yields its own."""
+    role = "account" if endpoint.key.startswith("targets") else "identity"
+    seen: dict[str, str] = {}
+    for record in records:
+        first = seen.get(record.id)
+        if first is not None:
+            raise DataError(f"{record.location}: {role} id {record.id!r} already read at {first}")
+        seen[record.id] = record.location
+        yield record
 
 
 def pull(endpoint: Endpoint) -> Pull:

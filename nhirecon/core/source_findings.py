@@ -66,9 +66,7 @@ def source_findings(
     return found
 
 
-def _owners(
-    identities: Sequence[Record], active_status: frozenset[str]
-) -> dict[str, list[Record]]:
+def _owners(identities: Sequence[Record], active_status: frozenset[str]) -> dict[str, list[Record]]:
     """The identities each owner named by an active non-human identity can mean, by the
     owner's normalised name. Only those names are indexed: the index holds the few
     thousand owners asked for, not every name of every identity."""
