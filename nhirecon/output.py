@@ -2,6 +2,11 @@
 folders made for them), and never through a symbolic link: a link, a device, a pipe or a
 folder where a file is to go is refused before anything is written (SPEC §8 "Files").
 
+A file's text may come whole or in pieces (a reporter's chunks, :data:`Text`): the pieces
+are written to the temporary file as they come, so the whole text is never held at once,
+and a failure on the way (a piece that cannot be made) removes the temporary file and
+leaves the destination as it was.
+
 Files are UTF-8. A lone surrogate (``"\\ud800"`` from a JSON export or a SCIM answer) has
 no UTF-8 form; it is written as its escape ``\\ud800``, which in a JSON file is the same
 value exactly and elsewhere shows what was there."""
@@ -12,8 +17,9 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import IO, TypeAlias
 
 from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
@@ -22,6 +28,11 @@ PRIVATE = 0o600
 PRIVATE_FOLDER = 0o700
 UNENCODABLE = "backslashreplace"
 """How text that UTF-8 cannot carry (lone surrogates) is written: as ``\\udXXXX``."""
+BUFFER = 1 << 16
+"""Bytes gathered before each write to a report file."""
+
+Text: TypeAlias = str | Iterable[str]
+"""What a file holds: its whole text, or the pieces of it in order."""
 
 
 _NOT_FILES = (
@@ -86,8 +97,17 @@ def check_destination(path: Path) -> None:
         raise OutputError(f"{path}: {reason}; write the file elsewhere")
 
 
-def _stage(path: Path, text: str) -> Path:
-    """Write ``text`` to a private temporary file beside ``path``; return its path."""
+def write_text(out: IO[str], text: Text) -> None:
+    """Write ``text`` to ``out``, whole or piece by piece as the pieces come."""
+    if isinstance(text, str):
+        out.write(text)
+    else:
+        out.writelines(text)
+
+
+def _stage(path: Path, text: Text) -> Path:
+    """Write ``text`` to a private temporary file beside ``path``; return its path. When
+    anything fails, making the text too, the temporary file is removed."""
     folder = path.parent
     try:
         make_folder(folder)
@@ -95,9 +115,11 @@ def _stage(path: Path, text: str) -> Path:
     except OSError as exc:
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", errors=UNENCODABLE, newline="") as out:
+        with os.fdopen(
+            handle, "w", BUFFER, encoding="utf-8", errors=UNENCODABLE, newline=""
+        ) as out:
             os.fchmod(out.fileno(), PRIVATE)
-            out.write(text)
+            write_text(out, text)
             out.flush()
             os.fsync(out.fileno())
     except BaseException as exc:
@@ -109,16 +131,16 @@ def _stage(path: Path, text: str) -> Path:
     return Path(temporary)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: Text) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename (mode 0600)."""
     write_all([(path, text)])
 
 
-def write_all(files: Sequence[tuple[Path, str]]) -> None:
+def write_all(files: Sequence[tuple[Path, Text]]) -> None:
     """Write several files all or none: every destination is checked (see
-    :func:`check_destination`) and every file staged before any is put in place; the
-    rename then replaces a directory entry, so a link put there meanwhile is replaced,
-    never written through."""
+    :func:`check_destination`) and every file staged (its pieces made and written) before
+    any is put in place; the rename then replaces a directory entry, so a link put there
+    meanwhile is replaced, never written through."""
     for path, _ in files:
         check_destination(path)
     staged: list[tuple[Path, Path]] = []

@@ -46,6 +46,7 @@ from nhirecon.exit_codes import ExitCode
 if TYPE_CHECKING:
     from nhirecon.core.model import GateRule
     from nhirecon.core.report import Report
+    from nhirecon.output import Text
 
 
 def audit(
@@ -85,6 +86,17 @@ def audit(
             metavar="LEVEL",
             help=f"The table lists only findings of this severity ({', '.join(Severity)});"
             " repeatable, as --kind.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=0,
+            metavar="N",
+            show_default=False,
+            help="The table lists at most N findings, most severe first, then says how many"
+            " more (0: all). Default 50 on a terminal; all in a pipe or a file.",
         ),
     ] = None,
     fail_on: Annotated[
@@ -164,7 +176,8 @@ def audit(
         with tracking.tracked(report, loaded, accepted=accepted, keep_history=keep) as report:
             for line in baselines.stale_lines(report.baseline) if report.baseline else ():
                 log.warning("%s", line)
-            _emit(report, pairs, _Table(color, kinds=kind or (), levels=severity or ()))
+            table = _Table(color, kinds=kind or (), levels=severity or (), limit=limit)
+            _emit(report, pairs, table)
         if quiet and not pairs:
             sys.stdout.write(_verdict(report) + "\n")
         if loaded.notify is not None and not no_notify:
@@ -185,14 +198,21 @@ def audit(
 
 
 class _Table:
-    """How the ``table`` format is shown: in colour or not, and which findings it lists."""
+    """How the ``table`` format is shown: in colour or not, which findings it lists, and
+    how many (``--limit``; ``None``: the default)."""
 
     def __init__(
-        self, color: Color, *, kinds: Sequence[FindingKind], levels: Sequence[Severity]
+        self,
+        color: Color,
+        *,
+        kinds: Sequence[FindingKind],
+        levels: Sequence[Severity],
+        limit: int | None = None,
     ) -> None:
         self.color = color
         self.kinds = kinds
         self.levels = levels
+        self.limit = limit
 
     def narrow(self, report: Report) -> Report:
         """The findings the table lists: those of ``--kind`` and ``--severity``; the gate
@@ -204,35 +224,35 @@ class _Table:
     def render(self, report: Report, *, to_stdout: bool) -> str:
         import shutil
 
-        from nhirecon.reporters.table import TableReporter
+        from nhirecon.reporters.table import DEFAULT_LIMIT, TableReporter
 
         report = self.narrow(report)
         terminal = to_stdout and sys.stdout.isatty()
         color = to_stdout and use_color(self.color, terminal=terminal, environ=os.environ)
         width = shutil.get_terminal_size().columns if terminal else 100
-        return TableReporter(width=width, color=color).render(report)
+        # A terminal shows the most severe findings; a pipe or a file keeps every one.
+        limit = self.limit if self.limit is not None else DEFAULT_LIMIT if terminal else 0
+        return TableReporter(width=width, color=color, limit=limit).render(report)
 
 
 def _emit(report: Report, pairs: list[tuple[str, Path | None]], table: _Table) -> None:
-    """Render every requested format, write the files all or none, then print stdout's."""
-    from nhirecon.output import write_all
+    """Write the files all or none, then print stdout's format. JSON and CSV are made and
+    written piece by piece (a finding at a time), so a large report is never held as text."""
+    from nhirecon.output import write_all, write_text
     from nhirecon.reporters import FORMATS
 
-    rendered = [
-        (
-            path,
-            table.render(report, to_stdout=path is None)
-            if name == "table"
-            else FORMATS[name]().render(report),
-        )
-        for name, path in pairs
-    ]
-    write_all([(path, text) for path, text in rendered if path is not None])
-    for path, text in rendered:
-        if path is None:
-            sys.stdout.write(text)
-        else:
+    def text(name: str, path: Path | None) -> Text:
+        if name == "table":
+            return table.render(report, to_stdout=path is None)
+        return FORMATS[name]().chunks(report)
+
+    shown = [text(name, path) for name, path in pairs if path is None]  # at most one
+    write_all([(path, text(name, path)) for name, path in pairs if path is not None])
+    for _, path in pairs:
+        if path is not None:
             log.info("wrote %s", path)
+    for piece in shown:
+        write_text(sys.stdout, piece)
 
 
 def _verdict(report: Report) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import ClassVar
 
 from nhirecon.core.report import Report
@@ -18,3 +19,8 @@ class Reporter(ABC):
     @abstractmethod
     def render(self, report: Report) -> str:
         """The whole report as text; the same report always gives the same text."""
+
+    def chunks(self, report: Report) -> Iterator[str]:
+        """:meth:`render`'s text in pieces, in order, for writing as they come: a format
+        that can make its text piece by piece (JSON, CSV) never holds all of it at once."""
+        yield self.render(report)

@@ -42,6 +42,24 @@ def numbered(count: int, noun: str, nouns: str = "") -> str:
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
+def counted(total: int, listed: int) -> str:
+    """``7 findings``, or ``7 findings, 2 shown`` when a limit lists fewer."""
+    count = numbered(total, "finding")
+    return count if listed == total else f"{count}, {listed} shown"
+
+
+NARROWER = (
+    "; --kind, --severity and --target narrow the list; -f json, csv or html reports every one"
+)
+"""How else to see the findings a limit left out of a list."""
+
+
+def left_out(listed: int, total: int, what: str, how: str = "") -> str:
+    """The line closing a list a limit cut: ``… and 4 more findings: --limit 0 lists all
+    54`` and, after it, ``how`` (:data:`NARROWER`)."""
+    return f"… and {numbered(total - listed, f'more {what}')}: --limit 0 lists all {total}{how}"
+
+
 def headline(report: Report, shown: Shown = _as_is) -> str:
     run = whole(report)
     identities = numbered(run.identities, "identity", "identities")

@@ -7,7 +7,14 @@ A finding is *new* in a run when the previous run covering its target (the lates
 evaluated strictly earlier) did not have it; it is *resolved* by a run that covers its
 target and no longer has it. A finding that comes back after being resolved starts a new
 streak. Recording happens in one ``BEGIN IMMEDIATE`` transaction, so overlapping runs
-queue behind each other (up to ``BUSY_TIMEOUT_SECONDS``) instead of interleaving.
+queue behind each other (up to ``BUSY_TIMEOUT_SECONDS``) instead of interleaving, and a
+run that fails at any step leaves the file as it was.
+
+Recording is set-based, so that an estate with hundreds of thousands of findings records
+in seconds: the run's findings are loaded into a temporary table with one ``executemany``,
+and a handful of ``INSERT ... SELECT`` statements then add the findings never seen before,
+refresh those whose label changed, and write the sightings with their streaks; no
+statement is run per finding.
 
 The file itself (its layout, that timeout, and how it is opened, checked and migrated) is
 ``history_db``; the queries over the recorded runs are ``history_queries``.
@@ -17,8 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -31,7 +39,6 @@ from nhirecon.state.history_queries import (
     replace_same_instant,
     resolved_between,
     restreak,
-    streaks,
     summarise,
 )
 
@@ -39,60 +46,141 @@ TREND_RUNS: Final = 30
 """How many runs a report's trend shows."""
 
 
-@dataclass(frozen=True)
-class _Sighting:
-    fingerprint: str
-    kind: FindingKind
-    place: str
-    account_id: str | None
-    identity_id: str | None
-    label: str
-    excepted: bool
+# --- a run's sightings, set-based ----------------------------------------------------------
+
+_SIGHTED: Final = "temp.run_sightings"
+"""The run's findings as the file stores them, one row per fingerprint, in the run's order."""
+_PREVIOUS: Final = "temp.run_previous"
+"""The previous run of each place this run covers (places never covered before are absent)."""
+_STREAKS: Final = "temp.run_streaks"
+"""Per row of ``_SIGHTED``: its finding's id, and the start of the streak it continues."""
+
+_Row = tuple[str, str, str, str | None, str | None, str, int]
 
 
-def _sightings(report: Report) -> list[_Sighting]:
-    found = [(finding, False) for finding in report.findings]
-    found += [(finding, True) for finding, _ in report.excepted]
-    result: dict[str, _Sighting] = {}
-    for finding, excepted in found:
-        subject = finding.account or finding.identity
-        result[finding.fingerprint] = _Sighting(
-            fingerprint=finding.fingerprint,
-            kind=finding.kind,
-            place=storable(finding.target),
-            account_id=storable(finding.account.id) if finding.account else None,
-            identity_id=storable(finding.identity.id) if finding.identity else None,
-            label=storable(subject.label) if subject else "",
-            excepted=excepted,
+def _rows(report: Report, twice: set[str]) -> Iterator[_Row]:
+    """One row per finding of the run, counted then excepted, as the file stores it; a
+    fingerprint listed more than once is added to ``twice``."""
+    listed: set[str] = set()
+    for findings, excepted in (
+        (report.findings, 0),
+        ((finding for finding, _ in report.excepted), 1),
+    ):
+        for finding in findings:
+            if finding.fingerprint in listed:
+                twice.add(finding.fingerprint)
+            listed.add(finding.fingerprint)
+            account, identity = finding.account, finding.identity
+            subject = account or identity
+            yield (
+                finding.fingerprint,
+                finding.kind.value,
+                storable(finding.target),
+                None if account is None else storable(account.id),
+                None if identity is None else storable(identity.id),
+                "" if subject is None else storable(subject.label),
+                excepted,
+            )
+
+
+def _load(db: sqlite3.Connection, report: Report, previous: dict[str, int | None]) -> None:
+    """Put the run's sightings in a temporary table in the run's order (``n``), one row per
+    fingerprint, and the previous run of each place in another.
+
+    A fingerprint listed twice keeps its first place in the order and its last values
+    (counted findings first, then excepted ones), as a dict would.
+    """
+    db.execute(
+        f"CREATE TABLE {_SIGHTED} (n INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL,"
+        " kind TEXT NOT NULL, place TEXT NOT NULL, account_id TEXT, identity_id TEXT,"
+        " label TEXT NOT NULL, excepted INTEGER NOT NULL)"
+    )
+    twice: set[str] = set()
+    db.executemany(
+        f"INSERT INTO {_SIGHTED} (fingerprint, kind, place, account_id, identity_id, label,"
+        " excepted) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        _rows(report, twice),
+    )
+    if twice:  # rare: keep the first row of each, with the values of the last
+        db.execute("CREATE INDEX temp.run_sightings_twice ON run_sightings (fingerprint, n)")
+        db.execute(
+            f"UPDATE {_SIGHTED} AS t SET (kind, place, account_id, identity_id, label,"
+            " excepted) = (SELECT kind, place, account_id, identity_id, label, excepted"
+            f" FROM {_SIGHTED} AS l WHERE l.fingerprint = t.fingerprint ORDER BY n DESC LIMIT 1)"
+            f" WHERE fingerprint IN (SELECT fingerprint FROM {_SIGHTED} GROUP BY fingerprint"
+            " HAVING count(*) > 1)"
         )
-    return list(result.values())
+        db.execute(
+            f"DELETE FROM {_SIGHTED} WHERE n NOT IN"
+            f" (SELECT min(n) FROM {_SIGHTED} GROUP BY fingerprint)"
+        )
+    db.execute(f"CREATE TABLE {_PREVIOUS} (place TEXT PRIMARY KEY, run_id INTEGER NOT NULL)")
+    db.executemany(
+        f"INSERT INTO {_PREVIOUS} (place, run_id) VALUES (?, ?)",
+        [(place, run) for place, run in previous.items() if run is not None],
+    )
+
+
+def _sightings_in(db: sqlite3.Connection, run_id: int, at: int) -> None:
+    """Record the loaded sightings as run ``run_id``'s, a statement for each step.
+
+    Each fingerprint's row in ``findings`` is inserted, or refreshed (label, account and
+    identity ids) when they changed; new rows take ids in the run's order. A sighting
+    continues the streak of the previous run covering its place when that run had the
+    finding there (``earlier``, that streak's start); otherwise its streak starts at ``at``.
+    """
+    db.execute(
+        "INSERT INTO findings (fingerprint, kind, place, account_id, identity_id, label)"
+        f" SELECT fingerprint, kind, place, account_id, identity_id, label FROM {_SIGHTED}"
+        " WHERE true ORDER BY n ON CONFLICT (fingerprint) DO UPDATE SET label = excluded.label,"
+        " account_id = excluded.account_id, identity_id = excluded.identity_id"
+        " WHERE label IS NOT excluded.label OR account_id IS NOT excluded.account_id"
+        " OR identity_id IS NOT excluded.identity_id"
+    )
+    db.execute(
+        f"CREATE TABLE {_STREAKS} (n INTEGER PRIMARY KEY, finding_id INTEGER NOT NULL,"
+        " excepted INTEGER NOT NULL, earlier INTEGER)"
+    )
+    db.execute(
+        f"INSERT INTO {_STREAKS} (n, finding_id, excepted, earlier)"
+        " SELECT t.n, f.id, t.excepted, (SELECT s.streak_start"
+        f" FROM {_PREVIOUS} p JOIN sightings s ON s.run_id = p.run_id AND s.finding_id = f.id"
+        f" WHERE p.place = t.place AND f.place = t.place) FROM {_SIGHTED} t"
+        " JOIN findings f ON f.fingerprint = t.fingerprint ORDER BY t.n"
+    )
+    db.execute(
+        "INSERT INTO sightings (run_id, finding_id, excepted, streak_start)"
+        f" SELECT ?, finding_id, excepted, coalesce(earlier, ?) FROM {_STREAKS}"
+        " ORDER BY finding_id",
+        (run_id, at),
+    )
+
+
+def _seen(db: sqlite3.Connection, generated_at: datetime, at: int) -> dict[str, Seen]:
+    """Per fingerprint, in the run's order: when its streak began, its age, and whether it
+    is new (no streak to continue).
+
+    Findings share a few streak starts (one per earlier run), so each ``Seen`` is made once.
+    """
+    made: dict[int | None, Seen] = {}
+
+    def made_for(earlier: int | None) -> Seen:
+        first = instant(at if earlier is None else earlier)
+        seen = Seen(first_seen=first, age_days=(generated_at - first).days, new=earlier is None)
+        made[earlier] = seen
+        return seen
+
+    return {
+        str(fingerprint): made[earlier] if earlier in made else made_for(earlier)
+        for fingerprint, earlier in db.execute(
+            f"SELECT t.fingerprint, s.earlier FROM {_SIGHTED} t"
+            f" JOIN {_STREAKS} s ON s.n = t.n ORDER BY t.n"
+        )
+    }
 
 
 def _places(report: Report) -> list[str]:
     return [storable(report.source_name), *(storable(stats.name) for stats in report.targets)]
-
-
-def _finding_ids(connection: sqlite3.Connection, sightings: Sequence[_Sighting]) -> list[int]:
-    """Insert or refresh each fingerprint's row; return their ids in order."""
-    ids = []
-    for item in sightings:
-        row = connection.execute(
-            "INSERT INTO findings (fingerprint, kind, place, account_id, identity_id, label)"
-            " VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (fingerprint) DO UPDATE SET label = excluded.label,"
-            " account_id = excluded.account_id, identity_id = excluded.identity_id"
-            " RETURNING id",
-            (
-                item.fingerprint,
-                item.kind.value,
-                item.place,
-                item.account_id,
-                item.identity_id,
-                item.label,
-            ),
-        ).fetchone()
-        ids.append(int(row[0]))
-    return ids
 
 
 # --- the API -------------------------------------------------------------------------------
@@ -102,7 +190,6 @@ def _record(db: sqlite3.Connection, report: Report, trend_runs: int) -> HistoryV
     """Record this run in an open write transaction; return what the history says."""
     at = epoch(report.generated_at)
     places = _places(report)
-    sightings = _sightings(report)
     previous_by_place = {place: previous_run(db, place, at) for place in places}
     previous_any = previous_run(db, None, at)
     previous_at = (
@@ -110,10 +197,6 @@ def _record(db: sqlite3.Connection, report: Report, trend_runs: int) -> HistoryV
         if previous_any is None
         else instant(db.execute("SELECT at FROM runs WHERE id = ?", (previous_any,)).fetchone()[0])
     )
-    earlier = {
-        place: {} if run is None else streaks(db, run, place)
-        for place, run in previous_by_place.items()
-    }
     source = storable(report.source_name)
     replace_same_instant(db, at, source, places)
     run_id = db.execute(
@@ -142,42 +225,26 @@ def _record(db: sqlite3.Connection, report: Report, trend_runs: int) -> HistoryV
             for stats in report.targets
         ],
     )
-    ids = _finding_ids(db, sightings)
-    seen: dict[str, Seen] = {}
-    rows = []
-    for item, finding_id in zip(sightings, ids, strict=True):
-        streak = earlier.get(item.place, {}).get(finding_id)
-        start = at if streak is None else streak
-        rows.append((run_id, finding_id, int(item.excepted), start))
-        first = instant(start)
-        seen[item.fingerprint] = Seen(
-            first_seen=first,
-            age_days=(report.generated_at - first).days,
-            new=streak is None,
+    _load(db, report, previous_by_place)
+    _sightings_in(db, run_id, at)
+    seen = _seen(db, report.generated_at, at)
+    for table in (_SIGHTED, _PREVIOUS, _STREAKS):
+        db.execute(f"DROP TABLE {table}")
+    resolved = [
+        ResolvedFinding(
+            fingerprint=str(fp),
+            kind=FindingKind(str(kind)),
+            target=str(where),
+            account_id=None if account is None else str(account),
+            identity_id=None if identity is None else str(identity),
+            label=str(label),
+            first_seen=instant(int(began)),
+            last_seen=instant(int(ended)),
         )
-    db.executemany(
-        "INSERT INTO sightings (run_id, finding_id, excepted, streak_start) VALUES (?, ?, ?, ?)",
-        rows,
-    )
-    resolved = []
-    for place, previous in previous_by_place.items():
-        if previous is None:
-            continue
         for fp, kind, where, account, identity, label, began, ended in resolved_between(
-            db, previous, run_id, place
-        ):
-            resolved.append(
-                ResolvedFinding(
-                    fingerprint=str(fp),
-                    kind=FindingKind(str(kind)),
-                    target=str(where),
-                    account_id=None if account is None else str(account),
-                    identity_id=None if identity is None else str(identity),
-                    label=str(label),
-                    first_seen=instant(int(began)),
-                    last_seen=instant(int(ended)),
-                )
-            )
+            db, previous_by_place, run_id
+        )
+    ]
     summarise(db, run_id)
     later = [
         int(later_id)

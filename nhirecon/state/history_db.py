@@ -46,6 +46,8 @@ def storable(text: str) -> str:
     """``text`` as a TEXT value: SQLite stores UTF-8, which has no form for a lone
     surrogate (``"\\ud800"`` in a JSON export), so one is kept as its escape ``\\ud800``.
     Fingerprints, by which findings are matched across runs, never hold one."""
+    if text.isascii():  # nearly every value, and far quicker to tell than to search
+        return text
     return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
 
 

@@ -1,15 +1,16 @@
 """Queries over the recorded runs, on an open connection.
 
-Which run came before an instant, the streaks of a run's findings at a place, what a run
-resolved, and the per-run summaries that the trend is read from.
+Which run came before an instant, the streaks of later runs' findings when a run is recorded
+out of order, what a run resolved, and the per-run summaries that the trend is read from.
+Each is a statement (or one per run) over whole runs, never one per finding.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from nhirecon.core.model import FindingKind
 from nhirecon.core.report import RunTrend
@@ -29,16 +30,6 @@ def previous_run(connection: sqlite3.Connection, place: str | None, at: int) -> 
             (place, at),
         ).fetchone()
     return None if row is None else int(row[0])
-
-
-def streaks(connection: sqlite3.Connection, run_id: int, place: str) -> dict[int, int]:
-    """finding id → streak start, for one run's findings at one place."""
-    rows = connection.execute(
-        "SELECT s.finding_id, s.streak_start FROM sightings s"
-        " JOIN findings f ON f.id = s.finding_id WHERE s.run_id = ? AND f.place = ?",
-        (run_id, place),
-    )
-    return {int(finding): int(start) for finding, start in rows}
 
 
 def replace_same_instant(
@@ -63,52 +54,69 @@ def restreak(connection: sqlite3.Connection, place: str, since: int) -> None:
     """Recompute streak starts at ``place`` for runs at or after ``since``.
 
     Needed only when a run is recorded out of order (an earlier ``--now`` than runs
-    already recorded), because it can join or split the streaks of later runs.
+    already recorded), because it can join or split the streaks of later runs. One
+    statement per run, in order: a finding there continues the streak it had in the last
+    run covering the place at an earlier instant, and starts one at the run's instant
+    otherwise.
     """
-    start = previous_run(connection, place, since)
+    last = before = previous_run(connection, place, since)
     runs = connection.execute(
         "SELECT r.id, r.at FROM runs r JOIN run_places p ON p.run_id = r.id"
         " WHERE p.place = ? AND r.at >= ? ORDER BY r.at, r.id",
         (place, since),
     ).fetchall()
-    before: dict[int, int] = {} if start is None else streaks(connection, start, place)
-    last: dict[int, int] = before
     group_at: int | None = None
     for run_id, at in runs:
         if at != group_at:
             before, group_at = last, at
-        current = {
-            finding: before.get(finding, at) for finding in streaks(connection, run_id, place)
-        }
-        connection.executemany(
-            "UPDATE sightings SET streak_start = ? WHERE run_id = ? AND finding_id = ?",
-            [(streak, run_id, finding) for finding, streak in current.items()],
+        connection.execute(
+            "UPDATE sightings SET streak_start = coalesce((SELECT b.streak_start FROM sightings b"
+            " WHERE b.run_id = ? AND b.finding_id = sightings.finding_id), ?)"
+            " WHERE run_id = ? AND EXISTS"
+            " (SELECT 1 FROM findings f WHERE f.id = sightings.finding_id AND f.place = ?)",
+            (before, at, run_id, place),
         )
-        last = current
+        last = run_id
+
+
+def _by_run(previous: Mapping[str, int | None]) -> dict[int, list[str]]:
+    """The places of ``previous`` (place → its previous run) grouped by that run."""
+    grouped: dict[int, list[str]] = {}
+    for place, run in previous.items():
+        if run is not None:
+            grouped.setdefault(run, []).append(place)
+    return grouped
+
+
+_GONE: Final = (
+    " FROM sightings s JOIN findings f ON f.id = s.finding_id"
+    " WHERE s.run_id = ? AND f.place IN ({places}) AND NOT EXISTS"
+    " (SELECT 1 FROM sightings n WHERE n.run_id = ? AND n.finding_id = s.finding_id)"
+)
+"""The sightings of an earlier run at some places that run ``?`` no longer has."""
+
+
+def _gone(columns: str, places: Sequence[str]) -> str:
+    return f"SELECT {columns}" + _GONE.format(places=", ".join("?" * len(places)))
 
 
 def resolved_between(
-    connection: sqlite3.Connection, previous: int, run_id: int, place: str
+    connection: sqlite3.Connection, previous: Mapping[str, int | None], run_id: int
 ) -> list[tuple[Any, ...]]:
-    return connection.execute(
-        "SELECT f.fingerprint, f.kind, f.place, f.account_id, f.identity_id, f.label,"
-        " s.streak_start, p.at"
-        " FROM sightings s JOIN findings f ON f.id = s.finding_id"
-        " JOIN runs p ON p.id = s.run_id"
-        " WHERE s.run_id = ? AND f.place = ? AND NOT EXISTS"
-        " (SELECT 1 FROM sightings n WHERE n.run_id = ? AND n.finding_id = s.finding_id)",
-        (previous, place, run_id),
-    ).fetchall()
-
-
-def _resolved_count(connection: sqlite3.Connection, previous: int, run_id: int, place: str) -> int:
-    row = connection.execute(
-        "SELECT count(*) FROM sightings s JOIN findings f ON f.id = s.finding_id"
-        " WHERE s.run_id = ? AND f.place = ? AND NOT EXISTS"
-        " (SELECT 1 FROM sightings n WHERE n.run_id = ? AND n.finding_id = s.finding_id)",
-        (previous, place, run_id),
-    ).fetchone()
-    return int(row[0])
+    """What run ``run_id`` resolved: per place, the findings there of its previous run
+    (``previous``: place → run, or ``None``) that it no longer has; one query per previous
+    run, however many places it covered."""
+    rows: list[tuple[Any, ...]] = []
+    for earlier, places in _by_run(previous).items():
+        rows += connection.execute(
+            _gone(
+                "f.fingerprint, f.kind, f.place, f.account_id, f.identity_id, f.label,"
+                " s.streak_start, (SELECT at FROM runs WHERE id = s.run_id)",
+                places,
+            ),
+            (earlier, *places, run_id),
+        ).fetchall()
+    return rows
 
 
 def summarise(connection: sqlite3.Connection, run_id: int) -> None:
@@ -130,10 +138,10 @@ def summarise(connection: sqlite3.Connection, run_id: int) -> None:
         (at, run_id),
     )
     resolved = 0
-    for place in places:
-        previous = previous_run(connection, place, at)
-        if previous is not None:
-            resolved += _resolved_count(connection, previous, run_id, place)
+    previous = {place: previous_run(connection, place, at) for place in places}
+    for earlier, covered in _by_run(previous).items():
+        row = connection.execute(_gone("count(*)", covered), (earlier, *covered, run_id))
+        resolved += int(row.fetchone()[0])
     connection.execute("UPDATE runs SET resolved = ? WHERE id = ?", (resolved, run_id))
 
 

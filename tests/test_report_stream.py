@@ -1,0 +1,653 @@
+"""Reports made and written piece by piece: the JSON report's pieces are, joined, the text
+``json.dumps(serialize.report(r), indent=2, ensure_ascii=False)`` gave before streaming, byte
+for byte (the orjson fast path included, lone surrogates and all); the CSV report's are its
+whole text; and a file written from pieces is still written whole or not at all.
+
+The serialisation as it was before it was made fast is kept here (``reference_*``), so
+that the fast one is compared with it on generated records, findings and reports."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nhirecon import config, pipeline
+from nhirecon.cli import audit as audit_command
+from nhirecon.cli.options import Color
+from nhirecon.core.allowlist import BroadEntry, ListName
+from nhirecon.core.gate import evaluate
+from nhirecon.core.model import (
+    SEVERITY_ORDER,
+    ExceptionRule,
+    Finding,
+    FindingKind,
+    Origin,
+    Record,
+    Remediation,
+    fingerprint,
+)
+from nhirecon.core.report import (
+    BaselineEntry,
+    BaselineView,
+    HistoryView,
+    Report,
+    ResolvedFinding,
+    RunTrend,
+    Seen,
+    TargetStats,
+)
+from nhirecon.core.values import format_datetime, parse_datetime
+from nhirecon.output import write_all
+from nhirecon.reporters import FORMATS, serialize
+from nhirecon.reporters import json as json_reporter
+from nhirecon.reporters.base import Reporter
+from nhirecon.reporters.csv import ROWS, CsvReporter
+from nhirecon.reporters.json import JsonReporter, dumps
+from nhirecon.state.baseline import entry_data
+
+from .conftest import NOW, ROOT
+
+# ---------------------------------------------------------------- the serialisation before
+
+
+def reference_record(value: Record | None, fields: tuple[str, ...]) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    data: dict[str, Any] = {}
+    for name in fields:
+        item = value.value(name)
+        if hasattr(item, "isoformat"):
+            item = format_datetime(item)
+        elif hasattr(item, "value") and not isinstance(item, str | bool):
+            item = item.value
+        data[name] = item
+    return data
+
+
+def reference_finding(item: Finding) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "fingerprint": item.fingerprint,
+        "kind": item.kind.value,
+        "severity": item.severity.value,
+        "target": item.target,
+        "account": reference_record(item.account, serialize.ACCOUNT_FIELDS),
+        "identity": reference_record(item.identity, serialize.IDENTITY_FIELDS),
+        "message": item.message,
+        "detail": dict(item.detail),
+        "remediation": item.remediation.value,
+        "remediation_reason": item.remediation_reason,
+        "controls": list(item.controls),
+    }
+    if item.expired_exception is not None:
+        data["expired_exception"] = serialize.exception(item.expired_exception)
+    return data
+
+
+def reference_context(report: Report, item: Finding) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    seen = report.seen(item)
+    if seen is not None:
+        data["first_seen"] = format_datetime(seen.first_seen)
+        data["age_days"] = seen.age_days
+        data["new"] = seen.new
+    if report.baseline is not None:
+        data["baselined"] = report.is_baselined(item)
+    return data
+
+
+def reference_summary(report: Report) -> dict[str, Any]:
+    by_kind = Counter(item.kind.value for item in report.findings)
+    by_target = Counter(item.target for item in report.findings)
+    by_severity = Counter(item.severity.value for item in report.findings)
+    data: dict[str, Any] = {
+        "total": len(report.findings),
+        "excepted": len(report.excepted),
+        "by_kind": {kind.value: by_kind[kind.value] for kind in FindingKind if by_kind[kind.value]},
+        "by_target": dict(sorted(by_target.items())),
+        "by_severity": {
+            level.value: by_severity[level.value]
+            for level in SEVERITY_ORDER
+            if by_severity[level.value]
+        },
+    }
+    if report.history is not None:
+        data["new"] = sum(1 for item in report.findings if (seen := report.seen(item)) and seen.new)
+        data["resolved"] = len(report.history.resolved)
+    if report.baseline is not None:
+        data["baselined"] = len(report.baseline.accepted)
+    return data
+
+
+def reference_report(value: Report) -> dict[str, Any]:
+    """``serialize.report`` as it was: every finding's dict built, in one document."""
+    data: dict[str, Any] = {
+        "schema_version": value.schema_version,
+        "tool": {"name": "nhirecon", "version": value.tool_version},
+        "generated_at": format_datetime(value.generated_at),
+        "source": {
+            "name": value.source_name,
+            "connector": value.source_connector,
+            "identities": value.identities,
+            **serialize.evidence(value.source_evidence),
+        },
+        "targets": [
+            {
+                "name": stats.name,
+                "connector": stats.connector,
+                "accounts": stats.accounts,
+                "linked": stats.linked,
+                "unmatched": stats.unmatched,
+                "ambiguous": stats.ambiguous,
+                "inactive": stats.inactive,
+                "lookalike": stats.lookalike,
+                **serialize.evidence(stats.evidence),
+            }
+            for stats in value.targets
+        ],
+        "summary": reference_summary(value),
+        "findings": [reference_finding(i) | reference_context(value, i) for i in value.findings],
+        "excepted": [
+            {
+                **reference_finding(item),
+                **reference_context(value, item),
+                "exception": serialize.exception(rule),
+            }
+            for item, rule in value.excepted
+        ],
+        "allowlist": [
+            {
+                "list": entry.list.value,
+                "target": entry.target,
+                "entry": entry.entry,
+                "accounts": list(entry.accounts),
+                "effect": entry.effect,
+            }
+            for entry in value.allowlist
+        ],
+        "gate": {
+            "passed": value.gate.passed,
+            "rules": [
+                {"rule": outcome.rule.text, "count": outcome.count, "passed": outcome.passed}
+                for outcome in value.gate.outcomes
+            ],
+        },
+    }
+    if value.history is not None:
+        previous = value.history.previous_run
+        data["resolved"] = [serialize.resolved(item) for item in value.history.resolved]
+        data["history"] = {
+            "previous_run": format_datetime(previous) if previous else None,
+            "trend": [serialize.trend_point(run) for run in value.history.trend],
+        }
+    if value.baseline is not None:
+        data["baseline"] = {
+            "path": value.baseline.path,
+            "entries": value.baseline.entries,
+            "matched": len(value.baseline.accepted),
+            "stale": [entry_data(entry) for entry in value.baseline.stale],
+        }
+    return data
+
+
+def whole_document(report: Report) -> str:
+    """The JSON report as it was written before streaming."""
+    return json.dumps(reference_report(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def standard(value: Any, level: int = 0) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
+
+
+# ---------------------------------------------------------------- strategies
+
+SPECIAL = "\x00\x01\x08\t\n\x0b\x0c\r\x1f \"'/\\\x7f\x80\x9f\xa0\u2028\u2029\ufeff\uffff"
+CHARACTERS = st.one_of(
+    st.characters(exclude_categories=()),  # surrogates too
+    st.characters(categories=["Cs"]),
+    st.sampled_from([*SPECIAL, "é", "山", "\U0001f600", "\U0010ffff"]),
+)
+TEXT = st.text(CHARACTERS, max_size=12)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.integers(),
+    st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 0, -1]),
+    st.floats(),
+    st.sampled_from([0.1, 1e-07, 1e16, 1e22, -0.0, 5e-324, 1.7976931348623157e308]),
+    TEXT,
+    st.sampled_from(list(Origin)),
+)
+KEYS = st.one_of(TEXT, TEXT, st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False))
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(TEXT, inner, max_size=4),
+        st.dictionaries(KEYS, inner, max_size=3),
+    ),
+    max_leaves=24,
+)
+ZONES: st.SearchStrategy[tzinfo | None] = st.one_of(
+    st.none(),
+    st.just(UTC),
+    st.builds(
+        timezone, st.timedeltas(min_value=-timedelta(hours=23), max_value=timedelta(hours=23))
+    ),
+)
+INSTANTS = st.datetimes(
+    min_value=datetime(2, 1, 1),
+    max_value=datetime(9998, 12, 31),
+    timezones=ZONES,  # type: ignore[arg-type]  # (hypothesis types it by its default)
+)
+MAYBE_TEXT = st.none() | TEXT
+MAYBE_INSTANT = st.none() | INSTANTS
+
+
+@st.composite
+def records(draw: st.DrawFn) -> Record:
+    return Record(
+        id=draw(TEXT),
+        location="app.json",
+        external_id=draw(MAYBE_TEXT),
+        username=draw(MAYBE_TEXT),
+        email=draw(MAYBE_TEXT),
+        display_name=draw(MAYBE_TEXT),
+        status=draw(MAYBE_TEXT),
+        active=draw(st.booleans()),
+        kind=draw(st.sampled_from(["human", "service_account", "bot"])),
+        owner=draw(MAYBE_TEXT),
+        manager=draw(MAYBE_TEXT),
+        created_at=draw(MAYBE_INSTANT),
+        last_login_at=draw(MAYBE_INSTANT),
+        expires_at=draw(MAYBE_INSTANT),
+        credential_rotated_at=draw(MAYBE_INSTANT),
+        last_interactive_login_at=draw(MAYBE_INSTANT),
+        password_enabled=draw(st.none() | st.booleans()),
+        credential_id=draw(MAYBE_TEXT),
+        origin=draw(st.sampled_from(list(Origin))),
+    )
+
+
+RULES = st.builds(
+    ExceptionRule,
+    target=TEXT,
+    account=TEXT,
+    kind=st.none() | st.sampled_from(list(FindingKind)),
+    reason=TEXT,
+    owner=TEXT,
+    expires=st.dates(min_value=date(2000, 1, 1)),
+)
+
+
+@st.composite
+def findings(draw: st.DrawFn) -> Finding:
+    kind = draw(st.sampled_from(list(FindingKind)))
+    account = draw(st.none() | records())
+    identity = draw(records()) if account is None else draw(st.none() | records())
+    target = draw(TEXT)
+    subject = account or identity
+    assert subject is not None
+    return Finding(
+        kind=kind,
+        severity=draw(st.sampled_from(SEVERITY_ORDER)),
+        target=target,
+        account=account,
+        identity=identity,
+        message=draw(TEXT),
+        detail=draw(st.dictionaries(TEXT, VALUES, max_size=4)),
+        remediation=draw(st.sampled_from(list(Remediation))),
+        remediation_reason=draw(TEXT),
+        fingerprint=fingerprint(kind, target, subject.id) + draw(st.sampled_from(["", "x"])),
+        expired_exception=draw(st.none() | RULES),
+    )
+
+
+@st.composite
+def reports(draw: st.DrawFn) -> Report:
+    counted = tuple(draw(st.lists(findings(), max_size=6)))
+    excepted = tuple(draw(st.lists(st.tuples(findings(), RULES), max_size=3)))
+    everything = [*counted, *(item for item, _ in excepted)]
+    history = None
+    if draw(st.booleans()):
+        seen = {
+            item.fingerprint: Seen(draw(INSTANTS), draw(st.integers(0, 999)), draw(st.booleans()))
+            for item in everything
+            if draw(st.booleans())
+        }
+        resolved = tuple(
+            ResolvedFinding(draw(TEXT), kind, draw(TEXT), draw(MAYBE_TEXT), None, "x", at, at)
+            for kind in draw(st.lists(st.sampled_from(list(FindingKind)), max_size=3))
+            for at in (draw(INSTANTS),)
+        )
+        trend = (RunTrend(datetime(2026, 1, 1, tzinfo=UTC), ("hr",), 1, 0, {}, 1, 0),)
+        history = HistoryView(draw(st.none() | INSTANTS), seen, resolved, trend)
+    baseline = None
+    if draw(st.booleans()):
+        accepted = frozenset(item.fingerprint for item in everything if draw(st.booleans()))
+        stale = tuple(
+            BaselineEntry(draw(TEXT), FindingKind.ORPHAN, "crm", None, draw(TEXT), "", None)
+            for _ in range(draw(st.integers(0, 2)))
+        )
+        baseline = BaselineView(draw(TEXT), len(accepted), accepted, stale)
+    return Report(
+        tool_version="0.1.0",
+        generated_at=draw(INSTANTS),
+        source_name=draw(TEXT),
+        source_connector="csv",
+        identities=3,
+        targets=(TargetStats(draw(TEXT), "csv", 1, 1, 0, 0, 0),),
+        findings=counted,
+        excepted=excepted,
+        gate=evaluate((), counted),
+        history=history,
+        baseline=baseline,
+        allowlist=tuple(
+            BroadEntry(ListName.PROTECTED, "crm", draw(TEXT), tuple(draw(st.lists(TEXT))))
+            for _ in range(draw(st.integers(0, 1)))
+        ),
+    )
+
+
+# ---------------------------------------------------------------- the encoder
+
+
+@settings(deadline=None, max_examples=1500)
+@given(VALUES, st.integers(0, 3))
+def test_dumps_writes_the_standard_librarys_text(value: Any, level: int) -> None:
+    assert dumps(value, level) == standard(value, level)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "".join(map(chr, range(0x20))) + '\x7f\u2028\u2029\U0001f600"\\/',
+        {},
+        [],
+        {"a": {}, "b": [], "c": [{}], "d": [[]]},
+        [1e-07, 1e16, 1e22, float("nan"), float("inf"), -float("inf"), -0.0, 0.1],
+        [2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**40],
+        {"id": "bad\ud800name", "pair": "\ud83d\ude00", "low": "\udfff"},
+        {1: "one", None: "nothing", 1.5: "half"},
+        {True: "yes", False: "no", "true": "text"},
+        {Origin.JIT: 1},
+        [Origin.SCIM, (1, ("a",))],
+    ],
+)
+def test_dumps_writes_awkward_values_as_the_standard_library_does(value: Any) -> None:
+    for level in (0, 2):
+        assert dumps(value, level) == standard(value, level)
+
+
+def test_values_orjson_writes_alike_never_reach_the_standard_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path is taken: text, flags, None, integers of 64 bits, lists and dicts."""
+
+    class Refuse(json.JSONEncoder):
+        def encode(self, o: Any) -> str:
+            raise AssertionError(f"the standard library was asked for {o!r}")
+
+    plain = {"a": [1, -(2**63), 2**64 - 1, True, None, "zoë 山 \U0001f600"], "b": {"c": ()}}
+    expected = standard(plain, 2)
+    monkeypatch.setattr(json_reporter, "_STANDARD", Refuse())
+    assert dumps(plain, 2) == expected
+
+
+def test_dumps_refuses_what_the_standard_library_refuses() -> None:
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    with pytest.raises(ValueError, match="Circular reference"):
+        dumps(circular)
+    for value in ({"when": datetime(2026, 1, 1)}, [{1, 2}], {"x": object()}):
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            dumps(value)
+
+
+def test_dumps_goes_deeper_than_orjson() -> None:
+    value: list[Any] = ["x"]
+    for _ in range(300):
+        value = [value, {"k": 1}]
+    assert dumps(value, 1) == standard(value, 1)
+
+
+# ---------------------------------------------------------------- the fast serialisation
+
+
+@settings(deadline=None, max_examples=300)
+@given(records())
+def test_records_serialise_as_before(value: Record) -> None:
+    for fields in (serialize.ACCOUNT_FIELDS, serialize.IDENTITY_FIELDS, ("created_at",)):
+        data = serialize.record(value, fields)
+        assert data == reference_record(value, fields)
+        assert json.dumps(data, ensure_ascii=False) == json.dumps(
+            reference_record(value, fields), ensure_ascii=False
+        )
+
+
+def test_a_record_holding_odd_values_serialises_as_before() -> None:
+    """Values no connector makes, in fields that do not hold them, still come out alike."""
+    when = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=timezone(timedelta(hours=5)))
+    odd = Record(
+        id="x",
+        location="y",
+        username=when,  # type: ignore[arg-type]
+        email=1e-07,  # type: ignore[arg-type]
+        created_at=datetime(2026, 1, 1, 12),
+        last_login_at=when,
+        kind=FindingKind.ORPHAN,
+        attributes={"team": "ops"},
+    )
+    for fields in (serialize.ACCOUNT_FIELDS, ("id", "team", "kind"), ("team",)):
+        assert serialize.record(odd, fields) == reference_record(odd, fields)
+
+
+@settings(deadline=None, max_examples=300)
+@given(INSTANTS)
+def test_instants_are_written_as_format_datetime_writes_them(moment: datetime) -> None:
+    assert serialize.instant(moment) == format_datetime(moment)
+
+
+# ---------------------------------------------------------------- the JSON report
+
+
+@settings(deadline=None, max_examples=150)
+@given(reports())
+def test_the_streamed_json_report_is_the_whole_document_it_was(report: Report) -> None:
+    expected = whole_document(report)
+    pieces = list(JsonReporter().chunks(report))
+    assert "".join(pieces) == expected
+    assert JsonReporter().render(report) == expected
+    assert serialize.report(report) == reference_report(report)
+    assert len(pieces) >= len(report.findings) + len(report.excepted)
+
+
+def example_report(tmp_path: Path) -> Report:
+    loaded = config.load(ROOT / "config.sample.yaml")
+    instant = parse_datetime(NOW)
+    assert instant is not None
+    return pipeline.audit(loaded, now=instant)
+
+
+def test_the_streamed_json_report_of_the_example_is_the_whole_document(tmp_path: Path) -> None:
+    report = example_report(tmp_path)
+    assert report.findings, "the example estate has findings"
+    pieces = list(JsonReporter().chunks(report))
+    assert "".join(pieces) == whole_document(report)
+    assert max(map(len, pieces)) < 16_000, "a piece is one field or one finding, not more"
+
+
+def synthetic(size: int) -> Report:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    made = tuple(
+        Finding(
+            kind=FindingKind.DORMANT,
+            severity=SEVERITY_ORDER[number % 5],
+            target=f"app{number % 3}",
+            account=Record(
+                id=f"u{number}\ud800" if number % 97 == 0 else f"u{number}",
+                location="app.csv",
+                username=f"zoë{number}",
+                created_at=base - timedelta(days=number),
+                last_login_at=base - timedelta(seconds=number),
+                origin=Origin.JIT,
+            ),
+            identity=None,
+            message=f"u{number}: last used long ago",
+            detail={"days": number, "ratio": number / 7} if number % 10 == 0 else {"days": 1},
+            remediation=Remediation.DISABLE,
+            remediation_reason="",
+            fingerprint=f"{number:032x}",
+        )
+        for number in range(size)
+    )
+    seen = {item.fingerprint: Seen(base, 3, False) for item in made[::2]}
+    return Report(
+        "0.1.0",
+        base,
+        "hr",
+        "csv",
+        size,
+        (),
+        made,
+        (),
+        evaluate((), made),
+        history=HistoryView(None, seen, (), ()),
+    )
+
+
+def test_a_large_report_is_made_one_finding_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = synthetic(3000)
+    made: list[Finding] = []
+    listed = serialize.listed
+
+    def counted(value: Report, item: Finding) -> dict[str, Any]:
+        made.append(item)
+        return listed(value, item)
+
+    monkeypatch.setattr(serialize, "listed", counted)
+    pieces = JsonReporter().chunks(report)
+    head = ""
+    while '"fingerprint"' not in head:
+        head += next(pieces)
+    assert len(made) == 1, "the first finding is written before the others are made"
+    rest = list(pieces)
+    assert len(made) == 3000 and len(rest) > 3000
+    assert head + "".join(rest) == whole_document(report)
+
+
+# ---------------------------------------------------------------- the CSV report
+
+
+def test_the_streamed_csv_report_is_its_whole_text() -> None:
+    report = synthetic(ROWS * 2 + 7)
+    pieces = list(CsvReporter().chunks(report))
+    assert len(pieces) == 3
+    assert all(piece.endswith("\r\n") for piece in pieces)
+    assert "".join(pieces) == CsvReporter().render(report)
+    assert "".join(pieces).count("\r\n") == len(report.findings) + 1
+    empty = synthetic(0)
+    assert list(CsvReporter().chunks(empty)) == [CsvReporter().render(empty)]
+
+
+# ---------------------------------------------------------------- writing pieces
+
+
+def failing_pieces(made: list[str]) -> Iterator[str]:
+    for number in range(10):
+        made.append(f"piece {number}\n")
+        yield made[-1]
+    raise RuntimeError("the reporter broke half way")
+
+
+def test_pieces_are_written_whole_private_and_with_surrogates_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "reports" / "out.json"
+    report = synthetic(300)
+    write_all([(path, JsonReporter().chunks(report))])
+    text = whole_document(report)
+    assert path.read_bytes() == text.encode("utf-8", "backslashreplace")
+    assert b"u0\\ud800" in path.read_bytes()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text(encoding="utf-8")) == json.loads(text)
+
+
+def test_a_reporter_failing_half_way_leaves_no_file_and_no_temporary(tmp_path: Path) -> None:
+    made: list[str] = []
+    with pytest.raises(RuntimeError, match="half way"):
+        write_all([(tmp_path / "new.json", failing_pieces(made))])
+    assert len(made) == 10, "the pieces were being written as they came"
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_reporter_failing_half_way_leaves_the_old_file_as_it_was(tmp_path: Path) -> None:
+    old, other = tmp_path / "report.json", tmp_path / "report.csv"
+    old.write_text("the report of last night\n")
+    with pytest.raises(RuntimeError, match="half way"):
+        write_all([(other, iter(["a,b\r\n"])), (old, failing_pieces([]))])
+    assert old.read_text() == "the report of last night\n"
+    assert sorted(os.listdir(tmp_path)) == ["report.json"], "neither file, no temporary"
+
+
+def test_a_link_is_refused_before_any_piece_is_made(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    link = tmp_path / "report.json"
+    link.symlink_to(victim)
+    made: list[str] = []
+    with pytest.raises(Exception, match="symbolic link"):
+        write_all([(link, failing_pieces(made))])
+    assert made == [] and victim.read_text() == "keep me" and link.is_symlink()
+
+
+class Broken(Reporter):
+    name = "json"
+    description = "breaks half way"
+    extensions = (".json",)
+
+    def render(self, report: Report) -> str:
+        return "".join(self.chunks(report))
+
+    def chunks(self, report: Report) -> Iterator[str]:
+        yield from failing_pieces([])
+
+
+def test_the_audit_command_writes_no_report_when_one_breaks_half_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = audit_command._Table(Color.never, kinds=(), levels=())
+    good, bad = tmp_path / "report.csv", tmp_path / "report.json"
+    bad.write_text("{}\n")
+    monkeypatch.setitem(FORMATS, "json", Broken)
+    with pytest.raises(RuntimeError, match="half way"):
+        audit_command._emit(synthetic(20), [("csv", good), ("json", bad)], table)
+    assert sorted(os.listdir(tmp_path)) == ["report.json"] and bad.read_text() == "{}\n"
+
+
+@pytest.mark.parametrize("name", ["json", "csv"])
+def test_the_audit_command_streams_to_its_files_and_stdout(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = synthetic(ROWS + 3)
+    table = audit_command._Table(Color.never, kinds=(), levels=())
+    path = tmp_path / f"report.{name}"
+    stdout = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    audit_command._emit(report, [(name, path)], table)
+    expected = FORMATS[name]().render(report)
+    assert path.read_bytes() == expected.encode("utf-8", "backslashreplace")
+    assert stdout.getvalue() == ""
+    audit_command._emit(report, [(name, None)], table)
+    assert stdout.getvalue() == expected
