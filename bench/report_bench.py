@@ -24,6 +24,7 @@ it was rather than the old path on today's (faster) serialisation.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -282,10 +283,11 @@ def main(sizes: list[int], before_from: str | None = None) -> None:
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
-    if arguments[:1] == ["--one"]:
+    if arguments[:1] == ["--one"]:  # one measured run, in its own process
         print(json.dumps(one(arguments[1], int(arguments[2]), Path(arguments[3]))))
     else:
-        earlier = None
-        if arguments[:1] == ["--before"]:
-            earlier, arguments = arguments[1], arguments[2:]
-        main([int(arg) for arg in arguments] or list(SIZES), earlier)
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("sizes", nargs="*", type=int, help=f"findings (default {SIZES})")
+        parser.add_argument("--before", metavar="DIR", help="a copy of the code to compare with")
+        options = parser.parse_args(arguments)
+        main(options.sizes or list(SIZES), options.before)

@@ -12,6 +12,7 @@ on stdout: with the table's default limit (``nhirecon audit``) and with every ro
 
 from __future__ import annotations
 
+import argparse
 import cProfile
 import pstats
 import sys
@@ -101,8 +102,11 @@ def profile(size: int) -> None:
 
 
 if __name__ == "__main__":
-    arguments = sys.argv[1:]
-    if arguments[:1] == ["--profile"]:
-        profile(int(arguments[1]) if len(arguments) > 1 else SIZES[-1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, help=f"findings (default {SIZES})")
+    parser.add_argument("--profile", metavar="N", type=int, help="profile rendering N rows")
+    options = parser.parse_args()
+    if options.profile:
+        profile(options.profile)
     else:
-        main([int(argument) for argument in arguments] or list(SIZES))
+        main(options.sizes or list(SIZES))
