@@ -20,19 +20,26 @@ from nhirecon.core.model import Finding, FindingKind, Record
 class Duplicates:
     """Collects, over one pass of a target, the active linked accounts of each identity.
 
-    The first account of every linked identity is held (one reference) until the pass
-    ends; later ones only when they are duplicates."""
+    The first account of every linked identity is held until the pass ends (alone: its
+    link is the next account's, unless it was a look-alike); later ones only when they
+    are duplicates."""
 
-    _first: dict[str, tuple[Record, Link]] = field(default_factory=dict)
+    _first: dict[str, Record | tuple[Record, Link]] = field(default_factory=dict)
     _more: dict[str, list[tuple[Record, Link]]] = field(default_factory=dict)
 
     def see(self, account: Record, link: Link) -> None:
         if not account.active or link.status is not LinkStatus.LINKED or link.identity is None:
             return
         key = link.identity.id
-        first = self._first.setdefault(key, (account, link))
-        if first[0] is not account:
-            self._more.setdefault(key, [first]).append((account, link))
+        entry = account if link.lookalike is None else (account, link)
+        first = self._first.setdefault(key, entry)
+        if first is entry:
+            return
+        more = self._more.get(key)
+        if more is None:
+            plain = Link(LinkStatus.LINKED, link.identity)  # all the finding reads of it
+            more = self._more[key] = [first if isinstance(first, tuple) else (first, plain)]
+        more.append((account, link))
 
     def findings(self, target: TargetRules) -> list[Finding]:
         """One ``duplicate-account`` finding per account of each identity with several."""
