@@ -24,8 +24,6 @@ from nhirecon.core.model import Record
 from nhirecon.core.policy import CorrelationRule
 from nhirecon.core.values import key_for
 
-_MANY = -1
-
 
 class LinkStatus(StrEnum):
     LINKED = "linked"
@@ -94,56 +92,60 @@ class IdentityIndex:
     """Look-up tables over the source's identities, built on first use per field.
 
     An identity with several values of a field (several emails) is found under each of
-    them, once.
+    them, once. A key that one identity holds maps to it; a key that several hold, to
+    them all, by id.
     """
 
     def __init__(self, identities: Sequence[Record]) -> None:
         self.identities = identities
-        self._tables: dict[tuple[str, str], tuple[dict[str, int], dict[str, list[int]]]] = {}
+        self._tables: dict[tuple[str, str], tuple[dict[str, Record], dict[str, list[Record]]]]
+        self._tables = {}
 
     def find(self, field: str, mode: str, key: str) -> tuple[Record, ...]:
         unique, shared = self._table(field, mode)
-        position = unique.get(key)
-        if position is None:
-            return ()
-        if position == _MANY:
-            return tuple(self.identities[index] for index in shared[key])
-        return (self.identities[position],)
+        found = unique.get(key)
+        if found is not None:
+            return (found,)
+        several = shared.get(key)
+        return () if several is None else tuple(several)
 
-    def _table(self, field: str, mode: str) -> tuple[dict[str, int], dict[str, list[int]]]:
+    def _table(self, field: str, mode: str) -> tuple[dict[str, Record], dict[str, list[Record]]]:
         table = self._tables.get((field, mode))
         if table is None:
-            unique: dict[str, int] = {}
-            shared: dict[str, list[int]] = {}
-            for position, identity in enumerate(self.identities):
+            unique: dict[str, Record] = {}
+            shared: dict[str, list[Record]] = {}
+            for identity in self.identities:
                 several = identity.multi_values.get(field) if identity.multi_values else None
                 if several is None:
                     key = key_for(_text(identity.value(field)), mode)
                     if key is not None:
-                        _add(unique, shared, key, position)
+                        _add(unique, shared, key, identity)
                     continue
                 for value in several:
                     key = key_for(value, mode)
                     if key is not None:
-                        _add(unique, shared, key, position)
-            for positions in shared.values():  # candidates by id, whatever the input order
-                positions.sort(key=lambda position: self.identities[position].id)
+                        _add(unique, shared, key, identity)
+            for candidates in shared.values():  # by id, whatever the input order
+                candidates.sort(key=lambda identity: identity.id)
             table = self._tables[(field, mode)] = (unique, shared)
         return table
 
 
-def _add(unique: dict[str, int], shared: dict[str, list[int]], key: str, position: int) -> None:
-    """Index ``position`` under ``key``; positions arrive in order, so one identity that
-    holds two values with the same key is seen last in the list and counted once."""
+def _add(
+    unique: dict[str, Record], shared: dict[str, list[Record]], key: str, identity: Record
+) -> None:
+    """Index ``identity`` under ``key``; identities arrive in order, so one that holds two
+    values with the same key is seen last in the list and counted once."""
     seen = unique.get(key)
     if seen is None:
-        unique[key] = position
-    elif seen == _MANY:
-        if shared[key][-1] != position:
-            shared[key].append(position)
-    elif seen != position:
-        unique[key] = _MANY
-        shared[key] = [seen, position]
+        several = shared.get(key)
+        if several is None:
+            unique[key] = identity
+        elif several[-1] is not identity:
+            several.append(identity)
+    elif seen is not identity:
+        del unique[key]
+        shared[key] = [seen, identity]
 
 
 class Correlator:
