@@ -14,8 +14,10 @@ value exactly and elsewhere shows what was there."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -95,6 +97,63 @@ def check_destination(path: Path) -> None:
     reason = irregular(mode)
     if reason:
         raise OutputError(f"{path}: {reason}; write the file elsewhere")
+
+
+class WholeWrites(io.RawIOBase):
+    """A file descriptor whose every write is made whole, or fails.
+
+    The kernel may write only part of what was asked (a pipe whose reader goes away
+    mid-write returns the count written so far, then raises ``SIGPIPE``), and CPython's
+    buffered writer can then drop the rest without an error: a report piped to a reader
+    that quits early was cut short with the gate's exit code. Here a short write is
+    continued until everything is written or the kernel refuses (``BrokenPipeError`` for
+    a reader gone; any other refusal, such as a file-size limit, is an :class:`OutputError`
+    naming ``name``)."""
+
+    def __init__(self, fd: int, name: str) -> None:
+        super().__init__()
+        self._fd = fd
+        self.name = name
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data: object) -> int:
+        view = memoryview(data).cast("B")  # type: ignore[arg-type]
+        total = len(view)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"{self.name}: cannot write: {exc.strerror or exc}") from None
+        return total
+
+
+def whole_stdout() -> None:
+    """Point ``sys.stdout`` at its file descriptor through :class:`WholeWrites`, keeping
+    its encoding and line buffering, with text that UTF-8 cannot carry written escaped
+    (``\\ud800``). A stdout without a file descriptor (a test's capture) is left as
+    it is."""
+    current = sys.stdout
+    try:
+        fd = current.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    current.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(WholeWrites(fd, "stdout")),
+        encoding=current.encoding or "utf-8",
+        errors=UNENCODABLE,
+        line_buffering=bool(getattr(current, "line_buffering", False)),
+    )
 
 
 def write_text(out: IO[str], text: Text) -> None:

@@ -103,12 +103,15 @@ def main() -> None:
     them ends here, so that no exception ever shows as a traceback with exit 1, which a CI
     job would read as "the gate failed". Text that UTF-8 cannot carry (a lone surrogate
     from an export) is written to stdout and stderr escaped (``\\ud800``) rather than
-    failing the run.
+    failing the run, and stdout is written whole or not at all (see
+    :class:`~nhirecon.output.WholeWrites`).
     """
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if callable(reconfigure):
-            reconfigure(errors="backslashreplace")
+    from nhirecon.output import whole_stdout
+
+    whole_stdout()
+    reconfigure = getattr(sys.stderr, "reconfigure", None)
+    if callable(reconfigure):
+        reconfigure(errors="backslashreplace")
     try:
         app()
     except KeyboardInterrupt:

@@ -1,0 +1,91 @@
+"""A report on stdout arrives whole, or the run fails saying so: a reader that quits early
+or a file-size limit is exit 2 with one line on stderr, never a report cut short with the
+gate's exit code."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import Run, nhirecon_command
+
+NOW = "2026-11-28T00:00:00Z"
+ACCOUNTS = 4000
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Path:
+    """An estate whose reports run to hundreds of kilobytes: every account an orphan."""
+    (tmp_path / "hr.csv").write_text("id,email\nE1,someone@example.com\n")
+    rows = "".join(f"u{n},user{n}@example.com,yes\n" for n in range(ACCOUNTS))
+    (tmp_path / "app.csv").write_text("id,email,active\n" + rows)
+    config = tmp_path / "nhirecon.yaml"
+    config.write_text(
+        "version: 1\n"
+        "source: {name: hr, connector: csv, path: hr.csv, map: {id: id, email: email}}\n"
+        "targets: [{name: app, connector: csv, path: app.csv,\n"
+        "           map: {id: id, email: email, active: active}}]\n"
+    )
+    return config
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1", "XDG_STATE_HOME": str(tmp_path / "state")}
+
+
+@pytest.mark.parametrize("form", ["table", "markdown", "json"])
+def test_a_reader_that_quits_early_is_exit_2_not_a_cut_report(
+    tmp_path: Path, estate: Path, form: str
+) -> None:
+    command = [nhirecon_command(), "audit", "-c", str(estate), "--now", NOW, "-f", form]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(tmp_path),
+        cwd=tmp_path,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    time.sleep(1.5)  # the report is written by now, as far as the pipe takes it
+    assert process.stdout.read(10)
+    process.stdout.close()  # the reader goes away with most of the report unread
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 2, errors
+    assert "stdout was closed before the output was written" in errors
+
+
+def _limit_files_to_100_kib() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100 * 1024, 100 * 1024))
+
+
+def test_a_file_size_limit_on_stdout_is_exit_2_naming_stdout(tmp_path: Path, estate: Path) -> None:
+    with (tmp_path / "out.txt").open("wb") as out:
+        done = subprocess.run(
+            # without history: the limit would stop the history first
+            [nhirecon_command(), "audit", "-c", str(estate), "--now", NOW, "--no-history"],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            env=environment(tmp_path),
+            cwd=tmp_path,
+            preexec_fn=_limit_files_to_100_kib,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "stdout: cannot write: File too large" in done.stderr.decode()
+
+
+def test_a_whole_pipe_gets_the_whole_report(run: Run, tmp_path: Path, estate: Path) -> None:
+    piped = run("audit", "-c", str(estate), "--now", NOW, "-f", "markdown", "--no-history")
+    filed = run(
+        "audit", "-c", str(estate), "--now", NOW, "-f", "markdown", "-o", "r.md", "--no-history"
+    )
+    assert piped.returncode == filed.returncode == 0
+    assert len(piped.stdout) > 200_000
+    assert piped.stdout == (tmp_path / "r.md").read_text()
