@@ -28,6 +28,8 @@ from nhirecon.exit_codes import ExitCode
 
 PRIVATE = 0o600
 PRIVATE_FOLDER = 0o700
+NAMED_UP_TO = 200
+"""Bytes of a destination's name that its temporary file's name repeats, at most."""
 UNENCODABLE = "backslashreplace"
 """How text that UTF-8 cannot carry (lone surrogates) is written: as ``\\udXXXX``."""
 BUFFER = 1 << 16
@@ -170,7 +172,8 @@ def _stage(path: Path, text: Text) -> Path:
     folder = path.parent
     try:
         make_folder(folder)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        prefix = _temporary_prefix(path)
+        handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
@@ -188,6 +191,14 @@ def _stage(path: Path, text: Text) -> Path:
             raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
         raise
     return Path(temporary)
+
+
+def _temporary_prefix(path: Path) -> str:
+    """``.<name>.``, which says whose a left-over file is; a generic one for a name so long
+    that the temporary file's would exceed the 255 bytes a file name may have."""
+    if len(os.fsencode(path.name)) > NAMED_UP_TO:
+        return ".nhirecon-report."
+    return f".{path.name}."
 
 
 def write_atomic(path: Path, text: Text) -> None:

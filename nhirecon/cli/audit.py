@@ -142,6 +142,7 @@ def audit(
 
     def body() -> ExitCode:
         from nhirecon import pipeline
+        from nhirecon.cli import destinations
         from nhirecon.cli.remediate import confirmer, tell
         from nhirecon.exit_codes import combine
         from nhirecon.remediation import apply as remediation
@@ -154,6 +155,10 @@ def audit(
         if quiet and not format_ and not output:
             pairs = []
         loaded = load_config(config_path)
+        destinations.check(
+            [path for _, path in pairs if path is not None],
+            destinations.own_files(loaded, baseline),
+        )
         accepted = baselines.load(baseline) if baseline else None
         skip_check = accept_source_drop or (no_history and not apply_)
         previous = None if skip_check else tracking.previous_source_count(loaded)

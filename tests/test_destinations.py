@@ -1,0 +1,65 @@
+"""``audit -o`` never writes twice to one file, nor over a file the run reads or keeps; a
+long file name is written like any other."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import Run
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = "2026-11-28T00:00:00Z"
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Path:
+    """The bundled example, copied: its config and exports."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copy(ROOT / "config.sample.yaml", tmp_path / "config.sample.yaml")
+    return tmp_path / "config.sample.yaml"
+
+
+@pytest.mark.parametrize(
+    ("destination", "named"),
+    [
+        ("config.sample.yaml", "the config of this run"),
+        ("examples/hr.csv", "source (hr) of this run"),
+        ("state/nhirecon/history.db", "the run history of this run"),
+        ("base.json", "the baseline of this run"),
+    ],
+)
+def test_a_file_of_the_run_is_never_a_report(
+    run: Run, tmp_path: Path, estate: Path, destination: str, named: str
+) -> None:
+    (tmp_path / "base.json").write_text('{"version": 1, "findings": []}\n')
+    target = tmp_path / destination
+    before = target.read_bytes() if target.exists() else None
+    done = run(
+        "audit", "-c", str(estate), "--now", NOW, "-f", "json", "-o", "other.json",
+        "-f", "json", "-o", destination, "--baseline", "base.json",
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"-o {destination}: that is {named}" in done.stderr
+    assert (target.read_bytes() if target.exists() else None) == before
+    assert not (tmp_path / "other.json").exists()
+
+
+def test_one_file_twice_is_refused(run: Run, tmp_path: Path, estate: Path) -> None:
+    done = run(
+        "audit", "-c", str(estate), "--now", NOW, "-o", "r.json", "-f", "csv", "-o", "x/../r.json"
+    )
+    assert done.returncode == 2, done.stderr
+    assert "-o x/../r.json: the same file as -o r.json" in done.stderr
+    assert not (tmp_path / "r.json").exists()
+    assert not (tmp_path / "state" / "nhirecon" / "history.db").exists()
+
+
+def test_a_long_file_name_is_written(run: Run, tmp_path: Path, estate: Path) -> None:
+    name = "r" * 245 + ".json"
+    done = run("audit", "-c", str(estate), "--now", NOW, "-o", name, "--no-history")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / name).read_text().startswith("{")
+    assert not list(tmp_path.glob(".*.tmp"))
