@@ -104,7 +104,7 @@ def test_a_limit_shows_the_summary_then_the_most_severe_rows_then_how_many_more(
     assert "high orphan" not in text, "a group the limit leaves out gets no title"
     more = (
         "  … and 99950 more findings: --limit 0 lists all 100000;\n"
-        "  --kind, --severity and --target narrow the list;"
+        "  --kind and --severity narrow the list (--target the run);"
         " -f json, csv or html reports every one\n"
     )
     assert more in text
@@ -138,7 +138,7 @@ def test_a_limit_the_findings_fit_in_changes_nothing() -> None:
     assert TableReporter(limit=101).render(dormant) == every
     one_less = TableReporter(limit=99).render(dormant)
     assert "\nmedium dormant: 100 findings, 99 shown\n" in one_less
-    assert "\n  … and 1 more finding: --limit 0 lists all 100; --kind," in one_less
+    assert "\n  … and 1 more finding: --limit 0 lists all 100;" in one_less
 
 
 def test_laying_out_a_limited_table_costs_as_much_as_the_rows_shown(
@@ -190,7 +190,8 @@ def test_limit_applies_to_a_pipe_and_a_file_alike_and_after_the_filters(
     assert len(rows) == 1 + SAMPLE_FINDINGS, "CSV lists every finding"
     text = (tmp_path / "t.txt").read_text()
     assert "\nhigh orphan: 9 findings, 3 shown\n" in text
-    assert "\n  … and 6 more findings: --limit 0 lists all 9; --kind, --severity and" in text
+    assert "\n  … and 6 more findings: --limit 0 lists all 9;" in text
+    assert "--kind and --severity narrow the list (--target the run)" in " ".join(text.split())
     piped = run(*AUDIT, "--kind", "orphan", "--limit", "3")
     assert piped.returncode == 0 and piped.stdout == text
 

@@ -49,7 +49,8 @@ def counted(total: int, listed: int) -> str:
 
 
 NARROWER = (
-    "; --kind, --severity and --target narrow the list; -f json, csv or html reports every one"
+    "; --kind and --severity narrow the list (--target the run); -f json, csv or html reports"
+    " every one"
 )
 """How else to see the findings a limit left out of a list."""
 
