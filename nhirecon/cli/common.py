@@ -1,6 +1,7 @@
 """What every command shares at run time: logging, colour, the clock, loading the config,
-progress bars, and turning errors into exit codes: nhirecon's own errors into theirs, any
-other exception (a bug) into exit 70 with one line, the traceback only with ``-v``.
+progress bars, and turning errors into exit codes: nhirecon's own errors into theirs,
+Ctrl-C and SIGTERM into 130 (interrupted), any other exception (a bug) into exit 70 with one
+line, the traceback only with ``-v``.
 
 Importing it is cheap: what a command needs (the config, rich, the core's date parsing) is
 imported where it is used, so that ``nhirecon --version`` and ``--help`` start fast.
@@ -11,12 +12,14 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
@@ -107,11 +110,49 @@ def _raised_at(exc: BaseException) -> str:
     return found
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived while a command ran (a cron or CI timeout). Raised in the main thread
+    like :class:`KeyboardInterrupt`, and like it no ``except Exception`` stops it: ``finally``
+    blocks run and a report file being staged is removed (see :mod:`nhirecon.output`)."""
+
+
+@contextmanager
+def terminable() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread, once:
+    a second one while the first unwinds is let go, so that it cannot cut the clean-up
+    short. The previous handler comes back afterwards. Elsewhere than in the main thread
+    (where no handler can be set), or when SIGTERM is ignored (``SIG_IGN``, a parent's
+    choice), nothing changes."""
+    raised = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise Terminated
+
+    previous = signal.getsignal(signal.SIGTERM)
+    installed = False
+    if previous is not signal.SIG_IGN:
+        try:
+            signal.signal(signal.SIGTERM, stop)
+            installed = True
+        except ValueError:  # not the main thread: signals are not ours to handle there
+            pass
+    try:
+        yield
+    finally:
+        if installed:  # previous is None when set outside Python: the default stands in
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def run(action: Callable[[], T]) -> T:
     """Run a command body, turning errors into exit codes: nhirecon's own into theirs, a
-    reader gone from stdout into 2, anything else into 70 (a bug)."""
+    reader gone from stdout into 2, Ctrl-C and SIGTERM into 130 (see
+    :func:`terminable`), anything else into 70 (a bug)."""
     try:
-        return action()
+        with terminable():
+            return action()
     except InternalError as exc:
         report_internal_error(exc)
         raise typer.Exit(int(exc.exit_code)) from None
@@ -121,6 +162,8 @@ def run(action: Callable[[], T]) -> T:
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         fail("interrupted", ExitCode.INTERRUPTED)
+    except Terminated:
+        fail("terminated", ExitCode.INTERRUPTED)
     except BrokenPipeError:
         quiet_stdout()
         fail("stdout was closed before the output was written", ExitCode.USAGE)
@@ -196,11 +239,27 @@ def load_config(path: Path | None) -> config.Config:
     return config.load(config_file(path))
 
 
+def is_terminal(stream: object) -> bool:
+    """Whether ``stream`` is a terminal, asked of the stream itself: rich's
+    ``Console.is_terminal`` cannot tell, as it says yes to a pipe or a file too whenever
+    ``FORCE_COLOR`` is set. A stream without ``isatty``, or closed, or with no file
+    descriptor behind it, is no terminal."""
+    isatty = getattr(stream, "isatty", None)
+    if not callable(isatty):
+        return False
+    try:
+        return bool(isatty())
+    except (OSError, ValueError):
+        return False
+
+
 @contextmanager
 def progress_bars(enabled: bool) -> Iterator[pipeline.Progress]:
-    """Progress bars on stderr when it is a terminal; otherwise nothing."""
+    """Progress bars on stderr when it is a terminal (and rich may drive it as one: not
+    with ``TTY_COMPATIBLE=0``); otherwise nothing. ``FORCE_COLOR`` colours them but never
+    puts them on a pipe or a file."""
     console = stderr()
-    if not enabled or not console.is_terminal:
+    if not enabled or not (is_terminal(console.file) and console.is_terminal):
         yield lambda label, count: None
         return
     from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nhirecon.cli.common import (
+    is_terminal,
     load_config,
     log,
     parse_now,
@@ -40,9 +41,11 @@ if TYPE_CHECKING:
 
 
 def confirmer() -> remediation.Confirm | None:
-    """Ask on a terminal; without one there is nobody to ask (``--yes`` is then needed)."""
+    """Ask on a terminal: stdin and stderr both one, asked of the streams themselves
+    (``FORCE_COLOR`` makes rich take any stderr for a terminal). Without one there is
+    nobody to ask (``--yes`` is then needed)."""
     console = stderr()
-    if not (sys.stdin.isatty() and console.is_terminal):
+    if not (is_terminal(sys.stdin) and is_terminal(console.file)):
         return None
 
     def ask(actions: Sequence[planning.Action]) -> bool:
