@@ -60,10 +60,11 @@ def test_a_repeated_id_fails_the_pull(tmp_path: Path, connector: type[Connector]
         list(pulled)
 
 
-def test_an_id_in_two_inputs_of_the_source_names_the_first_place(tmp_path: Path) -> None:
+def hr_and_bots(tmp_path: Path, bots: str) -> Source:
+    """A source of two inputs: ``hr.csv`` (E1, E2) and ``bots.csv`` holding ``bots``."""
     (tmp_path / "hr.csv").write_text("id,email\nE1,a@example.com\nE2,b@example.com\n")
-    (tmp_path / "bots.csv").write_text("id,email\nB1,x@example.com\nE2,c@example.com\n")
-    source = Source(
+    (tmp_path / "bots.csv").write_text(f"id,email\n{bots}")
+    return Source(
         "hr",
         (
             endpoint(tmp_path, CsvConnector, "source", path="hr.csv"),
@@ -71,6 +72,10 @@ def test_an_id_in_two_inputs_of_the_source_names_the_first_place(tmp_path: Path)
         ),
         frozenset({"active"}),
     )
+
+
+def test_an_id_in_two_inputs_of_the_source_names_the_first_place(tmp_path: Path) -> None:
+    source = hr_and_bots(tmp_path, "B1,x@example.com\nE2,c@example.com\n")
     with pytest.raises(DataError) as raised:
         pull_source(source)
     assert str(raised.value) == (
@@ -79,14 +84,5 @@ def test_an_id_in_two_inputs_of_the_source_names_the_first_place(tmp_path: Path)
 
 
 def test_distinct_ids_from_two_inputs_are_all_kept(tmp_path: Path) -> None:
-    (tmp_path / "hr.csv").write_text("id,email\nE1,a@example.com\nE2,b@example.com\n")
-    (tmp_path / "bots.csv").write_text("id,email\nB1,x@example.com\n")
-    source = Source(
-        "hr",
-        (
-            endpoint(tmp_path, CsvConnector, "source", path="hr.csv"),
-            endpoint(tmp_path, CsvConnector, "source.include[0]", path="bots.csv"),
-        ),
-        frozenset({"active"}),
-    )
+    source = hr_and_bots(tmp_path, "B1,x@example.com\n")
     assert [identity.id for identity in pull_source(source).identities] == ["E1", "E2", "B1"]
