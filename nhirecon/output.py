@@ -131,7 +131,10 @@ class WholeWrites(io.RawIOBase):
         total = len(view)
         try:
             while view:
-                view = view[os.write(self._fd, view) :]
+                written = os.write(self._fd, view)
+                if not written:  # never for a file or a pipe; no endless loop either way
+                    raise OSError(f"wrote 0 of {len(view)} bytes")
+                view = view[written:]
         except BrokenPipeError:
             raise
         except OSError as exc:
