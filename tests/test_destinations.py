@@ -25,10 +25,11 @@ def estate(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("destination", "named"),
     [
-        ("config.sample.yaml", "the config of this run"),
-        ("examples/hr.csv", "source (hr) of this run"),
-        ("state/nhirecon/history.db", "the run history of this run"),
-        ("base.json", "the baseline of this run"),
+        ("config.sample.yaml", "this run's config"),
+        ("examples/hr.csv", "the export source 'hr' reads"),
+        ("examples/crm_users.csv", "the export target 'crm' reads"),
+        ("state/nhirecon/history.db", "this run's history"),
+        ("base.json", "this run's baseline"),
     ],
 )
 def test_a_file_of_the_run_is_never_a_report(

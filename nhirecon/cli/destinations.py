@@ -13,16 +13,21 @@ from nhirecon.state import paths
 
 
 def own_files(config: Config, baseline: Path | None) -> dict[Path, str]:
-    """The files a run reads or keeps, resolved, with what each is to the run."""
-    found = {config.path: "the config"}
+    """The files a run reads or keeps, resolved, with what each is to the run (``this
+    run's config``, ``the export target 'crm' reads``)."""
+    found = {config.path: "this run's config"}
     for endpoint in (*config.source.inputs, *(target.endpoint for target in config.targets)):
         path = endpoint.options.get("path")
         if isinstance(path, str):
-            found.setdefault(endpoint.context.resolve(path), f"{endpoint.key} ({endpoint.name})")
-    found.setdefault(config.history or paths.default_history(), "the run history")
-    found.setdefault(config.audit_log or paths.default_audit_log(config.path), "the audit log")
+            role = "target" if endpoint.key.startswith("targets") else "source"
+            found.setdefault(
+                endpoint.context.resolve(path), f"the export {role} {endpoint.name!r} reads"
+            )
+    found.setdefault(config.history or paths.default_history(), "this run's history")
+    audit_log = config.audit_log or paths.default_audit_log(config.path)
+    found.setdefault(audit_log, "the audit log of this config")
     if baseline is not None:
-        found.setdefault(baseline, "the baseline")
+        found.setdefault(baseline, "this run's baseline")
     return {_resolved(path): what for path, what in found.items()}
 
 
@@ -33,9 +38,7 @@ def check(outputs: Sequence[Path], own: dict[Path, str]) -> None:
     for output in outputs:
         resolved = _resolved(output)
         if resolved in own:
-            raise UsageError(
-                f"-o {output}: that is {own[resolved]} of this run; write the report elsewhere"
-            )
+            raise UsageError(f"-o {output}: that is {own[resolved]}; write the report elsewhere")
         if resolved in seen:
             raise UsageError(f"-o {output}: the same file as -o {seen[resolved]}; one report each")
         seen[resolved] = output
