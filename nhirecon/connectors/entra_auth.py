@@ -18,7 +18,6 @@ import base64
 import hashlib
 import importlib
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -27,8 +26,8 @@ from types import ModuleType
 from typing import Any, Final
 
 from nhirecon.connectors.graph_paging import graph_detail
-from nhirecon.errors import ConfigError, ConnectorError
-from nhirecon.http.auth import EXPIRY_MARGIN
+from nhirecon.errors import ConfigError
+from nhirecon.http.auth import TokenCache, issued_token
 from nhirecon.http.transport import HttpError, Transport
 
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -173,28 +172,19 @@ class EntraCredentials:
     client_id: str
     scope: str
     proof: ClientSecret | ClientCertificate
-    _token: str | None = field(default=None, repr=False)
-    _expires: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cache: TokenCache = field(default_factory=TokenCache, repr=False)
 
     def headers(self, transport: Transport) -> Mapping[str, str]:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._expires:
-                self._fetch(transport)
-            assert self._token is not None
-            return {"Authorization": f"Bearer {self._token}"}
+        return self._cache.headers(lambda: self._fetch(transport))
 
     def refresh(self, transport: Transport) -> bool:
-        with self._lock:
-            had = self._token is not None
-            self._token = None
-            return had
+        return self._cache.drop()
 
     def secrets(self) -> Iterable[str]:
-        token = (self._token,) if self._token else ()
+        token = (self._cache.token,) if self._cache.token else ()
         return (*self.proof.secrets(), *token)
 
-    def _fetch(self, transport: Transport) -> None:
+    def _fetch(self, transport: Transport) -> tuple[str, float]:
         form = {
             "client_id": self.client_id,
             "scope": self.scope,
@@ -217,19 +207,6 @@ class EntraCredentials:
             parts = (detail, "expected 200 with an access token", hint)
             text = "; ".join(part for part in parts if part)
             raise HttpError("POST", self.url, response.status, redactor.scrub_message(text))
-        data = response.json()
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise ConnectorError(f"POST {self.url}: the answer holds no access_token")
-        if not (token.isascii() and token.isprintable()):
-            raise ConnectorError(
-                f"POST {self.url}: the access token holds a character no HTTP header can carry"
-                " (it is not shown)"
-            )
-        lifetime = data.get("expires_in")
-        if isinstance(lifetime, str) and lifetime.strip().isdigit():  # the v1 endpoint's way
-            lifetime = int(lifetime)
-        seconds = float(lifetime) if isinstance(lifetime, int | float) else 3600.0
-        self._token = token
+        token, seconds = issued_token(response.json(), self.url)
         transport.extra_secrets.add(token)
-        self._expires = time.monotonic() + max(0.0, seconds - EXPIRY_MARGIN)
+        return token, seconds

@@ -12,7 +12,7 @@ import base64
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -148,6 +148,54 @@ class Basic:
         return (self.password, self._encoded)
 
 
+class TokenCache:
+    """A bearer token held until shortly before it expires (``EXPIRY_MARGIN``), fetched
+    when missing, one fetch at a time however many workers ask."""
+
+    def __init__(self) -> None:
+        self.token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def headers(self, fetch: Callable[[], tuple[str, float]]) -> Mapping[str, str]:
+        """The ``Authorization`` header; ``fetch`` gives a new token and its lifetime in
+        seconds when there is none or it is about to expire."""
+        with self._lock:
+            if self.token is None or time.monotonic() >= self._expires:
+                token, seconds = fetch()
+                self.token = token
+                self._expires = time.monotonic() + max(0.0, seconds - EXPIRY_MARGIN)
+            return {"Authorization": f"Bearer {self.token}"}
+
+    def drop(self) -> bool:
+        """Forget the token (the service refused it); whether there was one."""
+        with self._lock:
+            had = self.token is not None
+            self.token = None
+            return had
+
+
+def issued_token(data: object, url: str, lifetime: float = 3600.0) -> tuple[str, float]:
+    """The access token of a token endpoint's JSON answer (RFC 6749 §5.1) and its
+    lifetime in seconds: ``expires_in``, as a number or as digits (Microsoft's v1
+    endpoint), else ``lifetime``. A missing token, or one that holds a character no HTTP
+    header can carry (it would be sent as one), is a :class:`ConnectorError` naming
+    ``url`` and never the token."""
+    token = data.get("access_token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        raise ConnectorError(f"POST {url}: the answer holds no access_token")
+    if not (token.isascii() and token.isprintable()):
+        raise ConnectorError(
+            f"POST {url}: the access token holds a character no HTTP header can carry"
+            " (it is not shown)"
+        )
+    expires_in = data.get("expires_in") if isinstance(data, dict) else None
+    if isinstance(expires_in, str) and expires_in.strip().isdigit():
+        expires_in = int(expires_in)
+    seconds = float(expires_in) if isinstance(expires_in, int | float) else lifetime
+    return token, seconds
+
+
 @dataclass
 class ClientCredentials:
     """OAuth 2.0 client credentials grant (RFC 6749 §4.4), token cached until near expiry."""
@@ -156,27 +204,18 @@ class ClientCredentials:
     client_id: str
     client_secret: str = field(repr=False)
     scope: str | None = None
-    _token: str | None = field(default=None, repr=False)
-    _expires: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cache: TokenCache = field(default_factory=TokenCache, repr=False)
 
     def headers(self, transport: Transport) -> Mapping[str, str]:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._expires:
-                self._fetch(transport)
-            assert self._token is not None
-            return {"Authorization": f"Bearer {self._token}"}
+        return self._cache.headers(lambda: self._fetch(transport))
 
     def refresh(self, transport: Transport) -> bool:
-        with self._lock:
-            had = self._token is not None
-            self._token = None
-            return had
+        return self._cache.drop()
 
     def secrets(self) -> Iterable[str]:
-        return tuple(value for value in (self.client_secret, self._token) if value)
+        return tuple(value for value in (self.client_secret, self._cache.token) if value)
 
-    def _fetch(self, transport: Transport) -> None:
+    def _fetch(self, transport: Transport) -> tuple[str, float]:
         form = {"grant_type": "client_credentials"}
         if self.scope:
             form["scope"] = self.scope
@@ -192,12 +231,6 @@ class ClientCredentials:
         )
         if response.status != 200:
             raise transport.fail(response, "200 with an access token")
-        data = response.json()
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise ConnectorError(f"POST {self.token_url}: the answer holds no access_token")
-        lifetime = data.get("expires_in")
-        seconds = float(lifetime) if isinstance(lifetime, int | float) else 3600.0
-        self._token = token
+        token, seconds = issued_token(response.json(), self.token_url)
         transport.extra_secrets.add(token)
-        self._expires = time.monotonic() + max(0.0, seconds - EXPIRY_MARGIN)
+        return token, seconds

@@ -20,14 +20,14 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from nhirecon.errors import ConfigError, ConnectorError
+from nhirecon.errors import ConfigError
 from nhirecon.http.answers import HttpError, error_detail
+from nhirecon.http.auth import TokenCache, issued_token
 from nhirecon.http.limits import Limits
 from nhirecon.http.transport import Response, Transport
 from nhirecon.http.urls import url_problem
@@ -41,8 +41,6 @@ https://oauth2.googleapis.com/token", whichever endpoint the request goes to (go
 does the same), so a private endpoint or a proxy in ``token_url`` changes nothing."""
 LIFETIME: Final = 3600
 """Seconds an assertion is valid: Google's maximum."""
-EXPIRY_MARGIN: Final = 60.0
-"""Seconds before a token's announced expiry at which a new one is fetched."""
 EXTRA: Final = "google"
 """The optional dependencies to install: ``pip install 'nhirecon[google]'``."""
 
@@ -186,10 +184,8 @@ class JwtBearer:
     subject: str | None = None
     """The user to act as (domain-wide delegation); ``None``: the service account itself."""
     clock: Callable[[], float] = field(default=time.time, repr=False)
-    _token: str | None = field(default=None, repr=False)
     _assertion: str | None = field(default=None, repr=False)
-    _expires: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cache: TokenCache = field(default_factory=TokenCache, repr=False)
 
     @property
     def scope(self) -> str:
@@ -209,23 +205,16 @@ class JwtBearer:
         return claims
 
     def headers(self, transport: Transport) -> Mapping[str, str]:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._expires:
-                self._fetch(transport)
-            assert self._token is not None
-            return {"Authorization": f"Bearer {self._token}"}
+        return self._cache.headers(lambda: self._fetch(transport))
 
     def refresh(self, transport: Transport) -> bool:
-        with self._lock:
-            had = self._token is not None
-            self._token = None
-            return had
+        return self._cache.drop()
 
     def secrets(self) -> Iterable[str]:
-        found = (*self.key.secrets(), self._token, self._assertion)
+        found = (*self.key.secrets(), self._cache.token, self._assertion)
         return tuple(value for value in found if value)
 
-    def _fetch(self, transport: Transport) -> None:
+    def _fetch(self, transport: Transport) -> tuple[str, float]:
         self._assertion = self.sign(self.claims(int(self.clock())))
         response = transport.request(
             "POST",
@@ -237,17 +226,7 @@ class JwtBearer:
         )
         if response.status != 200:
             raise token_failure(transport, response, self.scope)
-        data = response.json()
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise ConnectorError(
-                f"POST {self.token_url}: Google's token endpoint answered 200 without an"
-                " access_token"
-            )
-        lifetime = data.get("expires_in")
-        seconds = float(lifetime) if isinstance(lifetime, int | float) else float(LIFETIME)
-        self._token = token
-        self._expires = time.monotonic() + max(0.0, seconds - EXPIRY_MARGIN)
+        return issued_token(response.json(), self.token_url, float(LIFETIME))
 
 
 def token_failure(transport: Transport, response: Response, scope: str) -> HttpError:
