@@ -13,8 +13,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from nhirecon import __version__
+from nhirecon.columnar.decide import Quiet
+from nhirecon.columnar.engine import MIN_BYTES, Pulled, triage
 from nhirecon.config import Config, Endpoint, Source, Target
 from nhirecon.connectors import registry
 from nhirecon.connectors.coverage import Coverage
@@ -39,6 +42,7 @@ from nhirecon.errors import DataError, SafetyError
 
 log = logging.getLogger(__name__)
 
+Engine = Literal["auto", "columnar", "python"]
 Progress = Callable[[str, int], None]
 """Called as records arrive: (what is being pulled, how many so far)."""
 PROGRESS_EVERY = 5000
@@ -53,8 +57,16 @@ class SourceData:
     name: str
     connector: str
     identities: tuple[Record, ...]
+    """Every identity; with the columnar engine, those the rules need (see
+    :mod:`nhirecon.columnar.decide`)."""
     evidence: Evidence = field(default_factory=Evidence)
     place: Place = field(default_factory=Place)
+    total: int | None = None
+    """How many identities were read, when not all are held."""
+
+    @property
+    def count(self) -> int:
+        return len(self.identities) if self.total is None else self.total
 
 
 def _counted(records: Iterable[Record], label: str, progress: Progress) -> Iterator[Record]:
@@ -185,6 +197,14 @@ class _Tally:
     inactive: int = 0
     lookalike: int = 0
 
+    def add_quiet(self, quiet: Quiet) -> None:
+        """Counts the accounts the columnar engine settled without a record."""
+        self.accounts += quiet.accounts
+        self.linked += quiet.linked
+        self.unmatched += quiet.unmatched
+        self.ambiguous += quiet.ambiguous
+        self.inactive += quiet.inactive
+
     def add(self, account: Record, link: Link) -> None:
         self.accounts += 1
         if link.lookalike is not None:
@@ -213,9 +233,11 @@ def audit_target(
     clock: Clock,
     progress: Progress = quiet,
     shared: SharedCredentials | None = None,
+    triaged: Pulled | None = None,
 ) -> tuple[TargetStats, list[Finding], list[BroadEntry]]:
     """One pass over a target's accounts: correlate each and apply every rule. Also returns
-    the allowlist entries that name several of its accounts."""
+    the allowlist entries that name several of its accounts. With ``triaged``, the pass
+    is over the accounts the columnar engine kept, and its counts add the others."""
     correlator = Correlator(index, target.correlate)
     rules = target_rules(config, target)
     tally = _Tally()
@@ -223,8 +245,13 @@ def audit_target(
     duplicates = Duplicates()
     findings: list[Finding] = []
     started = time.monotonic()
-    pulled = registry.pull(target.endpoint)
-    for account in target_accounts(pulled, target, progress):
+    if triaged is None:
+        pulled = registry.pull(target.endpoint)
+        accounts: Iterable[Record] = target_accounts(pulled, target, progress)
+    else:
+        accounts = triaged.records
+        tally.add_quiet(triaged.quiet)
+    for account in accounts:
         link = correlator.link(account)
         tally.add(account, link)
         named.see(account)
@@ -244,7 +271,7 @@ def audit_target(
         tally.ambiguous,
         time.monotonic() - started,
     )
-    found = _evidence([pulled.coverage], TARGET_NEEDS)
+    found = _evidence([pulled.coverage if triaged is None else triaged.coverage], TARGET_NEEDS)
     stats = TargetStats(
         name=target.name,
         connector=rules.connector,
@@ -274,10 +301,17 @@ def audit(
     only: Sequence[str] = (),
     gate_rules: Sequence[GateRule] | None = None,
     progress: Progress = quiet,
+    engine: Engine = "auto",
 ) -> Report:
-    """Run the whole audit and return the report (without writing anything)."""
+    """Run the whole audit and return the report (without writing anything).
+
+    ``engine``: ``auto`` lets the columnar engine triage a large estate of CSV exports
+    (:mod:`nhirecon.columnar`), ``columnar`` lets it triage any estate it can read (for
+    tests), ``python`` reads every row the usual way. The report is the same."""
     with _bulk():
-        return _audit(config, now=now, only=only, gate_rules=gate_rules, progress=progress)
+        return _audit(
+            config, now=now, only=only, gate_rules=gate_rules, progress=progress, engine=engine
+        )
 
 
 @contextlib.contextmanager
@@ -306,9 +340,19 @@ def _audit(
     only: Sequence[str],
     gate_rules: Sequence[GateRule] | None,
     progress: Progress,
+    engine: Engine,
 ) -> Report:
     targets = selected_targets(config, only)
-    source = pull_source(config.source, progress)
+    triaged = None
+    if engine != "python":
+        triaged = triage(
+            config, targets, now, progress, min_bytes=0 if engine == "columnar" else MIN_BYTES
+        )
+    source = (
+        pull_source(config.source, progress)
+        if triaged is None
+        else _triaged_source(config, triaged.source)
+    )
     clock = Clock(now, config.policy)
     index = IdentityIndex(source.identities)
     stats: list[TargetStats] = []
@@ -324,7 +368,14 @@ def _audit(
             shared.see(source.name, identity)
     for target in targets:
         target_stats, target_findings, target_broad = audit_target(
-            config, target, source, index, clock, progress, shared
+            config,
+            target,
+            source,
+            index,
+            clock,
+            progress,
+            shared,
+            None if triaged is None else triaged.targets[target.name],
         )
         stats.append(target_stats)
         raw.extend(target_findings)
@@ -339,7 +390,7 @@ def _audit(
         generated_at=now,
         source_name=source.name,
         source_connector=source.connector,
-        identities=len(source.identities),
+        identities=source.count,
         targets=tuple(stats),
         findings=tuple(counted),
         excepted=tuple(excepted),
@@ -347,6 +398,19 @@ def _audit(
         source_evidence=source.evidence,
         allowlist=tuple(broad),
         source_place=source.place,
+    )
+
+
+def _triaged_source(config: Config, pulled: Pulled) -> SourceData:
+    source = config.source
+    log.info("source %s: %d identities from 1 input", source.name, pulled.total)
+    return SourceData(
+        source.name,
+        source.inputs[0].connector.name,
+        pulled.records,
+        _evidence([pulled.coverage], SOURCE_NEEDS),
+        place_of(source.inputs),
+        pulled.total,
     )
 
 

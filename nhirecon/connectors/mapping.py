@@ -115,6 +115,11 @@ class FieldMapper:
                 yield self._make(values, location)
         self.coverage = self._coverage(len(merged) if merged is not None else len(seen))
 
+    def bind(self) -> None:
+        """Settle the mapping now: the connector must know its columns already, if it has
+        any (the columnar engine reads a CSV header itself)."""
+        self._bind()
+
     def _bind(self) -> None:
         """Settle the mapping once the first row has been read."""
         if self._bound:

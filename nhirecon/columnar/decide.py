@@ -1,0 +1,447 @@
+"""Which rows the rules must see: correlation as joins, and a conservative test of every
+finding rule, over the plain values of :mod:`nhirecon.columnar.values`.
+
+A row is *quiet* when the engine can show that the audit learns nothing from it but
+counts: every cell of it is plain, and
+
+- an account is inactive, or linked to a plain identity, and no rule can fire on it: the
+  identity is active; no compared field differs at all (``compare`` forgives case and
+  spacing; this test does not); it was not created at sign-in; no date of it or its
+  identity comes within a day of a limit; neither is a non-human identity;
+- no other row depends on it: it shares no credential id, no allowlist entry names it, its
+  identity has no other account that may be active, and (for an identity) no account that
+  is read the usual way could find it under any correlation rule, and no non-human
+  identity could name it as owner.
+
+Every other row is *kept*: read by the connector's mapping and given to the rules, which
+then see every record that could change their result. Correlation keys are exact for every
+row, plain or not (a cell that is not plain is keyed by :func:`~nhirecon.core.values.key_for`
+in Python), so a quiet account's link is the link the rules would make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any, Final
+
+from nhirecon.columnar.export import Export, Unsupported
+from nhirecon.columnar.values import TEXT, Field, literal, one_of
+from nhirecon.core.allowlist import entry_key
+from nhirecon.core.model import CANONICAL_FIELDS, TEXT_FIELDS
+from nhirecon.core.policy import CorrelationRule, Policy
+from nhirecon.core.values import key_for
+
+if TYPE_CHECKING:
+    import duckdb
+
+KeyReader = Callable[[str], str | None]
+"""A raw cell → its key, in Python (for the cells that are not plain)."""
+TEXT_LIKE: Final = frozenset(TEXT_FIELDS) - {"kind"}
+"""Canonical fields whose value is their text, with no default: those correlation and
+``compare`` may use here (custom attributes too)."""
+
+
+@dataclass(frozen=True)
+class Input:
+    """One export and its mapped fields."""
+
+    export: Export
+    fields: Mapping[str, Field]
+    keys: Callable[[str, str], KeyReader]
+    """(field, mode) → the Python key of a raw cell of that field."""
+
+    @property
+    def table(self) -> str:
+        return self.export.table
+
+
+@dataclass(frozen=True)
+class TargetInput:
+    name: str
+    input: Input
+    correlate: Sequence[CorrelationRule]
+    compare: Sequence[str]
+    named: frozenset[str]
+    """The keys of the allowlist entries (exceptions and protected) for this target."""
+
+
+@dataclass(frozen=True)
+class Quiet:
+    """What the quiet accounts of a target add to its counts."""
+
+    accounts: int = 0
+    linked: int = 0
+    unmatched: int = 0
+    ambiguous: int = 0
+    inactive: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """For each input (by table), the line numbers of its kept rows; for each target, the
+    counts of its quiet accounts; for each input, how many quiet rows hold each field."""
+
+    kept: Mapping[str, list[int]]
+    quiet: Mapping[str, Quiet]
+    values: Mapping[str, Mapping[str, int]]
+
+
+def supported(name: str, inputs: Iterable[Input]) -> bool:
+    """Whether correlation or ``compare`` on ``name`` can be decided here: a text field."""
+    if name in CANONICAL_FIELDS and name not in TEXT_LIKE:
+        return False
+    return all(name not in one.fields or one.fields[name].kind in (TEXT, "id") for one in inputs)
+
+
+def decide(
+    con: duckdb.DuckDBPyConnection,
+    source: Input,
+    targets: Sequence[TargetInput],
+    *,
+    now: date,
+    policy: Policy,
+    active_status: frozenset[str],
+    source_named: frozenset[str],
+) -> Decision:
+    """Splits every row into kept and quiet (see the module).
+
+    Raises :class:`~nhirecon.columnar.export.Unsupported` for a repeated id (the connector
+    names it) or a field this engine does not decide on."""
+    everyone = [source, *(target.input for target in targets)]
+    for target in targets:
+        for rule in target.correlate:
+            if not supported(rule.account, [target.input]) or not supported(
+                rule.identity, [source]
+            ):
+                raise Unsupported(f"correlation on {rule}")
+        for name in target.compare:
+            if not supported(name, [target.input, source]):
+                raise Unsupported(f"compare on {name}")
+    for one in everyone:
+        _values(con, one)
+        _distinct_ids(con, one)
+    keyed = _Keys(con)
+    credentials = _shared_credentials(con, keyed, everyone)
+    quiet: dict[str, Quiet] = {}
+    kept: dict[str, list[int]] = {}
+    counts: dict[str, Mapping[str, int]] = {}
+    for target in targets:
+        table = target.input.table
+        _links(con, keyed, source, target)
+        _keep_accounts(
+            con, target, source, credentials, now=now, policy=policy, active_status=active_status
+        )
+        quiet[table] = _quiet(con, table)
+    _keep_identities(con, keyed, source, targets, credentials, source_named)
+    for one in everyone:
+        rows = con.execute(f"SELECT n FROM {one.table}_v WHERE kept ORDER BY n").fetchall()
+        kept[one.table] = [n for (n,) in rows]
+        counts[one.table] = _counts(con, one)
+    return Decision(kept, quiet, counts)
+
+
+def _values(con: duckdb.DuckDBPyConnection, one: Input) -> None:
+    """``{table}_v``: every row's line, plainness, and the value of each field."""
+    columns = [f'({field.plain}) AS "p:{name}"' for name, field in one.fields.items()]
+    columns += [f'({field.value}) AS "v:{name}"' for name, field in one.fields.items()]
+    plain = " AND ".join(f"({field.plain})" for field in one.fields.values()) or "true"
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {one.table}_v AS
+        SELECT n, NOT quoted AND {plain} AS ok, false AS kept, {", ".join(columns)}
+        FROM {one.table}
+        """
+    )
+
+
+def _distinct_ids(con: duckdb.DuckDBPyConnection, one: Input) -> None:
+    id_cell = one.fields["id"].cell
+    (repeated,) = con.execute(
+        f"SELECT count(*) FROM (SELECT {id_cell} FROM {one.table} GROUP BY 1 HAVING count(*) > 1)"
+    ).fetchone() or (0,)
+    if repeated:
+        raise Unsupported(f"{one.export.path}: a repeated id")
+
+
+class _Keys:
+    """Key columns (a field's values under a comparison mode), added to ``{table}_v`` on
+    first use: the plain cells keyed in SQL, the rest by :func:`key_for` in Python."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._made: set[tuple[str, str, str]] = set()
+
+    def key(self, one: Input, name: str, mode: str) -> str:
+        """The SQL name of the key column (``NULL`` when the field is not mapped)."""
+        field = one.fields.get(name)
+        if field is None:
+            return "NULL::VARCHAR"
+        column = f'"k:{name}:{mode}"'
+        if (one.table, name, mode) in self._made:
+            return f"{one.table}_v.{column}"
+        self._made.add((one.table, name, mode))
+        plain_key = f'lower("v:{name}")' if mode == "casefold" else f'"v:{name}"'
+        cells = self.con.execute(
+            f"SELECT DISTINCT {field.cell} FROM {one.table} WHERE NOT ({field.plain})"
+        ).fetchall()
+        read = one.keys(name, mode)
+        pairs = [(cell, read(cell)) for (cell,) in cells]
+        self.con.execute(f"ALTER TABLE {one.table}_v ADD COLUMN {column} VARCHAR")
+        self.con.execute(f'UPDATE {one.table}_v SET {column} = {plain_key} WHERE "p:{name}"')
+        if pairs:
+            self.con.execute(
+                f"""
+                UPDATE {one.table}_v SET {column} = k.key
+                FROM (SELECT unnest($cells) AS cell, unnest($keys) AS key) AS k, {one.table} AS t
+                WHERE t.n = {one.table}_v.n AND NOT {one.table}_v."p:{name}"
+                  AND k.cell = {field.cell.replace("cells", "t.cells")}
+                """,
+                {"cells": [cell for cell, _ in pairs], "keys": [key for _, key in pairs]},
+            )
+        return f"{one.table}_v.{column}"
+
+
+def _shared_credentials(
+    con: duckdb.DuckDBPyConnection, keyed: _Keys, everyone: Sequence[Input]
+) -> str:
+    """A table of the credential ids that more than one row holds (any row, active or not)."""
+    parts = [
+        f"SELECT {keyed.key(one, 'credential_id', 'exact')} AS key FROM {one.table}_v"
+        for one in everyone
+        if "credential_id" in one.fields
+    ]
+    con.execute(
+        "CREATE TEMP TABLE shared_credentials AS "
+        + (
+            f"SELECT key FROM ({' UNION ALL '.join(parts)}) WHERE key IS NOT NULL"
+            " GROUP BY key HAVING count(*) > 1"
+            if parts
+            else "SELECT NULL::VARCHAR AS key WHERE false"
+        )
+    )
+    return "shared_credentials"
+
+
+def _links(
+    con: duckdb.DuckDBPyConnection, keyed: _Keys, source: Input, target: TargetInput
+) -> None:
+    """``{table}_link``: each account's link by the target's rules, in order (SPEC §4): the
+    first rule under which its key finds identities decides; one links, several are
+    ambiguous, none at all leaves it unmatched."""
+    table = target.input.table
+    joins = []
+    status = []
+    identity = []
+    for number, rule in enumerate(target.correlate):
+        theirs = keyed.key(source, rule.identity, rule.mode)
+        ours = keyed.key(target.input, rule.account, rule.mode)
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {table}_r{number} AS
+            SELECT key, count(*) AS matches, min(n) AS n
+            FROM (SELECT n, {theirs} AS key FROM {source.table}_v) WHERE key IS NOT NULL
+            GROUP BY key
+            """
+        )
+        joins.append(f"LEFT JOIN {table}_r{number} AS r{number} ON r{number}.key = {ours}")
+        status.append(
+            f"WHEN r{number}.matches = 1 THEN 'linked' WHEN r{number}.matches > 1 THEN 'ambiguous'"
+        )
+        identity.append(
+            f"WHEN r{number}.matches IS NOT NULL THEN"
+            f" (CASE WHEN r{number}.matches = 1 THEN r{number}.n END)"
+        )
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {table}_link AS
+        SELECT {table}_v.n AS n,
+               CASE {" ".join(status)} ELSE 'unmatched' END AS status,
+               CASE {" ".join(identity)} END AS identity
+        FROM {table}_v {" ".join(joins)}
+        """
+    )
+
+
+def _keep_accounts(
+    con: duckdb.DuckDBPyConnection,
+    target: TargetInput,
+    source: Input,
+    credentials: str,
+    *,
+    now: date,
+    policy: Policy,
+    active_status: frozenset[str],
+) -> None:
+    table = target.input.table
+    a = _Row(target.input, "a")
+    i = _Row(source, "i")
+    day = f"DATE '{now.isoformat()}'"
+    dormant = f"{day} - INTERVAL {policy.dormant_days - 1} DAY"
+    stale = f"{day} - INTERVAL {policy.credential_max_age_days - 1} DAY"
+    drift = [
+        f"({i.value(name)} IS NOT NULL AND {a.value(name)} IS DISTINCT FROM {i.value(name)})"
+        for name in target.compare
+    ]
+    active = f"coalesce({a.value('active')}, true)"
+    status = f"lower(coalesce({i.value('status')}, {literal('active')}))"
+    may_fire = " OR ".join(
+        [
+            "l.status <> 'linked'",
+            "NOT i.ok",
+            f"NOT {one_of(status, active_status)}",
+            *drift,
+            f"{a.value('origin')} = 'jit'",
+            f"{a.value('expires_at')} <= {day} + INTERVAL 1 DAY",
+            f"{i.value('expires_at')} <= {day} + INTERVAL 1 DAY",
+            f"{a.value('last_login_at')} <= {dormant}",
+            f"({a.value('last_login_at')} IS NULL AND {a.value('created_at')} <= {dormant})",
+            f"{a.value('credential_rotated_at')} <= {stale}",
+            f"coalesce({a.value('kind')}, 'human') <> 'human'",
+            f"coalesce({i.value('kind')}, 'human') <> 'human'",
+        ]
+    )
+    named = _named(a, target.named)
+    credential = (
+        f"{a.key('credential_id', 'exact')} IN (SELECT key FROM {credentials})"
+        if "credential_id" in target.input.fields
+        else "false"
+    )
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {table}_many AS
+        SELECT l.identity FROM {table}_v AS a JOIN {table}_link AS l USING (n)
+        WHERE l.status = 'linked' AND (NOT a.ok OR {active})
+        GROUP BY l.identity HAVING count(*) > 1
+        """
+    )
+    con.execute(
+        f"""
+        UPDATE {table}_v SET kept = true WHERE n IN (
+        SELECT a.n FROM {table}_v AS a JOIN {table}_link AS l USING (n)
+        LEFT JOIN {source.table}_v AS i ON i.n = l.identity
+        WHERE (
+          NOT a.ok OR {named} OR {credential}
+          OR l.identity IN (SELECT identity FROM {table}_many)
+          OR ({active} AND ({may_fire}))
+        ))
+        """
+    )
+
+
+def _keep_identities(
+    con: duckdb.DuckDBPyConnection,
+    keyed: _Keys,
+    source: Input,
+    targets: Sequence[TargetInput],
+    credentials: str,
+    named: frozenset[str],
+) -> None:
+    """Keeps the identities the kept rows may need, and those with findings of their own."""
+    table = source.table
+    i = _Row(source, table + "_v")
+    conditions = ["NOT ok", f"coalesce({i.value('kind')}, 'human') <> 'human'", _named(i, named)]
+    if "credential_id" in source.fields:
+        conditions.append(f"{i.key('credential_id', 'exact')} IN (SELECT key FROM {credentials})")
+    if "owner" in source.fields:
+        owners = keyed.key(source, "owner", "casefold")
+        con.execute(
+            f"""
+            CREATE TEMP TABLE owners AS SELECT DISTINCT {owners} AS key FROM {table}_v
+            WHERE {owners} IS NOT NULL
+              AND (NOT ok OR coalesce({i.value("kind")}, 'human') <> 'human')
+            """
+        )
+        for name in ("id", "username", "email"):
+            if name in source.fields:
+                conditions.append(f'lower("v:{name}") IN (SELECT key FROM owners)')
+    for target in targets:
+        for rule in target.correlate:
+            theirs = keyed.key(source, rule.identity, rule.mode)
+            ours = keyed.key(target.input, rule.account, rule.mode)
+            conditions.append(f"{theirs} IN (SELECT {ours} FROM {target.input.table}_v WHERE kept)")
+    con.execute(f"UPDATE {table}_v SET kept = true WHERE {' OR '.join(conditions)}")
+
+
+def _named(row: _Row, keys: frozenset[str]) -> str:
+    """Whether an allowlist entry keyed in ``keys`` names the row (its id, username, or an
+    email that is an address; see :func:`~nhirecon.core.allowlist.names`)."""
+    ascii_keys = {key for key in keys if key.isascii()}
+    if not ascii_keys:
+        return "false"
+    ids, usernames, emails = (f"lower({row.value(name)})" for name in ("id", "username", "email"))
+    return (
+        f"({one_of(ids, ascii_keys)} OR {one_of(usernames, ascii_keys)}"
+        f" OR ({one_of(emails, ascii_keys)} AND contains({row.value('email')}, '@')))"
+    )
+
+
+class _Row:
+    """SQL for the values of one input's row, under a table alias."""
+
+    def __init__(self, one: Input, alias: str) -> None:
+        self.one = one
+        self.alias = alias
+
+    def value(self, name: str) -> str:
+        if name not in self.one.fields:
+            return "NULL"
+        return f'{self.alias}."v:{name}"'
+
+    def key(self, name: str, mode: str) -> str:
+        return f'{self.alias}."k:{name}:{mode}"'
+
+
+def _quiet(con: duckdb.DuckDBPyConnection, table: str) -> Quiet:
+    row: Any = con.execute(
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE l.status = 'linked'),
+               count(*) FILTER (WHERE l.status = 'unmatched'),
+               count(*) FILTER (WHERE l.status = 'ambiguous'),
+               count(*) FILTER (WHERE v."v:active" = false)
+        FROM {table}_v AS v JOIN {table}_link AS l USING (n) WHERE NOT v.kept
+        """
+        if _has(con, f"{table}_v", "v:active")
+        else f"""
+        SELECT count(*), count(*) FILTER (WHERE l.status = 'linked'),
+               count(*) FILTER (WHERE l.status = 'unmatched'),
+               count(*) FILTER (WHERE l.status = 'ambiguous'), 0
+        FROM {table}_v AS v JOIN {table}_link AS l USING (n) WHERE NOT v.kept
+        """
+    ).fetchone()
+    return Quiet(*row)
+
+
+def _has(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return column in [name for (name, *_rest) in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _counts(con: duckdb.DuckDBPyConnection, one: Input) -> Mapping[str, int]:
+    """How many quiet rows have a value for each field."""
+    names = list(one.fields)
+    if not names:
+        return {}
+    row: Any = con.execute(
+        "SELECT "
+        + ", ".join(f'count("v:{name}")' for name in names)
+        + f" FROM {one.table}_v WHERE NOT kept"
+    ).fetchone()
+    return dict(zip(names, row, strict=True))
+
+
+def python_key(nulls: frozenset[str], mode: str) -> KeyReader:
+    """The key of a raw text cell as the mapping and correlation make it: trimmed, a
+    ``null_values`` word is no value, then :func:`key_for`."""
+
+    def key(cell: str) -> str | None:
+        value = cell.strip()
+        if not value or value.casefold() in nulls:
+            return None
+        return key_for(value, mode)
+
+    return key
+
+
+def entry_keys(entries: Iterable[str]) -> frozenset[str]:
+    return frozenset(key for key in map(entry_key, entries) if key is not None)

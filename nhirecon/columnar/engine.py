@@ -1,0 +1,276 @@
+"""The columnar engine: a large audit of CSV exports, with DuckDB doing the bulk.
+
+DuckDB (embedded, no server) holds every row of the source and the targets as columns.
+It correlates every account by joins (one per rule, with the number of identities each key
+finds) and tests every finding rule on every row at once, conservatively; the rows where
+anything could be found, and the rows those depend on, are *kept*: read by the CSV
+connector's own mapping into records and given to the usual rules (see
+:mod:`nhirecon.columnar.decide`). The other rows only add to the counts. The report is the
+one the usual path gives, finding for finding; a differential test holds the two to it.
+
+Where the engine cannot read an input exactly as the connector does (see
+:class:`~nhirecon.columnar.export.Unsupported`), or is not installed, :func:`triage`
+returns ``None`` and the audit reads every row the usual way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final
+
+from nhirecon.columnar import decide as deciding
+from nhirecon.columnar.decide import Decision, Input, Quiet, TargetInput, entry_keys, python_key
+from nhirecon.columnar.export import Export, Unsupported, load
+from nhirecon.columnar.values import Field, field_sql
+from nhirecon.config import Config, Endpoint, Target
+from nhirecon.connectors.context import RawRow
+from nhirecon.connectors.coverage import Coverage
+from nhirecon.connectors.csv import CsvConnector
+from nhirecon.connectors.mapping import FieldMapper
+from nhirecon.core.model import DATE_FIELDS, Origin, Record
+from nhirecon.core.values import as_utc
+from nhirecon.errors import NhireconError
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+MIN_BYTES: Final = 16 << 20
+"""The engine starts only when the exports hold at least this many bytes together (16
+MiB, about 150,000 rows): below it, starting it costs more than it saves."""
+MEMORY_LIMIT: Final = "1GB"
+"""What DuckDB may hold in memory before it spills to a temporary directory."""
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """One input, triaged: the records of its kept rows, mapped as the connector maps them;
+    the coverage of all its rows; for a target, the counts of its quiet accounts."""
+
+    records: tuple[Record, ...]
+    coverage: Coverage
+    quiet: Quiet
+    total: int
+    """Rows read (records, since ids are distinct)."""
+
+
+@dataclass(frozen=True)
+class Triaged:
+    source: Pulled
+    targets: dict[str, Pulled]
+
+
+Progress = Callable[[str, int], None]
+
+
+def triage(
+    config: Config,
+    targets: Sequence[Target],
+    now: datetime,
+    progress: Progress,
+    *,
+    min_bytes: int = MIN_BYTES,
+) -> Triaged | None:
+    """The audit's inputs, triaged by the engine; ``None`` when it does not apply (the
+    log says why): not installed, a small estate, or an input it does not read."""
+    endpoints = [*config.source.inputs, *(target.endpoint for target in targets)]
+    if len(config.source.inputs) != 1 or any(
+        endpoint.connector is not CsvConnector for endpoint in endpoints
+    ):
+        return None
+    try:
+        import duckdb
+    except ImportError:
+        log.debug("columnar engine not installed")
+        return None
+    try:
+        connectors = [_open(endpoint) for endpoint in endpoints]
+        size = sum(connector.path.stat().st_size for connector in connectors)
+    except (Unsupported, OSError):
+        return None
+    if size < min_bytes:
+        return None
+    with tempfile.TemporaryDirectory(prefix="nhirecon-columnar-") as spill:
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+        try:
+            with _held_warnings() as replay:
+                triaged = _triage(con, config, targets, connectors, now, progress)
+            replay()
+            return triaged
+        except Unsupported as exc:
+            log.info("columnar engine not used: %s", exc)
+            return None
+        except duckdb.Error as exc:
+            log.warning("columnar engine failed (%s); reading every row instead", exc)
+            return None
+        finally:
+            con.close()
+
+
+def _open(endpoint: Endpoint) -> CsvConnector:
+    try:
+        connector = endpoint.open()
+    except NhireconError as exc:
+        raise Unsupported(str(exc)) from None
+    assert isinstance(connector, CsvConnector)
+    return connector
+
+
+def _triage(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    targets: Sequence[Target],
+    connectors: Sequence[CsvConnector],
+    now: datetime,
+    progress: Progress,
+) -> Triaged:
+    inputs: list[tuple[Input, FieldMapper]] = []
+    for number, connector in enumerate(connectors):
+        export = load(con, f"input{number}", connector)
+        if not export.rows:
+            raise Unsupported(f"{export.path}: no rows")
+        mapper = FieldMapper(_Header(connector, export.names))
+        mapper.bind()
+        inputs.append((_input(export, mapper, connector), mapper))
+    (source, _), target_inputs = inputs[0], inputs[1:]
+    targets_in = []
+    for target, (one, _) in zip(targets, target_inputs, strict=True):
+        if not target.correlate:
+            raise Unsupported(f"target {target.name} has no correlation rule")
+        targets_in.append(
+            TargetInput(
+                target.name,
+                one,
+                target.correlate,
+                target.compare,
+                entry_keys(
+                    [rule.account for rule in config.exceptions if rule.target == target.name]
+                    + [entry.account for entry in config.protected if entry.target == target.name]
+                ),
+            )
+        )
+    decision = deciding.decide(
+        con,
+        source,
+        targets_in,
+        now=as_utc(now).date(),
+        policy=config.policy,
+        active_status=config.source.active_status,
+        source_named=entry_keys(
+            rule.account for rule in config.exceptions if rule.target == config.source.name
+        ),
+    )
+    labels = [config.source.inputs[0].name, *(target.name for target in targets)]
+    pulled = []
+    for (one, mapper), label in zip(inputs, labels, strict=True):
+        pulled.append(_pull(con, one, mapper, decision))
+        progress(label, pulled[-1].total)
+    return Triaged(
+        pulled[0], {target.name: one for target, one in zip(targets, pulled[1:], strict=True)}
+    )
+
+
+class _Header:
+    """The connector, with its header known: what :class:`FieldMapper` needs of it."""
+
+    def __init__(self, connector: CsvConnector, names: tuple[str, ...]) -> None:
+        self._connector = connector
+        self.context = connector.context
+        self.path = connector.path
+        self._columns = frozenset(names)
+
+    def defaults(self) -> Mapping[str, str]:
+        return self._connector.defaults()
+
+    def columns(self) -> frozenset[str]:
+        return self._columns
+
+    def default_origin(self, external_id: str | None) -> Origin:
+        return self._connector.default_origin(external_id)
+
+
+def _input(export: Export, mapper: FieldMapper, connector: CsvConnector) -> Input:
+    """The fields of an export as the mapping settled them, in SQL."""
+    context = connector.context
+    options = context.value_options
+    if mapper.filters or mapper.latest or options.repeated_rows == "merge":
+        raise Unsupported(f"{export.path}: a `where`, several date columns or merged rows")
+    fields: dict[str, Field] = {}
+    columns = [(name, column) for name, column, _ in mapper.fields]
+    for name, named in [*mapper.multi, *mapper.custom]:
+        if len(named) != 1:
+            raise Unsupported(f"{export.path}: {name} read from several columns")
+        columns.append((name, named[0]))
+    for name, column in columns:
+        form = options.date_formats.get(name, options.date_format) if name in DATE_FIELDS else None
+        fields[name] = field_sql(name, export.names.index(column) + 1, context, form)
+    nulls = options.null_values
+    return Input(export, MappingProxyType(fields), lambda name, mode: python_key(nulls, mode))
+
+
+def _pull(
+    con: duckdb.DuckDBPyConnection, one: Input, mapper: FieldMapper, decision: Decision
+) -> Pulled:
+    """The kept rows of ``one``, mapped by the connector's mapping, and its coverage."""
+    export = one.export
+    kept = decision.kept[export.table]
+    path = str(export.path)
+    names = export.names
+    rows = con.execute(
+        f"""
+        SELECT n, cells FROM {export.table}
+        WHERE n IN (SELECT n FROM {export.table}_v WHERE kept) ORDER BY n
+        """
+    ).fetchall()
+    raw = (RawRow(f"{path}:{n}", dict(zip(names, cells, strict=True)).get) for n, cells in rows)
+    records = tuple(mapper.map(raw))
+    assert mapper.coverage is not None and len(records) == len(kept)
+    quiet_rows = export.rows - len(kept)
+    counts = decision.values[export.table]
+    quiet = Coverage(
+        quiet_rows,
+        0,
+        quiet_rows,
+        frozenset(name for name, count in counts.items() if count),
+        MappingProxyType(dict(counts)),
+    )
+    return Pulled(
+        records,
+        mapper.coverage + quiet,
+        decision.quiet.get(export.table, Quiet()),
+        export.rows,
+    )
+
+
+@contextlib.contextmanager
+def _held_warnings() -> Iterator[Callable[[], None]]:
+    """Holds back what the mapping logs while the engine reads the headers, to be said once
+    the engine is used (the usual reading says it otherwise)."""
+    held: list[logging.LogRecord] = []
+    logger = logging.getLogger("nhirecon.connectors.mapping")
+
+    class Hold(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append(record)
+
+    handler = Hold()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+
+    def replay() -> None:
+        for record in held:
+            logger.handle(record)
+
+    try:
+        yield replay
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate

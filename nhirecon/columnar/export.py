@@ -1,0 +1,171 @@
+"""A CSV export loaded into the columnar engine as lines of cells.
+
+Only an export that the CSV connector (:mod:`nhirecon.connectors.csv`) would read line by
+line is loaded: UTF-8 (with or without its byte-order mark), ``\\n`` or ``\\r\\n`` line ends,
+no NUL, no preamble line, no quoted cell that runs over a line end, no ragged row. A line
+without a quote character is split on the delimiter in the engine, which is exactly what
+the csv module does with it; a line with one is split by the csv module itself. Anything
+else raises :class:`Unsupported`, and the audit reads the export the usual way: the same
+result, or the error that names the file and row.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from nhirecon.columnar.values import ASCII_LINE
+from nhirecon.connectors import files, textcodec
+from nhirecon.connectors.csv import _SEP_LINE, _TYPE_LINE, MAX_FIELD_BYTES, CsvConnector
+from nhirecon.errors import NhireconError
+
+if TYPE_CHECKING:
+    import duckdb
+
+UTF8_BOM: Final = b"\xef\xbb\xbf"
+LONGEST_LINE: Final = min(files.MAX_LINE_BYTES, MAX_FIELD_BYTES)
+"""Bytes: a longer line may hold a cell the CSV connector refuses, so it is read that way."""
+BLANK: Final = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
+"""The ASCII characters :meth:`str.strip` removes (besides line ends, which a line lacks)."""
+
+
+class Unsupported(Exception):
+    """The columnar engine does not read this input (or config) exactly as the connector
+    does; the message says why, for the log."""
+
+
+@dataclass(frozen=True)
+class Export:
+    """One CSV export in the engine: table ``table`` holds, for every data row, ``n`` (the
+    line number, as the connector counts it in a location), ``cells`` (one per header
+    column), ``quoted`` (split by the csv module: the row is always read the usual way
+    too) and ``ascii`` (the line is printable ASCII)."""
+
+    table: str
+    path: Path
+    names: tuple[str, ...]
+    rows: int
+
+
+def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) -> Export:
+    """Reads ``connector``'s export into ``table``.
+
+    Raises :class:`Unsupported` (see the module)."""
+    path = connector.path
+    if connector.encoding != files.AUTO:
+        raise Unsupported(f"{path}: an `encoding` option")
+    text = _text(path)
+    header, _, body = text.partition("\n")
+    if _TYPE_LINE.fullmatch(header + "\n") or _SEP_LINE.fullmatch(header + "\n"):
+        raise Unsupported(f"{path}: a preamble line")
+    delimiter = "," if connector.delimiter == files.AUTO else connector.delimiter
+    names = _header(header.removesuffix("\r"), delimiter, path)
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {table}_lines AS
+        SELECT n + 1 AS n, rtrim(line, chr(13)) AS line
+        FROM unnest(string_split($body, chr(10))) WITH ORDINALITY AS u(line, n)
+        """,
+        {"body": body},
+    )
+    del text, body
+    longest, ragged = con.execute(
+        f"""
+        SELECT max(strlen(line)),
+               count(*) FILTER (
+                 WHERE NOT contains(line, '"') AND len(string_split(line, $d)) <> $w
+                   AND NOT (NOT contains(line, $d) AND trim(line, $blank) = ''))
+        FROM {table}_lines
+        """,
+        {"d": delimiter, "w": len(names), "blank": BLANK},
+    ).fetchone() or (0, 0)
+    if (longest or 0) >= LONGEST_LINE:
+        raise Unsupported(f"{path}: a line of {longest} bytes")
+    if ragged:
+        raise Unsupported(f"{path}: {ragged} rows whose width differs from the header's")
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {table} AS
+        SELECT n, string_split(line, $d) AS cells, false AS quoted,
+               regexp_full_match(line, '{ASCII_LINE}') AS ascii
+        FROM {table}_lines
+        WHERE NOT contains(line, '"') AND (contains(line, $d) OR trim(line, $blank) <> '')
+        """,
+        {"d": delimiter, "blank": BLANK},
+    )
+    quoted = con.execute(
+        f"SELECT n, line FROM {table}_lines WHERE contains(line, '\"') ORDER BY n"
+    ).fetchall()
+    con.execute(f"DROP TABLE {table}_lines")
+    if quoted:
+        numbers, rows = _split(quoted, delimiter, len(names), path)
+        if numbers:
+            con.execute(
+                f"""
+                INSERT INTO {table}
+                SELECT unnest($n), unnest($cells::VARCHAR[][]), true, false
+                """,
+                {"n": numbers, "cells": rows},
+            )
+    (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)
+    return Export(table, path, names, count)
+
+
+def _text(path: Path) -> str:
+    """The export's text, read from the file the connector would open."""
+    try:
+        with files.open_binary(path) as file:
+            data = file.read()
+    except NhireconError as exc:
+        raise Unsupported(str(exc)) from None
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
+    elif any(data.startswith(bom) for bom, _ in textcodec.BOMS):
+        raise Unsupported(f"{path}: a byte-order mark other than UTF-8's")
+    elif textcodec.utf16_order(data[: textcodec.SAMPLE_BYTES]) is not None:
+        raise Unsupported(f"{path}: looks like UTF-16")
+    if b"\x00" in data:
+        raise Unsupported(f"{path}: a NUL byte")
+    if data.count(b"\r") != data.count(b"\r\n"):
+        raise Unsupported(f"{path}: a carriage return that does not end a line")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unsupported(f"{path}: not UTF-8") from None
+
+
+def _header(line: str, delimiter: str, path: Path) -> tuple[str, ...]:
+    """The column names, as the connector reads them; a header it refuses is read that way."""
+    try:
+        cells = next(csv.reader((line,), delimiter=delimiter, strict=True), [])
+    except csv.Error:
+        raise Unsupported(f"{path}: a header the csv module refuses") from None
+    names = [name.strip() for name in cells]
+    if names:
+        names[0] = names[0].lstrip("\ufeff").strip()
+    if len(names) < 2 or not all(names) or len(set(names)) != len(names):
+        raise Unsupported(f"{path}: a header of fewer than two distinct named columns")
+    return tuple(names)
+
+
+def _split(
+    lines: list[tuple[int, str]], delimiter: str, width: int, path: Path
+) -> tuple[list[int], list[list[str]]]:
+    """The lines that hold a quote character, split by the csv module one at a time (a
+    quoted cell left open at a line's end is then an error, not a cell that runs on)."""
+    numbers: list[int] = []
+    rows: list[list[str]] = []
+    for number, line in lines:
+        try:
+            cells = next(csv.reader((line,), delimiter=delimiter, strict=True), [])
+        except csv.Error:
+            raise Unsupported(f"{path}:{number}: a row the csv module refuses alone") from None
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            continue
+        if len(cells) != width:
+            raise Unsupported(f"{path}:{number}: a row whose width differs from the header's")
+        numbers.append(number)
+        rows.append(cells)
+    return numbers, rows
