@@ -28,6 +28,7 @@ from nhirecon.cli.options import (
     Color,
     ColorOption,
     ConfigOption,
+    Engine,
     MaxActionsOption,
     NowOption,
     QuietOption,
@@ -129,6 +130,17 @@ def audit(
     yes: YesOption = False,
     max_actions: MaxActionsOption = None,
     accept_source_drop: AcceptDropOption = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            case_sensitive=False,
+            metavar=choices(Engine),
+            help="How rows are read: auto (DuckDB triages a large estate of CSV exports),"
+            " columnar (whenever the inputs allow) or python (every row mapped into a"
+            " record, e.g. to compare). The report is the same.",
+        ),
+    ] = Engine.auto,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -164,7 +176,12 @@ def audit(
         previous = None if skip_check else tracking.previous_source_count(loaded)
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(
-                loaded, now=instant, only=list(target or []), gate_rules=rules, progress=progress
+                loaded,
+                now=instant,
+                only=list(target or []),
+                gate_rules=rules,
+                progress=progress,
+                engine=engine.value,
             )
         tracking.check_source_drop(loaded, report, previous)
         pending = (

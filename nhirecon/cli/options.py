@@ -45,6 +45,14 @@ class Color(StrEnum):
     never = "never"
 
 
+class Engine(StrEnum):
+    """How an audit reads its rows (``nhirecon.pipeline.Engine``)."""
+
+    auto = "auto"
+    columnar = "columnar"
+    python = "python"
+
+
 class TextOrJson(StrEnum):
     """What ``validate``, ``explain`` and ``connectors`` print."""
 
