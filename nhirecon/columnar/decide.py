@@ -144,8 +144,8 @@ def decide(
 
 def _values(con: duckdb.DuckDBPyConnection, one: Input) -> None:
     """``{table}_v``: every row's line, plainness, and the value of each field."""
-    columns = [f'({field.plain}) AS "p:{name}"' for name, field in one.fields.items()]
-    columns += [f'({field.value}) AS "v:{name}"' for name, field in one.fields.items()]
+    columns = [f"({field.plain}) AS {column('p', name)}" for name, field in one.fields.items()]
+    columns += [f"({field.value}) AS {column('v', name)}" for name, field in one.fields.items()]
     plain = " AND ".join(f"({field.plain})" for field in one.fields.values()) or "true"
     con.execute(
         f"""
@@ -178,29 +178,32 @@ class _Keys:
         field = one.fields.get(name)
         if field is None:
             return "NULL::VARCHAR"
-        column = f'"k:{name}:{mode}"'
+        key = column("k", f"{name}:{mode}")
         if (one.table, name, mode) in self._made:
-            return f"{one.table}_v.{column}"
+            return f"{one.table}_v.{key}"
         self._made.add((one.table, name, mode))
-        plain_key = f'lower("v:{name}")' if mode == "casefold" else f'"v:{name}"'
+        value = column("v", name)
+        plain_key = f"lower({value})" if mode == "casefold" else value
         cells = self.con.execute(
             f"SELECT DISTINCT {field.cell} FROM {one.table} WHERE NOT ({field.plain})"
         ).fetchall()
         read = one.keys(name, mode)
         pairs = [(cell, read(cell)) for (cell,) in cells]
-        self.con.execute(f"ALTER TABLE {one.table}_v ADD COLUMN {column} VARCHAR")
-        self.con.execute(f'UPDATE {one.table}_v SET {column} = {plain_key} WHERE "p:{name}"')
+        self.con.execute(f"ALTER TABLE {one.table}_v ADD COLUMN {key} VARCHAR")
+        self.con.execute(
+            f"UPDATE {one.table}_v SET {key} = {plain_key} WHERE {column('p', name)}"
+        )
         if pairs:
             self.con.execute(
                 f"""
-                UPDATE {one.table}_v SET {column} = k.key
+                UPDATE {one.table}_v SET {key} = k.key
                 FROM (SELECT unnest($cells) AS cell, unnest($keys) AS key) AS k, {one.table} AS t
-                WHERE t.n = {one.table}_v.n AND NOT {one.table}_v."p:{name}"
+                WHERE t.n = {one.table}_v.n AND NOT {one.table}_v.{column("p", name)}
                   AND k.cell = {field.cell.replace("cells", "t.cells")}
                 """,
-                {"cells": [cell for cell, _ in pairs], "keys": [key for _, key in pairs]},
+                {"cells": [cell for cell, _ in pairs], "keys": [found for _, found in pairs]},
             )
-        return f"{one.table}_v.{column}"
+        return f"{one.table}_v.{key}"
 
 
 def _shared_credentials(
@@ -355,13 +358,19 @@ def _keep_identities(
         )
         for name in ("id", "username", "email"):
             if name in source.fields:
-                conditions.append(f'lower("v:{name}") IN (SELECT key FROM owners)')
+                conditions.append(f"lower({column('v', name)}) IN (SELECT key FROM owners)")
     for target in targets:
         for rule in target.correlate:
             theirs = keyed.key(source, rule.identity, rule.mode)
             ours = keyed.key(target.input, rule.account, rule.mode)
             conditions.append(f"{theirs} IN (SELECT {ours} FROM {target.input.table}_v WHERE kept)")
     con.execute(f"UPDATE {table}_v SET kept = true WHERE {' OR '.join(conditions)}")
+
+
+def column(prefix: str, name: str) -> str:
+    """The quoted SQL name of a field's column (a field may be any name the config maps)."""
+    text = f"{prefix}:{name}".replace('"', '""')
+    return f'"{text}"'
 
 
 def _named(row: _Row, keys: frozenset[str]) -> str:
@@ -387,10 +396,10 @@ class _Row:
     def value(self, name: str) -> str:
         if name not in self.one.fields:
             return "NULL"
-        return f'{self.alias}."v:{name}"'
+        return f"{self.alias}.{column('v', name)}"
 
     def key(self, name: str, mode: str) -> str:
-        return f'{self.alias}."k:{name}:{mode}"'
+        return f"{self.alias}.{column('k', f'{name}:{mode}')}"
 
 
 def _quiet(con: duckdb.DuckDBPyConnection, table: str) -> Quiet:
@@ -424,7 +433,7 @@ def _counts(con: duckdb.DuckDBPyConnection, one: Input) -> Mapping[str, int]:
         return {}
     row: Any = con.execute(
         "SELECT "
-        + ", ".join(f'count("v:{name}")' for name in names)
+        + ", ".join(f"count({column('v', name)})" for name in names)
         + f" FROM {one.table}_v WHERE NOT kept"
     ).fetchone()
     return dict(zip(names, row, strict=True))

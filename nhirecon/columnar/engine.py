@@ -223,13 +223,22 @@ def _pull(
     kept = decision.kept[export.table]
     path = str(export.path)
     names = export.names
+    delimiter = export.delimiter
     rows = con.execute(
         f"""
-        SELECT n, cells FROM {export.table}
+        SELECT n, CASE WHEN NOT quoted THEN array_to_string(cells, $d) END, CASE WHEN quoted
+        THEN cells END FROM {export.table}
         WHERE n IN (SELECT n FROM {export.table}_v WHERE kept) ORDER BY n
-        """
+        """,
+        {"d": delimiter},
     ).fetchall()
-    raw = (RawRow(f"{path}:{n}", dict(zip(names, cells, strict=True)).get) for n, cells in rows)
+    raw = (
+        RawRow(
+            f"{path}:{n}",
+            dict(zip(names, line.split(delimiter) if cells is None else cells, strict=True)).get,
+        )
+        for n, line, cells in rows
+    )
     records = tuple(mapper.map(raw))
     assert mapper.coverage is not None and len(records) == len(kept)
     quiet_rows = export.rows - len(kept)

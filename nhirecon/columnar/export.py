@@ -41,12 +41,14 @@ class Export:
     """One CSV export in the engine: table ``table`` holds, for every data row, ``n`` (the
     line number, as the connector counts it in a location), ``cells`` (one per header
     column), ``quoted`` (split by the csv module: the row is always read the usual way
-    too) and ``ascii`` (the line is printable ASCII)."""
+    too) and ``ascii`` (the line is printable ASCII). The cells of a row that is not
+    quoted, joined by the delimiter, are its line."""
 
     table: str
     path: Path
     names: tuple[str, ...]
     rows: int
+    delimiter: str
 
 
 def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) -> Export:
@@ -110,7 +112,7 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
                 {"n": numbers, "cells": rows},
             )
     (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)
-    return Export(table, path, names, count)
+    return Export(table, path, names, count, delimiter)
 
 
 def _text(path: Path) -> str:
