@@ -4,10 +4,12 @@ finding rule, over the plain values of :mod:`nhirecon.columnar.values`.
 A row is *quiet* when the engine can show that the audit learns nothing from it but
 counts: every cell of it is plain, and
 
-- an account is inactive, or linked to a plain identity, and no rule can fire on it: the
-  identity is active; no compared field differs at all (``compare`` forgives case and
-  spacing; this test does not); it was not created at sign-in; no date of it or its
-  identity comes within a day of a limit; neither is a non-human identity;
+- an account is linked, if at all, to an identity whose cells are plain too (a link made
+  through a value that is not plain may be a look-alike, which is counted even for an
+  inactive account); and it is inactive, or no rule can fire on it: the identity is
+  active; no compared field differs at all (``compare`` forgives case and spacing; this
+  test does not); it was not created at sign-in; no date of it or its identity comes
+  within a day of a limit; neither is a non-human identity;
 - no other row depends on it: it shares no credential id, no allowlist entry names it, its
   identity has no other account that may be active, and (for an identity) no account that
   is read the usual way could find it under any correlation rule, and no non-human
@@ -190,9 +192,7 @@ class _Keys:
         read = one.keys(name, mode)
         pairs = [(cell, read(cell)) for (cell,) in cells]
         self.con.execute(f"ALTER TABLE {one.table}_v ADD COLUMN {key} VARCHAR")
-        self.con.execute(
-            f"UPDATE {one.table}_v SET {key} = {plain_key} WHERE {column('p', name)}"
-        )
+        self.con.execute(f"UPDATE {one.table}_v SET {key} = {plain_key} WHERE {column('p', name)}")
         if pairs:
             self.con.execute(
                 f"""
@@ -292,7 +292,6 @@ def _keep_accounts(
     may_fire = " OR ".join(
         [
             "l.status <> 'linked'",
-            "NOT i.ok",
             f"NOT {one_of(status, active_status)}",
             *drift,
             f"{a.value('origin')} = 'jit'",
@@ -325,7 +324,7 @@ def _keep_accounts(
         SELECT a.n FROM {table}_v AS a JOIN {table}_link AS l USING (n)
         LEFT JOIN {source.table}_v AS i ON i.n = l.identity
         WHERE (
-          NOT a.ok OR {named} OR {credential}
+          NOT a.ok OR NOT coalesce(i.ok, true) OR {named} OR {credential}
           OR l.identity IN (SELECT identity FROM {table}_many)
           OR ({active} AND ({may_fire}))
         ))
