@@ -84,18 +84,19 @@ def triage(
     if len(config.source.inputs) != 1 or any(
         endpoint.connector is not CsvConnector for endpoint in endpoints
     ):
-        return None
-    try:
-        import duckdb
-    except ImportError:
-        log.debug("columnar engine not installed")
+        log.debug("columnar engine not used: it reads one source input and CSV exports only")
         return None
     try:
         connectors = [_open(endpoint) for endpoint in endpoints]
         size = sum(connector.path.stat().st_size for connector in connectors)
     except (Unsupported, OSError):
-        return None
+        return None  # the usual reading names the problem
     if size < min_bytes:
+        return None
+    try:
+        import duckdb
+    except ImportError:
+        log.info("columnar engine not used: the duckdb package is not installed")
         return None
     with tempfile.TemporaryDirectory(prefix="nhirecon-columnar-") as spill:
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
