@@ -164,7 +164,7 @@ def bench_size(size: int, args: argparse.Namespace, base: Path, command: Path) -
     env.pop("NHIRECON_CONFIG", None)
     report = folder / "report.json"
     audit = [str(command), "audit", "-c", str(config), "--now", args.now]
-    audit += ["-f", "json", "-o", str(report)]
+    audit += ["-f", "json", "-o", str(report), "--engine", args.engine]
     if args.profile:
         profile = ["-m", "cProfile", "-o", str(folder / "profile.out"), "-m", "nhirecon"]
         audit = [interpreter(command), *profile, *audit[1:]]
@@ -356,6 +356,12 @@ def main() -> None:
     parser.add_argument("--now", default=estate.NOW, help=f"evaluate as of (default {estate.NOW})")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the estate and outputs")
     parser.add_argument("--profile", action="store_true", help="run nhirecon under cProfile")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "columnar", "python"),
+        default="auto",
+        help="nhirecon audit --engine (default auto)",
+    )
     args = parser.parse_args()
     if any(size < 1000 for size in args.sizes) or args.targets < 1:
         parser.error("sizes start at 1000, and --targets at 1")
@@ -366,7 +372,8 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
         f"{version.stdout.strip()} ({command}); Python {platform.python_version()} on "
-        f"{sys.platform}, {cores} cores; --now {args.now}, seed {args.seed}"
+        f"{sys.platform}, {cores} cores; --now {args.now}, seed {args.seed},"
+        f" --engine {args.engine}"
     )
     print(f"code: {provenance(command)}")
     results: list[Result] = []
