@@ -96,10 +96,10 @@ def field_sql(name: str, index: int, context: ConnectorContext, form: str | None
             return Field(name, cell, null, "NULL::DATE", "date")
         dated = (
             f"(regexp_full_match({cell}, '{ISO}') AND left({cell}, 4) BETWEEN '{FIRST_YEAR}'"
-            f" AND '{LAST_YEAR}' AND try_strptime(left({cell}, 10), '%Y-%m-%d') IS NOT NULL)"
+            f" AND '{LAST_YEAR}' AND TRY_CAST(left({cell}, 10) AS DATE) IS NOT NULL)"
         )
         value = (
-            f"CASE WHEN {null} THEN NULL ELSE try_strptime(left({cell}, 10), '%Y-%m-%d')::DATE END"
+            f"CASE WHEN {null} THEN NULL ELSE TRY_CAST(left({cell}, 10) AS DATE) END"
         )
         return Field(name, cell, f"({null} OR {dated})", value, "date")
     if name in ("active", "password_enabled"):
