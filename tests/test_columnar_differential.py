@@ -28,6 +28,8 @@ from nhirecon.columnar import engine
 from nhirecon.config.load import load
 from nhirecon.errors import NhireconError
 
+from .conftest import Run
+
 NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
 
@@ -319,3 +321,34 @@ def test_the_engine_runs_on_most_estates(tmp_path: Path) -> None:
         folder.mkdir()
         ran += check(folder, seed)
     assert ran >= 20
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_the_installed_command_writes_the_same_report_with_either_engine(
+    run: Run, tmp_path: Path, seed: int
+) -> None:
+    """``audit --engine columnar`` and ``--engine python``, as a user runs them: the same
+    JSON report byte for byte, the same exit code; ``-v`` says when the engine was used."""
+    path = Estate(tmp_path, seed).write()
+    outputs = {}
+    for name in ("columnar", "python"):
+        out = tmp_path / f"{name}.json"
+        result = run(
+            "audit",
+            "-c",
+            str(path),
+            "--now",
+            NOW.isoformat(),
+            "--engine",
+            name,
+            "-v",
+            "--no-history",
+            "-f",
+            "json",
+            "-o",
+            str(out),
+        )
+        assert result.returncode in (0, 1), result.stderr
+        outputs[name] = (result.returncode, out.read_bytes())
+        assert ("columnar engine:" in result.stderr) is (name == "columnar"), result.stderr
+    assert outputs["columnar"] == outputs["python"]

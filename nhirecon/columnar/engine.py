@@ -173,6 +173,12 @@ def _triage(
     for (one, mapper), label in zip(inputs, labels, strict=True):
         pulled.append(_pull(con, one, mapper, decision))
         progress(label, pulled[-1].total)
+        log.info(
+            "columnar engine: %s: %d of %d rows need the rules",
+            one.export.path,
+            len(pulled[-1].records),
+            pulled[-1].total,
+        )
     return Triaged(
         pulled[0], {target.name: one for target, one in zip(targets, pulled[1:], strict=True)}
     )
