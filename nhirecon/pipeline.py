@@ -10,145 +10,60 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from nhirecon import __version__
 from nhirecon.columnar.decide import Quiet
 from nhirecon.columnar.engine import MIN_BYTES, Pulled, triage
-from nhirecon.config import Config, Endpoint, Source, Target
+from nhirecon.config import Config, Target
 from nhirecon.connectors import registry
-from nhirecon.connectors.coverage import Coverage
 from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key
 from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus
 from nhirecon.core.credentials import SharedCredentials
 from nhirecon.core.duplicates import Duplicates
-from nhirecon.core.evidence import SOURCE_NEEDS, TARGET_NEEDS, Evidence, evaluated, evidence
+from nhirecon.core.evidence import TARGET_NEEDS, evaluated
 from nhirecon.core.exceptions import Exceptions
 from nhirecon.core.findings import Clock, TargetRules, account_findings
 from nhirecon.core.gate import evaluate
 from nhirecon.core.model import (
-    CANONICAL_FIELDS,
     Finding,
-    FindingKind,
     GateRule,
     Record,
 )
-from nhirecon.core.report import Place, Report, TargetStats
+from nhirecon.core.report import Report, TargetStats
 from nhirecon.core.source_findings import source_findings
-from nhirecon.errors import DataError, SafetyError
+from nhirecon.sources import (
+    Progress,
+    SourceData,
+    counted,
+    evidence_of,
+    place_of,
+    pull_source,
+    quiet,
+    triaged_source,
+)
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "Progress",
+    "SourceData",
+    "allowlist_tally",
+    "audit",
+    "audit_target",
+    "place_of",
+    "pull_source",
+    "quiet",
+    "selected_targets",
+    "target_accounts",
+    "target_rules",
+]
+
 Engine = Literal["auto", "columnar", "python"]
-Progress = Callable[[str, int], None]
-"""Called as records arrive: (what is being pulled, how many so far)."""
-PROGRESS_EVERY = 5000
-
-
-def quiet(label: str, count: int) -> None:
-    """The default progress sink: says nothing."""
-
-
-@dataclass(frozen=True)
-class SourceData:
-    name: str
-    connector: str
-    identities: tuple[Record, ...]
-    """Every identity; with the columnar engine, those the rules need (see
-    :mod:`nhirecon.columnar.decide`)."""
-    evidence: Evidence = field(default_factory=Evidence)
-    place: Place = field(default_factory=Place)
-    total: int | None = None
-    """How many identities were read, when not all are held."""
-
-    @property
-    def count(self) -> int:
-        return len(self.identities) if self.total is None else self.total
-
-
-def _counted(records: Iterable[Record], label: str, progress: Progress) -> Iterator[Record]:
-    count = 0
-    for count, record in enumerate(records, start=1):
-        if count % PROGRESS_EVERY == 0:
-            progress(label, count)
-        yield record
-    progress(label, count)
-
-
-def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
-    """Every identity of the source, from all its inputs; ids must be unique."""
-    identities: list[Record] = []
-    seen: set[str] = set()
-    pulls = []
-    for endpoint in source.inputs:
-        before = len(identities)
-        pulled = registry.pull(endpoint)
-        pulls.append(pulled)
-        for identity in _counted(pulled, endpoint.name, progress):
-            if len(source.inputs) > 1:  # each pull's ids are distinct: check across them
-                if identity.id in seen:
-                    raise DataError(
-                        f"{identity.location}: identity id {identity.id!r} already read at"
-                        f" {_first(identities, identity.id)}"
-                    )
-                seen.add(identity.id)
-            identities.append(identity)
-        if len(identities) == before and len(source.inputs) > 1:
-            path = endpoint.options.get("path")
-            place = f"{endpoint.context.resolve(path)}: " if isinstance(path, str) else ""
-            raise SafetyError(
-                f"{place}{endpoint.key} ({endpoint.name}) returned no identities; refusing to"
-                " report the accounts it should cover as orphans (is the export empty or"
-                " truncated?)"
-            )
-    log.info(
-        "source %s: %d identities from %d inputs", source.name, len(identities), len(source.inputs)
-    )
-    if not identities:
-        raise SafetyError(
-            f"source {source.name!r} returned no identities; refusing to report every account"
-            " as an orphan (is the export empty or truncated?)"
-        )
-    return SourceData(
-        source.name,
-        source.inputs[0].connector.name,
-        tuple(identities),
-        _evidence([pulled.coverage for pulled in pulls], SOURCE_NEEDS),
-        place_of(source.inputs),
-    )
-
-
-def _first(records: Sequence[Record], id_: str) -> str:
-    """Where the record with ``id_`` was first read (an error's message: found by a scan)."""
-    return next(record.location for record in records if record.id == id_)
-
-
-def place_of(inputs: Sequence[Endpoint]) -> Place:
-    """Where the records of these inputs come from: the first one's definition in the
-    config, and every export file they read."""
-    files = []
-    for endpoint in inputs:
-        path = endpoint.options.get("path")
-        if isinstance(path, str):
-            files.append(str(endpoint.context.resolve(path)))
-    return Place(inputs[0].defined_at if inputs else "", tuple(files))
-
-
-def _evidence(
-    coverages: Sequence[Coverage | None], needs: Mapping[FindingKind, tuple[str, ...]]
-) -> Evidence:
-    """What the inputs provided together; an input that does not say (a plugin with its
-    own ``records``) is taken to provide every field, so that no rule is skipped on a guess."""
-    known = [coverage for coverage in coverages if coverage is not None]
-    if len(known) < len(coverages) or not known:
-        return Evidence(provided=frozenset(CANONICAL_FIELDS))
-    total = known[0]
-    for more in known[1:]:
-        total = total + more
-    return evidence(total.provided, total.values, needs)
+"""How rows are read (see :func:`audit`)."""
 
 
 def allowlist_tally(config: Config, target: str) -> Tally:
@@ -222,7 +137,7 @@ class _Tally:
 def target_accounts(pulled: registry.Pull, target: Target, progress: Progress) -> Iterator[Record]:
     """A target's accounts, streamed; the pull fails on an id seen twice (see
     :class:`~nhirecon.connectors.registry.Pull`)."""
-    return _counted(pulled, target.name, progress)
+    return counted(pulled, target.name, progress)
 
 
 def audit_target(
@@ -271,7 +186,7 @@ def audit_target(
         tally.ambiguous,
         time.monotonic() - started,
     )
-    found = _evidence([pulled.coverage if triaged is None else triaged.coverage], TARGET_NEEDS)
+    found = evidence_of([pulled.coverage if triaged is None else triaged.coverage], TARGET_NEEDS)
     stats = TargetStats(
         name=target.name,
         connector=rules.connector,
@@ -351,7 +266,7 @@ def _audit(
     source = (
         pull_source(config.source, progress)
         if triaged is None
-        else _triaged_source(config, triaged.source)
+        else triaged_source(config, triaged.source)
     )
     clock = Clock(now, config.policy)
     index = IdentityIndex(source.identities)
@@ -398,19 +313,6 @@ def _audit(
         source_evidence=source.evidence,
         allowlist=tuple(broad),
         source_place=source.place,
-    )
-
-
-def _triaged_source(config: Config, pulled: Pulled) -> SourceData:
-    source = config.source
-    log.info("source %s: %d identities from 1 input", source.name, pulled.total)
-    return SourceData(
-        source.name,
-        source.inputs[0].connector.name,
-        pulled.records,
-        _evidence([pulled.coverage], SOURCE_NEEDS),
-        place_of(source.inputs),
-        pulled.total,
     )
 
 

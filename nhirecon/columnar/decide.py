@@ -23,50 +23,23 @@ in Python), so a quiet account's link is the link the rules would make.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
-from nhirecon.columnar.export import Export, Unsupported
-from nhirecon.columnar.values import TEXT, Field, literal, one_of
-from nhirecon.core.allowlist import entry_key
+from nhirecon.columnar.export import Unsupported
+from nhirecon.columnar.keys import Input, Keys, TargetInput, column
+from nhirecon.columnar.values import TEXT, literal, one_of
 from nhirecon.core.model import CANONICAL_FIELDS, TEXT_FIELDS
-from nhirecon.core.policy import CorrelationRule, Policy
-from nhirecon.core.values import key_for
+from nhirecon.core.policy import Policy
 
 if TYPE_CHECKING:
     import duckdb
 
-KeyReader = Callable[[str], str | None]
-"""A raw cell → its key, in Python (for the cells that are not plain)."""
 TEXT_LIKE: Final = frozenset(TEXT_FIELDS) - {"kind"}
 """Canonical fields whose value is their text, with no default: those correlation and
 ``compare`` may use here (custom attributes too)."""
-
-
-@dataclass(frozen=True)
-class Input:
-    """One export and its mapped fields."""
-
-    export: Export
-    fields: Mapping[str, Field]
-    keys: Callable[[str, str], KeyReader]
-    """(field, mode) → the Python key of a raw cell of that field."""
-
-    @property
-    def table(self) -> str:
-        return self.export.table
-
-
-@dataclass(frozen=True)
-class TargetInput:
-    name: str
-    input: Input
-    correlate: Sequence[CorrelationRule]
-    compare: Sequence[str]
-    named: frozenset[str]
-    """The keys of the allowlist entries (exceptions and protected) for this target."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +97,7 @@ def decide(
     for one in everyone:
         _values(con, one)
         _distinct_ids(con, one)
-    keyed = _Keys(con)
+    keyed = Keys(con)
     credentials = _shared_credentials(con, keyed, everyone)
     quiet: dict[str, Quiet] = {}
     kept: dict[str, list[int]] = {}
@@ -167,47 +140,8 @@ def _distinct_ids(con: duckdb.DuckDBPyConnection, one: Input) -> None:
         raise Unsupported(f"{one.export.path}: a repeated id")
 
 
-class _Keys:
-    """Key columns (a field's values under a comparison mode), added to ``{table}_v`` on
-    first use: the plain cells keyed in SQL, the rest by :func:`key_for` in Python."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-        self._made: set[tuple[str, str, str]] = set()
-
-    def key(self, one: Input, name: str, mode: str) -> str:
-        """The SQL name of the key column (``NULL`` when the field is not mapped)."""
-        field = one.fields.get(name)
-        if field is None:
-            return "NULL::VARCHAR"
-        key = column("k", f"{name}:{mode}")
-        if (one.table, name, mode) in self._made:
-            return f"{one.table}_v.{key}"
-        self._made.add((one.table, name, mode))
-        value = column("v", name)
-        plain_key = f"lower({value})" if mode == "casefold" else value
-        cells = self.con.execute(
-            f"SELECT DISTINCT {field.cell} FROM {one.table} WHERE NOT ({field.plain})"
-        ).fetchall()
-        read = one.keys(name, mode)
-        pairs = [(cell, read(cell)) for (cell,) in cells]
-        self.con.execute(f"ALTER TABLE {one.table}_v ADD COLUMN {key} VARCHAR")
-        self.con.execute(f"UPDATE {one.table}_v SET {key} = {plain_key} WHERE {column('p', name)}")
-        if pairs:
-            self.con.execute(
-                f"""
-                UPDATE {one.table}_v SET {key} = k.key
-                FROM (SELECT unnest($cells) AS cell, unnest($keys) AS key) AS k, {one.table} AS t
-                WHERE t.n = {one.table}_v.n AND NOT {one.table}_v.{column("p", name)}
-                  AND k.cell = {field.cell.replace("cells", "t.cells")}
-                """,
-                {"cells": [cell for cell, _ in pairs], "keys": [found for _, found in pairs]},
-            )
-        return f"{one.table}_v.{key}"
-
-
 def _shared_credentials(
-    con: duckdb.DuckDBPyConnection, keyed: _Keys, everyone: Sequence[Input]
+    con: duckdb.DuckDBPyConnection, keyed: Keys, everyone: Sequence[Input]
 ) -> str:
     """A table of the credential ids that more than one row holds (any row, active or not)."""
     parts = [
@@ -227,9 +161,7 @@ def _shared_credentials(
     return "shared_credentials"
 
 
-def _links(
-    con: duckdb.DuckDBPyConnection, keyed: _Keys, source: Input, target: TargetInput
-) -> None:
+def _links(con: duckdb.DuckDBPyConnection, keyed: Keys, source: Input, target: TargetInput) -> None:
     """``{table}_link``: each account's link by the target's rules, in order (SPEC §4): the
     first rule under which its key finds identities decides; one links, several are
     ambiguous, none at all leaves it unmatched."""
@@ -334,7 +266,7 @@ def _keep_accounts(
 
 def _keep_identities(
     con: duckdb.DuckDBPyConnection,
-    keyed: _Keys,
+    keyed: Keys,
     source: Input,
     targets: Sequence[TargetInput],
     credentials: str,
@@ -364,12 +296,6 @@ def _keep_identities(
             ours = keyed.key(target.input, rule.account, rule.mode)
             conditions.append(f"{theirs} IN (SELECT {ours} FROM {target.input.table}_v WHERE kept)")
     con.execute(f"UPDATE {table}_v SET kept = true WHERE {' OR '.join(conditions)}")
-
-
-def column(prefix: str, name: str) -> str:
-    """The quoted SQL name of a field's column (a field may be any name the config maps)."""
-    text = f"{prefix}:{name}".replace('"', '""')
-    return f'"{text}"'
 
 
 def _named(row: _Row, keys: frozenset[str]) -> str:
@@ -436,20 +362,3 @@ def _counts(con: duckdb.DuckDBPyConnection, one: Input) -> Mapping[str, int]:
         + f" FROM {one.table}_v WHERE NOT kept"
     ).fetchone()
     return dict(zip(names, row, strict=True))
-
-
-def python_key(nulls: frozenset[str], mode: str) -> KeyReader:
-    """The key of a raw text cell as the mapping and correlation make it: trimmed, a
-    ``null_values`` word is no value, then :func:`key_for`."""
-
-    def key(cell: str) -> str | None:
-        value = cell.strip()
-        if not value or value.casefold() in nulls:
-            return None
-        return key_for(value, mode)
-
-    return key
-
-
-def entry_keys(entries: Iterable[str]) -> frozenset[str]:
-    return frozenset(key for key in map(entry_key, entries) if key is not None)

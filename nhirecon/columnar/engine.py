@@ -25,8 +25,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from nhirecon.columnar import decide as deciding
-from nhirecon.columnar.decide import Decision, Input, Quiet, TargetInput, entry_keys, python_key
+from nhirecon.columnar.decide import Decision, Quiet
 from nhirecon.columnar.export import Export, Unsupported, load
+from nhirecon.columnar.keys import Input, TargetInput, entry_keys, python_key
 from nhirecon.columnar.values import Field, field_sql
 from nhirecon.config import Config, Endpoint, Target
 from nhirecon.connectors.context import RawRow

@@ -98,9 +98,7 @@ def field_sql(name: str, index: int, context: ConnectorContext, form: str | None
             f"(regexp_full_match({cell}, '{ISO}') AND left({cell}, 4) BETWEEN '{FIRST_YEAR}'"
             f" AND '{LAST_YEAR}' AND TRY_CAST(left({cell}, 10) AS DATE) IS NOT NULL)"
         )
-        value = (
-            f"CASE WHEN {null} THEN NULL ELSE TRY_CAST(left({cell}, 10) AS DATE) END"
-        )
+        value = f"CASE WHEN {null} THEN NULL ELSE TRY_CAST(left({cell}, 10) AS DATE) END"
         return Field(name, cell, f"({null} OR {dated})", value, "date")
     if name in ("active", "password_enabled"):
         words: Mapping[str, bool] = (

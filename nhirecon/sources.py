@@ -1,0 +1,140 @@
+"""The source of truth's identities, pulled: every input of the source read the usual way,
+or what the columnar engine kept of it (see :mod:`nhirecon.columnar`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from nhirecon.columnar.engine import Pulled
+from nhirecon.config import Config, Endpoint, Source
+from nhirecon.connectors import registry
+from nhirecon.connectors.coverage import Coverage
+from nhirecon.core.evidence import SOURCE_NEEDS, Evidence, evidence
+from nhirecon.core.model import CANONICAL_FIELDS, FindingKind, Record
+from nhirecon.core.report import Place
+from nhirecon.errors import DataError, SafetyError
+
+log = logging.getLogger("nhirecon.pipeline")
+
+Progress = Callable[[str, int], None]
+"""Called as records arrive: (what is being pulled, how many so far)."""
+PROGRESS_EVERY = 5000
+"""How many records between two progress calls."""
+
+
+def quiet(label: str, count: int) -> None:
+    """The default progress sink: says nothing."""
+
+
+@dataclass(frozen=True)
+class SourceData:
+    name: str
+    connector: str
+    identities: tuple[Record, ...]
+    """Every identity; with the columnar engine, those the rules need (see
+    :mod:`nhirecon.columnar.decide`)."""
+    evidence: Evidence = field(default_factory=Evidence)
+    place: Place = field(default_factory=Place)
+    total: int | None = None
+    """How many identities were read, when not all are held."""
+
+    @property
+    def count(self) -> int:
+        return len(self.identities) if self.total is None else self.total
+
+
+def counted(records: Iterable[Record], label: str, progress: Progress) -> Iterator[Record]:
+    count = 0
+    for count, record in enumerate(records, start=1):
+        if count % PROGRESS_EVERY == 0:
+            progress(label, count)
+        yield record
+    progress(label, count)
+
+
+def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
+    """Every identity of the source, from all its inputs; ids must be unique."""
+    identities: list[Record] = []
+    seen: set[str] = set()
+    pulls = []
+    for endpoint in source.inputs:
+        before = len(identities)
+        pulled = registry.pull(endpoint)
+        pulls.append(pulled)
+        for identity in counted(pulled, endpoint.name, progress):
+            if len(source.inputs) > 1:  # each pull's ids are distinct: check across them
+                if identity.id in seen:
+                    raise DataError(
+                        f"{identity.location}: identity id {identity.id!r} already read at"
+                        f" {_first(identities, identity.id)}"
+                    )
+                seen.add(identity.id)
+            identities.append(identity)
+        if len(identities) == before and len(source.inputs) > 1:
+            path = endpoint.options.get("path")
+            place = f"{endpoint.context.resolve(path)}: " if isinstance(path, str) else ""
+            raise SafetyError(
+                f"{place}{endpoint.key} ({endpoint.name}) returned no identities; refusing to"
+                " report the accounts it should cover as orphans (is the export empty or"
+                " truncated?)"
+            )
+    log.info(
+        "source %s: %d identities from %d inputs", source.name, len(identities), len(source.inputs)
+    )
+    if not identities:
+        raise SafetyError(
+            f"source {source.name!r} returned no identities; refusing to report every account"
+            " as an orphan (is the export empty or truncated?)"
+        )
+    return SourceData(
+        source.name,
+        source.inputs[0].connector.name,
+        tuple(identities),
+        evidence_of([pulled.coverage for pulled in pulls], SOURCE_NEEDS),
+        place_of(source.inputs),
+    )
+
+
+def _first(records: Sequence[Record], id_: str) -> str:
+    """Where the record with ``id_`` was first read (an error's message: found by a scan)."""
+    return next(record.location for record in records if record.id == id_)
+
+
+def place_of(inputs: Sequence[Endpoint]) -> Place:
+    """Where the records of these inputs come from: the first one's definition in the
+    config, and every export file they read."""
+    files = []
+    for endpoint in inputs:
+        path = endpoint.options.get("path")
+        if isinstance(path, str):
+            files.append(str(endpoint.context.resolve(path)))
+    return Place(inputs[0].defined_at if inputs else "", tuple(files))
+
+
+def evidence_of(
+    coverages: Sequence[Coverage | None], needs: Mapping[FindingKind, tuple[str, ...]]
+) -> Evidence:
+    """What the inputs provided together; an input that does not say (a plugin with its
+    own ``records``) is taken to provide every field, so that no rule is skipped on a guess."""
+    known = [coverage for coverage in coverages if coverage is not None]
+    if len(known) < len(coverages) or not known:
+        return Evidence(provided=frozenset(CANONICAL_FIELDS))
+    total = known[0]
+    for more in known[1:]:
+        total = total + more
+    return evidence(total.provided, total.values, needs)
+
+
+def triaged_source(config: Config, pulled: Pulled) -> SourceData:
+    source = config.source
+    log.info("source %s: %d identities from %d inputs", source.name, pulled.total, 1)
+    return SourceData(
+        source.name,
+        source.inputs[0].connector.name,
+        pulled.records,
+        evidence_of([pulled.coverage], SOURCE_NEEDS),
+        place_of(source.inputs),
+        pulled.total,
+    )
