@@ -139,7 +139,10 @@ def _triage(
         if not export.rows:
             raise Unsupported(f"{export.path}: no rows")
         mapper = FieldMapper(_Header(connector, export.names))
-        mapper.bind()
+        try:
+            mapper.bind()
+        except NhireconError as exc:  # the usual reading meets it later, after the rows
+            raise Unsupported(str(exc)) from None  # of the inputs before: let it say so
         inputs.append((_input(export, mapper, connector), mapper))
     (source, _), target_inputs = inputs[0], inputs[1:]
     targets_in = []

@@ -120,7 +120,7 @@ def field_sql(name: str, index: int, context: ConnectorContext, form: str | None
     if name == "groups":
         items = (
             f"len(list_filter(string_split({cell}, CASE WHEN contains({cell}, ';') THEN ';'"
-            f" WHEN contains({cell}, '|') THEN '|' ELSE ',' END), item -> trim(item) <> ''"
+            f" WHEN contains({cell}, '|') THEN '|' ELSE ',' END), lambda item: trim(item) <> ''"
             f" AND NOT {one_of('lower(trim(item))', options.null_values)})) > 0"
         )
         whole = one_of(lower, options.null_values)
