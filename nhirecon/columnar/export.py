@@ -59,7 +59,8 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
     if connector.encoding != files.AUTO:
         raise Unsupported(f"{path}: an `encoding` option")
     text = _text(path)
-    header, _, body = text.partition("\n")
+    end = text.find("\n")
+    header = text if end < 0 else text[:end]  # not a split: that would copy the rest
     if _TYPE_LINE.fullmatch(header + "\n") or _SEP_LINE.fullmatch(header + "\n"):
         raise Unsupported(f"{path}: a preamble line")
     delimiter = "," if connector.delimiter == files.AUTO else connector.delimiter
@@ -67,12 +68,13 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
     con.execute(
         f"""
         CREATE TEMP TABLE {table}_lines AS
-        SELECT n + 1 AS n, rtrim(line, chr(13)) AS line
-        FROM unnest(string_split($body, chr(10))) WITH ORDINALITY AS u(line, n)
+        SELECT n, rtrim(line, chr(13)) AS line
+        FROM unnest(string_split($text, chr(10))) WITH ORDINALITY AS u(line, n)
+        WHERE n > 1
         """,
-        {"body": body},
+        {"text": text},
     )
-    del text, body
+    del text
     longest, ragged = con.execute(
         f"""
         SELECT max(strlen(line)),
