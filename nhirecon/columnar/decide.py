@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from nhirecon.columnar.export import Unsupported
@@ -108,7 +108,7 @@ def decide(
         _keep_accounts(
             con, target, source, credentials, now=now, policy=policy, active_status=active_status
         )
-        quiet[table] = _quiet(con, table)
+        quiet[table] = _quiet(con, target)
     _keep_identities(con, keyed, source, targets, credentials, source_named)
     for one in everyone:
         rows = con.execute(f"SELECT n FROM {one.table}_v WHERE kept ORDER BY n").fetchall()
@@ -212,9 +212,9 @@ def _keep_accounts(
     table = target.input.table
     a = _Row(target.input, "a")
     i = _Row(source, "i")
-    day = f"DATE '{now.isoformat()}'"
-    dormant = f"{day} - INTERVAL {policy.dormant_days - 1} DAY"
-    stale = f"{day} - INTERVAL {policy.credential_max_age_days - 1} DAY"
+    expiry = _day(now + timedelta(days=1))
+    dormant = _day(now - timedelta(days=policy.dormant_days - 1))
+    stale = _day(now - timedelta(days=policy.credential_max_age_days - 1))
     drift = [
         f"({i.value(name)} IS NOT NULL AND {a.value(name)} IS DISTINCT FROM {i.value(name)})"
         for name in target.compare
@@ -227,8 +227,8 @@ def _keep_accounts(
             f"NOT {one_of(status, active_status)}",
             *drift,
             f"{a.value('origin')} = 'jit'",
-            f"{a.value('expires_at')} <= {day} + INTERVAL 1 DAY",
-            f"{i.value('expires_at')} <= {day} + INTERVAL 1 DAY",
+            f"{a.value('expires_at')} <= {expiry}",
+            f"{i.value('expires_at')} <= {expiry}",
             f"{a.value('last_login_at')} <= {dormant}",
             f"({a.value('last_login_at')} IS NULL AND {a.value('created_at')} <= {dormant})",
             f"{a.value('credential_rotated_at')} <= {stale}",
@@ -298,6 +298,10 @@ def _keep_identities(
     con.execute(f"UPDATE {table}_v SET kept = true WHERE {' OR '.join(conditions)}")
 
 
+def _day(moment: date) -> str:
+    return f"DATE '{moment.isoformat()}'"
+
+
 def _named(row: _Row, keys: frozenset[str]) -> str:
     """Whether an allowlist entry keyed in ``keys`` names the row (its id, username, or an
     email that is an address; see :func:`~nhirecon.core.allowlist.names`)."""
@@ -327,28 +331,22 @@ class _Row:
         return f"{self.alias}.{column('k', f'{name}:{mode}')}"
 
 
-def _quiet(con: duckdb.DuckDBPyConnection, table: str) -> Quiet:
+def _quiet(con: duckdb.DuckDBPyConnection, target: TargetInput) -> Quiet:
+    table = target.input.table
+    inactive = (
+        f"count(*) FILTER (WHERE v.{column('v', 'active')} = false)"
+        if "active" in target.input.fields
+        else "0"
+    )
     row: Any = con.execute(
         f"""
         SELECT count(*), count(*) FILTER (WHERE l.status = 'linked'),
                count(*) FILTER (WHERE l.status = 'unmatched'),
-               count(*) FILTER (WHERE l.status = 'ambiguous'),
-               count(*) FILTER (WHERE v."v:active" = false)
-        FROM {table}_v AS v JOIN {table}_link AS l USING (n) WHERE NOT v.kept
-        """
-        if _has(con, f"{table}_v", "v:active")
-        else f"""
-        SELECT count(*), count(*) FILTER (WHERE l.status = 'linked'),
-               count(*) FILTER (WHERE l.status = 'unmatched'),
-               count(*) FILTER (WHERE l.status = 'ambiguous'), 0
+               count(*) FILTER (WHERE l.status = 'ambiguous'), {inactive}
         FROM {table}_v AS v JOIN {table}_link AS l USING (n) WHERE NOT v.kept
         """
     ).fetchone()
     return Quiet(*row)
-
-
-def _has(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    return column in [name for (name, *_rest) in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
 def _counts(con: duckdb.DuckDBPyConnection, one: Input) -> Mapping[str, int]:

@@ -102,10 +102,13 @@ def triage(
     with tempfile.TemporaryDirectory(prefix="nhirecon-columnar-") as spill:
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
         try:
-            with _held_warnings() as replay:
-                triaged = _triage(con, config, targets, connectors, now, progress)
-            replay()
-            return triaged
+            return _triage(con, config, targets, connectors, now, progress)
+        except (duckdb.InterruptException, RuntimeError) as exc:
+            if "interrupted" not in str(exc).lower():
+                raise
+            # Ctrl-C or SIGTERM: DuckDB stops the query and raises this in place of what
+            # the signal's handler raised. The run stops as it would have.
+            raise KeyboardInterrupt from None
         except Unsupported as exc:
             log.info("columnar engine not used: %s", exc)
             return None
@@ -134,15 +137,18 @@ def _triage(
     progress: Progress,
 ) -> Triaged:
     inputs: list[tuple[Input, FieldMapper]] = []
+    warnings: list[list[logging.LogRecord]] = []
     for number, connector in enumerate(connectors):
         export = load(con, f"input{number}", connector)
         if not export.rows:
             raise Unsupported(f"{export.path}: no rows")
         mapper = FieldMapper(_Header(connector, export.names))
-        try:
-            mapper.bind()
-        except NhireconError as exc:  # the usual reading meets it later, after the rows
-            raise Unsupported(str(exc)) from None  # of the inputs before: let it say so
+        with _held_warnings() as said:
+            try:
+                mapper.bind()
+            except NhireconError as exc:  # the usual reading meets it later, after the
+                raise Unsupported(str(exc)) from None  # rows of the inputs before it
+        warnings.append(said)
         inputs.append((_input(export, mapper, connector), mapper))
     (source, _), target_inputs = inputs[0], inputs[1:]
     targets_in = []
@@ -169,12 +175,15 @@ def _triage(
         policy=config.policy,
         active_status=config.source.active_status,
         source_named=entry_keys(
-            rule.account for rule in config.exceptions if rule.target == config.source.name
+            [rule.account for rule in config.exceptions if rule.target == config.source.name]
+            + [entry.account for entry in config.protected if entry.target == config.source.name]
         ),
     )
     labels = [config.source.inputs[0].name, *(target.name for target in targets)]
     pulled = []
-    for (one, mapper), label in zip(inputs, labels, strict=True):
+    for (one, mapper), label, said in zip(inputs, labels, warnings, strict=True):
+        for record in said:  # the warnings of its header, where the usual reading says them
+            logging.getLogger(record.name).handle(record)
         pulled.append(_pull(con, one, mapper, decision))
         progress(label, pulled[-1].total)
         log.info(
@@ -270,9 +279,9 @@ def _pull(
 
 
 @contextlib.contextmanager
-def _held_warnings() -> Iterator[Callable[[], None]]:
-    """Holds back what the mapping logs while the engine reads the headers, to be said once
-    the engine is used (the usual reading says it otherwise)."""
+def _held_warnings() -> Iterator[list[logging.LogRecord]]:
+    """Holds back what the mapping logs while the engine reads a header, to be said when
+    its rows are read (if the engine steps aside, the usual reading says it instead)."""
     held: list[logging.LogRecord] = []
     logger = logging.getLogger("nhirecon.connectors.mapping")
 
@@ -284,13 +293,8 @@ def _held_warnings() -> Iterator[Callable[[], None]]:
     propagate = logger.propagate
     logger.addHandler(handler)
     logger.propagate = False
-
-    def replay() -> None:
-        for record in held:
-            logger.handle(record)
-
     try:
-        yield replay
+        yield held
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate

@@ -12,6 +12,8 @@ result, or the error that names the file and row.
 from __future__ import annotations
 
 import csv
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     import duckdb
 
 UTF8_BOM: Final = b"\xef\xbb\xbf"
+PIECE_BYTES: Final = 16 << 20
+"""Bytes of an export read and handed to the engine at a time."""
 LONGEST_LINE: Final = min(files.MAX_LINE_BYTES, MAX_FIELD_BYTES)
 """Bytes: a longer line may hold a cell the CSV connector refuses, so it is read that way."""
 BLANK: Final = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
@@ -58,23 +62,32 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
     path = connector.path
     if connector.encoding != files.AUTO:
         raise Unsupported(f"{path}: an `encoding` option")
-    text = _text(path)
-    end = text.find("\n")
-    header = text if end < 0 else text[:end]  # not a split: that would copy the rest
-    if _TYPE_LINE.fullmatch(header + "\n") or _SEP_LINE.fullmatch(header + "\n"):
-        raise Unsupported(f"{path}: a preamble line")
     delimiter = "," if connector.delimiter == files.AUTO else connector.delimiter
-    names = _header(header.removesuffix("\r"), delimiter, path)
-    con.execute(
-        f"""
-        CREATE TEMP TABLE {table}_lines AS
-        SELECT n, rtrim(line, chr(13)) AS line
-        FROM unnest(string_split($text, chr(10))) WITH ORDINALITY AS u(line, n)
-        WHERE n > 1
-        """,
-        {"text": text},
-    )
-    del text
+    con.execute(f"CREATE TEMP TABLE {table}_lines (n BIGINT, line VARCHAR)")
+    names: tuple[str, ...] = ()
+    base = 0
+    for text in _pieces(path):
+        if not base:
+            end = text.find("\n")
+            header = text if end < 0 else text[:end]
+            if _TYPE_LINE.fullmatch(header + "\n") or _SEP_LINE.fullmatch(header + "\n"):
+                raise Unsupported(f"{path}: a preamble line")
+            if len(header.encode("utf-8")) >= LONGEST_LINE:
+                raise Unsupported(f"{path}: a header line of {LONGEST_LINE} bytes or more")
+            names = _header(header.removesuffix("\r"), delimiter, path)
+        lines = text.count("\n") + (not text.endswith("\n"))
+        con.execute(
+            f"""
+            INSERT INTO {table}_lines
+            SELECT n + $base, rtrim(line, chr(13))
+            FROM unnest(string_split($text, chr(10))) WITH ORDINALITY AS u(line, n)
+            WHERE n + $base > 1 AND n <= $lines
+            """,
+            {"text": text, "base": base, "lines": lines},
+        )
+        base += lines
+    if not names:
+        raise Unsupported(f"{path}: an empty file")
     longest, ragged = con.execute(
         f"""
         SELECT max(strlen(line)),
@@ -117,19 +130,43 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
     return Export(table, path, names, count, delimiter)
 
 
-def _text(path: Path) -> str:
-    """The export's text, read from the file the connector would open."""
+def _pieces(path: Path) -> Iterator[str]:
+    """The export's text, read from the file the connector would open, in pieces of whole
+    lines of about :data:`PIECE_BYTES` each (so that the text is never held whole)."""
     try:
-        with files.open_binary(path) as file:
-            data = file.read()
+        file = files.open_binary(path)
     except NhireconError as exc:
         raise Unsupported(str(exc)) from None
-    if data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM) :]
-    elif any(data.startswith(bom) for bom, _ in textcodec.BOMS):
-        raise Unsupported(f"{path}: a byte-order mark other than UTF-8's")
-    elif textcodec.utf16_order(data[: textcodec.SAMPLE_BYTES]) is not None:
-        raise Unsupported(f"{path}: looks like UTF-16")
+    with file:
+        pending = b""
+        first = True
+        while True:
+            block = file.read(PIECE_BYTES)
+            if first:
+                first = False
+                if block.startswith(UTF8_BOM):
+                    block = block[len(UTF8_BOM) :]
+                elif any(block.startswith(bom) for bom, _ in textcodec.BOMS):
+                    raise Unsupported(f"{path}: a byte-order mark other than UTF-8's")
+                elif textcodec.utf16_order(block[: textcodec.SAMPLE_BYTES]) is not None:
+                    raise Unsupported(f"{path}: looks like UTF-16")
+            if not block:
+                if pending:
+                    yield _decoded(pending, path)
+                return
+            data = pending + block
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                if len(data) >= LONGEST_LINE:
+                    raise Unsupported(f"{path}: a line of {LONGEST_LINE} bytes or more")
+                pending = data
+                continue
+            yield _decoded(data[:cut], path)
+            pending = data[cut:]
+
+
+def _decoded(data: bytes, path: Path) -> str:
+    """Whole lines of the export, checked as the CSV connector checks them."""
     if b"\x00" in data:
         raise Unsupported(f"{path}: a NUL byte")
     if data.count(b"\r") != data.count(b"\r\n"):
@@ -142,6 +179,7 @@ def _text(path: Path) -> str:
 
 def _header(line: str, delimiter: str, path: Path) -> tuple[str, ...]:
     """The column names, as the connector reads them; a header it refuses is read that way."""
+    csv.field_size_limit(min(MAX_FIELD_BYTES, sys.maxsize))  # as the connector sets it
     try:
         cells = next(csv.reader((line,), delimiter=delimiter, strict=True), [])
     except csv.Error:

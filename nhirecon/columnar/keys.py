@@ -44,9 +44,10 @@ class TargetInput:
 
 
 def column(prefix: str, name: str) -> str:
-    """The quoted SQL name of a field's column (a field may be any name the config maps)."""
-    text = f"{prefix}:{name}".replace('"', '""')
-    return f'"{text}"'
+    """The SQL name of a field's column. A field may be any name the config maps, and
+    DuckDB compares names without case (``Email`` would be ``email``): the name is spelt
+    in hexadecimal."""
+    return f'"{prefix}:{name.encode("utf-8").hex()}"'
 
 
 class Keys:

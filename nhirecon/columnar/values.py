@@ -87,6 +87,9 @@ def field_sql(name: str, index: int, context: ConnectorContext, form: str | None
     plain = plain_text(cell)
     lower = f"lower({cell})"
     null = f"({cell} = '' OR ({plain} AND {one_of(lower, options.null_values)}))"
+    if name == "version":  # read, but not a field a record holds: never correlated on
+        value = f"CASE WHEN {null} THEN NULL ELSE {cell} END"
+        return Field(name, cell, f"({null} OR {plain})", value, "version")
     if name == "id":
         return Field(
             name, cell, f"({plain} AND NOT {one_of(lower, options.null_values)})", cell, "id"

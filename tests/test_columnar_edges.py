@@ -1,0 +1,145 @@
+"""The columnar engine where a careful reader found it parting from the usual reading:
+names that differ only in case, the ``version`` tag, ``protected`` entries on the source,
+a header too long to read, a limit of zero days, warnings before an error, and a signal
+while DuckDB runs a query. Each case holds the engine to the usual reading's result."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from nhirecon.columnar import decide as deciding
+from nhirecon.columnar import engine
+from nhirecon.core.report import Report
+
+from .test_columnar_export import (
+    APP,
+    HR,
+    Engine,
+    Estate,
+    check,
+    csv_text,
+    outcome,
+    triaged,
+)
+
+
+def test_fields_whose_names_differ_only_in_case_keep_their_own_values(tmp_path: Path) -> None:
+    """DuckDB compares column names without case: ``Email`` and ``email`` are two fields."""
+    hr = csv_text("id,email,alias", ["E1,a@example.com,ann", "E2,b@example.com,bob"])
+    app = csv_text("uid,email,alias", ["u1,a@example.com,zed", "u2,b@example.com,bob"])
+    estate = Estate(
+        hr=hr,
+        app=app,
+        source={"map": {"id": "id", "email": "email", "Email": "alias"}},
+        target={
+            "map": {"id": "uid", "email": "email", "Email": "alias"},
+            "correlate": [{"account": "Email", "identity": "Email"}],
+        },
+    )
+    report = check(estate, tmp_path, Engine.READS, report=True)
+    assert isinstance(report, Report)
+    assert [finding.account.id for finding in report.findings if finding.account] == ["u1"]
+
+
+def test_compare_on_a_name_that_differs_only_in_case(tmp_path: Path) -> None:
+    hr = csv_text("id,email,d1,d2", ["E1,a@example.com,Sales,Legal"])
+    app = csv_text("uid,email,d1,d2", ["u1,a@example.com,Sales,Data"])
+    fields = {"email": "email", "dept": "d1", "Dept": "d2"}
+    estate = Estate(
+        hr=hr,
+        app=app,
+        source={"map": {"id": "id", **fields}},
+        target={"map": {"id": "uid", **fields}, "compare": ["Dept"]},
+    )
+    report = check(estate, tmp_path, Engine.READS, report=True)
+    assert isinstance(report, Report)
+    assert [finding.kind.value for finding in report.findings] == ["stale-attribute"]
+
+
+def test_correlation_on_the_version_tag_is_left_to_the_usual_reading(tmp_path: Path) -> None:
+    """``version`` is read from a CSV by default, but a record holds no such field."""
+    estate = Estate(
+        hr=csv_text("id,email,version", ["E1,a@example.com,v1"]),
+        app=csv_text("uid,email,version", ["u1,zz@example.com,v1"]),
+        source={"map": {"id": "id", "email": "email"}},
+        target={
+            "map": {"id": "uid", "email": "email"},
+            "correlate": [{"account": "version", "identity": "version"}],
+        },
+    )
+    report = check(estate, tmp_path, Engine.REFUSES, report=True)
+    assert isinstance(report, Report)
+    assert [finding.kind.value for finding in report.findings] == ["orphan"]
+
+
+def test_a_protected_entry_on_the_source_that_names_two_identities(tmp_path: Path) -> None:
+    estate = Estate(
+        hr=csv_text("id,email,login", ["bob,a@example.com,a", "E2,b@example.com,bob"]),
+        app=csv_text("uid,email", ["u1,a@example.com"]),
+        source={"map": {"id": "id", "email": "email", "username": "login"}},
+        target={"map": {"id": "uid", "email": "email"}},
+        more={"protected": [{"target": "hr", "account": "bob"}]},
+    )
+    report = check(estate, tmp_path, Engine.READS, report=True)
+    assert isinstance(report, Report)
+    assert [(entry.entry, entry.accounts) for entry in report.allowlist] == [("bob", ("E2", "bob"))]
+
+
+def test_a_header_of_a_mebibyte_or_more_is_left_to_the_usual_reading(tmp_path: Path) -> None:
+    names = [f"c{i:02d}_" + "x" * 100_000 for i in range(11)]
+    header, *rows = HR.rstrip("\n").split("\n")
+    hr = csv_text(",".join([header, *names]), [row + "," * len(names) for row in rows])
+    assert len(hr.split("\n", 1)[0]) > 1 << 20
+    check(Estate(hr=hr), tmp_path, Engine.REFUSES, report=True)
+
+
+@pytest.mark.parametrize("limit", ["dormant_days", "credential_max_age_days"])
+def test_a_limit_of_zero_days(tmp_path: Path, limit: str) -> None:
+    check(Estate(more={"policy": {limit: 0}}), tmp_path, Engine.READS, report=True)
+
+
+def test_header_warnings_come_before_the_error_they_precede(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A mapped column the header lacks is a warning; a row that fails next is the error.
+    Both engines say both, in that order."""
+    hr = csv_text("id,email,kind", ["E1,a@example.com,robot", "E2,b@example.com,human"])
+    config = Estate(
+        hr=hr,
+        app=csv_text("uid,email", ["u1,a@example.com"]),
+        source={"map": {"id": "id", "email": "email", "kind": "kind", "title": "job_title"}},
+        target={"map": {"id": "uid", "email": "email"}},
+    ).config(tmp_path)
+    said = {}
+    for name in ("python", "columnar"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            result = outcome(config, name)
+        said[name] = (result, [record.getMessage() for record in caplog.records])
+    assert said["columnar"] == said["python"]
+    result, messages = said["python"]
+    assert not isinstance(result, Report)
+    assert any("job_title" in message for message in messages)
+
+
+def test_a_signal_while_duckdb_runs_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB answers an interrupted query with an error of its own; the run stops as a
+    Ctrl-C stops it (exit 130), and is not read the usual way instead."""
+    config = Estate(hr=HR, app=APP).config(tmp_path)
+
+    def slow(con: duckdb.DuckDBPyConnection, *args: object, **kwargs: object) -> object:
+        threading.Timer(0.2, con.interrupt).start()
+        con.execute("SELECT sum(hash(i // 3)) FROM range(20000000000) AS t(i)").fetchall()
+        raise AssertionError("the query was not interrupted")
+
+    monkeypatch.setattr(deciding, "decide", slow)
+    monkeypatch.setattr(engine.deciding, "decide", slow)
+    with pytest.raises(KeyboardInterrupt):
+        triaged(config)
