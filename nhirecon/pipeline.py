@@ -164,7 +164,7 @@ def audit_target(
         pulled = registry.pull(target.endpoint)
         accounts: Iterable[Record] = target_accounts(pulled, target, progress)
     else:
-        accounts = triaged.records
+        accounts = triaged
         tally.add_quiet(triaged.quiet)
     for account in accounts:
         link = correlator.link(account)

@@ -129,11 +129,12 @@ def evidence_of(
 
 def triaged_source(config: Config, pulled: Pulled) -> SourceData:
     source = config.source
+    identities = tuple(pulled)
     log.info("source %s: %d identities from %d inputs", source.name, pulled.total, 1)
     return SourceData(
         source.name,
         source.inputs[0].connector.name,
-        pulled.records,
+        identities,
         evidence_of([pulled.coverage], SOURCE_NEEDS),
         place_of(source.inputs),
         pulled.total,

@@ -55,10 +55,10 @@ class Quiet:
 
 @dataclass(frozen=True)
 class Decision:
-    """For each input (by table), the line numbers of its kept rows; for each target, the
-    counts of its quiet accounts; for each input, how many quiet rows hold each field."""
+    """For each target (by table), the counts of its quiet accounts; for each input, how
+    many quiet rows hold each field. The ``kept`` column of ``{table}_v`` says which rows
+    are kept."""
 
-    kept: Mapping[str, list[int]]
     quiet: Mapping[str, Quiet]
     values: Mapping[str, Mapping[str, int]]
 
@@ -100,7 +100,6 @@ def decide(
     keyed = Keys(con)
     credentials = _shared_credentials(con, keyed, everyone)
     quiet: dict[str, Quiet] = {}
-    kept: dict[str, list[int]] = {}
     counts: dict[str, Mapping[str, int]] = {}
     for target in targets:
         table = target.input.table
@@ -111,10 +110,8 @@ def decide(
         quiet[table] = _quiet(con, target)
     _keep_identities(con, keyed, source, targets, credentials, source_named)
     for one in everyone:
-        rows = con.execute(f"SELECT n FROM {one.table}_v WHERE kept ORDER BY n").fetchall()
-        kept[one.table] = [n for (n,) in rows]
         counts[one.table] = _counts(con, one)
-    return Decision(kept, quiet, counts)
+    return Decision(quiet, counts)
 
 
 def _values(con: duckdb.DuckDBPyConnection, one: Input) -> None:

@@ -50,16 +50,43 @@ MEMORY_LIMIT: Final = "1GB"
 """What DuckDB may hold in memory before it spills to a temporary directory."""
 
 
-@dataclass(frozen=True)
 class Pulled:
-    """One input, triaged: the records of its kept rows, mapped as the connector maps them;
-    the coverage of all its rows; for a target, the counts of its quiet accounts."""
+    """One input, triaged: iterate it for the records of its kept rows, mapped by the
+    connector's mapping as they are read (a target's when the audit reaches it, as the
+    usual reading does, and with the warnings of its header first); then :attr:`coverage`
+    is that of all its rows. For a target, :attr:`quiet` counts its quiet accounts."""
 
-    records: tuple[Record, ...]
-    coverage: Coverage
-    quiet: Quiet
-    total: int
-    """Rows read (records, since ids are distinct)."""
+    def __init__(
+        self,
+        export: Export,
+        rows: list[tuple[int, str | None, list[str] | None]],
+        mapper: FieldMapper,
+        said: list[logging.LogRecord],
+        quiet_rows: Coverage,
+        quiet: Quiet,
+        total: int,
+    ) -> None:
+        self._export = export
+        self._rows = rows
+        """(line number, the line of a row split here, the cells of a quoted one)."""
+        self._mapper = mapper
+        self._said = said
+        self._quiet_rows = quiet_rows
+        self.quiet = quiet
+        self.total = total
+        """Rows read (records, since ids are distinct)."""
+
+    def __iter__(self) -> Iterator[Record]:
+        for record in self._said:
+            logging.getLogger(record.name).handle(record)
+        rows, self._rows = self._rows, []
+        yield from self._mapper.map(_raw(self._export, rows))
+
+    @property
+    def coverage(self) -> Coverage:
+        mapped = self._mapper.coverage
+        assert mapped is not None, "the records are read first"
+        return mapped + self._quiet_rows
 
 
 @dataclass(frozen=True)
@@ -182,16 +209,8 @@ def _triage(
     labels = [config.source.inputs[0].name, *(target.name for target in targets)]
     pulled = []
     for (one, mapper), label, said in zip(inputs, labels, warnings, strict=True):
-        for record in said:  # the warnings of its header, where the usual reading says them
-            logging.getLogger(record.name).handle(record)
-        pulled.append(_pull(con, one, mapper, decision))
+        pulled.append(_pull(con, one, mapper, decision, said))
         progress(label, pulled[-1].total)
-        log.info(
-            "columnar engine: %s: %d of %d rows need the rules",
-            one.export.path,
-            len(pulled[-1].records),
-            pulled[-1].total,
-        )
     return Triaged(
         pulled[0], {target.name: one for target, one in zip(targets, pulled[1:], strict=True)}
     )
@@ -235,33 +254,37 @@ def _input(export: Export, mapper: FieldMapper, connector: CsvConnector) -> Inpu
     return Input(export, MappingProxyType(fields), lambda name, mode: python_key(nulls, mode))
 
 
+def _raw(export: Export, rows: list[tuple[int, str | None, list[str] | None]]) -> Iterator[RawRow]:
+    """The kept rows as the CSV connector gives them to the mapping."""
+    path, names, delimiter = str(export.path), export.names, export.delimiter
+    for n, line, cells in rows:
+        split = line.split(delimiter) if line is not None else cells
+        assert split is not None
+        yield RawRow(f"{path}:{n}", dict(zip(names, split, strict=True)).get)
+
+
 def _pull(
-    con: duckdb.DuckDBPyConnection, one: Input, mapper: FieldMapper, decision: Decision
+    con: duckdb.DuckDBPyConnection,
+    one: Input,
+    mapper: FieldMapper,
+    decision: Decision,
+    said: list[logging.LogRecord],
 ) -> Pulled:
-    """The kept rows of ``one``, mapped by the connector's mapping, and its coverage."""
+    """The kept rows of ``one``, as raw rows for the connector's mapping, and the coverage
+    of its quiet rows."""
     export = one.export
-    kept = decision.kept[export.table]
-    path = str(export.path)
-    names = export.names
-    delimiter = export.delimiter
     rows = con.execute(
         f"""
         SELECT n, CASE WHEN NOT quoted THEN array_to_string(cells, $d) END, CASE WHEN quoted
         THEN cells END FROM {export.table}
         WHERE n IN (SELECT n FROM {export.table}_v WHERE kept) ORDER BY n
         """,
-        {"d": delimiter},
+        {"d": export.delimiter},
     ).fetchall()
-    raw = (
-        RawRow(
-            f"{path}:{n}",
-            dict(zip(names, line.split(delimiter) if cells is None else cells, strict=True)).get,
-        )
-        for n, line, cells in rows
+    log.info(
+        "columnar engine: %s: %d of %d rows need the rules", export.path, len(rows), export.rows
     )
-    records = tuple(mapper.map(raw))
-    assert mapper.coverage is not None and len(records) == len(kept)
-    quiet_rows = export.rows - len(kept)
+    quiet_rows = export.rows - len(rows)
     counts = decision.values[export.table]
     quiet = Coverage(
         quiet_rows,
@@ -271,10 +294,7 @@ def _pull(
         MappingProxyType(dict(counts)),
     )
     return Pulled(
-        records,
-        mapper.coverage + quiet,
-        decision.quiet.get(export.table, Quiet()),
-        export.rows,
+        export, rows, mapper, said, quiet, decision.quiet.get(export.table, Quiet()), export.rows
     )
 
 
