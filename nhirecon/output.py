@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import secrets
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, TypeAlias
@@ -34,6 +34,8 @@ UNENCODABLE = "backslashreplace"
 """How text that UTF-8 cannot carry (lone surrogates) is written: as ``\\udXXXX``."""
 BUFFER = 1 << 16
 """Bytes gathered before each write to a report file."""
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+"""How a temporary file is opened: made new, or not at all (as :func:`tempfile.mkstemp`)."""
 
 Text: TypeAlias = str | Iterable[str]
 """What a file holds: its whole text, or the pieces of it in order."""
@@ -169,16 +171,29 @@ def write_text(out: IO[str], text: Text) -> None:
         out.writelines(text)
 
 
-def _stage(path: Path, text: Text) -> Path:
-    """Write ``text`` to a private temporary file beside ``path``; return its path. When
-    anything fails, making the text too, the temporary file is removed."""
+def _stage(path: Path, text: Text, staged: list[tuple[Path, Path]]) -> None:
+    """Write ``text`` to a private temporary file beside ``path``, which is listed in
+    ``staged`` (with ``path``) before it is created: a Ctrl-C or SIGTERM raises on whatever
+    line the main thread is at, the one just after the file was made too, and the caller
+    removes every file ``staged`` names. When anything fails, making the text too, the
+    temporary file is removed here."""
     folder = path.parent
     try:
         make_folder(folder)
-        prefix = _temporary_prefix(path)
-        handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    while True:
+        temporary = folder / f"{_temporary_prefix(path)}{secrets.token_hex(8)}.tmp"
+        staged.append((temporary, path))
+        try:
+            handle = os.open(temporary, _CREATE, PRIVATE)
+        except FileExistsError:  # another file has this name: not ours to remove
+            staged.pop()
+            continue
+        except OSError as exc:
+            staged.pop()
+            raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        break
     try:
         with os.fdopen(
             handle, "w", BUFFER, encoding="utf-8", errors=UNENCODABLE, newline=""
@@ -193,7 +208,6 @@ def _stage(path: Path, text: Text) -> Path:
         if isinstance(exc, OSError):
             raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
         raise
-    return Path(temporary)
 
 
 def _temporary_prefix(path: Path) -> str:
@@ -219,7 +233,7 @@ def write_all(files: Sequence[tuple[Path, Text]]) -> None:
     staged: list[tuple[Path, Path]] = []
     try:
         for path, text in files:
-            staged.append((_stage(path, text), path))
+            _stage(path, text, staged)
         for temporary, path in staged:
             try:
                 os.replace(temporary, path)

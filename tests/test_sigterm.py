@@ -12,10 +12,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pytest
 import typer
 
+from nhirecon import output
 from nhirecon.cli import common
 
 from .conftest import NOW, nhirecon_command
@@ -94,6 +96,35 @@ def test_sigterm_while_a_report_is_written_removes_the_temporary_file(
         "c.yaml",
         "hr.csv",
     ], "no temporary file is left"
+    assert destination.read_text(encoding="utf-8") == "the report of yesterday\n"
+
+
+@pytest.mark.parametrize("stop", [common.Terminated, KeyboardInterrupt])
+def test_a_stop_the_moment_the_temporary_file_is_made_leaves_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: type[BaseException]
+) -> None:
+    """SIGTERM or Ctrl-C raises on whatever line the main thread is at, the one just after
+    the temporary file was created too, before any code that knows its name has run: the
+    test above lands there now and then. Made certain here: the file is created, then the
+    stop is raised."""
+    destination = tmp_path / "report.json"
+    destination.write_text("the report of yesterday\n", encoding="utf-8")
+    real_open = os.open
+    made: list[str] = []
+
+    def made_then_stopped(path: Any, flags: int, mode: int = 0o777, **options: Any) -> int:
+        fd = real_open(path, flags, mode, **options)
+        if os.path.basename(os.fsdecode(path)).startswith(".report.json."):
+            made.append(os.fsdecode(path))
+            os.close(fd)
+            raise stop
+        return fd
+
+    with monkeypatch.context() as patch, pytest.raises(stop):
+        patch.setattr(os, "open", made_then_stopped)
+        output.write_all([(destination, "{}\n")])
+    assert made, "the temporary file was made"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["report.json"]
     assert destination.read_text(encoding="utf-8") == "the report of yesterday\n"
 
 
