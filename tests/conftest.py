@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import os
+import py_compile
 import shutil
 import subprocess
 import textwrap
@@ -18,6 +20,22 @@ DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = DATA / "golden"
 NOW = "2026-11-28T00:00:00Z"
 """The instant the example estate is evaluated at in tests."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the package to bytecode once, before the first test: most tests run the
+    installed command as a new process, and with ``PYTHONDONTWRITEBYTECODE`` set (or a
+    fresh clone) each of those processes would compile every module it imports again.
+    The files are checked against their source's hash on every import, so an edited
+    module is never run from stale bytecode. Under pytest-xdist the controller does it
+    before it starts the workers."""
+    if hasattr(config, "workerinput"):
+        return
+    compileall.compile_dir(
+        ROOT / "nhirecon",
+        quiet=2,
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -237,7 +237,7 @@ def test_a_redirect_is_not_followed_and_the_token_stays_home(
     server: ScimServer, configure: Configure, nhirecon: Run, status: int
 ) -> None:
     trap = ThreadingHTTPServer(("127.0.0.1", 0), _Trap)
-    threading.Thread(target=trap.serve_forever, daemon=True).start()
+    threading.Thread(target=trap.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     _Trap.caught = []
     try:
         elsewhere = f"http://127.0.0.1:{trap.server_port}/v2/Users"

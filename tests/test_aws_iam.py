@@ -201,7 +201,9 @@ def _server() -> Iterator[StandIn]:
     stand_in = StandIn()
     server = make_server("127.0.0.1", 0, stand_in, threaded=True, request_handler=QuietHandler)
     stand_in.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     yield stand_in
     server.shutdown()

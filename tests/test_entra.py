@@ -231,7 +231,7 @@ class FakeEntra:
 @pytest.fixture
 def entra() -> Iterator[FakeEntra]:
     fake = FakeEntra()
-    thread = threading.Thread(target=fake.httpd.serve_forever, args=(0.05,), daemon=True)
+    thread = threading.Thread(target=fake.httpd.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield fake

@@ -283,7 +283,9 @@ def iam(key: Key) -> Iterator[FakeIam]:
     server = Server(("127.0.0.1", 0), Handler)
     server.fake = fake
     fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         yield fake

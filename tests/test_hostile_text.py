@@ -127,9 +127,11 @@ def estate(tmp_path: Path) -> Path:
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """What the ``run`` fixture gives the command, without NO_COLOR."""
+    """What the ``run`` fixture gives the command, without NO_COLOR, and without a
+    COLUMNS or LINES from the test's own environment, which would override the size of
+    the pseudo-terminal the command is run on."""
     env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_STATE_HOME": str(tmp_path)}
-    for name in ("NO_COLOR", "NHIRECON_CONFIG", "FORCE_COLOR", "TERM"):
+    for name in ("NO_COLOR", "NHIRECON_CONFIG", "FORCE_COLOR", "TERM", "COLUMNS", "LINES"):
         env.pop(name, None)
     return {**env, "TERM": "xterm-256color", **extra}
 
