@@ -37,11 +37,7 @@ LAST_YEAR: Final = "9998"
 """Years read as plain: far from the "never" sentinels (``0001-01-01``, the FILETIME
 epoch 1601) and from the end of the calendar, which a zone's offset could pass."""
 TEXT: Final = "text"
-TYPES: Final = {
-    "active": "BOOLEAN",
-    "password_enabled": "BOOLEAN",
-    **dict.fromkeys(DATE_FIELDS, "DATE"),
-}
+"""The kind of a field whose value is its text (see :attr:`Field.kind`)."""
 
 
 @dataclass(frozen=True)
