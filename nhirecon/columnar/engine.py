@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final
 from nhirecon.columnar import decide as deciding
 from nhirecon.columnar.decide import Decision, Quiet
 from nhirecon.columnar.export import Export, Unsupported, load
-from nhirecon.columnar.keys import Input, TargetInput, entry_keys, python_key
+from nhirecon.columnar.keys import Input, TargetInput, entry_keys
 from nhirecon.columnar.values import Field, field_sql
 from nhirecon.config import Config, Endpoint, Target
 from nhirecon.connectors.context import RawRow
@@ -184,7 +184,6 @@ def _triage(
             raise Unsupported(f"target {target.name} has no correlation rule")
         targets_in.append(
             TargetInput(
-                target.name,
                 one,
                 target.correlate,
                 target.compare,
@@ -250,8 +249,7 @@ def _input(export: Export, mapper: FieldMapper, connector: CsvConnector) -> Inpu
     for name, column in columns:
         form = options.date_formats.get(name, options.date_format) if name in DATE_FIELDS else None
         fields[name] = field_sql(name, export.names.index(column) + 1, context, form)
-    nulls = options.null_values
-    return Input(export, MappingProxyType(fields), lambda name, mode: python_key(nulls, mode))
+    return Input(export, MappingProxyType(fields), options.null_values)
 
 
 def _raw(export: Export, rows: list[tuple[int, str | None, list[str] | None]]) -> Iterator[RawRow]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nhirecon.columnar.export import Export
-from nhirecon.columnar.values import Field
+from nhirecon.columnar.values import Field, cell_sql
 from nhirecon.core.allowlist import entry_key
 from nhirecon.core.policy import CorrelationRule
 from nhirecon.core.values import key_for
@@ -25,8 +25,8 @@ class Input:
 
     export: Export
     fields: Mapping[str, Field]
-    keys: Callable[[str, str], KeyReader]
-    """(field, mode) → the Python key of a raw cell of that field."""
+    nulls: frozenset[str]
+    """Its ``null_values`` words, for the keys made in Python (see :func:`python_key`)."""
 
     @property
     def table(self) -> str:
@@ -35,7 +35,6 @@ class Input:
 
 @dataclass(frozen=True)
 class TargetInput:
-    name: str
     input: Input
     correlate: Sequence[CorrelationRule]
     compare: Sequence[str]
@@ -72,7 +71,7 @@ class Keys:
         cells = self.con.execute(
             f"SELECT DISTINCT {field.cell} FROM {one.table} WHERE NOT ({field.plain})"
         ).fetchall()
-        read = one.keys(name, mode)
+        read = python_key(one.nulls, mode)
         pairs = [(cell, read(cell)) for (cell,) in cells]
         self.con.execute(f"ALTER TABLE {one.table}_v ADD COLUMN {key} VARCHAR")
         self.con.execute(f"UPDATE {one.table}_v SET {key} = {plain_key} WHERE {column('p', name)}")
@@ -82,7 +81,7 @@ class Keys:
                 UPDATE {one.table}_v SET {key} = k.key
                 FROM (SELECT unnest($cells) AS cell, unnest($keys) AS key) AS k, {one.table} AS t
                 WHERE t.n = {one.table}_v.n AND NOT {one.table}_v.{column("p", name)}
-                  AND k.cell = {field.cell.replace("cells", "t.cells")}
+                  AND k.cell = {cell_sql(field.index, "t")}
                 """,
                 {"cells": [cell for cell, _ in pairs], "keys": [found for _, found in pairs]},
             )

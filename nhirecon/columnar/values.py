@@ -45,6 +45,8 @@ class Field:
     """One mapped field of an export, in SQL."""
 
     name: str
+    index: int
+    """The column it is read from (1-based)."""
     cell: str
     """The raw cell: ``coalesce(cells[i], '')``."""
     plain: str
@@ -54,6 +56,12 @@ class Field:
     kind: str
     """``text`` (a string value that correlation and ``compare`` may use), or the reader's
     kind (``active``, ``kind``, ``origin``, ``date``, ``groups``...)."""
+
+
+def cell_sql(index: int, table: str = "") -> str:
+    """SQL: the raw cell of column ``index`` (1-based) of ``cells``, of ``table`` if given."""
+    prefix = f"{table}." if table else ""
+    return f"coalesce({prefix}cells[{index}], '')"
 
 
 def plain_text(cell: str) -> str:
@@ -79,43 +87,39 @@ def field_sql(name: str, index: int, context: ConnectorContext, form: str | None
     """The SQL of field ``name`` read from column ``index`` (1-based) of ``cells``;
     ``form`` is the date format of a date field."""
     options = context.value_options
-    cell = f"coalesce(cells[{index}], '')"
+    cell = cell_sql(index)
     plain = plain_text(cell)
     lower = f"lower({cell})"
     null = f"({cell} = '' OR ({plain} AND {one_of(lower, options.null_values)}))"
     if name == "version":  # read, but not a field a record holds: never correlated on
         value = f"CASE WHEN {null} THEN NULL ELSE {cell} END"
-        return Field(name, cell, f"({null} OR {plain})", value, "version")
+        return Field(name, index, cell, f"({null} OR {plain})", value, "version")
     if name == "id":
-        return Field(
-            name, cell, f"({plain} AND NOT {one_of(lower, options.null_values)})", cell, "id"
-        )
+        plain_id = f"({plain} AND NOT {one_of(lower, options.null_values)})"
+        return Field(name, index, cell, plain_id, cell, "id")
     if name in DATE_FIELDS:
         if form != "iso":
-            return Field(name, cell, null, "NULL::DATE", "date")
+            return Field(name, index, cell, null, "NULL::DATE", "date")
         dated = (
             f"(regexp_full_match({cell}, '{ISO}') AND left({cell}, 4) BETWEEN '{FIRST_YEAR}'"
             f" AND '{LAST_YEAR}' AND TRY_CAST(left({cell}, 10) AS DATE) IS NOT NULL)"
         )
         value = f"CASE WHEN {null} THEN NULL ELSE TRY_CAST(left({cell}, 10) AS DATE) END"
-        return Field(name, cell, f"({null} OR {dated})", value, "date")
+        return Field(name, index, cell, f"({null} OR {dated})", value, "date")
     if name in ("active", "password_enabled"):
         words: Mapping[str, bool] = (
             options.active_values
             if name == "active" and options.active_values is not None
             else {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
         )
-        return _closed(
-            name, cell, null, lower, {w: "true" if on else "false" for w, on in words.items()}, name
-        )
+        return _closed(name, index, null, {w: str(on).lower() for w, on in words.items()}, name)
     if name == "kind":
         table = {**{kind: kind for kind in KINDS}, **(options.kind_values or {})}
-        return _closed(name, cell, null, lower, {w: literal(k) for w, k in table.items()}, "kind")
+        return _closed(name, index, null, {w: literal(k) for w, k in table.items()}, "kind")
     if name == "origin":
         origins = {**{origin.value: origin for origin in Origin}, **context.origin_values}
-        return _closed(
-            name, cell, null, lower, {w: literal(o.value) for w, o in origins.items()}, "origin"
-        )
+        words_of = {word: literal(origin.value) for word, origin in origins.items()}
+        return _closed(name, index, null, words_of, "origin")
     if name == "groups":
         items = (
             f"len(list_filter(string_split({cell}, CASE WHEN contains({cell}, ';') THEN ';'"
@@ -124,16 +128,16 @@ def field_sql(name: str, index: int, context: ConnectorContext, form: str | None
         )
         whole = one_of(lower, options.null_values)
         value = f"CASE WHEN {cell} <> '' AND NOT {whole} AND {items} THEN {cell} END"
-        return Field(name, cell, f"({cell} = '' OR {plain})", value, "groups")
-    return Field(
-        name, cell, f"({null} OR {plain})", f"CASE WHEN {null} THEN NULL ELSE {cell} END", TEXT
-    )
+        return Field(name, index, cell, f"({cell} = '' OR {plain})", value, "groups")
+    value = f"CASE WHEN {null} THEN NULL ELSE {cell} END"
+    return Field(name, index, cell, f"({null} OR {plain})", value, TEXT)
 
 
-def _closed(
-    name: str, cell: str, null: str, lower: str, table: Mapping[str, str], kind: str
-) -> Field:
-    """A field that takes only the words of ``table`` (case-folded) → their SQL values."""
+def _closed(name: str, index: int, null: str, table: Mapping[str, str], kind: str) -> Field:
+    """A field that takes only the words of ``table`` (case-folded) → their SQL values;
+    ``null`` says when its cell is no value."""
+    cell = cell_sql(index)
+    lower = f"lower({cell})"
     ascii_words = {word: value for word, value in table.items() if word.isascii()}
     cases = " ".join(
         f"WHEN {lower} = {literal(w)} THEN {v}" for w, v in sorted(ascii_words.items())
@@ -141,4 +145,4 @@ def _closed(
     known = one_of(lower, ascii_words)
     plain = f"({null} OR ({plain_text(cell)} AND {known}))"
     value = f"CASE WHEN {null} THEN NULL {cases} END" if cases else "NULL"
-    return Field(name, cell, plain, value, kind)
+    return Field(name, index, cell, plain, value, kind)
