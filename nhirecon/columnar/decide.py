@@ -115,15 +115,16 @@ def decide(
 
 
 def _values(con: duckdb.DuckDBPyConnection, one: Input) -> None:
-    """``{table}_v``: every row's line, plainness, and the value of each field."""
+    """``{table}_v``: every row's line, plainness, and the value of each field (each
+    field's plainness computed once, and the row's from those)."""
     columns = [f"({field.plain}) AS {column('p', name)}" for name, field in one.fields.items()]
     columns += [f"({field.value}) AS {column('v', name)}" for name, field in one.fields.items()]
-    plain = " AND ".join(f"({field.plain})" for field in one.fields.values()) or "true"
+    plain = " AND ".join(column("p", name) for name in one.fields) or "true"
     con.execute(
         f"""
         CREATE TEMP TABLE {one.table}_v AS
-        SELECT n, NOT quoted AND {plain} AS ok, false AS kept, {", ".join(columns)}
-        FROM {one.table}
+        SELECT n, NOT quoted AND {plain} AS ok, false AS kept, * EXCLUDE (n, quoted)
+        FROM (SELECT n, quoted, {", ".join(columns)} FROM {one.table})
         """
     )
 
