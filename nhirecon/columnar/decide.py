@@ -56,8 +56,8 @@ class Quiet:
 @dataclass(frozen=True)
 class Decision:
     """For each target (by table), the counts of its quiet accounts; for each input, how
-    many quiet rows hold each field. The ``kept`` column of ``{table}_v`` says which rows
-    are kept."""
+    many quiet rows hold each field. Table ``{table}_kept`` holds the line numbers ``n``
+    of the kept rows."""
 
     quiet: Mapping[str, Quiet]
     values: Mapping[str, Mapping[str, int]]
@@ -123,7 +123,7 @@ def _values(con: duckdb.DuckDBPyConnection, one: Input) -> None:
     con.execute(
         f"""
         CREATE TEMP TABLE {one.table}_v AS
-        SELECT n, NOT quoted AND {plain} AS ok, false AS kept, * EXCLUDE (n, quoted)
+        SELECT n, NOT quoted AND {plain} AS ok, * EXCLUDE (n, quoted)
         FROM (SELECT n, quoted, {", ".join(columns)} FROM {one.table})
         """
     )
@@ -250,14 +250,14 @@ def _keep_accounts(
     )
     con.execute(
         f"""
-        UPDATE {table}_v SET kept = true WHERE n IN (
+        CREATE TEMP TABLE {table}_kept AS
         SELECT a.n FROM {table}_v AS a JOIN {table}_link AS l USING (n)
         LEFT JOIN {source.table}_v AS i ON i.n = l.identity
         WHERE (
           NOT a.ok OR NOT coalesce(i.ok, true) OR {named} OR {credential}
           OR l.identity IN (SELECT identity FROM {table}_many)
           OR ({active} AND ({may_fire}))
-        ))
+        )
         """
     )
 
@@ -292,8 +292,13 @@ def _keep_identities(
         for rule in target.correlate:
             theirs = keyed.key(source, rule.identity, rule.mode)
             ours = keyed.key(target.input, rule.account, rule.mode)
-            conditions.append(f"{theirs} IN (SELECT {ours} FROM {target.input.table}_v WHERE kept)")
-    con.execute(f"UPDATE {table}_v SET kept = true WHERE {' OR '.join(conditions)}")
+            conditions.append(
+                f"{theirs} IN (SELECT {ours} FROM {target.input.table}_v"
+                f" WHERE n IN (SELECT n FROM {target.input.table}_kept))"
+            )
+    con.execute(
+        f"CREATE TEMP TABLE {table}_kept AS SELECT n FROM {table}_v WHERE {' OR '.join(conditions)}"
+    )
 
 
 def _day(moment: date) -> str:
@@ -341,7 +346,8 @@ def _quiet(con: duckdb.DuckDBPyConnection, target: TargetInput) -> Quiet:
         SELECT count(*), count(*) FILTER (WHERE l.status = 'linked'),
                count(*) FILTER (WHERE l.status = 'unmatched'),
                count(*) FILTER (WHERE l.status = 'ambiguous'), {inactive}
-        FROM {table}_v AS v JOIN {table}_link AS l USING (n) WHERE NOT v.kept
+        FROM {table}_v AS v JOIN {table}_link AS l USING (n)
+        WHERE n NOT IN (SELECT n FROM {table}_kept)
         """
     ).fetchone()
     return Quiet(*row)
@@ -355,6 +361,6 @@ def _counts(con: duckdb.DuckDBPyConnection, one: Input) -> Mapping[str, int]:
     row: Any = con.execute(
         "SELECT "
         + ", ".join(f"count({column('v', name)})" for name in names)
-        + f" FROM {one.table}_v WHERE NOT kept"
+        + f" FROM {one.table}_v WHERE n NOT IN (SELECT n FROM {one.table}_kept)"
     ).fetchone()
     return dict(zip(names, row, strict=True))

@@ -127,7 +127,18 @@ def triage(
         log.info("columnar engine not used: the duckdb package is not installed")
         return None
     with tempfile.TemporaryDirectory(prefix="nhirecon-columnar-") as spill:
-        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+        con = duckdb.connect(
+            config={
+                "memory_limit": MEMORY_LIMIT,
+                "temp_directory": spill,
+                # Every query that reads rows in order says so (ORDER BY n); without this,
+                # DuckDB keeps the order of every table it writes, at many times the cost.
+                "preserve_insertion_order": False,
+                # Temporary tables are never kept: writing them out compressed (a
+                # checkpoint, each time 16 MiB have changed) is work for nothing.
+                "checkpoint_threshold": "1TB",
+            }
+        )
         try:
             return _triage(con, config, targets, connectors, now, progress)
         except (duckdb.InterruptException, RuntimeError) as exc:
@@ -275,7 +286,7 @@ def _pull(
         f"""
         SELECT n, CASE WHEN NOT quoted THEN array_to_string(cells, $d) END, CASE WHEN quoted
         THEN cells END FROM {export.table}
-        WHERE n IN (SELECT n FROM {export.table}_v WHERE kept) ORDER BY n
+        WHERE n IN (SELECT n FROM {export.table}_kept) ORDER BY n
         """,
         {"d": export.delimiter},
     ).fetchall()

@@ -88,20 +88,9 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
         base += lines
     if not names:
         raise Unsupported(f"{path}: an empty file")
-    longest, ragged = con.execute(
-        f"""
-        SELECT max(strlen(line)),
-               count(*) FILTER (
-                 WHERE NOT contains(line, '"') AND len(string_split(line, $d)) <> $w
-                   AND NOT (NOT contains(line, $d) AND trim(line, $blank) = ''))
-        FROM {table}_lines
-        """,
-        {"d": delimiter, "w": len(names), "blank": BLANK},
-    ).fetchone() or (0, 0)
+    (longest,) = con.execute(f"SELECT max(strlen(line)) FROM {table}_lines").fetchone() or (0,)
     if (longest or 0) >= LONGEST_LINE:
         raise Unsupported(f"{path}: a line of {longest} bytes")
-    if ragged:
-        raise Unsupported(f"{path}: {ragged} rows whose width differs from the header's")
     con.execute(
         f"""
         CREATE TEMP TABLE {table} AS
@@ -112,6 +101,11 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
         """,
         {"d": delimiter, "blank": BLANK},
     )
+    (ragged,) = con.execute(
+        f"SELECT count(*) FROM {table} WHERE len(cells) <> $w", {"w": len(names)}
+    ).fetchone() or (0,)
+    if ragged:
+        raise Unsupported(f"{path}: {ragged} rows whose width differs from the header's")
     quoted = con.execute(
         f"SELECT n, line FROM {table}_lines WHERE contains(line, '\"') ORDER BY n"
     ).fetchall()
