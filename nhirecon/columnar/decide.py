@@ -94,10 +94,17 @@ def decide(
         for name in target.compare:
             if not supported(name, [target.input, source]):
                 raise Unsupported(f"compare on {name}")
-    for one in everyone:
-        _values(con, one)
-        _distinct_ids(con, one)
     keyed = Keys(con)
+    for target in targets:
+        for rule in target.correlate:
+            keyed.want(source, rule.identity, rule.mode)
+            keyed.want(target.input, rule.account, rule.mode)
+    for one in everyone:
+        keyed.want(one, "credential_id", "exact")
+    keyed.want(source, "owner", "casefold")
+    for one in everyone:
+        _values(con, one, keyed)
+        _distinct_ids(con, one)
     credentials = _shared_credentials(con, keyed, everyone)
     quiet: dict[str, Quiet] = {}
     counts: dict[str, Mapping[str, int]] = {}
@@ -114,17 +121,21 @@ def decide(
     return Decision(quiet, counts)
 
 
-def _values(con: duckdb.DuckDBPyConnection, one: Input) -> None:
-    """``{table}_v``: every row's line, plainness, and the value of each field (each
-    field's plainness computed once, and the row's from those)."""
+def _values(con: duckdb.DuckDBPyConnection, one: Input, keyed: Keys) -> None:
+    """``{table}_v``: every row's line, plainness, the value of each field (each field's
+    plainness computed once, and the row's from those), and the key columns wanted."""
     columns = [f"({field.plain}) AS {column('p', name)}" for name, field in one.fields.items()]
     columns += [f"({field.value}) AS {column('v', name)}" for name, field in one.fields.items()]
+    columns += [f"{field.cell} AS {column('c', name)}" for name, field in one.fields.items()]
     plain = " AND ".join(column("p", name) for name in one.fields) or "true"
+    keys, joins = keyed.columns(one, "r")
+    cells = ", ".join(column("c", name) for name in one.fields)
     con.execute(
         f"""
         CREATE TEMP TABLE {one.table}_v AS
-        SELECT n, NOT quoted AND {plain} AS ok, * EXCLUDE (n, quoted)
-        FROM (SELECT n, quoted, {", ".join(columns)} FROM {one.table})
+        SELECT r.n, NOT r.quoted AND {plain} AS ok, r.* EXCLUDE (n, quoted, {cells})
+               {"".join(", " + key for key in keys)}
+        FROM (SELECT n, quoted, {", ".join(columns)} FROM {one.table}) AS r {joins}
         """
     )
 

@@ -134,9 +134,6 @@ def triage(
                 # Every query that reads rows in order says so (ORDER BY n); without this,
                 # DuckDB keeps the order of every table it writes, at many times the cost.
                 "preserve_insertion_order": False,
-                # Temporary tables are never kept: writing them out compressed (a
-                # checkpoint, each time 16 MiB have changed) is work for nothing.
-                "checkpoint_threshold": "1TB",
             }
         )
         try:

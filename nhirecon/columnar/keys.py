@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nhirecon.columnar.export import Export
-from nhirecon.columnar.values import Field, cell_sql
+from nhirecon.columnar.values import Field
 from nhirecon.core.allowlist import entry_key
 from nhirecon.core.policy import CorrelationRule
 from nhirecon.core.values import key_for
@@ -50,42 +50,59 @@ def column(prefix: str, name: str) -> str:
 
 
 class Keys:
-    """Key columns (a field's values under a comparison mode), added to ``{table}_v`` on
-    first use: the plain cells keyed in SQL, the rest by :func:`key_for` in Python."""
+    """Key columns (a field's values under a comparison mode): each one wanted is made with
+    its input's ``{table}_v`` (see :meth:`columns`), the plain cells keyed in SQL, the rest
+    by :func:`key_for` in Python, once per distinct cell."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        self._made: set[tuple[str, str, str]] = set()
+        self._wanted: dict[str, dict[tuple[str, str], None]] = {}
+
+    def want(self, one: Input, name: str, mode: str) -> None:
+        """Asks for the key column of ``name`` under ``mode`` (nothing if not mapped)."""
+        if name in one.fields:
+            self._wanted.setdefault(one.table, {})[(name, mode)] = None
+
+    def columns(self, one: Input, values: str) -> tuple[list[str], str]:
+        """SQL for the key columns of ``one`` over ``values`` (a relation with each field's
+        ``p:`` and ``v:`` columns and its raw ``c:`` cell): the select list, and the joins
+        it needs (a table of the keys Python made for the cells that are not plain)."""
+        selected: list[str] = []
+        joins: list[str] = []
+        for number, (name, mode) in enumerate(self._wanted.get(one.table, {})):
+            field = one.fields[name]
+            value = f"{values}.{column('v', name)}"
+            plain = f"lower({value})" if mode == "casefold" else value
+            cells = self.con.execute(
+                f"SELECT DISTINCT {field.cell} FROM {one.table} WHERE NOT ({field.plain})"
+            ).fetchall()
+            read = python_key(one.nulls, mode)
+            pairs = [(cell, read(cell)) for (cell,) in cells]
+            other = "NULL"
+            if pairs:
+                made = f"{one.table}_pk{number}"
+                self.con.execute(
+                    f"CREATE TEMP TABLE {made} AS"
+                    " SELECT unnest($cells) AS cell, unnest($keys) AS key",
+                    {"cells": [cell for cell, _ in pairs], "keys": [found for _, found in pairs]},
+                )
+                joins.append(
+                    f"LEFT JOIN {made} ON NOT {values}.{column('p', name)}"
+                    f" AND {made}.cell = {values}.{column('c', name)}"
+                )
+                other = f"{made}.key"
+            selected.append(
+                f"CASE WHEN {values}.{column('p', name)} THEN {plain} ELSE {other} END"
+                f" AS {column('k', f'{name}:{mode}')}"
+            )
+        return selected, " ".join(joins)
 
     def key(self, one: Input, name: str, mode: str) -> str:
-        """The SQL name of the key column (``NULL`` when the field is not mapped)."""
-        field = one.fields.get(name)
-        if field is None:
+        """The SQL name of a wanted key column (``NULL`` when the field is not mapped)."""
+        if name not in one.fields:
             return "NULL::VARCHAR"
-        key = column("k", f"{name}:{mode}")
-        if (one.table, name, mode) in self._made:
-            return f"{one.table}_v.{key}"
-        self._made.add((one.table, name, mode))
-        value = column("v", name)
-        plain_key = f"lower({value})" if mode == "casefold" else value
-        cells = self.con.execute(
-            f"SELECT DISTINCT {field.cell} FROM {one.table} WHERE NOT ({field.plain})"
-        ).fetchall()
-        read = python_key(one.nulls, mode)
-        pairs = [(cell, read(cell)) for (cell,) in cells]
-        self.con.execute(f"ALTER TABLE {one.table}_v ADD COLUMN {key} VARCHAR")
-        self.con.execute(f"UPDATE {one.table}_v SET {key} = {plain_key} WHERE {column('p', name)}")
-        if pairs:
-            self.con.execute(
-                f"""
-                UPDATE {one.table}_v SET {key} = k.key
-                FROM (SELECT unnest($cells) AS cell, unnest($keys) AS key) AS k, {one.table} AS t
-                WHERE t.n = {one.table}_v.n AND NOT {one.table}_v.{column("p", name)}
-                  AND k.cell = {cell_sql(field.index, "t")}
-                """,
-                {"cells": [cell for cell, _ in pairs], "keys": [found for _, found in pairs]},
-            )
-        return f"{one.table}_v.{key}"
+        assert (name, mode) in self._wanted.get(one.table, {}), f"key {name}:{mode} not wanted"
+        return f"{one.table}_v.{column('k', f'{name}:{mode}')}"
 
 
 def python_key(nulls: frozenset[str], mode: str) -> KeyReader:
