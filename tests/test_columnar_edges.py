@@ -14,18 +14,29 @@ import pytest
 
 from nhirecon.columnar import decide as deciding
 from nhirecon.columnar import engine
+from nhirecon.columnar.engine import Triaged
 from nhirecon.core.report import Report
 
 from .test_columnar_export import (
     APP,
+    APP_HEADER,
     HR,
+    HR_HEADER,
     Engine,
     Estate,
+    app_lines,
     check,
     csv_text,
+    hr_lines,
     outcome,
+    read_all,
     triaged,
 )
+
+SPILL_LIMIT = "40MB"
+SPILL_ROWS = 600_000
+"""An estate of 55 MiB of CSV, whose tables in the engine outgrow ``SPILL_LIMIT``
+(without a directory to spill to, DuckDB fails on it)."""
 
 
 def test_fields_whose_names_differ_only_in_case_keep_their_own_values(tmp_path: Path) -> None:
@@ -143,3 +154,22 @@ def test_a_signal_while_duckdb_runs_stops_the_run(
     monkeypatch.setattr(engine.deciding, "decide", slow)
     with pytest.raises(KeyboardInterrupt):
         triaged(config)
+
+
+def test_an_estate_larger_than_the_memory_limit_spills_rather_than_steps_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The engine's tables outgrow its memory limit at ten million rows; DuckDB must
+    write them to its temporary directory then, not fail and leave every row to Python
+    (whose records of ten million rows would not fit). Here the limit is made small enough
+    for a small estate to outgrow it."""
+    monkeypatch.setattr(engine, "MEMORY_LIMIT", SPILL_LIMIT)
+    config = Estate(
+        hr=csv_text(HR_HEADER, hr_lines(SPILL_ROWS)),
+        app=csv_text(APP_HEADER, app_lines(SPILL_ROWS)),
+    ).config(tmp_path)
+    with caplog.at_level(logging.INFO):
+        found = triaged(config)
+    assert isinstance(found, Triaged), [record.getMessage() for record in caplog.records]
+    assert read_all(found) is None
+    assert found.targets["app"].total == SPILL_ROWS + 4
