@@ -261,9 +261,14 @@ def _input(export: Export, mapper: FieldMapper, connector: CsvConnector) -> Inpu
 
 
 def _raw(export: Export, rows: list[tuple[int, str | None, list[str] | None]]) -> Iterator[RawRow]:
-    """The kept rows as the CSV connector gives them to the mapping."""
+    """The kept rows as the CSV connector gives them to the mapping, each let go of as it
+    is given (``rows`` is emptied): ten million rows hold millions of lines, and the
+    records made of them need the memory."""
     path, names, delimiter = str(export.path), export.names, export.delimiter
-    for n, line, cells in rows:
+    rows.reverse()
+    pop = rows.pop
+    while rows:
+        n, line, cells = pop()
         split = line.split(delimiter) if line is not None else cells
         assert split is not None
         yield RawRow(f"{path}:{n}", dict(zip(names, split, strict=True)).get)
