@@ -131,8 +131,9 @@ def triage(
             config={
                 "memory_limit": MEMORY_LIMIT,
                 "temp_directory": spill,
-                # Every query that reads rows in order says so (ORDER BY n); without this,
-                # DuckDB keeps the order of every table it writes, at many times the cost.
+                # Every query that reads rows in order says so (ORDER BY n), so DuckDB need
+                # not keep the order of the tables it writes, which costs memory in large
+                # writes (DuckDB's own first advice when a query runs out of it).
                 "preserve_insertion_order": False,
             }
         )
