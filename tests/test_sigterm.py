@@ -14,13 +14,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import duckdb
 import pytest
 import typer
 
 from nhirecon import output
 from nhirecon.cli import common
+from nhirecon.columnar import engine
 
 from .conftest import NOW, nhirecon_command
+from .test_columnar_export import APP, HR, Estate, triaged
 
 ACCOUNTS = 100_000
 """Accounts in the target, every one an orphan: a JSON report of about 90 MB, whose
@@ -235,3 +238,24 @@ def test_run_outside_the_main_thread_leaves_signals_alone() -> None:
     assert not failures
     assert results == [sentinel]
     assert signal.getsignal(signal.SIGTERM) is sentinel
+
+
+@pytest.mark.usefixtures("previous_handler")
+def test_sigterm_while_the_columnar_engine_runs_a_query_is_still_terminated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DuckDB stops its query on the signal and raises an error of its own in place of
+    what the handler raised; the run still says ``terminated``, not ``interrupted``."""
+    config = Estate(hr=HR, app=APP).config(tmp_path)
+
+    def slow(con: duckdb.DuckDBPyConnection, *args: object, **kwargs: object) -> object:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        con.execute("SELECT sum(hash(i // 3)) FROM range(20000000000) AS t(i)").fetchall()
+        raise AssertionError("the query was not interrupted")
+
+    monkeypatch.setattr(engine.deciding, "decide", slow)
+    with pytest.raises(typer.Exit) as stopped:
+        common.run(lambda: triaged(config))
+    assert stopped.value.exit_code == 130
+    assert capsys.readouterr().err == "nhirecon: error: terminated\n"
+    assert signal.getsignal(signal.SIGTERM) is sentinel, "the previous handler is back"

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType
+from types import FrameType, MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from nhirecon.columnar import decide as deciding
@@ -137,13 +139,17 @@ def triage(
                 "preserve_insertion_order": False,
             }
         )
+        raised: list[BaseException] = []
         try:
-            return _triage(con, config, targets, connectors, now, progress)
+            with _signals_noted(raised):
+                return _triage(con, config, targets, connectors, now, progress)
         except (duckdb.InterruptException, RuntimeError) as exc:
             if "interrupted" not in str(exc).lower():
                 raise
             # Ctrl-C or SIGTERM: DuckDB stops the query and raises this in place of what
             # the signal's handler raised. The run stops as it would have.
+            if raised:
+                raise raised[-1] from None
             raise KeyboardInterrupt from None
         except Unsupported as exc:
             log.info("columnar engine not used: %s", exc)
@@ -308,6 +314,37 @@ def _pull(
     return Pulled(
         export, rows, mapper, said, quiet, decision.quiet.get(export.table, Quiet()), export.rows
     )
+
+
+@contextlib.contextmanager
+def _signals_noted(raised: list[BaseException]) -> Iterator[None]:
+    """While the block runs, what the handlers of SIGINT and SIGTERM raise is also added to
+    ``raised``: DuckDB swallows it when the signal stops a query (it raises an error of its
+    own), and the run must stop with it (``terminated`` for SIGTERM, not ``interrupted``).
+    Handlers are left alone outside the main thread and where they are not Python's."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Callable[[int, FrameType | None], object]] = {}
+    for wanted in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(wanted)
+        if callable(handler):
+            previous[wanted] = handler
+
+    def noted(number: int, frame: FrameType | None) -> None:
+        try:
+            previous[number](number, frame)
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+
+    for each in previous:
+        signal.signal(each, noted)
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
 
 
 @contextlib.contextmanager
