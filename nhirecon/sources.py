@@ -80,9 +80,7 @@ def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
                 " report the accounts it should cover as orphans (is the export empty or"
                 " truncated?)"
             )
-    log.info(
-        "source %s: %d identities from %d inputs", source.name, len(identities), len(source.inputs)
-    )
+    log.info("source %s: %d identities from %s", source.name, len(identities), _inputs(source))
     if not identities:
         raise SafetyError(
             f"source {source.name!r} returned no identities; refusing to report every account"
@@ -130,7 +128,7 @@ def evidence_of(
 def triaged_source(config: Config, pulled: Pulled) -> SourceData:
     source = config.source
     identities = tuple(pulled)
-    log.info("source %s: %d identities from %d inputs", source.name, pulled.total, 1)
+    log.info("source %s: %d identities from %s", source.name, pulled.total, _inputs(source))
     return SourceData(
         source.name,
         source.inputs[0].connector.name,
@@ -139,3 +137,8 @@ def triaged_source(config: Config, pulled: Pulled) -> SourceData:
         place_of(source.inputs),
         pulled.total,
     )
+
+
+def _inputs(source: Source) -> str:
+    count = len(source.inputs)
+    return "1 input" if count == 1 else f"{count} inputs"

@@ -105,7 +105,8 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
         f"SELECT count(*) FROM {table} WHERE len(cells) <> $w", {"w": len(names)}
     ).fetchone() or (0,)
     if ragged:
-        raise Unsupported(f"{path}: {ragged} rows whose width differs from the header's")
+        counted = "a row" if ragged == 1 else f"{ragged} rows"
+        raise Unsupported(f"{path}: {counted} whose width differs from the header's")
     quoted = con.execute(
         f"SELECT n, line FROM {table}_lines WHERE contains(line, '\"') ORDER BY n"
     ).fetchall()
@@ -196,8 +197,11 @@ def _split(
     for number, line in lines:
         try:
             cells = next(csv.reader((line,), delimiter=delimiter, strict=True), [])
-        except csv.Error:
-            raise Unsupported(f"{path}:{number}: a row the csv module refuses alone") from None
+        except csv.Error as exc:  # most often a quoted cell that runs over the line end
+            raise Unsupported(
+                f"{path}:{number}: a row the csv module refuses on its own line ({exc}):"
+                " a quoted cell that runs over a line end, or a stray quote"
+            ) from None
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue
         if len(cells) != width:
