@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
-
-import requests
 
 from nhirecon.core.model import FindingKind
 from nhirecon.core.report import Report
 from nhirecon.core.values import format_datetime
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger("nhirecon.http.webhook")
 
@@ -135,6 +136,8 @@ def send(
             settings.webhook_url_env,
         )
         return False
+    import requests  # here, not above: reading a config that names a webhook needs none of it
+
     body = message(report, settings.report_link)
     http = session or requests.Session()
     scrub = _Scrub(url)

@@ -19,14 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from nhirecon.core.report import RunTrend
 from nhirecon.core.text import inert
 from nhirecon.core.values import as_utc, format_datetime
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 PAGE: Final = "report.html.j2"
 SCRIPT: Final = "report.js"
@@ -61,7 +63,10 @@ def _visible(value: object) -> object:
 
 @cache
 def environment() -> Environment:
-    """The one template environment: packaged templates, everything escaped."""
+    """The one template environment: packaged templates, everything escaped (jinja2 is
+    imported here, when a page is rendered, not by every command that lists the formats)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
     return Environment(
         loader=PackageLoader("nhirecon.reporters", "templates"),
         autoescape=True,
