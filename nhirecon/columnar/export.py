@@ -197,10 +197,10 @@ def _split(
     for number, line in lines:
         try:
             cells = next(csv.reader((line,), delimiter=delimiter, strict=True), [])
-        except csv.Error as exc:  # most often a quoted cell that runs over the line end
+        except csv.Error as exc:
             raise Unsupported(
-                f"{path}:{number}: a row the csv module refuses on its own line ({exc}):"
-                " a quoted cell that runs over a line end, or a stray quote"
+                f"{path}:{number}: a row the csv module refuses on its own line ({exc}),"
+                " most often a quoted cell that runs over a line end"
             ) from None
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue
