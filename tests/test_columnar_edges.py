@@ -22,6 +22,7 @@ from .test_columnar_export import (
     APP_HEADER,
     HR,
     HR_HEADER,
+    NOW,
     Engine,
     Estate,
     app_lines,
@@ -173,3 +174,23 @@ def test_an_estate_larger_than_the_memory_limit_spills_rather_than_steps_aside(
     assert isinstance(found, Triaged), [record.getMessage() for record in caplog.records]
     assert read_all(found) is None
     assert found.targets["app"].total == SPILL_ROWS + 4
+
+
+def test_auto_says_why_a_small_estate_is_read_the_usual_way(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``-v`` tells a user of ``--engine auto`` why the engine did not run."""
+    config = Estate(hr=HR, app=APP).config(tmp_path)
+    with caplog.at_level(logging.DEBUG, logger="nhirecon.columnar.engine"):
+        found = engine.triage(config, config.targets, NOW, lambda label, count: None)
+    assert found is None
+    assert [
+        record.getMessage() for record in caplog.records if "not used" in record.getMessage()
+    ] == [
+        f"columnar engine not used: the exports hold {size(tmp_path)} bytes, under"
+        f" {engine.MIN_BYTES} (--engine columnar uses it at any size)"
+    ]
+
+
+def size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.glob("*.csv"))

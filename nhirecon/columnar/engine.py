@@ -122,6 +122,12 @@ def triage(
     except (Unsupported, OSError):
         return None  # the usual reading names the problem
     if size < min_bytes:
+        log.debug(
+            "columnar engine not used: the exports hold %d bytes, under %d (--engine columnar"
+            " uses it at any size)",
+            size,
+            min_bytes,
+        )
         return None
     try:
         import duckdb
