@@ -17,7 +17,7 @@ from typing import Literal
 
 from nhirecon import __version__
 from nhirecon.columnar.decide import Quiet
-from nhirecon.columnar.engine import MIN_BYTES, Pulled, triage
+from nhirecon.columnar.engine import MIN_BYTES, Progress, Pulled, triage
 from nhirecon.config import Config, Target
 from nhirecon.connectors import registry
 from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key
@@ -36,7 +36,6 @@ from nhirecon.core.model import (
 from nhirecon.core.report import Report, TargetStats
 from nhirecon.core.source_findings import source_findings
 from nhirecon.sources import (
-    Progress,
     SourceData,
     counted,
     evidence_of,

@@ -4,10 +4,10 @@ or what the columnar engine kept of it (see :mod:`nhirecon.columnar`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from nhirecon.columnar.engine import Pulled
+from nhirecon.columnar.engine import Progress, Pulled
 from nhirecon.config import Config, Endpoint, Source
 from nhirecon.connectors import registry
 from nhirecon.connectors.coverage import Coverage
@@ -18,8 +18,6 @@ from nhirecon.errors import DataError, SafetyError
 
 log = logging.getLogger("nhirecon.pipeline")
 
-Progress = Callable[[str, int], None]
-"""Called as records arrive: (what is being pulled, how many so far)."""
 PROGRESS_EVERY = 5000
 """How many records between two progress calls."""
 

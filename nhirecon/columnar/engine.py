@@ -98,6 +98,7 @@ class Triaged:
 
 
 Progress = Callable[[str, int], None]
+"""Called as records arrive: (what is being pulled, how many so far)."""
 
 
 def triage(
