@@ -32,10 +32,9 @@ from nhirecon.columnar.export import Export, Unsupported, load
 from nhirecon.columnar.keys import Input, TargetInput, entry_keys
 from nhirecon.columnar.values import Field, field_sql
 from nhirecon.config import Config, Endpoint, Target
-from nhirecon.connectors.context import RawRow
+from nhirecon.connectors.by_column import Batch, CellMapper
 from nhirecon.connectors.coverage import Coverage
 from nhirecon.connectors.csv import CsvConnector
-from nhirecon.connectors.mapping import FieldMapper
 from nhirecon.core.model import DATE_FIELDS, Origin, Record
 from nhirecon.core.values import as_utc
 from nhirecon.errors import NhireconError
@@ -48,6 +47,8 @@ log = logging.getLogger(__name__)
 MIN_BYTES: Final = 16 << 20
 """The engine starts only when the exports hold at least this many bytes together (16
 MiB, about 150,000 rows): below it, starting it costs more than it saves."""
+BATCH_ROWS: Final = 4096
+"""Kept rows handed to the mapping at a time (see :mod:`nhirecon.connectors.by_column`)."""
 MEMORY_LIMIT: Final = "1GB"
 """What DuckDB may hold in memory before it spills to a temporary directory."""
 
@@ -62,7 +63,7 @@ class Pulled:
         self,
         export: Export,
         rows: list[tuple[int, str | None, list[str] | None]],
-        mapper: FieldMapper,
+        mapper: CellMapper,
         said: list[logging.LogRecord],
         quiet_rows: Coverage,
         quiet: Quiet,
@@ -82,7 +83,7 @@ class Pulled:
         for record in self._said:
             logging.getLogger(record.name).handle(record)
         rows, self._rows = self._rows, []
-        yield from self._mapper.map(_raw(self._export, rows))
+        yield from self._mapper.map_cells(self._export.names, _batches(self._export, rows))
 
     @property
     def coverage(self) -> Coverage:
@@ -185,13 +186,13 @@ def _triage(
     now: datetime,
     progress: Progress,
 ) -> Triaged:
-    inputs: list[tuple[Input, FieldMapper]] = []
+    inputs: list[tuple[Input, CellMapper]] = []
     warnings: list[list[logging.LogRecord]] = []
     for number, connector in enumerate(connectors):
         export = load(con, f"input{number}", connector)
         if not export.rows:
             raise Unsupported(f"{export.path}: no rows")
-        mapper = FieldMapper(_Header(connector, export.names))
+        mapper = CellMapper(_Header(connector, export.names))
         with _held_warnings() as said:
             try:
                 mapper.bind()
@@ -256,7 +257,7 @@ class _Header:
         return self._connector.default_origin(external_id)
 
 
-def _input(export: Export, mapper: FieldMapper, connector: CsvConnector) -> Input:
+def _input(export: Export, mapper: CellMapper, connector: CsvConnector) -> Input:
     """The fields of an export as the mapping settled them, in SQL."""
     context = connector.context
     options = context.value_options
@@ -274,24 +275,36 @@ def _input(export: Export, mapper: FieldMapper, connector: CsvConnector) -> Inpu
     return Input(export, MappingProxyType(fields), options.null_values)
 
 
-def _raw(export: Export, rows: list[tuple[int, str | None, list[str] | None]]) -> Iterator[RawRow]:
-    """The kept rows as the CSV connector gives them to the mapping, each let go of as it
-    is given (``rows`` is emptied): ten million rows hold millions of lines, and the
-    records made of them need the memory."""
-    path, names, delimiter = str(export.path), export.names, export.delimiter
+def _batches(
+    export: Export, rows: list[tuple[int, str | None, list[str] | None]]
+) -> Iterator[Batch]:
+    """The kept rows, split into cells, in batches of :data:`BATCH_ROWS` for the mapping;
+    each batch is let go of as it is given (``rows`` is emptied): ten million rows hold
+    millions of lines, and the records made of them need the memory."""
+    prefix, delimiter = f"{export.path}:", export.delimiter
     rows.reverse()
-    pop = rows.pop
     while rows:
-        n, line, cells = pop()
-        split = line.split(delimiter) if line is not None else cells
-        assert split is not None
-        yield RawRow(f"{path}:{n}", dict(zip(names, split, strict=True)).get)
+        batch = rows[-BATCH_ROWS:]
+        del rows[-BATCH_ROWS:]
+        batch.reverse()
+        yield (
+            [f"{prefix}{n}" for n, _, _ in batch],
+            [_cells(line, cells, delimiter) for _, line, cells in batch],
+        )
+
+
+def _cells(line: str | None, cells: list[str] | None, delimiter: str) -> list[str]:
+    """A row's cells: its line split here, or the cells the csv module split."""
+    if line is not None:
+        return line.split(delimiter)
+    assert cells is not None
+    return cells
 
 
 def _pull(
     con: duckdb.DuckDBPyConnection,
     one: Input,
-    mapper: FieldMapper,
+    mapper: CellMapper,
     decision: Decision,
     said: list[logging.LogRecord],
 ) -> Pulled:

@@ -100,20 +100,25 @@ class FieldMapper:
             if merged is not None:
                 merged.add(values, location)
                 continue
-            earlier = seen.get(values["id"])
-            if earlier is None:
-                seen[values["id"]] = location
-            else:  # by id alone: rows of one page may share a location
-                raise DataError(
-                    f"{location}: {self._role} id {values['id']!r} already read at {earlier}"
-                    " (rows that share an id are one record only with `repeated_rows: merge`)"
-                )
+            self._first(seen, values["id"], location)
             yield record(values, location)
         self.finish()
         if merged is not None:
             for values, location in merged:
                 yield self._make(values, location)
         self.coverage = self._coverage(len(merged) if merged is not None else len(seen))
+
+    def _first(self, seen: dict[str, str], id_: str, location: str) -> None:
+        """Note where the record of ``id_`` was read; raises :class:`DataError` when one
+        was read already (by id alone: rows of one page may share a location)."""
+        earlier = seen.get(id_)
+        if earlier is None:
+            seen[id_] = location
+        else:
+            raise DataError(
+                f"{location}: {self._role} id {id_!r} already read at {earlier}"
+                " (rows that share an id are one record only with `repeated_rows: merge`)"
+            )
 
     def bind(self) -> None:
         """Settle the mapping now: the connector must know its columns already, if it has

@@ -1,0 +1,166 @@
+"""Rows given as cells (a CSV export's, in the header's order), mapped a column at a time.
+
+:class:`CellMapper` is the mapping of :mod:`nhirecon.connectors.mapping`, with one more way
+in: :meth:`CellMapper.map_cells` takes rows in batches and runs each field's reader over a
+column of the batch at once, then makes one record per row from the columns, with no dict
+of values and no look-up per cell. The readers are the mapping's own, so each value is read
+the same; the records, the coverage and every error are those :meth:`FieldMapper.map` gives
+for the same rows. A batch that holds anything a column cannot settle alone (a value a
+reader refuses, a row without an id) is read row by row
+instead, which names the first faulty row as the usual reading does. A mapping with
+``where`` filters, several date columns for one field or merged rows reads every row so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import MappingProxyType
+from typing import Any, Final
+
+from nhirecon.connectors import parsers
+from nhirecon.connectors.context import RawRow
+from nhirecon.connectors.mapping import FieldMapper
+from nhirecon.connectors.merging import ATTRIBUTES
+from nhirecon.core.model import Origin, Record
+from nhirecon.core.values import ValueError_
+
+Batch = tuple[Sequence[str], Sequence[Sequence[str]]]
+"""Rows of one export: where each was read (``hr.csv:12``), and its cells in the header's
+order."""
+
+_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Record))
+"""A record's fields, in the order its constructor takes them."""
+_DEFAULTS: Final = {
+    field.name: field.default
+    if field.default is not dataclasses.MISSING
+    else field.default_factory()  # type: ignore[operator]
+    for field in dataclasses.fields(Record)
+    if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
+}
+"""What a record holds in a field that no value was read for."""
+
+
+class _Refused(Exception):
+    """A batch that must be read row by row."""
+
+
+class CellMapper(FieldMapper):
+    """A :class:`FieldMapper` that also maps rows given as cells, a column at a time."""
+
+    def map_cells(self, names: Sequence[str], batches: Iterable[Batch]) -> Iterator[Record]:
+        """The records of the rows in ``batches`` (cells in the order of ``names``, the
+        header), streamed batch by batch: those :meth:`map` gives for the same rows, and
+        the same :attr:`coverage` once the last has been read.
+
+        Raises :class:`~nhirecon.errors.DataError` as :meth:`map` does, naming the first
+        faulty row."""
+        self._bind()
+        merges = self.connector.context.value_options.repeated_rows == "merge"
+        if self.filters or self.latest or self._unseen or merges:
+            yield from self.map(
+                row for locations, rows in batches for row in _raw(names, locations, rows)
+            )
+            return
+        columns = self._columns(names)
+        seen: dict[str, str] = {}
+        for locations, rows in batches:
+            records: Iterable[Record]
+            try:
+                records = self._by_column(names, columns, locations, rows)
+            except _Refused:
+                records = self._by_row(names, locations, rows)
+            for record in records:  # read row by row, the first faulty row fails first
+                self._first(seen, record.id, record.location)
+                yield record
+        self.finish()
+        self.coverage = self._coverage(len(seen))
+
+    def _columns(self, names: Sequence[str]) -> dict[str, tuple[int, Callable[[Any], Any]]]:
+        """Each mapped field: the position of its column, and its reader."""
+        position = {name: index for index, name in enumerate(names)}
+        nulls = self.nulls
+
+        def several(raw: Any) -> Any:
+            return parsers.several_without_nulls(parsers.one_or_several(raw), nulls)
+
+        settled = {name: (position[column], read) for name, column, read in self.fields}
+        for name, named in [*self.multi, *self.custom]:
+            (column,) = named  # one column each, or the mapping has merges
+            settled[name] = (position[column], several)
+        return settled
+
+    def _by_column(
+        self,
+        names: Sequence[str],
+        columns: dict[str, tuple[int, Callable[[Any], Any]]],
+        locations: Sequence[str],
+        rows: Sequence[Sequence[str]],
+    ) -> list[Record]:
+        """The batch's records, each field read over its whole column; raises
+        :class:`_Refused` when a row needs reading alone."""
+        if not rows:
+            return []
+        cells = list(zip(*rows, strict=True))
+        if len(cells) != len(names):
+            raise _Refused  # which the reading row by row refuses in turn
+        read: dict[str, list[Any]] = {}
+        for name, (index, reader) in columns.items():
+            try:
+                read[name] = list(map(reader, cells[index]))
+            except ValueError_:
+                raise _Refused from None
+        if None in read["id"]:
+            raise _Refused
+        counts = self._counts
+        for name, values in read.items():
+            counts[name] += len(values) - values.count(None)
+        custom = [name for name, _ in self.custom]
+        if custom:
+            read[ATTRIBUTES] = [
+                MappingProxyType(
+                    {
+                        name: value
+                        for name, value in zip(custom, values, strict=True)
+                        if value is not None
+                    }
+                )
+                for values in zip(*(read.pop(name) for name in custom), strict=True)
+            ]
+        if not self.origin_mapped:
+            external = read.get("external_id") or [None] * len(rows)
+            origins = list(map(self.connector.default_origin, external))
+            counts["origin"] += len(origins) - origins.count(Origin.UNKNOWN)
+            read["origin"] = origins
+        read["location"] = list(locations)
+        self._tally[0] += len(rows)
+        arguments: list[Iterable[Any]] = []
+        for name in _FIELDS:
+            column = read.get(name)
+            default = _DEFAULTS.get(name)
+            if column is None:
+                arguments.append(itertools.repeat(default))
+            elif default is not None:
+                arguments.append([default if value is None else value for value in column])
+            else:
+                arguments.append(column)
+        return list(map(Record, *arguments))
+
+    def _by_row(
+        self, names: Sequence[str], locations: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> Iterator[Record]:
+        """The batch's records as :meth:`map` reads them, row by row."""
+        values_of, record = self._read_row, self._make
+        for row in _raw(names, locations, rows):
+            values = values_of(row)
+            if values is not None:
+                yield record(values, row.location)
+
+
+def _raw(
+    names: Sequence[str], locations: Sequence[str], rows: Sequence[Sequence[str]]
+) -> Iterator[RawRow]:
+    """Rows as a CSV export's are given to :meth:`FieldMapper.map`."""
+    for location, cells in zip(locations, rows, strict=True):
+        yield RawRow(location, dict(zip(names, cells, strict=True)).get)
