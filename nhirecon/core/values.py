@@ -86,8 +86,18 @@ def parse_datetime(raw: object) -> datetime | None:
 
 
 def format_datetime(moment: datetime) -> str:
-    """ISO-8601 in UTC with a ``Z``, to the second."""
-    return as_utc(moment).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """ISO-8601 in UTC with a ``Z``, to the second (a naive instant is taken as UTC)."""
+    zone = moment.tzinfo
+    if zone is not UTC and zone is not None:
+        moment = moment.astimezone(UTC)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (the fastest here)
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+    )
 
 
 def normalise(value: str, *, casefold: bool) -> str:

@@ -1,8 +1,7 @@
 """Reports as plain data: the JSON schema, shared by every machine-readable format.
 
 A report can hold hundreds of thousands of findings, so what runs once per finding here
-is written for speed (attributes read together, enumerations by their ``_value_``,
-instants formatted without a time-zone conversion when they are already UTC), and
+is written for speed (attributes read together, enumerations by their ``_value_``), and
 :func:`sections` gives the long lists as :class:`Items`, made one item at a time, for the
 JSON report to write as it goes."""
 
@@ -11,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
@@ -81,23 +80,7 @@ class Items:
         return self._make()
 
 
-def instant(moment: datetime) -> str:
-    """:func:`format_datetime`, the same text, without converting an instant that is
-    already UTC (or naive, which is taken as UTC) from one zone to another."""
-    zone = moment.tzinfo
-    if zone is UTC or zone is None:
-        return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (the fastest here)
-            moment.year,
-            moment.month,
-            moment.day,
-            moment.hour,
-            moment.minute,
-            moment.second,
-        )
-    return format_datetime(moment)
-
-
-_instant_seen = functools.lru_cache(maxsize=4096)(instant)
+_instant_seen = functools.lru_cache(maxsize=4096)(format_datetime)
 """For the instants the history gives, which are those of a few runs."""
 
 
@@ -105,7 +88,7 @@ def _convert(item: Any) -> Any:
     """A record's value that is not text, a flag or ``None``: an instant as ISO-8601 text,
     an enumeration (other than a text one) as its value."""
     if hasattr(item, "isoformat"):
-        return instant(item)
+        return format_datetime(item)
     if hasattr(item, "value") and not isinstance(item, str | bool):
         return item.value
     return item
@@ -141,7 +124,7 @@ def record(value: Record | None, fields: tuple[str, ...]) -> dict[str, Any] | No
         for name in dates:
             item = data[name]
             if type(item) is datetime:
-                data[name] = instant(item)
+                data[name] = format_datetime(item)
                 converted += 1
         if converted == kinds.count(datetime):
             return data
