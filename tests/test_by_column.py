@@ -64,11 +64,16 @@ class Export:
         return Origin.SCIM if external_id else Origin.UNKNOWN
 
 
-def context(mapped: Sequence[str], nulls: bool, **options: Any) -> ConnectorContext:
+def context(
+    mapped: Sequence[str],
+    nulls: bool,
+    field_map: Mapping[str, str | tuple[str, ...]] | None = None,
+    **options: Any,
+) -> ConnectorContext:
     return ConnectorContext(
         "app",
         Path(),
-        {name: FIELD_MAP[name] for name in mapped},
+        {**{name: FIELD_MAP[name] for name in mapped}, **(field_map or {})},
         {"sso": Origin.JIT, "admin": Origin.MANUAL},
         key="targets[0]",
         value_options=ValueOptions(
@@ -82,6 +87,12 @@ def context(mapped: Sequence[str], nulls: bool, **options: Any) -> ConnectorCont
 def rows_of(draw: Any) -> list[list[str]]:
     count = draw(st.integers(min_value=0, max_value=12))
     return [[draw(st.sampled_from(CELLS[name])) for name in NAMES] for _ in range(count)]
+
+
+def raw_rows(locations: Sequence[str], rows: Sequence[Sequence[str]]) -> Iterator[RawRow]:
+    """The rows as the CSV connector gives them to :meth:`FieldMapper.map`."""
+    for location, cells in zip(locations, rows, strict=True):
+        yield RawRow(location, dict(zip(NAMES, cells, strict=True)).get)
 
 
 def outcome(records: Iterator[Record], mapper: FieldMapper) -> tuple[Any, ...]:
@@ -124,13 +135,7 @@ def test_by_column_and_by_row_agree(data: st.DataObject) -> None:
     sizes = data.draw(st.lists(st.integers(min_value=1, max_value=5), max_size=6))
 
     by_row = FieldMapper(Export(context(mapped, nulls, **options)))
-    expected = outcome(
-        by_row.map(
-            RawRow(location, dict(zip(NAMES, cells, strict=True)).get)
-            for location, cells in zip(locations, rows, strict=True)
-        ),
-        by_row,
-    )
+    expected = outcome(by_row.map(raw_rows(locations, rows)), by_row)
     by_column = CellMapper(Export(context(mapped, nulls, **options)))
     got = outcome(by_column.map_cells(NAMES, batches(locations, rows, sizes)), by_column)
     assert got == expected
@@ -162,3 +167,44 @@ def test_a_clean_batch_is_read_by_column(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(NhireconError, match=r"^a\.csv:3: created_at \(column 'made'\)"):
         list(mapper.map_cells(NAMES, [(["a.csv:2", "a.csv:3", "a.csv:4"], faulty)]))
     assert by_row == [3]
+
+
+def test_a_reader_that_fails_unexpectedly_lets_the_first_faulty_row_speak(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever a reader raises on a later row, an earlier row's error is the one given:
+    the batch is read row by row."""
+    from nhirecon.connectors import dates
+
+    iso = dates._CONVERTERS["iso"]
+
+    def fragile(value: str) -> Any:
+        if value == "boom":
+            raise RuntimeError("a reader's own fault")
+        return iso(value)
+
+    monkeypatch.setitem(dates._CONVERTERS, "iso", fragile)
+    rows = [["u1", "a@x.io", "al", "maybe", "", "", "user", "", "", "", ""]]
+    rows.append(["u2", "b@x.io", "bo", "true", "", "boom", "user", "", "", "", ""])
+    locations = ["a.csv:2", "a.csv:3"]
+    mapped = ["id", "last_login_at", "active"]  # the dates column is read first
+    by_row = FieldMapper(Export(context(mapped, nulls=False)))
+    with pytest.raises(NhireconError) as expected:
+        list(by_row.map(raw_rows(locations, rows)))
+    by_column = CellMapper(Export(context(mapped, nulls=False)))
+    with pytest.raises(NhireconError) as got:
+        list(by_column.map_cells(NAMES, [(locations, rows)]))
+    assert str(got.value) == str(expected.value)
+    assert str(got.value).startswith("a.csv:2: active (column 'on')")
+
+
+def test_a_field_read_from_several_columns_is_read_row_by_row() -> None:
+    several = {"email": ("mail", "login")}
+    rows = [["u1", "a@x.io", "b@x.io", *[""] * 8], ["u2", "", "c@x.io", *[""] * 8]]
+    locations = ["a.csv:2", "a.csv:3"]
+    by_row = FieldMapper(Export(context(["id"], nulls=False, field_map=several)))
+    expected = outcome(by_row.map(raw_rows(locations, rows)), by_row)
+    by_column = CellMapper(Export(context(["id"], nulls=False, field_map=several)))
+    got = outcome(by_column.map_cells(NAMES, [(locations, rows)]), by_column)
+    assert got == expected
+    assert got[1][0].multi_values == {"email": ("a@x.io", "b@x.io")}

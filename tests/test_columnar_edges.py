@@ -16,6 +16,7 @@ from nhirecon.columnar import decide as deciding
 from nhirecon.columnar import engine
 from nhirecon.columnar.engine import Triaged
 from nhirecon.core.report import Report
+from nhirecon.errors import DataError
 
 from .test_columnar_export import (
     APP,
@@ -108,6 +109,25 @@ def test_a_header_of_a_mebibyte_or_more_is_left_to_the_usual_reading(tmp_path: P
     hr = csv_text(",".join([header, *names]), [row + "," * len(names) for row in rows])
     assert len(hr.split("\n", 1)[0]) > 1 << 20
     check(Estate(hr=hr), tmp_path, Engine.REFUSES, report=True)
+
+
+@pytest.mark.parametrize(
+    ("form", "date"),
+    [("filetime", "①"), ("filetime", "9" * 4400), ("epoch", "9" * 4400)],
+)
+def test_the_first_faulty_row_fails_first_whatever_a_later_date_holds(
+    tmp_path: Path, form: str, date: str
+) -> None:
+    """A row without an id before a date its reader refuses: both readings name the row
+    without an id (a date of more than 4,300 digits, or a digit that is not decimal, once
+    escaped the reader as an internal error)."""
+    hr = csv_text("id,email,hired", [",a@example.com,", f"E2,b@example.com,{date}"])
+    estate = Estate(
+        hr=hr,
+        source={"map": {"id": "id", "email": "email", "created_at": "hired"}, "date_format": form},
+    )
+    found = check(estate, tmp_path, Engine.RAISES, report=False)
+    assert found == (DataError, f"{tmp_path / 'hr.csv'}:2: no value for id (column 'id')")
 
 
 @pytest.mark.parametrize("limit", ["dormant_days", "credential_max_age_days"])

@@ -197,7 +197,12 @@ def test_yaml_timestamps_take_the_timezone_too(tmp_path: Path) -> None:
         ("epoch", "1e9", "'1e9' is not a number of seconds"),
         ("epoch_ms", "9" * 30, "is out of range as milliseconds since 1970-01-01"),
         ("filetime", "-5", "'-5' is not a FILETIME"),
+        ("filetime", "①", "'①' is not a FILETIME"),
+        ("filetime", "1²", "'1²' is not a FILETIME"),
         ("filetime", "9223372036854775806", "is out of range as a FILETIME"),
+        ("filetime", "9" * 4400, "is out of range as a FILETIME"),
+        ("epoch", "9" * 4400, "is out of range as seconds since 1970-01-01"),
+        ("epoch_ms", "-" + "9" * 4400, "is out of range as milliseconds since 1970-01-01"),
         ("iso", "0001-01-01T00:00:00+01:00", "is out of range in UTC"),
     ],
 )

@@ -5,10 +5,11 @@ in: :meth:`CellMapper.map_cells` takes rows in batches and runs each field's rea
 column of the batch at once, then makes one record per row from the columns, with no dict
 of values and no look-up per cell. The readers are the mapping's own, so each value is read
 the same; the records, the coverage and every error are those :meth:`FieldMapper.map` gives
-for the same rows. A batch that holds anything a column cannot settle alone (a value a
-reader refuses, a row without an id) is read row by row
-instead, which names the first faulty row as the usual reading does. A mapping with
-``where`` filters, several date columns for one field or merged rows reads every row so.
+for the same rows. A batch in which a reader raises anything, or a row has no id, is read
+row by row instead, so that the first faulty row fails first, as in the usual reading. A
+mapping with ``where`` filters, several columns for one field or merged rows reads every
+row so. Cells are text, and a text cell holds one value (a list could hold several, which
+the columns do not sort out).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from nhirecon.connectors.context import RawRow
 from nhirecon.connectors.mapping import FieldMapper
 from nhirecon.connectors.merging import ATTRIBUTES
 from nhirecon.core.model import Origin, Record
-from nhirecon.core.values import ValueError_
 
 Batch = tuple[Sequence[str], Sequence[Sequence[str]]]
 """Rows of one export: where each was read (``hr.csv:12``), and its cells in the header's
@@ -39,7 +39,8 @@ _DEFAULTS: Final = {
     for field in dataclasses.fields(Record)
     if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
 }
-"""What a record holds in a field that no value was read for."""
+"""What a record holds in a field that no value was read for (the factories of
+:class:`Record` give shared, immutable defaults, made here once)."""
 
 
 class _Refused(Exception):
@@ -58,7 +59,8 @@ class CellMapper(FieldMapper):
         faulty row."""
         self._bind()
         merges = self.connector.context.value_options.repeated_rows == "merge"
-        if self.filters or self.latest or self._unseen or merges:
+        joined = any(len(named) != 1 for _, named in [*self.multi, *self.custom])
+        if self.filters or self.latest or self._unseen or merges or joined:
             yield from self.map(
                 row for locations, rows in batches for row in _raw(names, locations, rows)
             )
@@ -103,14 +105,14 @@ class CellMapper(FieldMapper):
         if not rows:
             return []
         cells = list(zip(*rows, strict=True))
-        if len(cells) != len(names):
-            raise _Refused  # which the reading row by row refuses in turn
+        if len(cells) != len(names):  # the reading row by row raises ValueError on it
+            raise _Refused  # (an export loaded in the engine has no such row)
         read: dict[str, list[Any]] = {}
         for name, (index, reader) in columns.items():
             try:
                 read[name] = list(map(reader, cells[index]))
-            except ValueError_:
-                raise _Refused from None
+            except Exception:  # a refused value, or a reader's fault: whichever the reading
+                raise _Refused from None  # row by row meets first is what the run says
         if None in read["id"]:
             raise _Refused
         counts = self._counts

@@ -107,21 +107,21 @@ def _since(epoch: datetime, unit: str, per_second: int) -> Callable[[str], datet
     def convert(value: str) -> datetime:
         if not _NUMBER.fullmatch(value):
             raise ValueError_(f"{value!r} is not a number of {unit} since {epoch.date()}")
-        number: int | float = int(value) if "." not in value else float(value)
-        try:
+        try:  # int() refuses more than 4,300 digits (sys.set_int_max_str_digits)
+            number: int | float = int(value) if "." not in value else float(value)
             return epoch + timedelta(seconds=number / per_second)
-        except OverflowError:
+        except (OverflowError, ValueError):
             raise ValueError_(f"{value!r} is out of range as {unit} since {epoch.date()}") from None
 
     return convert
 
 
 def _filetime(value: str) -> datetime:
-    if not value.isdigit():
+    if not value.isdecimal():  # isdigit() also takes "²" and "①", which int() refuses
         raise ValueError_(f"{value!r} is not a FILETIME (100-nanosecond intervals since 1601)")
-    try:
+    try:  # int() refuses more than 4,300 digits (sys.set_int_max_str_digits)
         return FILETIME_EPOCH + timedelta(microseconds=int(value) // 10)
-    except OverflowError:
+    except (OverflowError, ValueError):
         raise ValueError_(f"{value!r} is out of range as a FILETIME") from None
 
 
