@@ -169,6 +169,11 @@ def _there(path: Path) -> bool:
     return True
 
 
+CACHE_KIB: Final = 65_536
+"""SQLite's page cache for the history, in KiB (SQLite's default is 2,000 KiB). Recording a
+large run writes the findings' index in fingerprint order, which is random: with 64 MiB,
+300,000 findings are recorded 10–15% faster (``bench/history_bench.py``). The cache grows
+only as pages are read."""
 JOURNALS: Final = ("-journal", "-wal", "-shm")
 """The files SQLite keeps beside a database, which it opens by name."""
 
@@ -261,6 +266,7 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     else:
         connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     connection.execute("PRAGMA foreign_keys = ON")
+    connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return connection
 
 
