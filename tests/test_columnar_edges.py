@@ -21,8 +21,10 @@ from nhirecon.errors import DataError
 from .test_columnar_export import (
     APP,
     APP_HEADER,
+    APP_MAP,
     HR,
     HR_HEADER,
+    HR_MAP,
     NOW,
     Engine,
     Estate,
@@ -128,6 +130,117 @@ def test_the_first_faulty_row_fails_first_whatever_a_later_date_holds(
     )
     found = check(estate, tmp_path, Engine.RAISES, report=False)
     assert found == (DataError, f"{tmp_path / 'hr.csv'}:2: no value for id (column 'id')")
+
+
+def _kinds(report: Report) -> list[str]:
+    return sorted(f"{finding.kind.value}:{finding.subject_id}" for finding in report.findings)
+
+
+PEOPLE_AND_A_SERVICE = csv_text(
+    "id,email,name,status,kind",
+    [
+        *(f"E{i},user{i}@example.com,User {i},active,human" for i in range(6)),
+        "S1,svc1@example.com,Svc 1,active,service_account",
+    ],
+)
+KINDS_MAP = {**HR_MAP, "kind": "kind"}
+USE_MAP = {
+    "id": "id",
+    "email": "email",
+    "active": "active",
+    "kind": "kind",
+    "password_enabled": "password",
+    "last_interactive_login_at": "console",
+    "title": "title",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "password", "console", "fires"),
+    [
+        ("service_account", "true", "", True),
+        ("service_account", "false", "2026-08-29T23:00:00-12:00", True),
+        ("service_account", "false", "2026-08-30T01:00:00Z", True),
+        ("service_account", "false", "2026-08-29T23:00:00Z", False),
+        ("service_account", "false", "", False),
+        ("human", "true", "2026-11-27", False),
+    ],
+)
+def test_a_non_human_account_is_kept_when_it_may_be_used_like_a_person(
+    tmp_path: Path, kind: str, password: str, console: str, fires: bool
+) -> None:
+    """``human-use``: an interactive password, or an interactive sign-in within the
+    dormancy limit (90 days before 2026-11-28T00:00Z is 2026-08-30T00:00Z; the first
+    sign-in is written on the 29th, in its own zone, and is after it)."""
+    app = csv_text(
+        "id,email,active,kind,password,console,title",
+        [
+            *(f"A{i},user{i}@example.com,true,human,false,,Analyst" for i in range(5)),
+            f"A5,user5@example.com,true,{kind},{password},{console},Analyst",
+        ],
+    )
+    estate = Estate(
+        hr=PEOPLE_AND_A_SERVICE,
+        app=app,
+        source={"map": KINDS_MAP},
+        target={"map": USE_MAP},
+    )
+    report = check(estate, tmp_path, Engine.READS, report=True)
+    assert isinstance(report, Report)
+    assert ("human-use:A5" in _kinds(report)) is fires
+
+
+def test_an_account_of_a_non_human_identity_is_kept_when_it_has_a_password(
+    tmp_path: Path,
+) -> None:
+    app = csv_text(
+        "id,email,active,kind,password,console,title",
+        [
+            *(f"A{i},user{i}@example.com,true,human,false,,Analyst" for i in range(5)),
+            "A6,svc1@example.com,true,human,true,,Analyst",
+        ],
+    )
+    estate = Estate(
+        hr=PEOPLE_AND_A_SERVICE,
+        app=app,
+        source={"map": KINDS_MAP},
+        target={"map": USE_MAP},
+    )
+    report = check(estate, tmp_path, Engine.READS, report=True)
+    assert isinstance(report, Report)
+    assert "human-use:A6" in _kinds(report)
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours", "drifts"),
+    [
+        ("Data Analyst", "DATA  ANALYST", False),
+        ("Data Analyst", "data analyst", False),
+        ("Data Analyst", "DataAnalyst", True),
+        ("Data Analyst", "Data Analysts", True),
+        ("Data  Analyst", "Data_Analyst", True),
+    ],
+)
+def test_compare_forgives_case_and_runs_of_spaces_and_nothing_else(
+    tmp_path: Path, theirs: str, ours: str, drifts: bool
+) -> None:
+    hr = csv_text(
+        "id,email,name,status,title",
+        [f"E{i},user{i}@example.com,U,active,{theirs}" for i in range(6)],
+    )
+    app = csv_text(
+        "id,email,active,last_login,title",
+        [f"A{i},user{i}@example.com,true,2026-11-01,{theirs if i else ours}" for i in range(6)],
+    )
+    estate = Estate(
+        hr=hr,
+        app=app,
+        source={"map": {**HR_MAP, "title": "title"}},
+        target={"map": {**APP_MAP, "title": "title"}, "compare": ["title"]},
+    )
+    report = check(estate, tmp_path, Engine.READS, report=True)
+    assert isinstance(report, Report)
+    assert ("stale-attribute:A0" in _kinds(report)) is drifts
 
 
 @pytest.mark.parametrize("limit", ["dormant_days", "credential_max_age_days"])

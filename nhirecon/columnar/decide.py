@@ -7,9 +7,11 @@ counts: every cell of it is plain, and
 - an account is linked, if at all, to an identity whose cells are plain too (a link made
   through a value that is not plain may be a look-alike, which is counted even for an
   inactive account); and it is inactive, or no rule can fire on it: the identity is
-  active; no compared field differs at all (``compare`` forgives case and spacing; this
-  test does not); it was not created at sign-in; no date of it or its identity comes
-  within a day of a limit; neither is a non-human identity;
+  active; no compared field differs once case and runs of spaces are forgiven, as
+  ``compare`` forgives them; it was not created at sign-in; no date of it or its identity
+  comes within a day of a limit; and if either is a non-human identity, the account has
+  no interactive password and no interactive sign-in within a day of the dormancy limit
+  (``human-use``);
 - no other row depends on it: it shares no credential id, no allowlist entry names it, its
   identity has no other account that may be active, and (for an identity) no account that
   is read the usual way could find it under any correlation rule, and no non-human
@@ -224,10 +226,20 @@ def _keep_accounts(
     expiry = _day(now + timedelta(days=1))
     dormant = _day(now - timedelta(days=policy.dormant_days - 1))
     stale = _day(now - timedelta(days=policy.credential_max_age_days - 1))
+    recent = _day(now - timedelta(days=policy.dormant_days + 1))
     drift = [
-        f"({i.value(name)} IS NOT NULL AND {a.value(name)} IS DISTINCT FROM {i.value(name)})"
+        f"({i.value(name)} IS NOT NULL AND {a.value(name)} IS DISTINCT FROM {i.value(name)}"
+        f" AND {_compared(a.value(name))} IS DISTINCT FROM {_compared(i.value(name))})"
         for name in target.compare
     ]
+    non_human = (
+        f"(coalesce({a.value('kind')}, 'human') <> 'human'"
+        f" OR coalesce({i.value('kind')}, 'human') <> 'human')"
+    )
+    used_like_a_person = (
+        f"(coalesce({a.value('password_enabled')}, false)"
+        f" OR {a.value('last_interactive_login_at')} >= {recent})"
+    )
     active = f"coalesce({a.value('active')}, true)"
     status = f"lower(coalesce({i.value('status')}, {literal('active')}))"
     may_fire = " OR ".join(
@@ -241,8 +253,7 @@ def _keep_accounts(
             f"{a.value('last_login_at')} <= {dormant}",
             f"({a.value('last_login_at')} IS NULL AND {a.value('created_at')} <= {dormant})",
             f"{a.value('credential_rotated_at')} <= {stale}",
-            f"coalesce({a.value('kind')}, 'human') <> 'human'",
-            f"coalesce({i.value('kind')}, 'human') <> 'human'",
+            f"({non_human} AND {used_like_a_person})",
         ]
     )
     named = _named(a, target.named)
@@ -310,6 +321,13 @@ def _keep_identities(
     con.execute(
         f"CREATE TEMP TABLE {table}_kept AS SELECT n FROM {table}_v WHERE {' OR '.join(conditions)}"
     )
+
+
+def _compared(value: str) -> str:
+    """SQL: a plain text value as ``compare`` compares it (see
+    :func:`nhirecon.core.compare.drift`): runs of spaces as one space, in lower case (plain
+    text is printable ASCII, whose only space is " ", and which NFKC leaves as it is)."""
+    return f"lower(regexp_replace({value}, ' +', ' ', 'g'))"
 
 
 def _day(moment: date) -> str:
