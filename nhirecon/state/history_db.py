@@ -170,7 +170,7 @@ def _there(path: Path) -> bool:
 
 
 CACHE_KIB: Final = 65_536
-"""SQLite's page cache for the history, in KiB (SQLite's default is 2,000 KiB). Recording a
+"""SQLite's page cache for recording a run, in KiB (SQLite's default is 2,000 KiB). Recording a
 large run writes the findings' index in fingerprint order, which is random: with 64 MiB,
 300,000 findings are recorded 10–15% faster (``bench/history_bench.py``). The cache grows
 only as pages are read."""
@@ -266,7 +266,6 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     else:
         connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     connection.execute("PRAGMA foreign_keys = ON")
-    connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return connection
 
 
@@ -317,6 +316,7 @@ def writing(path: Path) -> Iterator[sqlite3.Connection]:
         raise _fail(path, exc) from exc
     try:
         _same(handle, path)  # SQLite opened the file pinned, not one put there since
+        connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # reads the file's header
         connection.execute("BEGIN IMMEDIATE")
         try:
             _check(connection, path, writable=True)
