@@ -155,6 +155,21 @@ USE_MAP = {
 }
 
 
+def _use_findings(folder: Path, row: str) -> list[str]:
+    """The findings (``kind:id``) of five people's plain accounts and ``row``, which both
+    engines must report alike."""
+    app = csv_text(
+        "id,email,active,kind,password,console,title",
+        [*(f"A{i},user{i}@example.com,true,human,false,,Analyst" for i in range(5)), row],
+    )
+    estate = Estate(
+        hr=PEOPLE_AND_A_SERVICE, app=app, source={"map": KINDS_MAP}, target={"map": USE_MAP}
+    )
+    report = check(estate, folder, Engine.READS, report=True)
+    assert isinstance(report, Report)
+    return _kinds(report)
+
+
 @pytest.mark.parametrize(
     ("kind", "password", "console", "fires"),
     [
@@ -172,43 +187,16 @@ def test_a_non_human_account_is_kept_when_it_may_be_used_like_a_person(
     """``human-use``: an interactive password, or an interactive sign-in within the
     dormancy limit (90 days before 2026-11-28T00:00Z is 2026-08-30T00:00Z; the first
     sign-in is written on the 29th, in its own zone, and is after it)."""
-    app = csv_text(
-        "id,email,active,kind,password,console,title",
-        [
-            *(f"A{i},user{i}@example.com,true,human,false,,Analyst" for i in range(5)),
-            f"A5,user5@example.com,true,{kind},{password},{console},Analyst",
-        ],
+    found = _use_findings(
+        tmp_path, f"A5,user5@example.com,true,{kind},{password},{console},Analyst"
     )
-    estate = Estate(
-        hr=PEOPLE_AND_A_SERVICE,
-        app=app,
-        source={"map": KINDS_MAP},
-        target={"map": USE_MAP},
-    )
-    report = check(estate, tmp_path, Engine.READS, report=True)
-    assert isinstance(report, Report)
-    assert ("human-use:A5" in _kinds(report)) is fires
+    assert ("human-use:A5" in found) is fires
 
 
 def test_an_account_of_a_non_human_identity_is_kept_when_it_has_a_password(
     tmp_path: Path,
 ) -> None:
-    app = csv_text(
-        "id,email,active,kind,password,console,title",
-        [
-            *(f"A{i},user{i}@example.com,true,human,false,,Analyst" for i in range(5)),
-            "A6,svc1@example.com,true,human,true,,Analyst",
-        ],
-    )
-    estate = Estate(
-        hr=PEOPLE_AND_A_SERVICE,
-        app=app,
-        source={"map": KINDS_MAP},
-        target={"map": USE_MAP},
-    )
-    report = check(estate, tmp_path, Engine.READS, report=True)
-    assert isinstance(report, Report)
-    assert "human-use:A6" in _kinds(report)
+    assert "human-use:A6" in _use_findings(tmp_path, "A6,svc1@example.com,true,human,true,,Analyst")
 
 
 @pytest.mark.parametrize(
