@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -34,6 +35,8 @@ from .test_columnar_export import (
     hr_lines,
     outcome,
     read_all,
+    same_result,
+    triage_outcome,
     triaged,
 )
 
@@ -229,6 +232,51 @@ def test_compare_forgives_case_and_runs_of_spaces_and_nothing_else(
     report = check(estate, tmp_path, Engine.READS, report=True)
     assert isinstance(report, Report)
     assert ("stale-attribute:A0" in _kinds(report)) is drifts
+
+
+@pytest.mark.parametrize(
+    ("now", "days"),
+    [
+        (datetime(1, 1, 3, tzinfo=UTC), 2),
+        (datetime(1, 1, 1, tzinfo=UTC), 0),
+        (datetime(9999, 12, 31, 23, tzinfo=UTC), 0),
+    ],
+)
+def test_limits_beyond_the_ends_of_the_calendar(tmp_path: Path, now: datetime, days: int) -> None:
+    """A clock on the calendar's first or last days puts the dormancy and rotation limits,
+    and the margins the engine keeps around them, past its ends; both engines still report
+    alike."""
+    hr = csv_text(
+        "id,email,kind", ["E1,a@x.com,human", "E2,b@x.com,service_account", "E3,c@x.com,human"]
+    )
+    app = csv_text(
+        "id,email,kind,last_login,console,rotated,expires",
+        [
+            "u1,a@x.com,human,2000-01-01,,2000-01-01,",
+            "u2,b@x.com,service_account,,2000-01-02,,",
+            "u3,c@x.com,human,,,,2000-06-01",
+        ],
+    )
+    estate = Estate(
+        hr=hr,
+        app=app,
+        source={"map": {"id": "id", "email": "email", "kind": "kind"}},
+        target={
+            "map": {
+                "id": "id",
+                "email": "email",
+                "kind": "kind",
+                "last_login_at": "last_login",
+                "last_interactive_login_at": "console",
+                "credential_rotated_at": "rotated",
+                "expires_at": "expires",
+            }
+        },
+        more={"policy": {"dormant_days": days, "credential_max_age_days": days}},
+    )
+    config = estate.config(tmp_path)
+    assert isinstance(same_result(config, now), Report)
+    assert isinstance(triage_outcome(config, now), Triaged)
 
 
 @pytest.mark.parametrize("limit", ["dormant_days", "credential_max_age_days"])

@@ -223,10 +223,10 @@ def _keep_accounts(
     table = target.input.table
     a = _Row(target.input, "a")
     i = _Row(source, "i")
-    expiry = _day(now + timedelta(days=1))
-    dormant = _day(now - timedelta(days=policy.dormant_days - 1))
-    stale = _day(now - timedelta(days=policy.credential_max_age_days - 1))
-    recent = _day(now - timedelta(days=policy.dormant_days + 1))
+    expiry = _day_after(now, 1)
+    dormant = _day_after(now, 1 - policy.dormant_days)
+    stale = _day_after(now, 1 - policy.credential_max_age_days)
+    recent = _day_after(now, -1 - policy.dormant_days)
     drift = [
         f"({i.value(name)} IS NOT NULL AND {a.value(name)} IS DISTINCT FROM {i.value(name)}"
         f" AND {_compared(a.value(name))} IS DISTINCT FROM {_compared(i.value(name))})"
@@ -332,6 +332,16 @@ def _compared(value: str) -> str:
 
 def _day(moment: date) -> str:
     return f"DATE '{moment.isoformat()}'"
+
+
+def _day_after(moment: date, days: int) -> str:
+    """The day ``days`` after ``moment`` (before it when negative) as a DATE literal, held
+    to the calendar's first or last day: every limit it gives is compared with ``<=`` or
+    ``>=``, so a limit held at an end keeps more rows, never fewer."""
+    try:
+        return _day(moment + timedelta(days=days))
+    except OverflowError:
+        return _day(date.max if days > 0 else date.min)
 
 
 def _named(row: _Row, keys: frozenset[str]) -> str:
