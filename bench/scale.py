@@ -18,14 +18,16 @@ and the share of accounts with at least one, the ratio nhirecon / join, and at t
 the growth between consecutive sizes.
 
     python bench/scale.py [SIZE ...] [--targets 5] [--format csv|jsonl] [--seed 7]
-                          [--now ISO] [--keep DIR] [--profile]
+                          [--now ISO] [--keep DIR] [--profile] [--runs N]
 
     python bench/scale.py 100000 1000000       # default size: 100000
     python bench/scale.py 100000 --targets 5   # 100k identities x 5 targets
 
 ``--keep DIR`` keeps the estate, the reports and the history under ``DIR``;
 ``--profile`` runs nhirecon under ``python -m cProfile`` (``profile.out`` beside the
-estate) and prints its top 25 entries by cumulative time.
+estate) and prints its top 25 entries by cumulative time; ``--runs N`` times each command
+N times, alternately, and gives the median (a shared or throttled machine varies by tens
+of percent from one run to the next).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import os
 import platform
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -168,21 +171,46 @@ def bench_size(size: int, args: argparse.Namespace, base: Path, command: Path) -
     if args.profile:
         profile = ["-m", "cProfile", "-o", str(folder / "profile.out"), "-m", "nhirecon"]
         audit = [interpreter(command), *profile, *audit[1:]]
-    ran = measure(audit, env, folder, "nhirecon")
-    if ran.code not in OK_EXITS or not report.exists():  # cProfile exits 0 whatever happened
-        sys.exit(f"scale.py: nhirecon audit exited {ran.code}:\n{ran.stderr}")
     found = folder / "join.json"
     join_command = [sys.executable, str(Path(__file__).resolve()), "--minimal-join"]
     join_command += [args.now, str(found), str(source), *map(str, targets)]
-    join = measure(join_command, env, folder, "join")
-    if join.code != 0:
-        sys.exit(f"scale.py: the minimal join exited {join.code}:\n{join.stderr}")
+    audits: list[Run] = []
+    joins: list[Run] = []
+    for number in range(1, args.runs + 1):
+        for kept in (folder / "state", folder / "data"):  # each run starts with no history
+            shutil.rmtree(kept, ignore_errors=True)
+        report.unlink(missing_ok=True)
+        audits.append(measure(audit, env, folder, "nhirecon"))
+        ran = audits[-1]
+        if ran.code not in OK_EXITS or not report.exists():  # cProfile exits 0 regardless
+            sys.exit(f"scale.py: nhirecon audit exited {ran.code}:\n{ran.stderr}")
+        joins.append(measure(join_command, env, folder, "join"))
+        if joins[-1].code != 0:
+            sys.exit(f"scale.py: the minimal join exited {joins[-1].code}:\n{joins[-1].stderr}")
+        if args.runs > 1:
+            print(
+                f"  run {number}: nhirecon {ran.seconds:.2f} s, join {joins[-1].seconds:.2f} s"
+                f" ({ran.seconds / joins[-1].seconds:.2f}x)"
+            )
+    ran, join = typical(audits), typical(joins)
     print_size(size, args, folder, ran, join, report, found)
     if args.profile:
         print(f"  top 25 by cumulative time ({folder / 'profile.out'}):")
         stats = pstats.Stats(str(folder / "profile.out"), stream=sys.stdout)
         stats.sort_stats("cumulative").print_stats(25)
     return Result(size, ran, join)
+
+
+def typical(runs: list[Run]) -> Run:
+    """Several runs of one command as one: the median wall time, the highest peak RSS,
+    the last run's exit code and stderr."""
+    last = runs[-1]
+    return Run(
+        statistics.median(run.seconds for run in runs),
+        max(run.rss_mib for run in runs),
+        last.code,
+        last.stderr,
+    )
 
 
 def print_size(
@@ -357,14 +385,21 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the estate and outputs")
     parser.add_argument("--profile", action="store_true", help="run nhirecon under cProfile")
     parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="run nhirecon and the join this many times each, alternately; the figures are"
+        " the median times and the highest peaks (default 1)",
+    )
+    parser.add_argument(
         "--engine",
         choices=("auto", "columnar", "python"),
         default="auto",
         help="nhirecon audit --engine (default auto)",
     )
     args = parser.parse_args()
-    if any(size < 1000 for size in args.sizes) or args.targets < 1:
-        parser.error("sizes start at 1000, and --targets at 1")
+    if any(size < 1000 for size in args.sizes) or args.targets < 1 or args.runs < 1:
+        parser.error("sizes start at 1000, and --targets and --runs at 1")
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # each line as it is known, even in a pipe
     command = installed_nhirecon()
