@@ -27,12 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
 from nhirecon.columnar.export import Unsupported
 from nhirecon.columnar.keys import Input, Keys, TargetInput, column
-from nhirecon.columnar.values import TEXT, literal, one_of
+from nhirecon.columnar.values import TEXT, compared, day_after, literal, one_of
 from nhirecon.core.model import CANONICAL_FIELDS, TEXT_FIELDS
 from nhirecon.core.policy import Policy
 
@@ -223,13 +223,13 @@ def _keep_accounts(
     table = target.input.table
     a = _Row(target.input, "a")
     i = _Row(source, "i")
-    expiry = _day_after(now, 1)
-    dormant = _day_after(now, 1 - policy.dormant_days)
-    stale = _day_after(now, 1 - policy.credential_max_age_days)
-    recent = _day_after(now, -1 - policy.dormant_days)
+    expiry = day_after(now, 1)
+    dormant = day_after(now, 1 - policy.dormant_days)
+    stale = day_after(now, 1 - policy.credential_max_age_days)
+    recent = day_after(now, -1 - policy.dormant_days)
     drift = [
         f"({i.value(name)} IS NOT NULL AND {a.value(name)} IS DISTINCT FROM {i.value(name)}"
-        f" AND {_compared(a.value(name))} IS DISTINCT FROM {_compared(i.value(name))})"
+        f" AND {compared(a.value(name))} IS DISTINCT FROM {compared(i.value(name))})"
         for name in target.compare
     ]
     non_human = (
@@ -321,27 +321,6 @@ def _keep_identities(
     con.execute(
         f"CREATE TEMP TABLE {table}_kept AS SELECT n FROM {table}_v WHERE {' OR '.join(conditions)}"
     )
-
-
-def _compared(value: str) -> str:
-    """SQL: a plain text value as ``compare`` compares it (see
-    :func:`nhirecon.core.compare.drift`): runs of spaces as one space, in lower case (plain
-    text is printable ASCII, whose only space is " ", and which NFKC leaves as it is)."""
-    return f"lower(regexp_replace({value}, ' +', ' ', 'g'))"
-
-
-def _day(moment: date) -> str:
-    return f"DATE '{moment.isoformat()}'"
-
-
-def _day_after(moment: date, days: int) -> str:
-    """The day ``days`` after ``moment`` (before it when negative) as a DATE literal, held
-    to the calendar's first or last day: every limit it gives is compared with ``<=`` or
-    ``>=``, so a limit held at an end keeps more rows, never fewer."""
-    try:
-        return _day(moment + timedelta(days=days))
-    except OverflowError:
-        return _day(date.max if days > 0 else date.min)
 
 
 def _named(row: _Row, keys: frozenset[str]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Final
 
 from nhirecon.connectors.context import ConnectorContext
@@ -81,6 +82,27 @@ def one_of(expression: str, words: Iterable[str]) -> str:
     if not listed:
         return "false"
     return f"{expression} IN ({', '.join(map(literal, listed))})"
+
+
+def compared(value: str) -> str:
+    """SQL: a plain text value as ``compare`` compares it (see
+    :func:`nhirecon.core.compare.drift`): runs of spaces as one space, in lower case (plain
+    text is printable ASCII, whose only space is " ", and which NFKC leaves as it is)."""
+    return f"lower(regexp_replace({value}, ' +', ' ', 'g'))"
+
+
+def _day(moment: date) -> str:
+    return f"DATE '{moment.isoformat()}'"
+
+
+def day_after(moment: date, days: int) -> str:
+    """The day ``days`` after ``moment`` (before it when negative) as a DATE literal, held
+    to the calendar's first or last day: every limit it gives is compared with ``<=`` or
+    ``>=``, so a limit held at an end keeps more rows, never fewer."""
+    try:
+        return _day(moment + timedelta(days=days))
+    except OverflowError:
+        return _day(date.max if days > 0 else date.min)
 
 
 def field_sql(name: str, index: int, context: ConnectorContext, form: str | None = None) -> Field:
