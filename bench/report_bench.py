@@ -16,10 +16,15 @@ are byte for byte the same.
     python bench/report_bench.py              # N = 10,000 / 100,000 / 300,000
     python bench/report_bench.py 50000
     python bench/report_bench.py --before /tmp/old 300000
+    python bench/report_bench.py --format sarif --before /tmp/old 100000
 
 ``--before DIR`` runs the old path with DIR first on ``PYTHONPATH``: a copy of an earlier
 ``nhirecon`` package (``git archive REV nhirecon | tar -x -C DIR``), to measure the code as
 it was rather than the old path on today's (faster) serialisation.
+
+``--format sarif`` or ``--format ocsf`` writes that report instead: the old path is the
+reporter's whole text (``render``; with ``--before``, as that code made it), the new one its
+pieces (``chunks``).
 """
 
 from __future__ import annotations
@@ -207,23 +212,24 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one(mode: str, size: int, path: Path) -> dict[str, float]:
-    """Build the report, write it the ``mode`` way; seconds (wall clock, with the fsync,
-    and CPU) and peak RSS (MiB)."""
+def one(mode: str, size: int, path: Path, fmt: str = "json") -> dict[str, float]:
+    """Build the report, write it in format ``fmt`` the ``mode`` way; seconds (wall clock,
+    with the fsync, and CPU) and peak RSS (MiB)."""
     from nhirecon.output import write_all
+    from nhirecon.reporters import FORMATS
 
     report = synthetic_report(size)
     built = _peak_mib()
     started, cpu = time.perf_counter(), _cpu()
-    if mode == "old":
+    if mode == "old" and fmt == "json":
         from nhirecon.reporters import serialize
 
         text = json.dumps(serialize.report(report), indent=2, ensure_ascii=False) + "\n"
         write_all([(path, text)])
+    elif mode == "old":  # the whole text, as the code in --before made it
+        write_all([(path, FORMATS[fmt]().render(report))])
     else:
-        from nhirecon.reporters.json import JsonReporter
-
-        write_all([(path, JsonReporter().chunks(report))])
+        write_all([(path, FORMATS[fmt]().chunks(report))])
     return {
         "seconds": time.perf_counter() - started,
         "cpu": _cpu() - cpu,
@@ -232,14 +238,14 @@ def one(mode: str, size: int, path: Path) -> dict[str, float]:
     }
 
 
-def _run(mode: str, size: int, path: Path, before: str | None = None) -> dict[str, float]:
+def _run(mode: str, size: int, path: Path, fmt: str, before: str | None = None) -> dict[str, float]:
     environment = dict(os.environ)
     if before is not None:
         environment["PYTHONPATH"] = os.pathsep.join(
             [before, *filter(None, [environment.get("PYTHONPATH")])]
         )
     done = subprocess.run(
-        [sys.executable, __file__, "--one", mode, str(size), str(path)],
+        [sys.executable, __file__, "--one", mode, str(size), str(path), fmt],
         check=True,
         capture_output=True,
         text=True,
@@ -257,14 +263,15 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def main(sizes: list[int], before_from: str | None = None) -> None:
-    print(f"python {sys.version.split()[0]}, {sys.platform}")
+def main(sizes: list[int], before_from: str | None = None, fmt: str = "json") -> None:
+    print(f"python {sys.version.split()[0]}, {sys.platform}; -f {fmt}")
     if before_from is not None:
         print(f"old path: the nhirecon package in {before_from}")
     for size in sizes:
         with tempfile.TemporaryDirectory() as folder:
             old, new = Path(folder) / "old.json", Path(folder) / "new.json"
-            before, after = _run("old", size, old, before_from), _run("new", size, new)
+            before = _run("old", size, old, fmt, before_from)
+            after = _run("new", size, new, fmt)
             same = "identical" if _digest(old) == _digest(new) else "DIFFERENT"
             megabytes = new.stat().st_size / 2**20
         for name, result in (("old", before), ("new", after)):
@@ -276,7 +283,7 @@ def main(sizes: list[int], before_from: str | None = None) -> None:
                 f" writing +{result['peak'] - result['built']:,.0f} MiB)"
             )
         print(
-            f"{size:>9,} findings: {megabytes:,.0f} MiB of JSON, files {same};"
+            f"{size:>9,} findings: {megabytes:,.0f} MiB of {fmt}, files {same};"
             f" {before['cpu'] / after['cpu']:.1f}x less CPU"
         )
 
@@ -284,10 +291,16 @@ def main(sizes: list[int], before_from: str | None = None) -> None:
 if __name__ == "__main__":
     arguments = sys.argv[1:]
     if arguments[:1] == ["--one"]:  # one measured run, in its own process
-        print(json.dumps(one(arguments[1], int(arguments[2]), Path(arguments[3]))))
+        print(json.dumps(one(arguments[1], int(arguments[2]), Path(arguments[3]), arguments[4])))
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("sizes", nargs="*", type=int, help=f"findings (default {SIZES})")
         parser.add_argument("--before", metavar="DIR", help="a copy of the code to compare with")
+        parser.add_argument(
+            "--format",
+            choices=("json", "sarif", "ocsf"),
+            default="json",
+            help="the report written (default json)",
+        )
         options = parser.parse_args(arguments)
-        main(options.sizes or list(SIZES), options.before)
+        main(options.sizes or list(SIZES), options.before, options.format)

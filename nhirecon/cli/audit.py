@@ -268,6 +268,12 @@ def _emit(report: Report, pairs: list[tuple[str, Path | None]], table: _Table) -
             return table.render(report, to_stdout=path is None)
         return FORMATS[name]().chunks(report)
 
+    if any(name == "sarif" for name, _ in pairs):
+        from nhirecon.reporters.sarif import github_limit_note
+
+        note = github_limit_note(report)
+        if note is not None:
+            log.warning("%s", note)
     shown = [text(name, path) for name, path in pairs if path is None]  # at most one
     write_all([(path, text(name, path)) for name, path in pairs if path is not None])
     for _, path in pairs:

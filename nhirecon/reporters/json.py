@@ -20,7 +20,7 @@ standard library (:func:`_plain` says which), as does text holding a lone surrog
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 import orjson
@@ -32,6 +32,8 @@ from nhirecon.reporters.base import Reporter
 INDENT: Final = "  "
 _STANDARD: Final = json.JSONEncoder(indent=2, ensure_ascii=False)
 """What ``json.dumps(value, indent=2, ensure_ascii=False)`` uses."""
+_COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""What ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` uses."""
 _LEAVES: Final[set[type]] = {str, bool, int, type(None)}
 """Types orjson writes as the standard library does (an integer when it fits 64 bits),
 with each subclass of ``str`` met (a text enumeration: both write its text)."""
@@ -86,21 +88,37 @@ def dumps(value: Any, level: int = 0) -> str:
     return text.replace("\n", "\n" + INDENT * level) if level else text
 
 
+def compact(value: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``: one line, for
+    JSON Lines; by orjson where :func:`_plain` says it writes the same, as :func:`dumps`."""
+    if _plain(value):
+        try:
+            return orjson.dumps(value).decode("utf-8")
+        except orjson.JSONEncodeError:  # a lone surrogate, a key not text, a huge integer
+            pass
+    return _COMPACT.encode(value)
+
+
 def stream(value: Any, level: int = 0) -> Iterator[str]:
     """``dumps(value, level)`` in pieces: each item of a :class:`serialize.Items` is one
-    (written whole), and a dict that holds one is written field by field."""
+    (written whole), and a dict or list that holds one, at any depth, is written field by
+    field or element by element."""
     if isinstance(value, serialize.Items):
         yield from _items(value, level)
-    elif type(value) is dict and _lazy(value):
+    elif type(value) is dict and _lazy(value.values()):
         yield from _fields(value, level)
+    elif type(value) is list and _lazy(value):
+        yield from _elements(value, level)
     else:
         yield dumps(value, level)
 
 
-def _lazy(value: dict[Any, Any]) -> bool:
+def _lazy(values: Iterable[Any]) -> bool:
     return any(
-        isinstance(item, serialize.Items) or (type(item) is dict and _lazy(item))
-        for item in value.values()
+        isinstance(item, serialize.Items)
+        or (type(item) is dict and _lazy(item.values()))
+        or (type(item) is list and _lazy(item))
+        for item in values
     )
 
 
@@ -109,6 +127,16 @@ def _items(items: serialize.Items, level: int) -> Iterator[str]:
     separator = "[" + inner
     for item in items:
         yield separator + dumps(item, level + 1)
+        separator = "," + inner
+    yield "[]" if separator[0] == "[" else "\n" + INDENT * level + "]"
+
+
+def _elements(value: list[Any], level: int) -> Iterator[str]:
+    inner = "\n" + INDENT * (level + 1)
+    separator = "[" + inner
+    for item in value:
+        yield separator
+        yield from stream(item, level + 1)
         separator = "," + inner
     yield "[]" if separator[0] == "[" else "\n" + INDENT * level + "]"
 

@@ -19,7 +19,6 @@ Times are OCSF ``timestamp_t``: milliseconds since the Unix epoch.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -29,6 +28,7 @@ from nhirecon.core.report import Report, ResolvedFinding
 from nhirecon.core.values import format_datetime
 from nhirecon.reporters import serialize
 from nhirecon.reporters.base import Reporter
+from nhirecon.reporters.json import compact
 from nhirecon.reporters.remedies import REMEDIES
 
 OCSF_VERSION: Final = "1.5.0"
@@ -238,8 +238,12 @@ class OcsfReporter(Reporter):
     description = "OCSF 1.x Detection Findings, one JSON object per line, for SIEMs and data lakes."
     extensions = (".ocsf.jsonl", ".ocsf")
 
+    def chunks(self, report: Report) -> Iterator[str]:
+        """A line per event, made as it is written: ``json.dumps(event,
+        ensure_ascii=False, separators=(",", ":"))`` and a newline (see
+        :func:`nhirecon.reporters.json.compact`)."""
+        for event in events(report):
+            yield compact(event) + "\n"
+
     def render(self, report: Report) -> str:
-        return "".join(
-            json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
-            for event in events(report)
-        )
+        return "".join(self.chunks(report))

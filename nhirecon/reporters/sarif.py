@@ -21,7 +21,7 @@ entry, so dashboards show them as accepted.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any, Final
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from nhirecon.core.report import Report
 from nhirecon.core.values import format_datetime
 from nhirecon.reporters import serialize
 from nhirecon.reporters.base import Reporter
+from nhirecon.reporters.json import stream
 from nhirecon.reporters.remedies import REMEDIES
 
 SCHEMA_URI: Final = (
@@ -52,6 +53,10 @@ SECURITY_SEVERITY: Final = {
 }
 """The score GitHub code scanning reads to rank alerts (``security-severity``)."""
 FINGERPRINT_KEY: Final = "nhireconFingerprint/v1"
+GITHUB_MAX_RESULTS: Final = 25_000
+"""The most results GitHub code scanning takes in one run; it rejects a file with more, and
+shows at most 5,000 of a run:
+https://docs.github.com/en/code-security/code-scanning/troubleshooting-sarif-uploads/results-exceed-limit"""
 
 
 def _rule(kind: FindingKind) -> dict[str, Any]:
@@ -151,69 +156,97 @@ class SarifReporter(Reporter):
     description = "SARIF 2.1.0 for code-scanning dashboards: one rule per kind, one result each."
     extensions = (".sarif",)
 
+    def chunks(self, report: Report) -> Iterator[str]:
+        """The document piece by piece, a result at a time (see
+        :func:`nhirecon.reporters.json.stream`): the text ``json.dumps(document(report),
+        indent=2, ensure_ascii=False)`` and a newline, never held whole."""
+        yield from stream(document(report))
+        yield "\n"
+
     def render(self, report: Report) -> str:
-        kinds = list(FindingKind)
-        index = {kind: position for position, kind in enumerate(kinds)}
-        results = []
-        for finding in report.findings:
-            suppression = None
-            if report.baseline is not None and report.is_baselined(finding):
-                suppression = {
-                    "kind": "external",
-                    "status": "accepted",
-                    "justification": f"accepted in the baseline {report.baseline.path}",
-                }
-            results.append(_result(report, finding, index[finding.kind], suppression))
-        for finding, rule in report.excepted:
+        return "".join(self.chunks(report))
+
+
+def github_limit_note(report: Report) -> str | None:
+    """A warning for a report whose SARIF run holds more results (findings, counted and
+    excepted) than GitHub code scanning takes; ``None`` when it holds no more. The file is
+    written whole either way: other dashboards have other limits, or none."""
+    count = len(report.findings) + len(report.excepted)
+    if count <= GITHUB_MAX_RESULTS:
+        return None
+    return (
+        f"the SARIF report holds {count:,} results: GitHub code scanning rejects a run of more"
+        f" than {GITHUB_MAX_RESULTS:,} and shows at most 5,000 of one; the file holds them all,"
+        " for a dashboard without that limit"
+    )
+
+
+def _results(report: Report) -> Iterator[dict[str, Any]]:
+    """One result per finding, counted then excepted; a baselined or excepted one with
+    its ``suppressions``."""
+    index = {kind: position for position, kind in enumerate(FindingKind)}
+    for finding in report.findings:
+        suppression = None
+        if report.baseline is not None and report.is_baselined(finding):
             suppression = {
                 "kind": "external",
                 "status": "accepted",
-                "justification": (
-                    f"exception until {rule.expires.isoformat()}: {rule.reason}"
-                    f" (owner {rule.owner})"
-                ),
+                "justification": f"accepted in the baseline {report.baseline.path}",
             }
-            results.append(_result(report, finding, index[finding.kind], suppression))
-        document = {
-            "$schema": SCHEMA_URI,
-            "version": "2.1.0",
-            "runs": [
-                {
-                    "tool": {
-                        "driver": {
-                            "name": "nhirecon",
-                            "version": report.tool_version,
-                            "semanticVersion": report.tool_version,
-                            "rules": [_rule(kind) for kind in kinds],
-                        }
-                    },
-                    "automationDetails": {"id": f"nhirecon/{report.source_name}/"},
-                    "invocations": [
-                        {
-                            "executionSuccessful": True,
-                            "endTimeUtc": format_datetime(report.generated_at),
-                            "properties": {
-                                "gate": {
-                                    "passed": report.gate.passed,
-                                    "rules": [
-                                        {
-                                            "rule": outcome.rule.text,
-                                            "count": outcome.count,
-                                            "passed": outcome.passed,
-                                        }
-                                        for outcome in report.gate.outcomes
-                                    ],
-                                }
-                            },
-                        }
-                    ],
-                    "columnKind": "unicodeCodePoints",
-                    "results": results,
-                    "properties": {
-                        "source": {"name": report.source_name, "identities": report.identities},
-                        "summary": serialize.summary(report),
-                    },
-                }
-            ],
+        yield _result(report, finding, index[finding.kind], suppression)
+    for finding, rule in report.excepted:
+        suppression = {
+            "kind": "external",
+            "status": "accepted",
+            "justification": (
+                f"exception until {rule.expires.isoformat()}: {rule.reason} (owner {rule.owner})"
+            ),
         }
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        yield _result(report, finding, index[finding.kind], suppression)
+
+
+def document(report: Report) -> dict[str, Any]:
+    """The SARIF log, its results as :class:`~nhirecon.reporters.serialize.Items` (made
+    as they are written)."""
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "nhirecon",
+                        "version": report.tool_version,
+                        "semanticVersion": report.tool_version,
+                        "rules": [_rule(kind) for kind in FindingKind],
+                    }
+                },
+                "automationDetails": {"id": f"nhirecon/{report.source_name}/"},
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "endTimeUtc": format_datetime(report.generated_at),
+                        "properties": {
+                            "gate": {
+                                "passed": report.gate.passed,
+                                "rules": [
+                                    {
+                                        "rule": outcome.rule.text,
+                                        "count": outcome.count,
+                                        "passed": outcome.passed,
+                                    }
+                                    for outcome in report.gate.outcomes
+                                ],
+                            }
+                        },
+                    }
+                ],
+                "columnKind": "unicodeCodePoints",
+                "results": serialize.Items(lambda: _results(report)),
+                "properties": {
+                    "source": {"name": report.source_name, "identities": report.identities},
+                    "summary": serialize.summary(report),
+                },
+            }
+        ],
+    }
