@@ -22,14 +22,16 @@ are byte for byte the same.
 ``nhirecon`` package (``git archive REV nhirecon | tar -x -C DIR``), to measure the code as
 it was rather than the old path on today's (faster) serialisation.
 
-``--format sarif`` or ``--format ocsf`` writes that report instead: the old path is the
+``--format sarif``, ``ocsf`` or ``junit`` writes that report instead: the old path is the
 reporter's whole text (``render``; with ``--before``, as that code made it), the new one its
-pieces (``chunks``).
+pieces (``chunks``; JUnit, made whole, has no pieces). For JUnit the gate fails on
+``dormant>0`` and ``severity:high>=1``, so that findings are sorted into failures.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -45,7 +47,7 @@ from typing import Any
 
 from nhirecon.core.evidence import Evidence
 from nhirecon.core.findings import make
-from nhirecon.core.gate import evaluate
+from nhirecon.core.gate import evaluate, parse_rule
 from nhirecon.core.model import (
     ExceptionRule,
     Finding,
@@ -219,6 +221,9 @@ def one(mode: str, size: int, path: Path, fmt: str = "json") -> dict[str, float]
     from nhirecon.reporters import FORMATS
 
     report = synthetic_report(size)
+    if fmt == "junit":  # a failing gate, so that each kind's findings are sorted into cases
+        rules = [parse_rule("dormant>0"), parse_rule("severity:high>=1")]
+        report = dataclasses.replace(report, gate=evaluate(rules, report.gated))
     built = _peak_mib()
     started, cpu = time.perf_counter(), _cpu()
     if mode == "old" and fmt == "json":
@@ -298,7 +303,7 @@ if __name__ == "__main__":
         parser.add_argument("--before", metavar="DIR", help="a copy of the code to compare with")
         parser.add_argument(
             "--format",
-            choices=("json", "sarif", "ocsf"),
+            choices=("json", "sarif", "ocsf", "junit"),
             default="json",
             help="the report written (default json)",
         )

@@ -62,12 +62,11 @@ def _case(
     case = ET.SubElement(
         suite, "testcase", {"classname": _xml(f"nhirecon.{place}"), "name": kind.value, "time": "0"}
     )
-    failing = [finding for finding in findings if _failing_rules(report, finding)]
-    others = [finding for finding in findings if finding not in failing]
+    ruled = [(finding, _failing_rules(report, finding)) for finding in findings]
+    failing = [finding for finding, rules in ruled if rules]
+    others = [finding for finding, rules in ruled if not rules]
     if failing:
-        rules = sorted(
-            {rule.text for finding in failing for rule in _failing_rules(report, finding)}
-        )
+        rules = sorted({rule.text for _, found in ruled for rule in found})
         failure = ET.SubElement(
             case,
             "failure",
@@ -98,6 +97,9 @@ class JunitReporter(Reporter):
             (report.source_name, SOURCE_KINDS, None)
         ]
         places += [(stats.name, TARGET_KINDS, stats) for stats in report.targets]
+        by_case: dict[tuple[str, FindingKind], list[Finding]] = {}
+        for finding in report.findings:  # in the report's order, as each case lists them
+            by_case.setdefault((finding.target, finding.kind), []).append(finding)
         total = failures = 0
         for place, kinds, stats in places:
             suite = ET.SubElement(root, "testsuite", {"name": _xml(f"nhirecon.{place}")})
@@ -117,8 +119,7 @@ class JunitReporter(Reporter):
                 ET.SubElement(properties, "property", {"name": key, "value": str(value)})
             failed = 0
             for kind in kinds:
-                found = [f for f in report.findings if f.target == place and f.kind is kind]
-                failed += _case(suite, place, kind, report, found)
+                failed += _case(suite, place, kind, report, by_case.get((place, kind), []))
             suite.attrib.update(
                 {
                     "tests": str(len(kinds)),
