@@ -3,7 +3,8 @@
 The text is exactly ``json.dumps(serialize.report(report), indent=2, ensure_ascii=False)``
 and a newline, made in pieces: the top-level fields as they come and each item of a long
 list (:class:`serialize.Items`) on its own, so that a report of a million accounts is never
-held whole, as data or as text.
+held whole, as data or as text. SARIF (:func:`stream`, the same way) and OCSF
+(:func:`compact`, a line per event) are encoded here too.
 
 Each piece is encoded by :func:`dumps`: by orjson (C: with the check below, a finding is
 encoded several times faster than by the standard library's indenting encoder, which is
