@@ -83,6 +83,11 @@ class OutputError(NhireconError):
     exit_code = ExitCode.USAGE
 
 
+class StdoutRefused(OutputError):
+    """stdout refused a write for a reason other than its reader going away (a file-size
+    limit, a full disk): what is left in its buffer can never be written either."""
+
+
 def check_destination(path: Path) -> None:
     """Refuse to write ``path`` when something other than a regular file is there: a
     symbolic link is neither written through nor replaced, and a device, a pipe or a
@@ -111,7 +116,7 @@ class WholeWrites(io.RawIOBase):
     buffered writer can then drop the rest without an error: a report piped to a reader
     that quits early was cut short with the gate's exit code. Here a short write is
     continued until everything is written or the kernel refuses (``BrokenPipeError`` for
-    a reader gone; any other refusal, such as a file-size limit, is an :class:`OutputError`
+    a reader gone; any other refusal, such as a file-size limit, is a :class:`StdoutRefused`
     naming ``name``)."""
 
     def __init__(self, fd: int, name: str) -> None:
@@ -140,7 +145,7 @@ class WholeWrites(io.RawIOBase):
         except BrokenPipeError:
             raise
         except OSError as exc:
-            raise OutputError(f"{self.name}: cannot write: {exc.strerror or exc}") from None
+            raise StdoutRefused(f"{self.name}: cannot write: {exc.strerror or exc}") from None
         return total
 
 

@@ -159,6 +159,10 @@ def run(action: Callable[[], T]) -> T:
     except NhireconError as exc:
         for line in exc.lines():
             say_error(line)
+        from nhirecon.output import StdoutRefused
+
+        if isinstance(exc, StdoutRefused):
+            quiet_stdout()  # the interpreter's last flush would be refused again
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         fail("interrupted", ExitCode.INTERRUPTED)
