@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -36,10 +37,15 @@ def test_one_suite_per_place_and_one_case_per_kind(report: Report) -> None:
         "nhirecon.crm",
         "nhirecon.wiki",
     ]
-    assert [case.get("name") for case in suites[0].findall("testcase")] == ["expired", "ownerless"]
+    assert [case.get("name") for case in suites[0].findall("testcase")] == [
+        "expired",
+        "ownerless",
+        "human-use",
+        "shared-credential",
+    ]
     crm_cases = [case.get("name") for case in suites[1].findall("testcase")]
     assert crm_cases == [kind.value for kind in FindingKind if kind is not FindingKind.OWNERLESS]
-    assert root.get("tests") == str(2 + 2 * (len(FindingKind) - 1))
+    assert root.get("tests") == str(4 + 2 * (len(FindingKind) - 1))
     properties = {p.get("name"): p.get("value") for p in suites[1].iter("property")}
     assert properties["accounts"] == "6" and properties["unmatched"] == "3"
 
@@ -115,3 +121,75 @@ def test_registered_with_its_suffix_and_written_by_the_command(run: Run, tmp_pat
         case.get("name") for case in root.iter("testcase") if case.find("failure") is not None
     ]
     assert failed == ["leaver"]
+
+
+SERVICES = """employee_id,email,status,kind,owner,cred,pw,console
+E1,a@example.com,active,employee,,,,
+S1,s1@example.com,active,service,E1,KEY1,true,2026-11-27T00:00:00Z
+S2,s2@example.com,active,service,E1,KEY1,,
+S3,s3@example.com,active,service,,,,
+"""
+SERVICES_CONFIG = """version: 1
+source:
+  name: hr
+  connector: csv
+  path: hr.csv
+  map: {id: employee_id, email: email, status: status, kind: kind, owner: owner,
+        credential_id: cred, password_enabled: pw, last_interactive_login_at: console}
+  kind_values: {human: [employee], service_account: [service]}
+targets:
+  - {name: app, connector: csv, path: app.csv, map: {id: id, email: email},
+     correlate: [{account: email, identity: email}]}
+"""
+
+
+def test_every_finding_about_the_source_has_its_case(run: Run, tmp_path: Path) -> None:
+    """The source's own findings of every kind (a service account used like a person, a
+    key shared by two, one without an owner) are in its suite, failing where the gate
+    counts them, so that the failures and the exit code agree."""
+    (tmp_path / "hr.csv").write_text(SERVICES, encoding="utf-8")
+    (tmp_path / "app.csv").write_text("id,email\nu1,a@example.com\n", encoding="utf-8")
+    (tmp_path / "nhirecon.yaml").write_text(SERVICES_CONFIG, encoding="utf-8")
+    result = run(
+        "audit",
+        "-c",
+        "nhirecon.yaml",
+        "--now",
+        "2026-11-28T00:00:00Z",
+        "--no-history",
+        "--fail-on",
+        "human-use,shared-credential>0",
+        "-f",
+        "junit",
+        "-o",
+        "results.xml",
+        "-f",
+        "json",
+        "-o",
+        "report.json",
+    )
+    assert result.returncode == 1, result.stderr
+    findings = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["findings"]
+    assert sorted(f["kind"] for f in findings) == [
+        "human-use",
+        "ownerless",
+        "shared-credential",
+        "shared-credential",
+    ]
+    [suite] = [
+        s for s in ET.parse(tmp_path / "results.xml").getroot() if s.get("name") == "nhirecon.hr"
+    ]
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    failed = sorted(name for name, case in cases.items() if case.find("failure") is not None)
+    assert failed == ["human-use", "shared-credential"]
+    assert suite.get("failures") == "2"
+    listed = [
+        line
+        for case in cases.values()
+        for part in (case.find("failure"), case.find("system-out"))
+        if part is not None and part.text
+        for line in part.text.splitlines()
+    ]
+    assert sorted(line.split("(fingerprint ")[1][:32] for line in listed) == sorted(
+        f["fingerprint"] for f in findings
+    )

@@ -20,7 +20,14 @@ from nhirecon.core.report import Report, TargetStats
 from nhirecon.core.values import format_datetime
 from nhirecon.reporters.base import Reporter
 
-SOURCE_KINDS: Final[tuple[FindingKind, ...]] = (FindingKind.EXPIRED, FindingKind.OWNERLESS)
+SOURCE_KINDS: Final[tuple[FindingKind, ...]] = (
+    FindingKind.EXPIRED,
+    FindingKind.OWNERLESS,
+    FindingKind.HUMAN_USE,
+    FindingKind.SHARED_CREDENTIAL,
+)
+"""The kinds found about the source itself (SPEC §5): its non-human identities' own
+findings, and a credential id that one of them shares."""
 TARGET_KINDS: Final[tuple[FindingKind, ...]] = tuple(
     kind for kind in FindingKind if kind is not FindingKind.OWNERLESS
 )
