@@ -398,8 +398,10 @@ def main() -> None:
         help="nhirecon audit --engine (default auto)",
     )
     args = parser.parse_args()
-    if any(size < 1000 for size in args.sizes) or args.targets < 1 or args.runs < 1:
-        parser.error("sizes start at 1000, and --targets and --runs at 1")
+    if any(size < 1000 for size in args.sizes):
+        parser.error("sizes start at 1000")
+    if args.targets < 1 or args.runs < 1:
+        parser.error("--targets and --runs start at 1")
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # each line as it is known, even in a pipe
     command = installed_nhirecon()
