@@ -26,6 +26,8 @@ it was rather than the old path on today's (faster) serialisation.
 reporter's whole text (``render``; with ``--before``, as that code made it), the new one its
 pieces (``chunks``; JUnit, made whole, has no pieces). For JUnit the gate fails on
 ``dormant>0`` and ``severity:high>=1``, so that findings are sorted into failures.
+``--format html`` and ``markdown`` are made whole both ways (they are for reading, not
+streamed): their figures are what a report of that size costs.
 """
 
 from __future__ import annotations
@@ -303,7 +305,7 @@ if __name__ == "__main__":
         parser.add_argument("--before", metavar="DIR", help="a copy of the code to compare with")
         parser.add_argument(
             "--format",
-            choices=("json", "sarif", "ocsf", "junit"),
+            choices=("json", "sarif", "ocsf", "junit", "html", "markdown"),
             default="json",
             help="the report written (default json)",
         )
