@@ -169,8 +169,8 @@ class SarifReporter(Reporter):
 
 def github_limit_note(report: Report) -> str | None:
     """A warning for a report whose SARIF run holds more results (findings, counted and
-    excepted) than GitHub code scanning takes; ``None`` when it holds no more. The file is
-    written whole either way: other dashboards have other limits, or none."""
+    excepted) than GitHub code scanning takes; ``None`` when it holds no more. The file
+    holds every result either way: other dashboards have other limits, or none."""
     count = len(report.findings) + len(report.excepted)
     if count <= GITHUB_MAX_RESULTS:
         return None
