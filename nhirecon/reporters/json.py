@@ -73,31 +73,34 @@ def _plain(value: Any, depth: int = 0) -> bool:
     return True
 
 
+def _by_orjson(value: Any, option: int) -> bytes | None:
+    """``value`` encoded by orjson when :func:`_plain` says it writes what the standard
+    library writes and orjson accepts it; else ``None``, for the standard library."""
+    if not _plain(value):
+        return None
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError:  # a lone surrogate, a key not text, a huge integer
+        return None
+
+
 def dumps(value: Any, level: int = 0) -> str:
     """``json.dumps(value, indent=2, ensure_ascii=False)``, each line after the first
     indented by ``level`` more levels, so that it can stand at that depth of a document."""
-    if _plain(value):
-        try:
-            data = orjson.dumps(value, option=orjson.OPT_INDENT_2)
-        except orjson.JSONEncodeError:  # a lone surrogate, a key not text, a huge integer
-            pass
-        else:
-            if level and b"\n" in data:
-                data = data.replace(b"\n", b"\n" + b"  " * level)
-            return data.decode("utf-8")
+    data = _by_orjson(value, orjson.OPT_INDENT_2)
+    if data is not None:
+        if level and b"\n" in data:
+            data = data.replace(b"\n", b"\n" + b"  " * level)
+        return data.decode("utf-8")
     text = _STANDARD.encode(value)
     return text.replace("\n", "\n" + INDENT * level) if level else text
 
 
 def compact(value: Any) -> str:
     """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``: one line, for
-    JSON Lines; by orjson where :func:`_plain` says it writes the same, as :func:`dumps`."""
-    if _plain(value):
-        try:
-            return orjson.dumps(value).decode("utf-8")
-        except orjson.JSONEncodeError:  # a lone surrogate, a key not text, a huge integer
-            pass
-    return _COMPACT.encode(value)
+    JSON Lines; by orjson where it writes the same, as :func:`dumps`."""
+    data = _by_orjson(value, 0)
+    return _COMPACT.encode(value) if data is None else data.decode("utf-8")
 
 
 def stream(value: Any, level: int = 0) -> Iterator[str]:
