@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Literal
 
 from nhirecon import __version__
-from nhirecon.columnar.decide import Quiet
 from nhirecon.columnar.engine import MIN_BYTES, Progress, Pulled, triage
+from nhirecon.columnar.quiet import Quiet
 from nhirecon.config import Config, Target
 from nhirecon.connectors import registry
 from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key

@@ -25,13 +25,16 @@ in Python), so a quiet account's link is the link the rules would make.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from nhirecon.columnar.export import Unsupported
 from nhirecon.columnar.keys import Input, Keys, TargetInput, column
+from nhirecon.columnar.quiet import Quiet, quiet_accounts, quiet_values
+from nhirecon.columnar.threads import at_once
 from nhirecon.columnar.values import TEXT, compared, day_after, literal, one_of
 from nhirecon.core.model import CANONICAL_FIELDS, TEXT_FIELDS
 from nhirecon.core.policy import Policy
@@ -42,17 +45,6 @@ if TYPE_CHECKING:
 TEXT_LIKE: Final = frozenset(TEXT_FIELDS) - {"kind"}
 """Canonical fields whose value is their text, with no default: those correlation and
 ``compare`` may use here (custom attributes too)."""
-
-
-@dataclass(frozen=True)
-class Quiet:
-    """What the quiet accounts of a target add to its counts."""
-
-    accounts: int = 0
-    linked: int = 0
-    unmatched: int = 0
-    ambiguous: int = 0
-    inactive: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,7 @@ def decide(
         for name in target.compare:
             if not supported(name, [target.input, source]):
                 raise Unsupported(f"compare on {name}")
-    keyed = Keys(con)
+    keyed = Keys()
     for target in targets:
         for rule in target.correlate:
             keyed.want(source, rule.identity, rule.mode)
@@ -104,23 +96,48 @@ def decide(
     for one in everyone:
         keyed.want(one, "credential_id", "exact")
     keyed.want(source, "owner", "casefold")
-    for one in everyone:
-        _values(con, one, keyed)
-        _distinct_ids(con, one)
+    at_once(con, [functools.partial(_prepared, one=one, keyed=keyed) for one in everyone])
     credentials = _shared_credentials(con, keyed, everyone)
-    quiet: dict[str, Quiet] = {}
-    counts: dict[str, Mapping[str, int]] = {}
-    for target in targets:
-        table = target.input.table
-        _links(con, keyed, source, target)
-        _keep_accounts(
-            con, target, source, credentials, now=now, policy=policy, active_status=active_status
-        )
-        quiet[table] = _quiet(con, target)
+    decided = functools.partial(
+        _decided,
+        keyed=keyed,
+        source=source,
+        credentials=credentials,
+        now=now,
+        policy=policy,
+        active_status=active_status,
+    )
+    quiet = at_once(con, [functools.partial(decided, target=target) for target in targets])
     _keep_identities(con, keyed, source, targets, credentials, source_named)
-    for one in everyone:
-        counts[one.table] = _counts(con, one)
-    return Decision(quiet, counts)
+    counts = at_once(con, [functools.partial(quiet_values, one=one) for one in everyone])
+    return Decision(
+        {target.input.table: each for target, each in zip(targets, quiet, strict=True)},
+        {one.table: each for one, each in zip(everyone, counts, strict=True)},
+    )
+
+
+def _prepared(con: duckdb.DuckDBPyConnection, one: Input, keyed: Keys) -> None:
+    _values(con, one, keyed)
+    _distinct_ids(con, one)
+
+
+def _decided(
+    con: duckdb.DuckDBPyConnection,
+    keyed: Keys,
+    source: Input,
+    target: TargetInput,
+    credentials: str,
+    *,
+    now: date,
+    policy: Policy,
+    active_status: frozenset[str],
+) -> Quiet:
+    """A target's links, its kept accounts, and what its quiet ones add to its counts."""
+    _links(con, keyed, source, target)
+    _keep_accounts(
+        con, target, source, credentials, now=now, policy=policy, active_status=active_status
+    )
+    return quiet_accounts(con, target)
 
 
 def _values(con: duckdb.DuckDBPyConnection, one: Input, keyed: Keys) -> None:
@@ -130,11 +147,11 @@ def _values(con: duckdb.DuckDBPyConnection, one: Input, keyed: Keys) -> None:
     columns += [f"({field.value}) AS {column('v', name)}" for name, field in one.fields.items()]
     columns += [f"{field.cell} AS {column('c', name)}" for name, field in one.fields.items()]
     plain = " AND ".join(column("p", name) for name in one.fields) or "true"
-    keys, joins = keyed.columns(one, "r")
+    keys, joins = keyed.columns(con, one, "r")
     cells = ", ".join(column("c", name) for name in one.fields)
     con.execute(
         f"""
-        CREATE TEMP TABLE {one.table}_v AS
+        CREATE TABLE {one.table}_v AS
         SELECT r.n, NOT r.quoted AND {plain} AS ok, r.* EXCLUDE (n, quoted, {cells})
                {"".join(", " + key for key in keys)}
         FROM (SELECT n, quoted, {", ".join(columns)} FROM {one.table}) AS r {joins}
@@ -161,7 +178,7 @@ def _shared_credentials(
         if "credential_id" in one.fields
     ]
     con.execute(
-        "CREATE TEMP TABLE shared_credentials AS "
+        "CREATE TABLE shared_credentials AS "
         + (
             f"SELECT key FROM ({' UNION ALL '.join(parts)}) WHERE key IS NOT NULL"
             " GROUP BY key HAVING count(*) > 1"
@@ -185,7 +202,7 @@ def _links(con: duckdb.DuckDBPyConnection, keyed: Keys, source: Input, target: T
         ours = keyed.key(target.input, rule.account, rule.mode)
         con.execute(
             f"""
-            CREATE TEMP TABLE {table}_r{number} AS
+            CREATE TABLE {table}_r{number} AS
             SELECT key, count(*) AS matches, min(n) AS n
             FROM (SELECT n, {theirs} AS key FROM {source.table}_v) WHERE key IS NOT NULL
             GROUP BY key
@@ -201,7 +218,7 @@ def _links(con: duckdb.DuckDBPyConnection, keyed: Keys, source: Input, target: T
         )
     con.execute(
         f"""
-        CREATE TEMP TABLE {table}_link AS
+        CREATE TABLE {table}_link AS
         SELECT {table}_v.n AS n,
                CASE {" ".join(status)} ELSE 'unmatched' END AS status,
                CASE {" ".join(identity)} END AS identity
@@ -264,7 +281,7 @@ def _keep_accounts(
     )
     con.execute(
         f"""
-        CREATE TEMP TABLE {table}_many AS
+        CREATE TABLE {table}_many AS
         SELECT l.identity FROM {table}_v AS a JOIN {table}_link AS l USING (n)
         WHERE l.status = 'linked' AND (NOT a.ok OR {active})
         GROUP BY l.identity HAVING count(*) > 1
@@ -272,7 +289,7 @@ def _keep_accounts(
     )
     con.execute(
         f"""
-        CREATE TEMP TABLE {table}_kept AS
+        CREATE TABLE {table}_kept AS
         SELECT a.n FROM {table}_v AS a JOIN {table}_link AS l USING (n)
         LEFT JOIN {source.table}_v AS i ON i.n = l.identity
         WHERE (
@@ -302,7 +319,7 @@ def _keep_identities(
         owners = keyed.key(source, "owner", "casefold")
         con.execute(
             f"""
-            CREATE TEMP TABLE owners AS SELECT DISTINCT {owners} AS key FROM {table}_v
+            CREATE TABLE owners AS SELECT DISTINCT {owners} AS key FROM {table}_v
             WHERE {owners} IS NOT NULL
               AND (NOT ok OR coalesce({i.value("kind")}, 'human') <> 'human')
             """
@@ -319,7 +336,7 @@ def _keep_identities(
                 f" WHERE n IN (SELECT n FROM {target.input.table}_kept))"
             )
     con.execute(
-        f"CREATE TEMP TABLE {table}_kept AS SELECT n FROM {table}_v WHERE {' OR '.join(conditions)}"
+        f"CREATE TABLE {table}_kept AS SELECT n FROM {table}_v WHERE {' OR '.join(conditions)}"
     )
 
 
@@ -350,35 +367,3 @@ class _Row:
 
     def key(self, name: str, mode: str) -> str:
         return f"{self.alias}.{column('k', f'{name}:{mode}')}"
-
-
-def _quiet(con: duckdb.DuckDBPyConnection, target: TargetInput) -> Quiet:
-    table = target.input.table
-    inactive = (
-        f"count(*) FILTER (WHERE v.{column('v', 'active')} = false)"
-        if "active" in target.input.fields
-        else "0"
-    )
-    row: Any = con.execute(
-        f"""
-        SELECT count(*), count(*) FILTER (WHERE l.status = 'linked'),
-               count(*) FILTER (WHERE l.status = 'unmatched'),
-               count(*) FILTER (WHERE l.status = 'ambiguous'), {inactive}
-        FROM {table}_v AS v JOIN {table}_link AS l USING (n)
-        WHERE n NOT IN (SELECT n FROM {table}_kept)
-        """
-    ).fetchone()
-    return Quiet(*row)
-
-
-def _counts(con: duckdb.DuckDBPyConnection, one: Input) -> Mapping[str, int]:
-    """How many quiet rows have a value for each field."""
-    names = list(one.fields)
-    if not names:
-        return {}
-    row: Any = con.execute(
-        "SELECT "
-        + ", ".join(f"count({column('v', name)})" for name in names)
-        + f" FROM {one.table}_v WHERE n NOT IN (SELECT n FROM {one.table}_kept)"
-    ).fetchone()
-    return dict(zip(names, row, strict=True))

@@ -16,6 +16,7 @@ returns ``None`` and the audit reads every row the usual way.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
 import tempfile
@@ -27,9 +28,11 @@ from types import FrameType, MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from nhirecon.columnar import decide as deciding
-from nhirecon.columnar.decide import Decision, Quiet
+from nhirecon.columnar.decide import Decision
 from nhirecon.columnar.export import Export, Unsupported, load
 from nhirecon.columnar.keys import Input, TargetInput, entry_keys
+from nhirecon.columnar.quiet import Quiet
+from nhirecon.columnar.threads import at_once
 from nhirecon.columnar.values import Field, field_sql
 from nhirecon.config import Config, Endpoint, Target
 from nhirecon.connectors.by_column import Batch, CellMapper
@@ -188,8 +191,14 @@ def _triage(
 ) -> Triaged:
     inputs: list[tuple[Input, CellMapper]] = []
     warnings: list[list[logging.LogRecord]] = []
-    for number, connector in enumerate(connectors):
-        export = load(con, f"input{number}", connector)
+    exports = at_once(
+        con,
+        [
+            functools.partial(load, table=f"input{number}", connector=connector)
+            for number, connector in enumerate(connectors)
+        ],
+    )
+    for export, connector in zip(exports, connectors, strict=True):
         if not export.rows:
             raise Unsupported(f"{export.path}: no rows")
         mapper = CellMapper(_Header(connector, export.names))

@@ -12,12 +12,15 @@ result, or the error that names the file and row.
 from __future__ import annotations
 
 import csv
+import functools
+import itertools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from nhirecon.columnar.threads import at_once
 from nhirecon.columnar.values import ASCII_LINE
 from nhirecon.connectors import files, textcodec
 from nhirecon.connectors.csv import _SEP_LINE, _TYPE_LINE, MAX_FIELD_BYTES, CsvConnector
@@ -63,37 +66,31 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
     if connector.encoding != files.AUTO:
         raise Unsupported(f"{path}: an `encoding` option")
     delimiter = "," if connector.delimiter == files.AUTO else connector.delimiter
-    con.execute(f"CREATE TEMP TABLE {table}_lines (n BIGINT, line VARCHAR)")
-    names: tuple[str, ...] = ()
-    base = 0
-    for text in _pieces(path):
-        if not base:
-            end = text.find("\n")
-            header = text if end < 0 else text[:end]
-            if _TYPE_LINE.fullmatch(header + "\n") or _SEP_LINE.fullmatch(header + "\n"):
-                raise Unsupported(f"{path}: a preamble line")
-            if len(header.encode("utf-8")) >= LONGEST_LINE:
-                raise Unsupported(f"{path}: a header line of {LONGEST_LINE} bytes or more")
-            names = _header(header.removesuffix("\r"), delimiter, path)
-        lines = text.count("\n") + (not text.endswith("\n"))
-        con.execute(
-            f"""
-            INSERT INTO {table}_lines
-            SELECT n + $base, rtrim(line, chr(13))
-            FROM unnest(string_split($text, chr(10))) WITH ORDINALITY AS u(line, n)
-            WHERE n + $base > 1 AND n <= $lines
-            """,
-            {"text": text, "base": base, "lines": lines},
-        )
-        base += lines
-    if not names:
+    con.execute(f"CREATE TABLE {table}_lines (n BIGINT, line VARCHAR)")
+    texts = _pieces(path)
+    first = next(texts, None)
+    if first is None:
         raise Unsupported(f"{path}: an empty file")
+    names = _names(first, delimiter, path)
+    insert = f"""
+        INSERT INTO {table}_lines
+        SELECT n + $base, rtrim(line, chr(13))
+        FROM unnest(string_split($text, chr(10))) WITH ORDINALITY AS u(line, n)
+        WHERE n + $base > 1 AND n <= $lines
+        """
+    at_once(
+        con,
+        (
+            functools.partial(_insert, statement=insert, values=piece)
+            for piece in _numbered(itertools.chain((first,), texts))
+        ),
+    )
     (longest,) = con.execute(f"SELECT max(strlen(line)) FROM {table}_lines").fetchone() or (0,)
     if (longest or 0) >= LONGEST_LINE:
         raise Unsupported(f"{path}: a line of {longest} bytes")
     con.execute(
         f"""
-        CREATE TEMP TABLE {table} AS
+        CREATE TABLE {table} AS
         SELECT n, string_split(line, $d) AS cells, false AS quoted,
                regexp_full_match(line, '{ASCII_LINE}') AS ascii
         FROM {table}_lines
@@ -123,6 +120,31 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
             )
     (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)
     return Export(table, path, names, count, delimiter)
+
+
+def _names(text: str, delimiter: str, path: Path) -> tuple[str, ...]:
+    """The column names in the header, the first line of ``text`` (the first piece)."""
+    end = text.find("\n")
+    header = text if end < 0 else text[:end]
+    if _TYPE_LINE.fullmatch(header + "\n") or _SEP_LINE.fullmatch(header + "\n"):
+        raise Unsupported(f"{path}: a preamble line")
+    if len(header.encode("utf-8")) >= LONGEST_LINE:
+        raise Unsupported(f"{path}: a header line of {LONGEST_LINE} bytes or more")
+    return _header(header.removesuffix("\r"), delimiter, path)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, statement: str, values: dict[str, object]) -> None:
+    con.execute(statement, values)
+
+
+def _numbered(texts: Iterator[str]) -> Iterator[dict[str, object]]:
+    """Each piece with the number of the line before it (``base``) and its own count of
+    lines (a last line without a line end counts)."""
+    base = 0
+    for text in texts:
+        lines = text.count("\n") + (not text.endswith("\n"))
+        yield {"text": text, "base": base, "lines": lines}
+        base += lines
 
 
 def _pieces(path: Path) -> Iterator[str]:

@@ -54,8 +54,7 @@ class Keys:
     its input's ``{table}_v`` (see :meth:`columns`), the plain cells keyed in SQL, the rest
     by :func:`key_for` in Python, once per distinct cell."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
+    def __init__(self) -> None:
         self._wanted: dict[str, dict[tuple[str, str], None]] = {}
 
     def want(self, one: Input, name: str, mode: str) -> None:
@@ -63,17 +62,20 @@ class Keys:
         if name in one.fields:
             self._wanted.setdefault(one.table, {})[(name, mode)] = None
 
-    def columns(self, one: Input, values: str) -> tuple[list[str], str]:
+    def columns(
+        self, con: duckdb.DuckDBPyConnection, one: Input, values: str
+    ) -> tuple[list[str], str]:
         """SQL for the key columns of ``one`` over ``values`` (a relation with each field's
         ``p:`` and ``v:`` columns and its raw ``c:`` cell): the select list, and the joins
-        it needs (a table of the keys Python made for the cells that are not plain)."""
+        it needs (a table of the keys Python made for the cells that are not plain, made
+        here on ``con``)."""
         selected: list[str] = []
         joins: list[str] = []
         for number, (name, mode) in enumerate(self._wanted.get(one.table, {})):
             field = one.fields[name]
             value = f"{values}.{column('v', name)}"
             plain = f"lower({value})" if mode == "casefold" else value
-            cells = self.con.execute(
+            cells = con.execute(
                 f"SELECT DISTINCT {field.cell} FROM {one.table} WHERE NOT ({field.plain})"
             ).fetchall()
             read = python_key(one.nulls, mode)
@@ -81,9 +83,8 @@ class Keys:
             other = "NULL"
             if pairs:
                 made = f"{one.table}_pk{number}"
-                self.con.execute(
-                    f"CREATE TEMP TABLE {made} AS"
-                    " SELECT unnest($cells) AS cell, unnest($keys) AS key",
+                con.execute(
+                    f"CREATE TABLE {made} AS SELECT unnest($cells) AS cell, unnest($keys) AS key",
                     {"cells": [cell for cell, _ in pairs], "keys": [found for _, found in pairs]},
                 )
                 joins.append(

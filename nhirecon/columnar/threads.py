@@ -1,0 +1,69 @@
+"""Statements of the columnar engine run side by side, each on a connection of its own.
+
+DuckDB runs one statement on several threads only when it reads several row groups
+(122,880 rows each): an export of a hundred thousand rows is read by one thread, and
+splitting a piece of text into lines is one thread's work at any size. Independent steps
+(the exports, the pieces of one, the targets) are therefore run at once, as many as
+DuckDB has threads, on connections to the same database (``cursor()``: a table made on
+one is seen by all, which is why the engine's tables are not ``TEMP``, a connection's
+own). DuckDB lets go of Python's lock while a statement runs.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import duckdb
+
+T = TypeVar("T")
+
+Step = Callable[["duckdb.DuckDBPyConnection"], T]
+"""One independent step: given a connection of its own, it runs its statements."""
+
+
+def at_once(con: duckdb.DuckDBPyConnection, steps: Iterable[Step[T]]) -> list[T]:
+    """Run ``steps`` side by side, as many at once as DuckDB has threads (its ``threads``
+    setting), and return their results in their order. ``steps`` may be lazy: the next is
+    taken only when a connection is free, so at most that many are held at once.
+
+    The first step to fail (in their order) raises its error once every running step has
+    ended; the steps not yet started are not started. If the caller's thread is
+    interrupted (Ctrl-C, SIGTERM), the running statements are interrupted too
+    (``interrupt()``), and the interruption is raised when they have ended."""
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchone() or (1,)
+    cursors = [con.cursor() for _ in range(max(1, int(threads)))]
+    idle: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
+    for cursor in cursors:
+        idle.put(cursor)
+
+    def run(step: Step[T]) -> T:
+        cursor = idle.get()
+        try:
+            return step(cursor)
+        finally:
+            idle.put(cursor)
+
+    results: list[T] = []
+    pool = ThreadPoolExecutor(len(cursors), thread_name_prefix="nhirecon-columnar")
+    running: deque[Future[T]] = deque()
+    try:
+        for step in steps:
+            running.append(pool.submit(run, step))
+            if len(running) == len(cursors):
+                results.append(running.popleft().result())
+        while running:
+            results.append(running.popleft().result())
+    except BaseException:
+        for cursor in cursors:
+            cursor.interrupt()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for cursor in cursors:
+            cursor.close()
+    return results

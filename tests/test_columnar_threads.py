@@ -1,0 +1,193 @@
+"""Steps of the columnar engine run side by side (``nhirecon.columnar.threads``): results in
+order, no more steps held than threads, the first failure in order, an interruption that
+stops the running statements; and an export read in many pieces at once loaded exactly as
+one read in a single piece."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import duckdb
+import pytest
+
+from nhirecon.columnar import export
+from nhirecon.columnar.threads import Step, at_once
+from nhirecon.connectors import files
+from nhirecon.connectors.csv import CsvConnector
+
+from .test_columnar_export import Engine, Estate, check
+
+LONG_QUERY = "SELECT sum(hash(i // 3)) FROM range(20000000000) AS t(i)"
+"""A query that runs for minutes unless it is interrupted."""
+
+
+def _long(ended: list[str]) -> Step[None]:
+    """A step running :data:`LONG_QUERY`, which notes in ``ended`` how it ended: interrupted
+    by ``at_once``, or by its own backstop a minute later (``at_once`` failed to)."""
+
+    def step(cursor: duckdb.DuckDBPyConnection) -> None:
+        backstop = threading.Timer(60, cursor.interrupt)
+        backstop.start()
+        try:
+            cursor.execute(LONG_QUERY).fetchall()
+        except duckdb.InterruptException:
+            ended.append("backstop" if backstop.finished.is_set() else "interrupted")
+            raise
+        finally:
+            backstop.cancel()
+        ended.append("finished")
+
+    return step
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    connection.execute("SET threads = 2")
+    yield connection
+    connection.close()
+
+
+def test_results_come_in_the_order_of_the_steps_and_tables_are_shared(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    def made(number: int, pause: float) -> Step[int]:
+        def step(cursor: duckdb.DuckDBPyConnection) -> int:
+            time.sleep(pause)  # the first steps end last
+            cursor.execute(f"CREATE TABLE t{number} AS SELECT {number} AS v")
+            return number
+
+        return step
+
+    steps = [made(number, 0.05 * (5 - number)) for number in range(5)]
+    assert at_once(con, steps) == [0, 1, 2, 3, 4]
+    assert con.execute(
+        "SELECT sum(v) FROM (" + " UNION ALL ".join(f"FROM t{n}" for n in range(5)) + ")"
+    ).fetchone() == (10,)
+
+
+def test_no_more_steps_are_held_than_duckdb_has_threads(con: duckdb.DuckDBPyConnection) -> None:
+    lock = threading.Lock()
+    held = 0
+    most = 0
+
+    def steps() -> Iterator[Step[int]]:
+        nonlocal held, most
+        for number in range(12):
+            with lock:
+                held += 1
+                most = max(most, held)
+
+            def step(cursor: duckdb.DuckDBPyConnection, number: int = number) -> int:
+                nonlocal held
+                (found,) = cursor.execute("SELECT $n * 2", {"n": number}).fetchone() or (0,)
+                time.sleep(0.01)
+                with lock:
+                    held -= 1
+                return int(found)
+
+            yield step
+
+    assert at_once(con, steps()) == [n * 2 for n in range(12)]
+    assert most == 2
+
+
+def test_the_first_failure_in_order_is_raised_and_no_later_step_starts(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    started: list[int] = []
+
+    def made(number: int) -> Step[int]:
+        def step(cursor: duckdb.DuckDBPyConnection) -> int:
+            started.append(number)
+            if number == 0:
+                time.sleep(0.2)  # fails after step 1 has failed
+                raise ValueError("step 0")
+            if number == 1:
+                raise ValueError("step 1")
+            return number
+
+        return step
+
+    with pytest.raises(ValueError, match="step 0"):
+        at_once(con, [made(number) for number in range(6)])
+    assert sorted(started) == [0, 1]
+
+
+def test_an_error_of_a_lazy_producer_stops_the_running_statements(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """A piece found unreadable while another is in the engine: the error is raised, and
+    the statement running is interrupted rather than awaited to its end."""
+    ended: list[str] = []
+
+    def steps() -> Iterator[Step[None]]:
+        yield _long(ended)
+        time.sleep(0.2)
+        raise export.Unsupported("a NUL byte")
+
+    with pytest.raises(export.Unsupported, match="a NUL byte"):
+        at_once(con, steps())
+    assert ended == ["interrupted"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_ctrl_c_while_steps_run_interrupts_them(con: duckdb.DuckDBPyConnection) -> None:
+    """Ctrl-C reaches the thread that waits for the steps; the steps' statements are
+    interrupted, and Ctrl-C is what is raised."""
+    ended: list[str] = []
+    main = threading.main_thread().ident
+    assert main is not None and threading.get_ident() == main
+    ctrl_c = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT))
+    ctrl_c.start()
+    with pytest.raises(KeyboardInterrupt):
+        at_once(con, [_long(ended), _long(ended)])
+    assert ended == ["interrupted", "interrupted"]
+
+
+Loaded = tuple[int, tuple[str, ...], list[tuple[object, ...]]]
+
+
+def _loaded(tmp_path: Path, text: str, piece_bytes: int, monkeypatch: pytest.MonkeyPatch) -> Loaded:
+    path = tmp_path / "app.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    monkeypatch.setattr(export, "PIECE_BYTES", piece_bytes)
+    with duckdb.connect() as con:
+        con.execute("SET threads = 2")
+        connector = SimpleNamespace(path=path, encoding=files.AUTO, delimiter=files.AUTO)
+        loaded = export.load(con, "input1", cast(CsvConnector, connector))
+        rows = con.execute("SELECT n, cells, quoted, ascii FROM input1 ORDER BY n").fetchall()
+    return loaded.rows, loaded.names, rows
+
+
+def test_an_export_read_in_many_pieces_at_once_is_loaded_as_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = ["id,email,note"]
+    for number in range(400):
+        note = '"a, quoted note"' if number % 7 == 0 else ("é" if number % 5 == 0 else "x")
+        lines.append(f"u{number},u{number}@example.com,{note}")
+        if number % 50 == 0:
+            lines.append("")  # a blank line keeps every later row on its own line number
+    text = "\r\n".join(lines) + "\r\n"
+    whole = _loaded(tmp_path, text, 16 << 20, monkeypatch)
+    for piece_bytes in (40, 97, 1000):
+        assert _loaded(tmp_path, text, piece_bytes, monkeypatch) == whole
+    count, names, rows = whole
+    assert count == 400
+    assert names == ("id", "email", "note")
+    assert rows[-1][0] == 400 + 1 + 8  # header, 400 rows, 8 blank lines before the last
+    assert next(row for row in rows if row[2])[1] == ["u0", "u0@example.com", "a, quoted note"]
+
+
+def test_an_estate_read_in_small_pieces_gives_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "PIECE_BYTES", 64)
+    check(Estate(), tmp_path, Engine.READS, report=True)
