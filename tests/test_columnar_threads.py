@@ -151,6 +151,11 @@ def test_ctrl_c_while_steps_run_interrupts_them(con: duckdb.DuckDBPyConnection) 
     assert ended == ["interrupted", "interrupted"]
 
 
+NOTES = {7: '"a, quoted note"', 5: "é", 11: "a\tb", 13: "a\x7fb", 1: "x"}
+"""A row's last cell by the first of these numbers that divides its own: quoted, not
+ASCII, a tab, a DEL, or plain (each piece of some sizes holds none of those that are not
+printable ASCII, and the engine then looks at none of its lines)."""
+
 Loaded = tuple[int, tuple[str, ...], list[tuple[object, ...]]]
 
 
@@ -171,7 +176,7 @@ def test_an_export_read_in_many_pieces_at_once_is_loaded_as_in_one(
 ) -> None:
     lines = ["id,email,note"]
     for number in range(400):
-        note = '"a, quoted note"' if number % 7 == 0 else ("é" if number % 5 == 0 else "x")
+        note = NOTES[next((d for d in NOTES if number % d == 0), 1)]
         lines.append(f"u{number},u{number}@example.com,{note}")
         if number % 50 == 0:
             lines.append("")  # a blank line keeps every later row on its own line number
@@ -184,6 +189,8 @@ def test_an_export_read_in_many_pieces_at_once_is_loaded_as_in_one(
     assert names == ("id", "email", "note")
     assert rows[-1][0] == 400 + 1 + 8  # header, 400 rows, 8 blank lines before the last
     assert next(row for row in rows if row[2])[1] == ["u0", "u0@example.com", "a, quoted note"]
+    ascii_by_note = {(row[1][2], row[3]) for row in rows if not row[2]}
+    assert ascii_by_note == {("x", True), ("é", False), ("a\tb", False), ("a\x7fb", False)}
 
 
 def test_an_estate_read_in_small_pieces_gives_the_same_report(

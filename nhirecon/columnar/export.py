@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from nhirecon.columnar.threads import at_once
 from nhirecon.columnar.values import ASCII_LINE
@@ -34,6 +34,7 @@ PIECE_BYTES: Final = 16 << 20
 """Bytes of an export read and handed to the engine at a time."""
 LONGEST_LINE: Final = min(files.MAX_LINE_BYTES, MAX_FIELD_BYTES)
 """Bytes: a longer line may hold a cell the CSV connector refuses, so it is read that way."""
+_PRINTABLE_OR_LINE_END: Final = bytes(range(0x20, 0x7F)) + b"\r\n"
 BLANK: Final = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
 """The ASCII characters :meth:`str.strip` removes (besides line ends, which a line lacks)."""
 
@@ -66,16 +67,17 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
     if connector.encoding != files.AUTO:
         raise Unsupported(f"{path}: an `encoding` option")
     delimiter = "," if connector.delimiter == files.AUTO else connector.delimiter
-    con.execute(f"CREATE TABLE {table}_lines (n BIGINT, line VARCHAR)")
+    con.execute(f"CREATE TABLE {table}_lines (n BIGINT, line VARCHAR, ascii BOOLEAN)")
     texts = _pieces(path)
     first = next(texts, None)
     if first is None:
         raise Unsupported(f"{path}: an empty file")
-    names = _names(first, delimiter, path)
+    names = _names(first.text, delimiter, path)
     insert = f"""
         INSERT INTO {table}_lines
-        SELECT n + $base, rtrim(line, chr(13))
-        FROM unnest(string_split($text, chr(10))) WITH ORDINALITY AS u(line, n)
+        SELECT n + $base, line, $printable OR regexp_full_match(line, '{ASCII_LINE}')
+        FROM (SELECT rtrim(line, chr(13)) AS line, n
+              FROM unnest(string_split($text, chr(10))) WITH ORDINALITY AS u(line, n))
         WHERE n + $base > 1 AND n <= $lines
         """
     at_once(
@@ -91,8 +93,7 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
     con.execute(
         f"""
         CREATE TABLE {table} AS
-        SELECT n, string_split(line, $d) AS cells, false AS quoted,
-               regexp_full_match(line, '{ASCII_LINE}') AS ascii
+        SELECT n, string_split(line, $d) AS cells, false AS quoted, ascii
         FROM {table}_lines
         WHERE NOT contains(line, '"') AND (contains(line, $d) OR trim(line, $blank) <> '')
         """,
@@ -137,17 +138,25 @@ def _insert(con: duckdb.DuckDBPyConnection, statement: str, values: dict[str, ob
     con.execute(statement, values)
 
 
-def _numbered(texts: Iterator[str]) -> Iterator[dict[str, object]]:
+def _numbered(pieces: Iterator[Piece]) -> Iterator[dict[str, object]]:
     """Each piece with the number of the line before it (``base``) and its own count of
     lines (a last line without a line end counts)."""
     base = 0
-    for text in texts:
+    for text, printable in pieces:
         lines = text.count("\n") + (not text.endswith("\n"))
-        yield {"text": text, "base": base, "lines": lines}
+        yield {"text": text, "base": base, "lines": lines, "printable": printable}
         base += lines
 
 
-def _pieces(path: Path) -> Iterator[str]:
+class Piece(NamedTuple):
+    """Whole lines of an export."""
+
+    text: str
+    printable: bool
+    """Every line is printable ASCII (a line end aside): no line need be looked at."""
+
+
+def _pieces(path: Path) -> Iterator[Piece]:
     """The export's text, read from the file the connector would open, in pieces of whole
     lines of about :data:`PIECE_BYTES` each (so that the text is never held whole)."""
     try:
@@ -182,16 +191,17 @@ def _pieces(path: Path) -> Iterator[str]:
             pending = data[cut:]
 
 
-def _decoded(data: bytes, path: Path) -> str:
+def _decoded(data: bytes, path: Path) -> Piece:
     """Whole lines of the export, checked as the CSV connector checks them."""
     if b"\x00" in data:
         raise Unsupported(f"{path}: a NUL byte")
     if data.count(b"\r") != data.count(b"\r\n"):
         raise Unsupported(f"{path}: a carriage return that does not end a line")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise Unsupported(f"{path}: not UTF-8") from None
+    return Piece(text, not data.translate(None, _PRINTABLE_OR_LINE_END))
 
 
 def _header(line: str, delimiter: str, path: Path) -> tuple[str, ...]:
