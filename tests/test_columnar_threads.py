@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import duckdb
 import pytest
@@ -25,6 +25,17 @@ from .test_columnar_export import Engine, Estate, check
 
 LONG_QUERY = "SELECT sum(hash(i // 3)) FROM range(20000000000) AS t(i)"
 """A query that runs for minutes unless it is interrupted."""
+
+
+def test_a_step_may_not_run_steps_of_its_own(con: duckdb.DuckDBPyConnection) -> None:
+    """Only the caller's thread hears Ctrl-C: steps within a step would run on."""
+
+    def nested(cursor: duckdb.DuckDBPyConnection) -> list[int]:
+        return at_once(cursor, [lambda inner: 1])
+
+    with pytest.raises(RuntimeError, match="within a step"):
+        at_once(con, [nested])
+    assert at_once(con, [lambda cursor: 2]) == [2]  # the thread that ran it is free again
 
 
 def _long(ended: list[str]) -> Step[None]:
@@ -156,7 +167,7 @@ NOTES = {7: '"a, quoted note"', 5: "é", 11: "a\tb", 13: "a\x7fb", 1: "x"}
 ASCII, a tab, a DEL, or plain (each piece of some sizes holds none of those that are not
 printable ASCII, and the engine then looks at none of its lines)."""
 
-Loaded = tuple[int, tuple[str, ...], list[tuple[object, ...]]]
+Loaded = tuple[int, tuple[str, ...], list[tuple[Any, ...]]]
 
 
 def _loaded(tmp_path: Path, text: str, piece_bytes: int, monkeypatch: pytest.MonkeyPatch) -> Loaded:

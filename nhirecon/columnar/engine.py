@@ -16,7 +16,7 @@ returns ``None`` and the audit reads every row the usual way.
 from __future__ import annotations
 
 import contextlib
-import functools
+import itertools
 import logging
 import signal
 import tempfile
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Final
 
 from nhirecon.columnar import decide as deciding
 from nhirecon.columnar.decide import Decision
-from nhirecon.columnar.export import Export, Unsupported, load
+from nhirecon.columnar.export import Export, Loading, Unsupported
 from nhirecon.columnar.keys import Input, TargetInput, entry_keys
 from nhirecon.columnar.quiet import Quiet
 from nhirecon.columnar.threads import at_once
@@ -191,13 +191,13 @@ def _triage(
 ) -> Triaged:
     inputs: list[tuple[Input, CellMapper]] = []
     warnings: list[list[logging.LogRecord]] = []
-    exports = at_once(
-        con,
-        [
-            functools.partial(load, table=f"input{number}", connector=connector)
-            for number, connector in enumerate(connectors)
-        ],
-    )
+    # Every piece of every export at once, then every export split into cells at once (one
+    # at_once inside another would leave the inner one's statements to run on at Ctrl-C).
+    loading = [
+        Loading(con, f"input{number}", connector) for number, connector in enumerate(connectors)
+    ]
+    at_once(con, itertools.chain.from_iterable(each.pieces() for each in loading))
+    exports = at_once(con, [each.finish for each in loading])
     for export, connector in zip(exports, connectors, strict=True):
         if not export.rows:
             raise Unsupported(f"{export.path}: no rows")

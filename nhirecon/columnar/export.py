@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from nhirecon.columnar.threads import at_once
+from nhirecon.columnar.threads import Step, at_once
 from nhirecon.columnar.values import ASCII_LINE
 from nhirecon.connectors import files, textcodec
 from nhirecon.connectors.csv import _SEP_LINE, _TYPE_LINE, MAX_FIELD_BYTES, CsvConnector
@@ -63,64 +63,83 @@ def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) ->
     """Reads ``connector``'s export into ``table``.
 
     Raises :class:`Unsupported` (see the module)."""
-    path = connector.path
-    if connector.encoding != files.AUTO:
-        raise Unsupported(f"{path}: an `encoding` option")
-    delimiter = "," if connector.delimiter == files.AUTO else connector.delimiter
-    con.execute(f"CREATE TABLE {table}_lines (n BIGINT, line VARCHAR, ascii BOOLEAN)")
-    texts = _pieces(path)
-    first = next(texts, None)
-    if first is None:
-        raise Unsupported(f"{path}: an empty file")
-    names = _names(first.text, delimiter, path)
-    insert = f"""
-        INSERT INTO {table}_lines
-        SELECT n + $base, line, $printable OR regexp_full_match(line, '{ASCII_LINE}')
-        FROM (SELECT rtrim(line, chr(13)) AS line, n
-              FROM unnest(string_split($text, chr(10))) WITH ORDINALITY AS u(line, n))
-        WHERE n + $base > 1 AND n <= $lines
-        """
-    at_once(
-        con,
-        (
-            functools.partial(_insert, statement=insert, values=piece)
-            for piece in _numbered(itertools.chain((first,), texts))
-        ),
-    )
-    (longest,) = con.execute(f"SELECT max(strlen(line)) FROM {table}_lines").fetchone() or (0,)
-    if (longest or 0) >= LONGEST_LINE:
-        raise Unsupported(f"{path}: a line of {longest} bytes")
-    con.execute(
-        f"""
-        CREATE TABLE {table} AS
-        SELECT n, string_split(line, $d) AS cells, false AS quoted, ascii
-        FROM {table}_lines
-        WHERE NOT contains(line, '"') AND (contains(line, $d) OR trim(line, $blank) <> '')
-        """,
-        {"d": delimiter, "blank": BLANK},
-    )
-    (ragged,) = con.execute(
-        f"SELECT count(*) FROM {table} WHERE len(cells) <> $w", {"w": len(names)}
-    ).fetchone() or (0,)
-    if ragged:
-        counted = "a row" if ragged == 1 else f"{ragged} rows"
-        raise Unsupported(f"{path}: {counted} whose width differs from the header's")
-    quoted = con.execute(
-        f"SELECT n, line FROM {table}_lines WHERE contains(line, '\"') ORDER BY n"
-    ).fetchall()
-    con.execute(f"DROP TABLE {table}_lines")
-    if quoted:
-        numbers, rows = _split(quoted, delimiter, len(names), path)
-        if numbers:
-            con.execute(
-                f"""
-                INSERT INTO {table}
-                SELECT unnest($n), unnest($cells::VARCHAR[][]), true, false
-                """,
-                {"n": numbers, "cells": rows},
-            )
-    (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)
-    return Export(table, path, names, count, delimiter)
+    loading = Loading(con, table, connector)
+    at_once(con, loading.pieces())
+    return loading.finish(con)
+
+
+class Loading:
+    """An export on its way into the engine, for several to be loaded side by side: its
+    :meth:`pieces` put its lines in ``{table}_lines`` (the steps of one ``at_once`` with
+    the other exports' pieces), then :meth:`finish` splits them into ``table``.
+
+    Raises :class:`Unsupported` (see the module), from each of the three."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector):
+        self.table = table
+        self.path = connector.path
+        if connector.encoding != files.AUTO:
+            raise Unsupported(f"{self.path}: an `encoding` option")
+        self.delimiter = "," if connector.delimiter == files.AUTO else connector.delimiter
+        self.names: tuple[str, ...] = ()
+        con.execute(f"CREATE TABLE {table}_lines (n BIGINT, line VARCHAR, ascii BOOLEAN)")
+
+    def pieces(self) -> Iterator[Step[None]]:
+        """A step per piece of the export, each inserting its lines; read as they are taken
+        (the header's names with the first)."""
+        texts = _pieces(self.path)
+        first = next(texts, None)
+        if first is None:
+            raise Unsupported(f"{self.path}: an empty file")
+        self.names = _names(first.text, self.delimiter, self.path)
+        insert = f"""
+            INSERT INTO {self.table}_lines
+            SELECT n + $base, line, $printable OR regexp_full_match(line, '{ASCII_LINE}')
+            FROM (SELECT rtrim(line, chr(13)) AS line, n
+                  FROM unnest(string_split($text, chr(10))) WITH ORDINALITY AS u(line, n))
+            WHERE n + $base > 1 AND n <= $lines
+            """
+        for piece in _numbered(itertools.chain((first,), texts)):
+            yield functools.partial(_insert, statement=insert, values=piece)
+
+    def finish(self, con: duckdb.DuckDBPyConnection) -> Export:
+        """The lines split into cells, checked, in ``table``; ``{table}_lines`` dropped."""
+        table, path, names, delimiter = self.table, self.path, self.names, self.delimiter
+        assert names, "finish() before pieces()"
+        (longest,) = con.execute(f"SELECT max(strlen(line)) FROM {table}_lines").fetchone() or (0,)
+        if (longest or 0) >= LONGEST_LINE:
+            raise Unsupported(f"{path}: a line of {longest} bytes")
+        con.execute(
+            f"""
+            CREATE TABLE {table} AS
+            SELECT n, string_split(line, $d) AS cells, false AS quoted, ascii
+            FROM {table}_lines
+            WHERE NOT contains(line, '"') AND (contains(line, $d) OR trim(line, $blank) <> '')
+            """,
+            {"d": delimiter, "blank": BLANK},
+        )
+        (ragged,) = con.execute(
+            f"SELECT count(*) FROM {table} WHERE len(cells) <> $w", {"w": len(names)}
+        ).fetchone() or (0,)
+        if ragged:
+            counted = "a row" if ragged == 1 else f"{ragged} rows"
+            raise Unsupported(f"{path}: {counted} whose width differs from the header's")
+        quoted = con.execute(
+            f"SELECT n, line FROM {table}_lines WHERE contains(line, '\"') ORDER BY n"
+        ).fetchall()
+        con.execute(f"DROP TABLE {table}_lines")
+        if quoted:
+            numbers, rows = _split(quoted, delimiter, len(names), path)
+            if numbers:
+                con.execute(
+                    f"""
+                    INSERT INTO {table}
+                    SELECT unnest($n), unnest($cells::VARCHAR[][]), true, false
+                    """,
+                    {"n": numbers, "cells": rows},
+                )
+        (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)
+        return Export(table, path, names, count, delimiter)
 
 
 def _names(text: str, delimiter: str, path: Path) -> tuple[str, ...]:

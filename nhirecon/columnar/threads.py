@@ -12,6 +12,7 @@ own). DuckDB lets go of Python's lock while a statement runs.
 from __future__ import annotations
 
 import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     import duckdb
 
 T = TypeVar("T")
+_in_step = threading.local()
+"""``running`` is set in a thread while it runs a step."""
 
 Step = Callable[["duckdb.DuckDBPyConnection"], T]
 """One independent step: given a connection of its own, it runs its statements."""
@@ -34,7 +37,11 @@ def at_once(con: duckdb.DuckDBPyConnection, steps: Iterable[Step[T]]) -> list[T]
     The first step to fail (in their order) raises its error once every running step has
     ended; the steps not yet started are not started. If the caller's thread is
     interrupted (Ctrl-C, SIGTERM), the running statements are interrupted too
-    (``interrupt()``), and the interruption is raised when they have ended."""
+    (``interrupt()``), and the interruption is raised when they have ended. A step must
+    not run ``at_once`` itself: only the caller's thread hears Ctrl-C, and the inner
+    steps' statements would run on to their end."""
+    if getattr(_in_step, "running", False):
+        raise RuntimeError("at_once() within a step: Ctrl-C would not reach its statements")
     (threads,) = con.execute("SELECT current_setting('threads')").fetchone() or (1,)
     cursors = [con.cursor() for _ in range(max(1, int(threads)))]
     idle: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
@@ -43,9 +50,11 @@ def at_once(con: duckdb.DuckDBPyConnection, steps: Iterable[Step[T]]) -> list[T]
 
     def run(step: Step[T]) -> T:
         cursor = idle.get()
+        _in_step.running = True
         try:
             return step(cursor)
         finally:
+            _in_step.running = False
             idle.put(cursor)
 
     results: list[T] = []
