@@ -462,6 +462,20 @@ def test_instants_are_written_in_utc_to_the_second(moment: datetime) -> None:
     assert format_datetime(moment) == expected
 
 
+def test_instants_at_the_ends_of_the_calendar_and_of_a_subclass() -> None:
+    """orjson writes a ``datetime``; a subclass of it is spelt out, the same way."""
+
+    class Moment(datetime):
+        pass
+
+    assert format_datetime(datetime(1, 1, 1)) == "0001-01-01T00:00:00Z"
+    last = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert format_datetime(last) == "9999-12-31T23:59:59Z"
+    assert format_datetime(Moment(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC)) == "2026-03-04T05:06:07Z"
+    east = Moment(2026, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=5)))
+    assert format_datetime(east) == "2026-03-04T00:06:07Z"
+
+
 # ---------------------------------------------------------------- the JSON report
 
 

@@ -6,6 +6,8 @@ import unicodedata
 from datetime import UTC, date, datetime, time
 from typing import Final
 
+import orjson
+
 from nhirecon.core.model import CASEFOLD_FIELDS, HUMAN, ID_FIELDS
 
 TRUE_WORDS: Final = frozenset({"true", "yes", "1", "enabled", "active"})
@@ -86,10 +88,16 @@ def parse_datetime(raw: object) -> datetime | None:
 
 
 def format_datetime(moment: datetime) -> str:
-    """ISO-8601 in UTC with a ``Z``, to the second (a naive instant is taken as UTC)."""
+    """ISO-8601 in UTC with a ``Z``, to the second (a naive instant is taken as UTC).
+
+    orjson writes it, in C (RFC 3339, its ``OPT_UTC_Z``, ``OPT_NAIVE_UTC`` and
+    ``OPT_OMIT_MICROSECONDS``: four digits of year, the fraction cut, not rounded); a
+    subclass of ``datetime`` is spelt out here, the same way."""
     zone = moment.tzinfo
     if zone is not UTC and zone is not None:
         moment = moment.astimezone(UTC)
+    if type(moment) is datetime:
+        return orjson.dumps(moment, option=_SECONDS_Z)[1:-1].decode()
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (the fastest here)
         moment.year,
         moment.month,
@@ -98,6 +106,9 @@ def format_datetime(moment: datetime) -> str:
         moment.minute,
         moment.second,
     )
+
+
+_SECONDS_Z: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_OMIT_MICROSECONDS
 
 
 def normalise(value: str, *, casefold: bool) -> str:

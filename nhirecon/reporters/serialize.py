@@ -17,7 +17,6 @@ from typing import Any
 from nhirecon.core.evidence import Evidence
 from nhirecon.core.model import (
     CANONICAL_FIELDS,
-    DATE_FIELDS,
     KIND_INFO,
     SEVERITY_ORDER,
     ExceptionRule,
@@ -100,34 +99,25 @@ _DATED = _AS_IS | {datetime}
 
 
 @functools.cache
-def _plan(fields: tuple[str, ...]) -> tuple[Callable[[Record], Any], tuple[str, ...]]:
-    """How to read ``fields`` of a record at once (canonical fields are attributes), and
-    which of them hold instants."""
+def _plan(fields: tuple[str, ...]) -> Callable[[Record], tuple[Any, ...]]:
+    """How to read ``fields`` of a record at once (canonical fields are attributes)."""
     if len(fields) > 1 and all(name in CANONICAL_FIELDS for name in fields):
-        read: Callable[[Record], Any] = attrgetter(*fields)
-    else:
-        read = lambda value: tuple(value.value(name) for name in fields)  # noqa: E731
-    return read, tuple(name for name in fields if name in DATE_FIELDS)
+        return attrgetter(*fields)
+    return lambda value: tuple(value.value(name) for name in fields)
 
 
 def record(value: Record | None, fields: tuple[str, ...]) -> dict[str, Any] | None:
     if value is None:
         return None
-    read, dates = _plan(fields)
-    values = read(value)
-    data = dict(zip(fields, values, strict=True))
-    kinds = list(map(type, values))
-    if _AS_IS.issuperset(kinds):  # the checks run in C: no value to convert
-        return data
-    if _DATED.issuperset(kinds):  # instants, and in the fields that hold them?
-        converted = 0
-        for name in dates:
-            item = data[name]
-            if type(item) is datetime:
-                data[name] = format_datetime(item)
-                converted += 1
-        if converted == kinds.count(datetime):
-            return data
+    values = _plan(fields)(value)
+    kinds = set(map(type, values))
+    if kinds <= _AS_IS:  # the checks run in C: no value to convert
+        return dict(zip(fields, values, strict=True))
+    if kinds <= _DATED:  # instants, each written as _convert writes it
+        return {
+            name: format_datetime(item) if type(item) is datetime else item
+            for name, item in zip(fields, values, strict=True)
+        }
     return {
         name: item if item is None or type(item) is str or type(item) is bool else _convert(item)
         for name, item in zip(fields, values, strict=True)
