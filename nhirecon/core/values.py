@@ -87,6 +87,10 @@ def parse_datetime(raw: object) -> datetime | None:
         raise ValueError_(f"{value!r} is out of range in UTC") from None
 
 
+_SECONDS_Z: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_OMIT_MICROSECONDS
+"""orjson's options for :func:`format_datetime`."""
+
+
 def format_datetime(moment: datetime) -> str:
     """ISO-8601 in UTC with a ``Z``, to the second (a naive instant is taken as UTC).
 
@@ -106,9 +110,6 @@ def format_datetime(moment: datetime) -> str:
         moment.minute,
         moment.second,
     )
-
-
-_SECONDS_Z: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_OMIT_MICROSECONDS
 
 
 def normalise(value: str, *, casefold: bool) -> str:
