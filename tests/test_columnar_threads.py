@@ -177,7 +177,9 @@ def _loaded(tmp_path: Path, text: str, piece_bytes: int, monkeypatch: pytest.Mon
     with duckdb.connect() as con:
         con.execute("SET threads = 2")
         connector = SimpleNamespace(path=path, encoding=files.AUTO, delimiter=files.AUTO)
-        loaded = export.load(con, "input1", cast(CsvConnector, connector))
+        loading = export.Loading(con, "input1", cast(CsvConnector, connector))
+        at_once(con, loading.pieces())
+        loaded = loading.finish(con)
         rows = con.execute("SELECT n, cells, quoted, ascii FROM input1 ORDER BY n").fetchall()
     return loaded.rows, loaded.names, rows
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from nhirecon.columnar.threads import Step, at_once
+from nhirecon.columnar.threads import Step
 from nhirecon.columnar.values import ASCII_LINE
 from nhirecon.connectors import files, textcodec
 from nhirecon.connectors.csv import _SEP_LINE, _TYPE_LINE, MAX_FIELD_BYTES, CsvConnector
@@ -57,15 +57,6 @@ class Export:
     names: tuple[str, ...]
     rows: int
     delimiter: str
-
-
-def load(con: duckdb.DuckDBPyConnection, table: str, connector: CsvConnector) -> Export:
-    """Reads ``connector``'s export into ``table``.
-
-    Raises :class:`Unsupported` (see the module)."""
-    loading = Loading(con, table, connector)
-    at_once(con, loading.pieces())
-    return loading.finish(con)
 
 
 class Loading:
