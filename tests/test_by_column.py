@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -15,7 +18,13 @@ from hypothesis import strategies as st
 from nhirecon.connectors.by_column import Batch, CellMapper
 from nhirecon.connectors.context import ConnectorContext, RawRow, ValueOptions
 from nhirecon.connectors.mapping import FieldMapper
-from nhirecon.core.model import Origin, Record
+from nhirecon.core.model import (
+    EMPTY_ATTRIBUTES,
+    RECORD_FIELDS,
+    Origin,
+    Record,
+    records_by_column,
+)
 from nhirecon.errors import NhireconError
 
 NAMES = ("uid", "mail", "login", "on", "made", "seen", "sort", "via", "team", "cost", "ext")
@@ -208,3 +217,39 @@ def test_a_field_read_from_several_columns_is_read_row_by_row() -> None:
     got = outcome(by_column.map_cells(NAMES, [(locations, rows)]), by_column)
     assert got == expected
     assert got[1][0].multi_values == {"email": ("a@x.io", "b@x.io")}
+
+
+def test_records_made_a_field_at_a_time_are_those_the_constructor_makes() -> None:
+    made = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    values: dict[str, list[Any]] = {
+        "id": ["u1", "u2", "u3"],
+        "location": ["a.csv:2", "a.csv:3", "a.csv:4"],
+        "email": ["a@x.io", None, "c@x.io"],
+        "active": [True, False, True],
+        "created_at": [made, None, made],
+        "origin": [Origin.JIT, Origin.UNKNOWN, Origin.SCIM],
+        "attributes": [MappingProxyType({"cost": "7"}), EMPTY_ATTRIBUTES, EMPTY_ATTRIBUTES],
+    }
+    defaults = {name: getattr(Record("x", "y"), name) for name in RECORD_FIELDS}
+    columns: list[Any] = [
+        values[name] if name in values else itertools.repeat(defaults[name])
+        for name in RECORD_FIELDS
+    ]
+    expected = [Record(**{name: values[name][row] for name in values}) for row in range(3)]
+    records = records_by_column(columns, 3)
+    assert records == expected
+    for record, like in zip(records, expected, strict=True):
+        for name in RECORD_FIELDS:  # every slot set, to the constructor's value
+            assert getattr(record, name) == getattr(like, name)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        records[0].email = "changed"  # type: ignore[misc]
+
+
+def test_records_by_column_refuses_a_missing_field_or_a_short_column() -> None:
+    columns: list[Any] = [itertools.repeat(None)] * len(RECORD_FIELDS)
+    with pytest.raises(ValueError, match="columns for"):
+        records_by_column(columns[1:], 2)
+    short = list(columns)
+    short[RECORD_FIELDS.index("email")] = ["a@x.io"]
+    with pytest.raises(ValueError, match="1 values of email for 2 records"):
+        records_by_column(short, 2)

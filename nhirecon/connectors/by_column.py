@@ -24,14 +24,12 @@ from nhirecon.connectors import parsers
 from nhirecon.connectors.context import RawRow
 from nhirecon.connectors.mapping import FieldMapper
 from nhirecon.connectors.merging import ATTRIBUTES
-from nhirecon.core.model import Origin, Record
+from nhirecon.core.model import RECORD_FIELDS, Origin, Record, records_by_column
 
 Batch = tuple[Sequence[str], Sequence[Sequence[str]]]
 """Rows of one export: where each was read (``hr.csv:12``), and its cells in the header's
 order."""
 
-_FIELDS: Final = tuple(field.name for field in dataclasses.fields(Record))
-"""A record's fields, in the order its constructor takes them."""
 _DEFAULTS: Final = {
     field.name: field.default
     if field.default is not dataclasses.MISSING
@@ -137,8 +135,8 @@ class CellMapper(FieldMapper):
             read["origin"] = origins
         read["location"] = list(locations)
         self._tally[0] += len(rows)
-        arguments: list[Iterable[Any]] = []
-        for name in _FIELDS:
+        arguments: list[Sequence[Any] | itertools.repeat[Any]] = []
+        for name in RECORD_FIELDS:
             column = read.get(name)
             default = _DEFAULTS.get(name)
             if column is None:
@@ -147,7 +145,7 @@ class CellMapper(FieldMapper):
                 arguments.append([default if value is None else value for value in column])
             else:
                 arguments.append(column)
-        return list(map(Record, *arguments))
+        return records_by_column(arguments, len(rows))
 
     def _by_row(
         self, names: Sequence[str], locations: Sequence[str], rows: Sequence[Sequence[str]]
