@@ -14,7 +14,7 @@ standard library. orjson agrees on text
 empty containers. Floats are not always written alike (``1e-07`` against ``1e-7``, ``NaN``),
 larger integers, other types and dict keys that are not text are refused or written
 otherwise, and so is anything nested deeper than orjson goes: such a value goes to the
-standard library (:func:`_plain` says which), as does text holding a lone surrogate
+standard library (:func:`serialize.plain` says which), as does text holding a lone surrogate
 (``"\\ud800"``), which orjson refuses.
 """
 
@@ -35,48 +35,13 @@ _STANDARD: Final = json.JSONEncoder(indent=2, ensure_ascii=False)
 """What ``json.dumps(value, indent=2, ensure_ascii=False)`` uses."""
 _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """What ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` uses."""
-_LEAVES: Final[set[type]] = {str, bool, int, type(None)}
-"""Types orjson writes as the standard library does (an integer when it fits 64 bits),
-with each subclass of ``str`` met (a text enumeration: both write its text)."""
-_DEPTH: Final = 200
-"""How deep :func:`_plain` looks; deeper values go to the standard library (orjson refuses
-more than 255 levels)."""
-
-
-def _plain(value: Any, depth: int = 0) -> bool:
-    """Whether orjson, if it accepts ``value``, writes it as the standard library does:
-    text, flags, ``None`` and integers, in lists, tuples and dicts. (orjson refuses dict keys
-    other than text, integers beyond 64 bits and lone surrogates: the caller then falls
-    back.) A list or dict of leaves only is checked in C."""
-    kind = type(value)
-    if kind is dict:
-        items = value.values()
-    elif kind is list or kind is tuple:
-        items = value
-    else:
-        return kind in _LEAVES or isinstance(value, str)
-    if _LEAVES.issuperset(map(type, items)):
-        return True
-    if depth >= _DEPTH:
-        return False
-    for item in items:
-        kind = type(item)
-        if kind in _LEAVES:
-            continue
-        if kind is dict or kind is list or kind is tuple:
-            if not _plain(item, depth + 1):
-                return False
-        elif isinstance(item, str):  # a text enumeration: its text, by either
-            _LEAVES.add(kind)
-        else:
-            return False
-    return True
 
 
 def _by_orjson(value: Any, option: int) -> bytes | None:
-    """``value`` encoded by orjson when :func:`_plain` says it writes what the standard
-    library writes and orjson accepts it; else ``None``, for the standard library."""
-    if not _plain(value):
+    """``value`` encoded by orjson when it is plain data (:func:`serialize.plain`), which
+    orjson writes as the standard library does, and orjson accepts it; else ``None``, for
+    the standard library."""
+    if not serialize.plain(value):
         return None
     try:
         return orjson.dumps(value, option=option)

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, Final
 
 from nhirecon.core.evidence import Evidence
 from nhirecon.core.model import (
@@ -66,6 +66,52 @@ CONTROLS = {kind.value: KIND_INFO[kind].controls for kind in FindingKind}
 """Each kind's controls, by the kind's value (an enumeration hashes slowly)."""
 
 
+class Plain(dict[str, Any]):
+    """A dict of the report made of plain data only (see :func:`plain`), known so when it
+    was made: :func:`plain` takes it at its word, without looking inside. Only this module
+    makes one, and adds to one only plain data."""
+
+    __slots__ = ()
+
+
+_LEAVES: Final[set[type]] = {str, bool, int, type(None)}
+"""The types of plain values, with each subclass of ``str`` met (a text enumeration)."""
+_DEPTH: Final = 200
+"""How deep :func:`plain` looks; anything deeper is not plain."""
+
+
+def plain(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is plain data: text, flags, ``None`` and integers, in lists,
+    tuples and dicts, nested at most :data:`_DEPTH` deep (a :class:`Plain` is, by how it
+    was made). The JSON report encodes plain data by orjson, which writes it as the
+    standard library does (it refuses keys other than text, integers beyond 64 bits and
+    lone surrogates, and the report then falls back); floats, for one, it writes otherwise.
+    A list or dict of leaves only is checked in C."""
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind is Plain or kind in _LEAVES or isinstance(value, str)
+    if _LEAVES.issuperset(map(type, items)):
+        return True
+    if depth >= _DEPTH:
+        return False
+    for item in items:
+        kind = type(item)
+        if kind in _LEAVES or kind is Plain:
+            continue
+        if kind is dict or kind is list or kind is tuple:
+            if not plain(item, depth + 1):
+                return False
+        elif isinstance(item, str):  # a text enumeration: its text, by either
+            _LEAVES.add(kind)
+        else:
+            return False
+    return True
+
+
 class Items:
     """A list of the report that can be long (the findings): its items are made as they
     are read, each time it is iterated, so that the whole list is never held at once."""
@@ -112,12 +158,14 @@ def record(value: Record | None, fields: tuple[str, ...]) -> dict[str, Any] | No
     values = _plan(fields)(value)
     kinds = set(map(type, values))
     if kinds <= _AS_IS:  # the checks run in C: no value to convert
-        return dict(zip(fields, values, strict=True))
+        return Plain(zip(fields, values, strict=True))
     if kinds <= _DATED:  # instants, each written as _convert writes it
-        return {
-            name: format_datetime(item) if type(item) is datetime else item
-            for name, item in zip(fields, values, strict=True)
-        }
+        return Plain(
+            {
+                name: format_datetime(item) if type(item) is datetime else item
+                for name, item in zip(fields, values, strict=True)
+            }
+        )
     return {
         name: item if item is None or type(item) is str or type(item) is bool else _convert(item)
         for name, item in zip(fields, values, strict=True)
@@ -136,23 +184,28 @@ def exception(rule: ExceptionRule) -> dict[str, Any]:
 
 
 def finding(item: Finding) -> dict[str, Any]:
+    """One finding as plain data; a :class:`Plain` when its records and detail are."""
     kind: str = item.kind._value_
+    account = record(item.account, ACCOUNT_FIELDS)
+    identity = record(item.identity, IDENTITY_FIELDS)
+    detail = dict(item.detail)
     data: dict[str, Any] = {
         "fingerprint": item.fingerprint,
         "kind": kind,
         "severity": item.severity._value_,
         "target": item.target,
-        "account": record(item.account, ACCOUNT_FIELDS),
-        "identity": record(item.identity, IDENTITY_FIELDS),
+        "account": account,
+        "identity": identity,
         "message": item.message,
-        "detail": dict(item.detail),
+        "detail": detail,
         "remediation": item.remediation._value_,
         "remediation_reason": item.remediation_reason,
         "controls": list(CONTROLS[kind]),
     }
     if item.expired_exception is not None:
         data["expired_exception"] = exception(item.expired_exception)
-    return data
+    # The other values are text (a finding's own, or the config's) or lists of it.
+    return Plain(data) if plain(account) and plain(identity) and plain(detail) else data
 
 
 def listed(report: Report, item: Finding) -> dict[str, Any]:
