@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any, Final
@@ -39,6 +40,10 @@ _DEFAULTS: Final = {
 }
 """What a record holds in a field that no value was read for (the factories of
 :class:`Record` give shared, immutable defaults, made here once)."""
+
+
+_ID: Final = operator.attrgetter("id")
+_LOCATION: Final = operator.attrgetter("location")
 
 
 class _Refused(Exception):
@@ -71,6 +76,12 @@ class CellMapper(FieldMapper):
                 records = self._by_column(names, columns, locations, rows)
             except _Refused:
                 records = self._by_row(names, locations, rows)
+            if isinstance(records, list):  # ids new and distinct: all noted at once, in C
+                ids = dict(zip(map(_ID, records), map(_LOCATION, records), strict=True))
+                if len(ids) == len(records) and seen.keys().isdisjoint(ids):
+                    seen.update(ids)
+                    yield from records
+                    continue
             for record in records:  # read row by row, the first faulty row fails first
                 self._first(seen, record.id, record.location)
                 yield record
