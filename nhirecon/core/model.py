@@ -43,6 +43,7 @@ class Severity(StrEnum):
 
 
 SEVERITY_ORDER: Final = tuple(Severity)
+_RANKS: Final = {level: level.rank for level in Severity}
 
 
 class Remediation(StrEnum):
@@ -386,7 +387,15 @@ class Finding:
         return subject.id if subject else ""
 
     def sort_key(self) -> tuple[int, str, str, str]:
-        return (self.severity.rank, self.kind.value, self.target, self.subject_id)
+        """Most severe first, then by kind, target and subject (run once per finding of a
+        large report: enumerations read by ``_value_``, ranks from a table)."""
+        subject = self.account or self.identity
+        return (
+            _RANKS[self.severity],
+            self.kind._value_,
+            self.target,
+            subject.id if subject else "",
+        )
 
 
 @dataclass(frozen=True, slots=True)
