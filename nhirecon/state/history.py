@@ -74,7 +74,7 @@ def _rows(report: Report, twice: set[str]) -> Iterator[_Row]:
             subject = account or identity
             yield (
                 finding.fingerprint,
-                finding.kind.value,
+                finding.kind._value_,
                 storable(finding.target),
                 None if account is None else storable(account.id),
                 None if identity is None else storable(identity.id),
