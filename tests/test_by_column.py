@@ -15,16 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nhirecon.connectors.by_column import Batch, CellMapper
+from nhirecon.connectors.by_column import RECORD_FIELDS, Batch, CellMapper, records_by_column
 from nhirecon.connectors.context import ConnectorContext, RawRow, ValueOptions
 from nhirecon.connectors.mapping import FieldMapper
-from nhirecon.core.model import (
-    EMPTY_ATTRIBUTES,
-    RECORD_FIELDS,
-    Origin,
-    Record,
-    records_by_column,
-)
+from nhirecon.core.model import EMPTY_ATTRIBUTES, Origin, Record
 from nhirecon.errors import NhireconError
 
 NAMES = ("uid", "mail", "login", "on", "made", "seen", "sort", "via", "team", "cost", "ext")

@@ -2,8 +2,8 @@
 
 :class:`CellMapper` is the mapping of :mod:`nhirecon.connectors.mapping`, with one more way
 in: :meth:`CellMapper.map_cells` takes rows in batches and runs each field's reader over a
-column of the batch at once, then makes one record per row from the columns, with no dict
-of values and no look-up per cell. The readers are the mapping's own, so each value is read
+column of the batch at once, then makes the batch's records a field at a time
+(:func:`records_by_column`), with no dict of values and no look-up per cell. The readers are the mapping's own, so each value is read
 the same; the records, the coverage and every error are those :meth:`FieldMapper.map` gives
 for the same rows. A batch in which a reader raises anything, or a row has no id, is read
 row by row instead, so that the first faulty row fails first, as in the usual reading. A
@@ -14,6 +14,7 @@ the columns do not sort out).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import operator
@@ -25,11 +26,40 @@ from nhirecon.connectors import parsers
 from nhirecon.connectors.context import RawRow
 from nhirecon.connectors.mapping import FieldMapper
 from nhirecon.connectors.merging import ATTRIBUTES
-from nhirecon.core.model import RECORD_FIELDS, Origin, Record, records_by_column
+from nhirecon.core.model import Origin, Record
 
 Batch = tuple[Sequence[str], Sequence[Sequence[str]]]
 """Rows of one export: where each was read (``hr.csv:12``), and its cells in the header's
 order."""
+
+RECORD_FIELDS: Final = tuple(each.name for each in dataclasses.fields(Record))
+"""A record's fields, in the order its constructor takes them."""
+_SETTERS: Final = tuple(getattr(Record, name).__set__ for name in RECORD_FIELDS)
+"""Each field's slot, set directly (as the constructor does, past ``frozen``)."""
+
+
+def records_by_column(
+    columns: Sequence[Sequence[Any] | itertools.repeat[Any]], count: int
+) -> list[Record]:
+    """``count`` records made a field at a time: ``columns`` holds one column per field,
+    in :data:`RECORD_FIELDS` order, each a sequence of ``count`` values or one value
+    repeated (:class:`itertools.repeat`). The records equal ``list(map(Record,
+    *columns))``, made in less than half the time: each column is set on every record in
+    one loop that runs in C, where the constructor makes a call in Python per field of
+    each record.
+
+    Raises :class:`ValueError` unless there is one column per field, each of ``count``
+    values or repeated."""
+    if len(columns) != len(_SETTERS):
+        raise ValueError(f"{len(columns)} columns for {len(_SETTERS)} fields")
+    for name, column in zip(RECORD_FIELDS, columns, strict=True):
+        if not isinstance(column, itertools.repeat) and len(column) != count:
+            raise ValueError(f"{len(column)} values of {name} for {count} records")
+    made = list(map(object.__new__, itertools.repeat(Record, count)))
+    for setter, column in zip(_SETTERS, columns, strict=True):
+        collections.deque(map(setter, made, column), maxlen=0)
+    return made
+
 
 _DEFAULTS: Final = {
     field.name: field.default
