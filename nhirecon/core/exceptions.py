@@ -54,6 +54,8 @@ class Exceptions:
         self, findings: Iterable[Finding]
     ) -> tuple[list[Finding], list[tuple[Finding, ExceptionRule]]]:
         """(findings that count, findings suppressed with their exception)."""
+        if not self.by_target:  # no exception names anything: every finding counts
+            return list(findings), []
         counted: list[Finding] = []
         excepted: list[tuple[Finding, ExceptionRule]] = []
         for finding in findings:

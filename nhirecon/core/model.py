@@ -296,7 +296,7 @@ KIND_INFO: Final[Mapping[FindingKind, KindInfo]] = MappingProxyType(
 
 def fingerprint(kind: FindingKind, target: str, subject_id: str) -> str:
     """A stable id of a finding across runs: hash of (kind, target, account or identity id)."""
-    text = f"{kind.value}\x1f{target}\x1f{subject_id}"
+    text = f"{kind._value_}\x1f{target}\x1f{subject_id}"
     # An id may hold a lone surrogate (a JSON export's "\ud800"), which strict UTF-8
     # refuses; surrogatepass hashes it, and every other id exactly as before.
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
