@@ -3,13 +3,13 @@
 :class:`CellMapper` is the mapping of :mod:`nhirecon.connectors.mapping`, with one more way
 in: :meth:`CellMapper.map_cells` takes rows in batches and runs each field's reader over a
 column of the batch at once, then makes the batch's records a field at a time
-(:func:`records_by_column`), with no dict of values and no look-up per cell. The readers are the mapping's own, so each value is read
-the same; the records, the coverage and every error are those :meth:`FieldMapper.map` gives
-for the same rows. A batch in which a reader raises anything, or a row has no id, is read
-row by row instead, so that the first faulty row fails first, as in the usual reading. A
-mapping with ``where`` filters, several columns for one field or merged rows reads every
-row so. Cells are text, and a text cell holds one value (a list could hold several, which
-the columns do not sort out).
+(:func:`records_by_column`), with no dict of values and no look-up per cell. The readers
+are the mapping's own, so each value is read the same; the records, the coverage and every
+error are those :meth:`FieldMapper.map` gives for the same rows. A batch in which a reader
+raises anything, or a row has no id, is read row by row instead, so that the first faulty
+row fails first, as in the usual reading. A mapping with ``where`` filters, several
+columns for one field or merged rows reads every row so. Cells are text, and a text cell
+holds one value (a list could hold several, which the columns do not sort out).
 """
 
 from __future__ import annotations
