@@ -163,8 +163,8 @@ def test_ctrl_c_while_steps_run_interrupts_them(con: duckdb.DuckDBPyConnection) 
         ctrl_c.start()
         with pytest.raises(KeyboardInterrupt):
             at_once(con, [_long(ended), _long(ended)])
-    finally:
-        signal.signal(signal.SIGINT, before)
+    finally:  # None: a handler set outside Python, for which the default stands in
+        signal.signal(signal.SIGINT, signal.SIG_DFL if before is None else before)
     assert ended == ["interrupted", "interrupted"]
 
 
