@@ -11,12 +11,12 @@ import functools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from operator import attrgetter
 from typing import Any, Final
 
 from nhirecon.core.evidence import Evidence
 from nhirecon.core.model import (
     CANONICAL_FIELDS,
+    DATE_FIELDS,
     KIND_INFO,
     SEVERITY_ORDER,
     ExceptionRule,
@@ -141,34 +141,37 @@ def _convert(item: Any) -> Any:
 
 _AS_IS = frozenset({str, bool, type(None), Origin})
 """Types of record values that :func:`_convert` leaves as they are."""
-_DATED = _AS_IS | {datetime}
 
 
 @functools.cache
-def _plan(fields: tuple[str, ...]) -> Callable[[Record], tuple[Any, ...]]:
-    """How to read ``fields`` of a record at once (canonical fields are attributes)."""
-    if len(fields) > 1 and all(name in CANONICAL_FIELDS for name in fields):
-        return attrgetter(*fields)
-    return lambda value: tuple(value.value(name) for name in fields)
+def _plan(fields: tuple[str, ...]) -> tuple[Callable[[Record], dict[str, Any]], tuple[str, ...]]:
+    """How to read ``fields`` of a record into a dict, and which of them may hold an
+    instant. Canonical fields (attributes, whose names are identifiers) are read by a dict
+    display made once here, as :mod:`dataclasses` makes its methods: the dict is built
+    presized, in one step, about twice as fast as ``dict(zip(...))``."""
+    instants = tuple(name for name in fields if name in DATE_FIELDS)
+    if all(name in CANONICAL_FIELDS and name.isidentifier() for name in fields):
+        display = ", ".join(f"{name!r}: record.{name}" for name in fields)
+        return eval(f"lambda record: {{{display}}}", {"__builtins__": {}}), instants
+    return (lambda value: {name: value.value(name) for name in fields}), instants
 
 
 def record(value: Record | None, fields: tuple[str, ...]) -> dict[str, Any] | None:
+    """``fields`` of ``value`` as plain data (a :class:`Plain` when each value is text, a
+    flag or ``None`` once its instants are written), in the order of ``fields``; each value
+    as :func:`_convert` writes it."""
     if value is None:
         return None
-    values = _plan(fields)(value)
-    kinds = set(map(type, values))
-    if kinds <= _AS_IS:  # the checks run in C: no value to convert
-        return Plain(zip(fields, values, strict=True))
-    if kinds <= _DATED:  # instants, each written as _convert writes it
-        return Plain(
-            {
-                name: format_datetime(item) if type(item) is datetime else item
-                for name, item in zip(fields, values, strict=True)
-            }
-        )
+    read, instants = _plan(fields)
+    data = read(value)
+    for name in instants:
+        if type(item := data[name]) is datetime:
+            data[name] = format_datetime(item)
+    if _AS_IS.issuperset(map(type, data.values())):  # in C: nothing else to convert
+        return Plain(data)
     return {
         name: item if item is None or type(item) is str or type(item) is bool else _convert(item)
-        for name, item in zip(fields, values, strict=True)
+        for name, item in data.items()
     }
 
 
