@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from nhirecon.columnar.engine import MIN_BYTES, triage
 from nhirecon.config import Config
 from nhirecon.connectors import registry
 from nhirecon.core.allowlist import entry_key, names
@@ -15,7 +17,15 @@ from nhirecon.core.findings import Clock, account_findings
 from nhirecon.core.model import ExceptionRule, Finding, Record
 from nhirecon.core.values import key_for
 from nhirecon.errors import UsageError
-from nhirecon.pipeline import allowlist_tally, pull_source, quiet, target_accounts, target_rules
+from nhirecon.pipeline import (
+    Engine,
+    allowlist_tally,
+    pull_source,
+    quiet,
+    target_accounts,
+    target_rules,
+)
+from nhirecon.sources import triaged_source
 
 
 def _names(account: Record, wanted: str | None, exact: bool) -> bool:
@@ -54,18 +64,39 @@ class Explanation:
     excepted: tuple[tuple[Finding, ExceptionRule], ...]
 
 
-def explain(config: Config, target_name: str, query: str, *, now: datetime) -> Explanation:
+def explain(
+    config: Config, target_name: str, query: str, *, now: datetime, engine: Engine = "auto"
+) -> Explanation:
     """Find one account (by id, or any of its usernames or emails) and replay its
     correlation, every value of a multi-valued field included. The whole target is read,
     as in an audit, so that findings about several accounts (``duplicate-account``, an
-    exception naming several) are the audit's."""
+    exception naming several) are the audit's.
+
+    ``engine`` as for :func:`~nhirecon.pipeline.audit`: the columnar engine keeps, besides
+    the rows an audit keeps, every account ``query`` could name, as is or folded (see
+    :attr:`~nhirecon.columnar.keys.TargetInput.sought`); the explanation is the same.
+
+    Raises :class:`~nhirecon.errors.UsageError` when no one account is named, and what an
+    audit raises for its inputs."""
     target = config.target(target_name)
-    source = pull_source(config.source)
+    triaged = None
+    if engine != "python":
+        keys = frozenset(key for key in (entry_key(query), key_for(query, "casefold")) if key)
+        minimum = 0 if engine == "columnar" else MIN_BYTES
+        triaged = triage(
+            config, [target], now, quiet, min_bytes=minimum, sought={target.name: keys}
+        )
+    if triaged is None:
+        source = pull_source(config.source)
+        accounts: Iterable[Record] = target_accounts(registry.pull(target.endpoint), target, quiet)
+    else:
+        source = triaged_source(config, triaged.source)
+        accounts = triaged.targets[target.name]
     correlator = Correlator(IdentityIndex(source.identities), target.correlate)
     named = allowlist_tally(config, target.name)
     duplicates = Duplicates()
     by_id, exact, folded = None, [], []
-    for candidate in target_accounts(registry.pull(target.endpoint), target, quiet):
+    for candidate in accounts:
         named.see(candidate)
         duplicates.see(candidate, correlator.link(candidate))
         if candidate.id == query:

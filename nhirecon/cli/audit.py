@@ -29,6 +29,7 @@ from nhirecon.cli.options import (
     ColorOption,
     ConfigOption,
     Engine,
+    EngineOption,
     MaxActionsOption,
     NowOption,
     QuietOption,
@@ -130,17 +131,7 @@ def audit(
     yes: YesOption = False,
     max_actions: MaxActionsOption = None,
     accept_source_drop: AcceptDropOption = False,
-    engine: Annotated[
-        Engine,
-        typer.Option(
-            "--engine",
-            case_sensitive=False,
-            metavar=choices(Engine),
-            help="How rows are read: auto (DuckDB triages a large estate of CSV exports),"
-            " columnar (whenever the inputs allow) or python (every row mapped into a"
-            " record, e.g. to compare). The report is the same.",
-        ),
-    ] = Engine.auto,
+    engine: EngineOption = Engine.auto,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -333,6 +324,7 @@ def explain(
     ],
     format_: TextOrJsonOption = TextOrJson.text,
     config_path: ConfigOption = None,
+    engine: EngineOption = Engine.auto,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -349,7 +341,8 @@ def explain(
         from nhirecon.cli import explain_view
 
         instant = parse_now(now)
-        result = explain.explain(load_config(config_path), target, account, now=instant)
+        loaded = load_config(config_path)
+        result = explain.explain(loaded, target, account, now=instant, engine=engine.value)
         if format_ is TextOrJson.json:
             sys.stdout.write(explain_view.render_json(result))
         else:

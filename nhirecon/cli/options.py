@@ -46,7 +46,7 @@ class Color(StrEnum):
 
 
 class Engine(StrEnum):
-    """How an audit reads its rows (``nhirecon.pipeline.Engine``)."""
+    """How ``audit`` and ``explain`` read rows (``nhirecon.pipeline.Engine``)."""
 
     auto = "auto"
     columnar = "columnar"
@@ -133,6 +133,17 @@ ColorOption = Annotated[
     ),
 ]
 
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        case_sensitive=False,
+        metavar=choices(Engine),
+        help="How rows are read: auto (DuckDB triages a large estate of CSV exports),"
+        " columnar (whenever the inputs allow) or python (every row mapped into a"
+        " record, e.g. to compare). The result is the same.",
+    ),
+]
 YesOption = Annotated[
     bool, typer.Option("--yes", help="Do not ask before writing (needed without a terminal).")
 ]

@@ -273,12 +273,14 @@ def _keep_accounts(
             f"({non_human} AND {used_like_a_person})",
         ]
     )
-    named = _named(a, target.named)
     credential = (
         f"{a.key('credential_id', 'exact')} IN (SELECT key FROM {credentials})"
         if "credential_id" in target.input.fields
         else "false"
     )
+    needed = f"{credential} OR ({active} AND ({may_fire}))"
+    if target.sought:  # explain: the accounts sought, not those the rules need
+        needed = _named(a, target.sought, addresses=False)
     con.execute(
         f"""
         CREATE TABLE {table}_many AS
@@ -293,9 +295,8 @@ def _keep_accounts(
         SELECT a.n FROM {table}_v AS a JOIN {table}_link AS l USING (n)
         LEFT JOIN {source.table}_v AS i ON i.n = l.identity
         WHERE (
-          NOT a.ok OR NOT coalesce(i.ok, true) OR {named} OR {credential}
-          OR l.identity IN (SELECT identity FROM {table}_many)
-          OR ({active} AND ({may_fire}))
+          NOT a.ok OR NOT coalesce(i.ok, true) OR {_named(a, target.named)}
+          OR l.identity IN (SELECT identity FROM {table}_many) OR {needed}
         )
         """
     )
@@ -309,10 +310,39 @@ def _keep_identities(
     credentials: str,
     named: frozenset[str],
 ) -> None:
-    """Keeps the identities the kept rows may need, and those with findings of their own."""
+    """Keeps the identities that are not plain (read the usual way, they may fail the
+    pull), those the kept rows may need (any a correlation rule could link one of them
+    to) and, unless the run explains accounts (see :attr:`TargetInput.sought`), those with
+    findings of their own."""
+    conditions = ["NOT ok"]
+    for target in targets:
+        for rule in target.correlate:
+            theirs = keyed.key(source, rule.identity, rule.mode)
+            ours = keyed.key(target.input, rule.account, rule.mode)
+            conditions.append(
+                f"{theirs} IN (SELECT {ours} FROM {target.input.table}_v"
+                f" WHERE n IN (SELECT n FROM {target.input.table}_kept))"
+            )
+    if not any(target.sought for target in targets):
+        conditions += _with_findings(con, keyed, source, credentials, named)
+    con.execute(
+        f"CREATE TABLE {source.table}_kept AS SELECT n FROM {source.table}_v"
+        f" WHERE {' OR '.join(conditions)}"
+    )
+
+
+def _with_findings(
+    con: duckdb.DuckDBPyConnection,
+    keyed: Keys,
+    source: Input,
+    credentials: str,
+    named: frozenset[str],
+) -> list[str]:
+    """SQL conditions on the identities that may have findings of their own, or that a
+    non-human identity may name as owner."""
     table = source.table
     i = _Row(source, table + "_v")
-    conditions = ["NOT ok", f"coalesce({i.value('kind')}, 'human') <> 'human'", _named(i, named)]
+    conditions = [f"coalesce({i.value('kind')}, 'human') <> 'human'", _named(i, named)]
     if "credential_id" in source.fields:
         conditions.append(f"{i.key('credential_id', 'exact')} IN (SELECT key FROM {credentials})")
     if "owner" in source.fields:
@@ -327,29 +357,21 @@ def _keep_identities(
         for name in ("id", "username", "email"):
             if name in source.fields:
                 conditions.append(f"lower({column('v', name)}) IN (SELECT key FROM owners)")
-    for target in targets:
-        for rule in target.correlate:
-            theirs = keyed.key(source, rule.identity, rule.mode)
-            ours = keyed.key(target.input, rule.account, rule.mode)
-            conditions.append(
-                f"{theirs} IN (SELECT {ours} FROM {target.input.table}_v"
-                f" WHERE n IN (SELECT n FROM {target.input.table}_kept))"
-            )
-    con.execute(
-        f"CREATE TABLE {table}_kept AS SELECT n FROM {table}_v WHERE {' OR '.join(conditions)}"
-    )
+    return conditions
 
 
-def _named(row: _Row, keys: frozenset[str]) -> str:
+def _named(row: _Row, keys: frozenset[str], *, addresses: bool = True) -> str:
     """Whether an allowlist entry keyed in ``keys`` names the row (its id, username, or an
-    email that is an address; see :func:`~nhirecon.core.allowlist.names`)."""
+    email that is an address; see :func:`~nhirecon.core.allowlist.names`); with
+    ``addresses`` false, an email that is not an address too."""
     ascii_keys = {key for key in keys if key.isascii()}
     if not ascii_keys:
         return "false"
     ids, usernames, emails = (f"lower({row.value(name)})" for name in ("id", "username", "email"))
+    address = f" AND contains({row.value('email')}, '@')" if addresses else ""
     return (
         f"({one_of(ids, ascii_keys)} OR {one_of(usernames, ascii_keys)}"
-        f" OR ({one_of(emails, ascii_keys)} AND contains({row.value('email')}, '@')))"
+        f" OR ({one_of(emails, ascii_keys)}{address}))"
     )
 
 

@@ -18,13 +18,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import signal
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import FrameType, MappingProxyType
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from nhirecon.columnar import decide as deciding
@@ -32,7 +30,7 @@ from nhirecon.columnar.decide import Decision
 from nhirecon.columnar.export import Export, Loading, Unsupported
 from nhirecon.columnar.keys import Input, TargetInput, entry_keys
 from nhirecon.columnar.quiet import Quiet
-from nhirecon.columnar.threads import at_once
+from nhirecon.columnar.threads import at_once, signals_noted
 from nhirecon.columnar.values import Field, field_sql
 from nhirecon.config import Config, Endpoint, Target
 from nhirecon.connectors.by_column import Batch, CellMapper
@@ -112,9 +110,13 @@ def triage(
     progress: Progress,
     *,
     min_bytes: int = MIN_BYTES,
+    sought: Mapping[str, frozenset[str]] = MappingProxyType({}),
 ) -> Triaged | None:
     """The audit's inputs, triaged by the engine; ``None`` when it does not apply (the
-    log says why): not installed, a small estate, or an input it does not read."""
+    log says why): not installed, a small estate, or an input it does not read. A target
+    given keys in ``sought`` (by name) keeps the accounts they name and what their
+    correlation depends on, for ``explain`` (see :attr:`TargetInput.sought`): its rows
+    are not then all an audit needs, nor are its counts an audit's."""
     endpoints = [*config.source.inputs, *(target.endpoint for target in targets)]
     if len(config.source.inputs) != 1 or any(
         endpoint.connector is not CsvConnector for endpoint in endpoints
@@ -152,8 +154,8 @@ def triage(
         )
         raised: list[BaseException] = []
         try:
-            with _signals_noted(raised):
-                return _triage(con, config, targets, connectors, now, progress)
+            with signals_noted(raised):
+                return _triage(con, config, targets, connectors, now, progress, sought)
         except (duckdb.InterruptException, RuntimeError) as exc:
             if "interrupted" not in str(exc).lower():
                 raise
@@ -188,6 +190,7 @@ def _triage(
     connectors: Sequence[CsvConnector],
     now: datetime,
     progress: Progress,
+    sought: Mapping[str, frozenset[str]],
 ) -> Triaged:
     inputs: list[tuple[Input, CellMapper]] = []
     warnings: list[list[logging.LogRecord]] = []
@@ -223,6 +226,7 @@ def _triage(
                     [rule.account for rule in config.exceptions if rule.target == target.name]
                     + [entry.account for entry in config.protected if entry.target == target.name]
                 ),
+                sought.get(target.name, frozenset()),
             )
         )
     decision = deciding.decide(
@@ -328,9 +332,7 @@ def _pull(
         """,
         {"d": export.delimiter},
     ).fetchall()
-    log.info(
-        "columnar engine: %s: %d of %d rows need the rules", export.path, len(rows), export.rows
-    )
+    log.info("columnar engine: %s: %d of %d rows are mapped", export.path, len(rows), export.rows)
     quiet_rows = export.rows - len(rows)
     counts = decision.values[export.table]
     quiet = Coverage(
@@ -343,37 +345,6 @@ def _pull(
     return Pulled(
         export, rows, mapper, said, quiet, decision.quiet.get(export.table, Quiet()), export.rows
     )
-
-
-@contextlib.contextmanager
-def _signals_noted(raised: list[BaseException]) -> Iterator[None]:
-    """While the block runs, what the handlers of SIGINT and SIGTERM raise is also added to
-    ``raised``: DuckDB swallows it when the signal stops a query (it raises an error of its
-    own), and the run must stop with it (``terminated`` for SIGTERM, not ``interrupted``).
-    Handlers are left alone outside the main thread and where they are not Python's."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Callable[[int, FrameType | None], object]] = {}
-    for wanted in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(wanted)
-        if callable(handler):
-            previous[wanted] = handler
-
-    def noted(number: int, frame: FrameType | None) -> None:
-        try:
-            previous[number](number, frame)
-        except BaseException as exc:
-            raised.append(exc)
-            raise
-
-    for each in previous:
-        signal.signal(each, noted)
-    try:
-        yield
-    finally:
-        for each, handler in previous.items():
-            signal.signal(each, handler)
 
 
 @contextlib.contextmanager

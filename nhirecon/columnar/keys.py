@@ -40,6 +40,11 @@ class TargetInput:
     compare: Sequence[str]
     named: frozenset[str]
     """The keys of the allowlist entries (exceptions and protected) for this target."""
+    sought: frozenset[str] = frozenset()
+    """Keys of accounts asked for by name (``explain``): when there are any, the target
+    keeps every account whose id, username or email has one of them, case-folded, and
+    the rows the correlation of those depends on (look-alikes, allowlist entries, the
+    other accounts of an identity), not the rows the finding rules need."""
 
 
 def column(prefix: str, name: str) -> str:

@@ -6,16 +6,20 @@ splitting a piece of text into lines is one thread's work at any size. Independe
 (the exports, the pieces of one, the targets) are therefore run at once, as many as
 DuckDB has threads, on connections to the same database (``cursor()``: a table made on
 one is seen by all, which is why the engine's tables are not ``TEMP``, a connection's
-own). DuckDB lets go of Python's lock while a statement runs.
+own). DuckDB lets go of Python's lock while a statement runs. What a signal's handler
+raises while they run is noted (:func:`signals_noted`), for DuckDB swallows it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -76,3 +80,34 @@ def at_once(con: duckdb.DuckDBPyConnection, steps: Iterable[Step[T]]) -> list[T]
         for cursor in cursors:
             cursor.close()
     return results
+
+
+@contextlib.contextmanager
+def signals_noted(raised: list[BaseException]) -> Iterator[None]:
+    """While the block runs, what the handlers of SIGINT and SIGTERM raise is also added to
+    ``raised``: DuckDB swallows it when the signal stops a query (it raises an error of its
+    own), and the run must stop with it (``terminated`` for SIGTERM, not ``interrupted``).
+    Handlers are left alone outside the main thread and where they are not Python's."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Callable[[int, FrameType | None], object]] = {}
+    for wanted in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(wanted)
+        if callable(handler):
+            previous[wanted] = handler
+
+    def noted(number: int, frame: FrameType | None) -> None:
+        try:
+            previous[number](number, frame)
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+
+    for each in previous:
+        signal.signal(each, noted)
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
