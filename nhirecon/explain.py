@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from nhirecon.columnar.engine import MIN_BYTES, triage
-from nhirecon.config import Config
+from nhirecon.config import Config, Target
 from nhirecon.connectors import registry
 from nhirecon.core.allowlist import entry_key, names
 from nhirecon.core.correlate import Correlator, IdentityIndex, Link, Step
@@ -20,6 +20,7 @@ from nhirecon.errors import UsageError
 from nhirecon.pipeline import (
     Engine,
     allowlist_tally,
+    bulk,
     pull_source,
     quiet,
     target_accounts,
@@ -78,7 +79,13 @@ def explain(
 
     Raises :class:`~nhirecon.errors.UsageError` when no one account is named, and what an
     audit raises for its inputs."""
-    target = config.target(target_name)
+    with bulk():
+        return _explain(config, config.target(target_name), query, now=now, engine=engine)
+
+
+def _explain(
+    config: Config, target: Target, query: str, *, now: datetime, engine: Engine
+) -> Explanation:
     triaged = None
     if engine != "python":
         keys = frozenset(key for key in (entry_key(query), key_for(query, "casefold")) if key)
@@ -107,7 +114,7 @@ def explain(
             folded.append(candidate)
     account = by_id or (exact[0] if len(exact) == 1 else None)
     if account is None:
-        raise UsageError(_not_one(target_name, query, exact, folded))
+        raise UsageError(_not_one(target.name, query, exact, folded))
     trail: list[Step] = []
     link = correlator.link(account, trail)
     rules = target_rules(config, target)
@@ -120,4 +127,4 @@ def explain(
         if finding.account is not None and finding.account.id == account.id
     )
     counted, excepted = Exceptions(config.exceptions, now, named.broad()).split(found)
-    return Explanation(target_name, account, tuple(trail), link, tuple(counted), tuple(excepted))
+    return Explanation(target.name, account, tuple(trail), link, tuple(counted), tuple(excepted))

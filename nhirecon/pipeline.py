@@ -53,6 +53,7 @@ __all__ = [
     "allowlist_tally",
     "audit",
     "audit_target",
+    "bulk",
     "place_of",
     "pull_source",
     "quiet",
@@ -222,14 +223,14 @@ def audit(
     ``engine``: ``auto`` lets the columnar engine triage a large estate of CSV exports
     (:mod:`nhirecon.columnar`), ``columnar`` lets it triage any estate it can read (for
     tests), ``python`` reads every row the usual way. The report is the same."""
-    with _bulk():
+    with bulk():
         return _audit(
             config, now=now, only=only, gate_rules=gate_rules, progress=progress, engine=engine
         )
 
 
 @contextlib.contextmanager
-def _bulk() -> Iterator[None]:
+def bulk() -> Iterator[None]:
     """Cycle collection paused while the records stream, then what survives frozen.
 
     The records, links and findings hold no reference cycles, so reference counting frees
