@@ -73,8 +73,9 @@ def explain(
     as in an audit, so that findings about several accounts (``duplicate-account``, an
     exception naming several) are the audit's.
 
-    ``engine`` as for :func:`~nhirecon.pipeline.audit`: the columnar engine keeps, besides
-    the rows an audit keeps, every account ``query`` could name, as is or folded (see
+    ``engine`` as for :func:`~nhirecon.pipeline.audit`: the columnar engine keeps every
+    account ``query`` could name, as is or folded, and the rows their correlation depends
+    on, rather than the rows the finding rules need (see
     :attr:`~nhirecon.columnar.keys.TargetInput.sought`); the explanation is the same.
 
     Raises :class:`~nhirecon.errors.UsageError` when no one account is named, and what an
