@@ -4,8 +4,8 @@ named by id, username or email, in another case, with spaces, as full-width look
 by names several accounts share, and by names no account has.
 
 With an account sought, the engine keeps it and what its correlation depends on instead of
-the rows the finding rules need, so most accounts explained here are ones an audit would
-not map at all."""
+the rows the finding rules need, so accounts an audit would not map at all are explained
+here too (two tests below name such accounts on purpose)."""
 
 from __future__ import annotations
 
