@@ -145,6 +145,16 @@ def test_the_installed_command_explains_alike_with_either_engine(
         outputs[name] = result.stdout
         assert ("columnar engine:" in result.stderr) is (name == "columnar"), result.stderr
     assert outputs["columnar"] == outputs["python"]
+    missing = {}
+    for name in ("columnar", "python"):
+        result = run(
+            "explain", "app1", "nobody@nowhere.example", "-c", str(path),
+            "--now", NOW.isoformat(), "--engine", name, "-f", form,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr  # SPEC: a usage error
+        missing[name] = result.stderr
+    assert "has no account 'nobody@nowhere.example'" in missing["columnar"]
+    assert missing["columnar"] == missing["python"]
 
 
 def test_an_exception_naming_several_accounts_holds_with_the_engine(tmp_path: Path) -> None:

@@ -115,8 +115,8 @@ def triage(
     """The audit's inputs, triaged by the engine; ``None`` when it does not apply (the
     log says why): not installed, a small estate, or an input it does not read. A target
     given keys in ``sought`` (by name) keeps the accounts they name and what their
-    correlation depends on, for ``explain`` (see :attr:`TargetInput.sought`): its rows
-    are not then all an audit needs, nor are its counts an audit's."""
+    correlation depends on, for ``explain`` (see :attr:`TargetInput.sought`): neither its
+    rows nor the source's are then all an audit needs, nor are its counts an audit's."""
     endpoints = [*config.source.inputs, *(target.endpoint for target in targets)]
     if len(config.source.inputs) != 1 or any(
         endpoint.connector is not CsvConnector for endpoint in endpoints
