@@ -5,7 +5,8 @@ Each estate is drawn from a seed: identities and accounts whose values are often
 often not (case changes, spaces at the ends, full-width look-alikes, accented names,
 ``null_values`` words, dates in several ISO spellings and some that do not parse, dates a
 day either side of every limit), with shared emails (ambiguous links), shared credential
-ids, owners that are missing, unknown, ambiguous or gone, allowlist entries that name one
+ids, owners (by id, username or email) that are missing, unknown, ambiguous, gone or the
+identity itself, non-human identities used like a person, allowlist entries that name one
 account or several, several targets with different rules. The options of the config vary
 too. Both engines read the same files; their reports must be equal as values (every
 finding, its record and location, every count and coverage figure).
@@ -118,8 +119,18 @@ class Estate:
             kind = r.choice(kinds) if self.chance(0.995) else r.choice([" service", "robot"])
             owner = ""
             if kind.strip().lower() == "service":
+                other = r.randrange(size)
                 owner = r.choice(
-                    [self.text(emails[r.choice(people)]), "ghost@example.com", "", email]
+                    [
+                        self.text(emails[people[other]]),
+                        self.text(emails[people[other]]),
+                        self.text(f"E{other}"),
+                        self.text(people[other]),
+                        "ghost@example.com",
+                        "",
+                        email,
+                        person,
+                    ]
                 )
             source_rows.append(
                 [
@@ -134,10 +145,13 @@ class Estate:
                     self.moment(),
                     self.near_limit(0) if self.chance(0.2) else "",
                     r.choice(credentials) if self.chance(0.1) else "",
+                    self.near_limit(dormant) if self.chance(0.2) else "",
+                    r.choice(["", "", "", "", "false", "true", "no"]),
                 ]
             )
         source_header = (
-            "employee_id,email,login,status,department,title,kind,owner,hired,end_date,key_id"
+            "employee_id,email,login,status,department,title,kind,owner,hired,end_date,key_id,"
+            "console,password"
         )
         self._csv("hr.csv", source_header, source_rows)
         targets = []
@@ -210,7 +224,8 @@ class Estate:
             "  path: hr.csv",
             "  map: {id: employee_id, email: email, username: login, status: status,",
             "        department: department, title: title, kind: kind, owner: owner,",
-            "        created_at: hired, expires_at: end_date, credential_id: key_id}",
+            "        created_at: hired, expires_at: end_date, credential_id: key_id,",
+            "        last_interactive_login_at: console, password_enabled: password}",
             "  active_status: [active, leave]",
             "  kind_values: {human: [employee, contractor], service_account: [service]}",
         ]

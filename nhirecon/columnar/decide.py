@@ -12,6 +12,9 @@ counts: every cell of it is plain, and
   comes within a day of a limit; and if either is a non-human identity, the account has
   no interactive password and no interactive sign-in within a day of the dormancy limit
   (``human-use``);
+- an identity has no findings of its own: it is human or not active, or its owner is
+  exactly one other identity, plain and active, and none of its dates comes within a day
+  of a limit, and it has no interactive password (see :mod:`nhirecon.columnar.identities`);
 - no other row depends on it: it shares no credential id, no allowlist entry names it, its
   identity has no other account that may be active, and (for an identity) no account that
   is read the usual way could find it under any correlation rule, and no non-human
@@ -32,10 +35,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Final
 
 from nhirecon.columnar.export import Unsupported
+from nhirecon.columnar.identities import keep_identities, want_keys
 from nhirecon.columnar.keys import Input, Keys, TargetInput, column
 from nhirecon.columnar.quiet import Quiet, quiet_accounts, quiet_values
+from nhirecon.columnar.rows import Row, named_by, non_human, used_like_a_person
+from nhirecon.columnar.rows import active_status as active_status_of
 from nhirecon.columnar.threads import at_once
-from nhirecon.columnar.values import TEXT, compared, day_after, literal, one_of
+from nhirecon.columnar.values import TEXT, compared, day_after
 from nhirecon.core.model import CANONICAL_FIELDS, TEXT_FIELDS
 from nhirecon.core.policy import Policy
 
@@ -95,7 +101,7 @@ def decide(
             keyed.want(target.input, rule.account, rule.mode)
     for one in everyone:
         keyed.want(one, "credential_id", "exact")
-    keyed.want(source, "owner", "casefold")
+    want_keys(keyed, source)
     at_once(con, [functools.partial(_prepared, one=one, keyed=keyed) for one in everyone])
     credentials = _shared_credentials(con, keyed, everyone)
     decided = functools.partial(
@@ -108,7 +114,17 @@ def decide(
         active_status=active_status,
     )
     quiet = at_once(con, [functools.partial(decided, target=target) for target in targets])
-    _keep_identities(con, keyed, source, targets, credentials, source_named)
+    keep_identities(
+        con,
+        keyed,
+        source,
+        targets,
+        credentials,
+        source_named,
+        now=now,
+        policy=policy,
+        statuses=active_status,
+    )
     counts = at_once(con, [functools.partial(quiet_values, one=one) for one in everyone])
     return Decision(
         {target.input.table: each for target, each in zip(targets, quiet, strict=True)},
@@ -238,8 +254,8 @@ def _keep_accounts(
     active_status: frozenset[str],
 ) -> None:
     table = target.input.table
-    a = _Row(target.input, "a")
-    i = _Row(source, "i")
+    a = Row(target.input, "a")
+    i = Row(source, "i")
     expiry = day_after(now, 1)
     dormant = day_after(now, 1 - policy.dormant_days)
     stale = day_after(now, 1 - policy.credential_max_age_days)
@@ -249,20 +265,12 @@ def _keep_accounts(
         f" AND {compared(a.value(name))} IS DISTINCT FROM {compared(i.value(name))})"
         for name in target.compare
     ]
-    non_human = (
-        f"(coalesce({a.value('kind')}, 'human') <> 'human'"
-        f" OR coalesce({i.value('kind')}, 'human') <> 'human')"
-    )
-    used_like_a_person = (
-        f"(coalesce({a.value('password_enabled')}, false)"
-        f" OR {a.value('last_interactive_login_at')} >= {recent})"
-    )
+    either_non_human = f"({non_human(a)} OR {non_human(i)})"
     active = f"coalesce({a.value('active')}, true)"
-    status = f"lower(coalesce({i.value('status')}, {literal('active')}))"
     may_fire = " OR ".join(
         [
             "l.status <> 'linked'",
-            f"NOT {one_of(status, active_status)}",
+            f"NOT {active_status_of(i, active_status)}",
             *drift,
             f"{a.value('origin')} = 'jit'",
             f"{a.value('expires_at')} <= {expiry}",
@@ -270,7 +278,7 @@ def _keep_accounts(
             f"{a.value('last_login_at')} <= {dormant}",
             f"({a.value('last_login_at')} IS NULL AND {a.value('created_at')} <= {dormant})",
             f"{a.value('credential_rotated_at')} <= {stale}",
-            f"({non_human} AND {used_like_a_person})",
+            f"({either_non_human} AND {used_like_a_person(a, recent)})",
         ]
     )
     credential = (
@@ -280,7 +288,7 @@ def _keep_accounts(
     )
     needed = f"{credential} OR ({active} AND ({may_fire}))"
     if target.sought:  # explain: the accounts sought, not those the rules need
-        needed = _named(a, target.sought, addresses=False)
+        needed = named_by(a, target.sought, addresses=False)
     con.execute(
         f"""
         CREATE TABLE {table}_many AS
@@ -295,97 +303,8 @@ def _keep_accounts(
         SELECT a.n FROM {table}_v AS a JOIN {table}_link AS l USING (n)
         LEFT JOIN {source.table}_v AS i ON i.n = l.identity
         WHERE (
-          NOT a.ok OR NOT coalesce(i.ok, true) OR {_named(a, target.named)}
+          NOT a.ok OR NOT coalesce(i.ok, true) OR {named_by(a, target.named)}
           OR l.identity IN (SELECT identity FROM {table}_many) OR {needed}
         )
         """
     )
-
-
-def _keep_identities(
-    con: duckdb.DuckDBPyConnection,
-    keyed: Keys,
-    source: Input,
-    targets: Sequence[TargetInput],
-    credentials: str,
-    named: frozenset[str],
-) -> None:
-    """Keeps the identities that are not plain (read the usual way, they may fail the
-    pull), those the kept rows may need (any a correlation rule could link one of them
-    to) and, unless the run explains accounts (see :attr:`TargetInput.sought`), those with
-    findings of their own."""
-    conditions = ["NOT ok"]
-    for target in targets:
-        for rule in target.correlate:
-            theirs = keyed.key(source, rule.identity, rule.mode)
-            ours = keyed.key(target.input, rule.account, rule.mode)
-            conditions.append(
-                f"{theirs} IN (SELECT {ours} FROM {target.input.table}_v"
-                f" WHERE n IN (SELECT n FROM {target.input.table}_kept))"
-            )
-    if not any(target.sought for target in targets):
-        conditions += _with_findings(con, keyed, source, credentials, named)
-    con.execute(
-        f"CREATE TABLE {source.table}_kept AS SELECT n FROM {source.table}_v"
-        f" WHERE {' OR '.join(conditions)}"
-    )
-
-
-def _with_findings(
-    con: duckdb.DuckDBPyConnection,
-    keyed: Keys,
-    source: Input,
-    credentials: str,
-    named: frozenset[str],
-) -> list[str]:
-    """SQL conditions on the identities that may have findings of their own, or that a
-    non-human identity may name as owner."""
-    table = source.table
-    i = _Row(source, table + "_v")
-    conditions = [f"coalesce({i.value('kind')}, 'human') <> 'human'", _named(i, named)]
-    if "credential_id" in source.fields:
-        conditions.append(f"{i.key('credential_id', 'exact')} IN (SELECT key FROM {credentials})")
-    if "owner" in source.fields:
-        owners = keyed.key(source, "owner", "casefold")
-        con.execute(
-            f"""
-            CREATE TABLE owners AS SELECT DISTINCT {owners} AS key FROM {table}_v
-            WHERE {owners} IS NOT NULL
-              AND (NOT ok OR coalesce({i.value("kind")}, 'human') <> 'human')
-            """
-        )
-        for name in ("id", "username", "email"):
-            if name in source.fields:
-                conditions.append(f"lower({column('v', name)}) IN (SELECT key FROM owners)")
-    return conditions
-
-
-def _named(row: _Row, keys: frozenset[str], *, addresses: bool = True) -> str:
-    """Whether an allowlist entry keyed in ``keys`` names the row (its id, username, or an
-    email that is an address; see :func:`~nhirecon.core.allowlist.names`); with
-    ``addresses`` false, an email that is not an address too."""
-    ascii_keys = {key for key in keys if key.isascii()}
-    if not ascii_keys:
-        return "false"
-    ids, usernames, emails = (f"lower({row.value(name)})" for name in ("id", "username", "email"))
-    address = f" AND contains({row.value('email')}, '@')" if addresses else ""
-    return (
-        f"({one_of(ids, ascii_keys)} OR {one_of(usernames, ascii_keys)}"
-        f" OR ({one_of(emails, ascii_keys)}{address}))"
-    )
-
-
-class _Row:
-    """SQL for the values of one input's row, under a table alias."""
-
-    def __init__(self, one: Input, alias: str) -> None:
-        self.one = one
-        self.alias = alias
-
-    def value(self, name: str) -> str:
-        if name not in self.one.fields:
-            return "NULL"
-        return f"{self.alias}.{column('v', name)}"
-
-    def key(self, name: str, mode: str) -> str:
-        return f"{self.alias}.{column('k', f'{name}:{mode}')}"
