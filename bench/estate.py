@@ -8,10 +8,10 @@ module on the write path) and written in chunks, which keeps a million rows to s
 The source (``hr.csv``), one row per identity:
 employee_id, email, login, status, department, title, manager_email, kind, owner, hired,
 end_date. About 2.5% of people are ``terminated`` (with an end date in the past) and 1%
-on ``leave``; 8% are contractors with an end date (one in ten of them past); 5% are
-service accounts (kind ``service``) whose ``owner`` names a person by email: an active
-one mostly, else a person who left, an address nobody has, or nobody at all; 5% of
-them are ``retired`` and 40% expire (a quarter of those in the past).
+on ``leave``; 8% are contractors with an end date (one in ten of them past); 5% (or the
+share asked for) are service accounts (kind ``service``) whose ``owner`` names a person
+by email: an active one mostly, else a person who left, an address nobody has, or nobody
+at all; 5% of them are ``retired`` and 40% expire (a quarter of those in the past).
 
 Each target (``appN.csv`` or ``appN.jsonl``), one row per account, the account of row i
 belonging to identity i unless it is an orphan: user_id, email (1 in 20 with its case
@@ -32,6 +32,7 @@ from pathlib import Path
 
 NOW = "2026-11-28T00:00:00Z"
 CHUNK = 20_000  # rows per write
+SERVICES = 0.05  # the share of identities that are service accounts, by default
 
 DEPARTMENTS = (
     "Engineering",
@@ -142,8 +143,11 @@ def _write(path: Path, header: str, rows: Iterator[str]) -> None:
         handle.write("".join(chunk))
 
 
-def write_source(path: Path, size: int, seed: int, days: Days) -> Identities:
-    """``hr.csv``: ``size`` identities; returns what the targets need of them."""
+def write_source(
+    path: Path, size: int, seed: int, days: Days, services: float = SERVICES
+) -> Identities:
+    """``hr.csv``: ``size`` identities, a share ``services`` of them service accounts;
+    returns what the targets need of them."""
     rng = random.Random(f"{seed}:source").random
     known = Identities(size, bytearray(size), bytearray(size), bytearray(size), bytearray(size), {})
     active_people: list[int] = []
@@ -157,7 +161,7 @@ def write_source(path: Path, size: int, seed: int, days: Days) -> Identities:
             manager = f"p{i // 8}@example.com" if i >= 8 else ""
             hired = days.date(30 + int(rng() * 4000))
             end, owner = "", ""
-            if rng() < 0.05:  # a service account
+            if rng() < services:  # a service account
                 known.service[i] = 1
                 name, kind = f"svc-{i}", "service"
                 status = RETIRED if rng() < 0.05 else ACTIVE
@@ -313,13 +317,21 @@ def write_config(folder: Path, targets: list[Path]) -> Path:
 
 
 def write_estate(
-    folder: Path, size: int, *, seed: int, targets: int, fmt: str, now: str
+    folder: Path,
+    size: int,
+    *,
+    seed: int,
+    targets: int,
+    fmt: str,
+    now: str,
+    services: float = SERVICES,
 ) -> tuple[Path, Path, list[Path]]:
-    """Writes the source, ``targets`` account exports and the config into ``folder``;
-    returns the config, the source and the targets."""
+    """Writes the source (a share ``services`` of it service accounts), ``targets``
+    account exports and the config into ``folder``; returns the config, the source and
+    the targets."""
     days = Days(parse_now(now), past=4500, future=800)
     source = folder / "hr.csv"
-    known = write_source(source, size, seed, days)
+    known = write_source(source, size, seed, days, services)
     paths = [folder / f"app{number}.{fmt}" for number in range(1, targets + 1)]
     for number, path in enumerate(paths, start=1):
         write_target(path, number, known, seed, days)

@@ -18,10 +18,12 @@ and the share of accounts with at least one, the ratio nhirecon / join, and at t
 the growth between consecutive sizes.
 
     python bench/scale.py [SIZE ...] [--targets 5] [--format csv|jsonl] [--seed 7]
-                          [--now ISO] [--keep DIR] [--profile] [--runs N]
+                          [--services SHARE] [--now ISO] [--keep DIR] [--profile]
+                          [--runs N]
 
     python bench/scale.py 100000 1000000       # default size: 100000
     python bench/scale.py 100000 --targets 5   # 100k identities x 5 targets
+    python bench/scale.py 1000000 --services 0.8   # a source mostly of service accounts
 
 ``--keep DIR`` keeps the estate, the reports and the history under ``DIR``;
 ``--profile`` runs nhirecon under ``python -m cProfile`` (``profile.out`` beside the
@@ -139,17 +141,25 @@ def describe(path: Path) -> str:
 
 
 def bench_size(size: int, args: argparse.Namespace, base: Path, command: Path) -> Result:
-    folder = base / f"{size}-{args.targets}x{args.format}"
+    shared = "" if args.services == estate.SERVICES else f"-{args.services:g}svc"
+    folder = base / f"{size}-{args.targets}x{args.format}{shared}"
     if folder.exists():
         shutil.rmtree(folder)  # a kept folder from an earlier run: start with no history
     folder.mkdir(parents=True)
     started = time.perf_counter()
     config, source, targets = estate.write_estate(
-        folder, size, seed=args.seed, targets=args.targets, fmt=args.format, now=args.now
+        folder,
+        size,
+        seed=args.seed,
+        targets=args.targets,
+        fmt=args.format,
+        now=args.now,
+        services=args.services,
     )
     written = time.perf_counter() - started
     print(
-        f"{size:,} identities x {args.targets} target(s) of {size:,} accounts ({args.format}): "
+        f"{size:,} identities ({args.services:.0%} service accounts) x {args.targets}"
+        f" target(s) of {size:,} accounts ({args.format}): "
         f"estate written in {written:.1f} s ({describe(source)}, {describe(targets[0])} each); "
         f"load average {os.getloadavg()[0]:.1f}"
     )
@@ -380,6 +390,13 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[100_000], metavar="SIZE")
     parser.add_argument("--targets", type=int, default=1, help="target exports (default 1)")
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    parser.add_argument(
+        "--services",
+        type=float,
+        default=estate.SERVICES,
+        metavar="SHARE",
+        help=f"the share of identities that are service accounts (default {estate.SERVICES})",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--now", default=estate.NOW, help=f"evaluate as of (default {estate.NOW})")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the estate and outputs")
@@ -402,6 +419,8 @@ def main() -> None:
         parser.error("sizes start at 1000")
     if args.targets < 1 or args.runs < 1:
         parser.error("--targets and --runs start at 1")
+    if not 0 <= args.services <= 1:
+        parser.error("--services is a share, from 0 to 1")
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # each line as it is known, even in a pipe
     command = installed_nhirecon()
