@@ -12,15 +12,15 @@ missing, names no other identity, several, or one that is not active; ``expired`
 (case-folded, as the rule compares it) is the id, a username or an email of exactly one
 other identity, which is plain and active, its expiry is more than a day away, and it has
 no interactive password nor an interactive sign-in within a day of the dormancy limit.
-Whichever non-human identities are kept, every identity any of them could name as owner is
-kept with them, so the rule sees all the candidates it counts.
+Every identity that a non-human identity, kept or not, could name as owner is kept, so the
+rule sees every candidate it counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from nhirecon.columnar.keys import Input, Keys, TargetInput, column
 from nhirecon.columnar.rows import Row, active_status, named_by, non_human, used_like_a_person
@@ -30,7 +30,7 @@ from nhirecon.core.policy import Policy
 if TYPE_CHECKING:
     import duckdb
 
-SUBJECT_FIELDS = ("id", "username", "email")
+SUBJECT_FIELDS: Final = ("id", "username", "email")
 """The fields an owner can name an identity by (see
 :func:`~nhirecon.core.findings.subject_keys`)."""
 
