@@ -130,15 +130,13 @@ def _owner_candidates(
     id, a username or an email (by the exact case-folded keys, plain or not), and whether
     the owner rule could take it as is (``usable``: plain and active)."""
     table = f"{source.table}_v"
-    matches = " UNION ".join(
+    matches = " UNION ".join(  # ``id`` is always mapped
         f"SELECT o.key, {table}.n FROM owners AS o JOIN {table}"
         f" ON {keyed.key(source, name, 'casefold')} = o.key"
         for name in SUBJECT_FIELDS
         if name in source.fields
     )
     usable = f"{table}.ok AND {active_status(Row(source, table), statuses)}"
-    if not matches:
-        matches = "SELECT NULL::VARCHAR AS key, NULL::BIGINT AS n WHERE false"
     con.execute(
         f"""
         CREATE TABLE owner_candidates AS
