@@ -146,3 +146,67 @@ def test_an_owner_whose_row_is_not_plain_keeps_its_service(tmp_path: Path) -> No
     assert not any(
         finding.identity and finding.identity.id == "svc-p7" for finding in report.findings
     )
+
+
+def test_an_allowlist_entry_keeps_the_service_it_names(tmp_path: Path) -> None:
+    """An exception or a ``protected`` entry on the source names a healthy service: it is
+    kept (the allowlist's report counts the identities each entry names), and the report
+    is the usual one."""
+    estate = _estate(_rows())
+    estate = Estate(
+        hr=estate.hr,
+        app=estate.app,
+        source=estate.source,
+        more={
+            "protected": [{"target": "hr", "account": "SVC-EMAIL"}],
+            "exceptions": [
+                {
+                    "target": "hr",
+                    "account": "svc-id@example.com",
+                    "reason": "accepted",
+                    "owner": "security@example.com",
+                    "expires": "2027-06-30",
+                }
+            ],
+        },
+    )
+    config = estate.config(tmp_path)
+    assert isinstance(same_result(config), Report)
+    found = triaged(config)
+    assert found is not None
+    kept = {record.id for record in found.source}
+    assert {"svc-email", "svc-id"} <= kept
+    assert not {"svc-upper", "svc-username"} & kept
+
+
+def test_a_service_whose_dates_are_not_iso_is_kept(tmp_path: Path) -> None:
+    """With a ``date_format`` of its own, an expiry is not a plain cell: the row is read
+    the usual way, and an expiry next week is no finding."""
+    rows = [
+        row.replace(",p0@example.com,,,", ",p0@example.com,2026-12-05,,")
+        if row.startswith("svc-email,")
+        else row
+        for row in _rows()
+    ]
+    estate = _estate([_day_first(row) for row in rows])
+    estate = Estate(
+        hr=estate.hr,
+        app=estate.app,
+        source={**estate.source, "date_formats": {"expires_at": "%d/%m/%Y"}},
+    )
+    config = estate.config(tmp_path)
+    report = same_result(config)
+    assert isinstance(report, Report), report
+    found = triaged(config)
+    assert found is not None
+    assert "svc-email" in {record.id for record in found.source}
+    assert not any(f.identity and f.identity.id == "svc-email" for f in report.findings)
+
+
+def _day_first(row: str) -> str:
+    """The row with its ``end_date`` written day first (``05/12/2026``)."""
+    cells = row.split(",")
+    if cells[6]:
+        year, month, day = cells[6].split("-")
+        cells[6] = f"{day}/{month}/{year}"
+    return ",".join(cells)
