@@ -141,8 +141,8 @@ def describe(path: Path) -> str:
 
 
 def bench_size(size: int, args: argparse.Namespace, base: Path, command: Path) -> Result:
-    shared = "" if args.services == estate.SERVICES else f"-{args.services:g}svc"
-    folder = base / f"{size}-{args.targets}x{args.format}{shared}"
+    suffix = "" if args.services == estate.SERVICES else f"-{args.services:g}svc"
+    folder = base / f"{size}-{args.targets}x{args.format}{suffix}"
     if folder.exists():
         shutil.rmtree(folder)  # a kept folder from an earlier run: start with no history
     folder.mkdir(parents=True)
