@@ -13,8 +13,9 @@ counts: every cell of it is plain, and
   no interactive password and no interactive sign-in within a day of the dormancy limit
   (``human-use``);
 - an identity has no findings of its own: it is human or not active, or its owner is
-  exactly one other identity, plain and active, and none of its dates comes within a day
-  of a limit, and it has no interactive password (see :mod:`nhirecon.columnar.identities`);
+  exactly one other identity, plain and active, its expiry is more than a day away, and
+  it has no interactive password nor an interactive sign-in within a day of the dormancy
+  limit (see :mod:`nhirecon.columnar.identities`);
 - no other row depends on it: it shares no credential id, no allowlist entry names it, its
   identity has no other account that may be active, and (for an identity) no account that
   is read the usual way could find it under any correlation rule, and no non-human
