@@ -45,8 +45,8 @@ SPILL_PIECE = 4 << 20
 SPILL_ROWS = 1_000_000
 """An estate of 92 MiB of CSV, whose tables in the engine outgrow ``SPILL_LIMIT``
 (without a directory to spill to, DuckDB fails on it). At 40 MB and 600,000 rows, the
-two exports' statements side by side sometimes needed more than the limit at once (an
-aggregate that DuckDB could not yet spill), about one run in ten on a busy machine."""
+duplicate-id aggregate of one export and the other's statements, side by side, sometimes
+needed more than the limit at once: about one run in ten on a busy machine."""
 
 
 def test_fields_whose_names_differ_only_in_case_keep_their_own_values(tmp_path: Path) -> None:
