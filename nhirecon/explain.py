@@ -87,9 +87,10 @@ def explain(
 def _explain(
     config: Config, target: Target, query: str, *, now: datetime, engine: Engine
 ) -> Explanation:
+    named_as, folded_as = entry_key(query), key_for(query, "casefold")
     triaged = None
     if engine != "python":
-        keys = frozenset(key for key in (entry_key(query), key_for(query, "casefold")) if key)
+        keys = frozenset(key for key in (named_as, folded_as) if key)
         minimum = 0 if engine == "columnar" else MIN_BYTES
         triaged = triage(
             config, [target], now, quiet, min_bytes=minimum, sought={target.name: keys}
@@ -109,9 +110,9 @@ def _explain(
         duplicates.see(candidate, correlator.link(candidate))
         if candidate.id == query:
             by_id = candidate
-        elif _names(candidate, entry_key(query), exact=True):
+        elif _names(candidate, named_as, exact=True):
             exact.append(candidate)
-        elif _names(candidate, key_for(query, "casefold"), exact=False):
+        elif _names(candidate, folded_as, exact=False):
             folded.append(candidate)
     account = by_id or (exact[0] if len(exact) == 1 else None)
     if account is None:
