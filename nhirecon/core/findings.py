@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,13 @@ from nhirecon.core.policy import Policy
 from nhirecon.core.values import format_datetime, key_for
 
 
+@functools.lru_cache(maxsize=64)
+def _days(days: int) -> timedelta:
+    """``timedelta(days=days)``, made once per value: a rule asks for the same few limits
+    for every account, and making one costs several times the comparison it serves."""
+    return timedelta(days=days)
+
+
 @dataclass(frozen=True)
 class Clock:
     """The instant the audit is evaluated at, and the policy's limits measured from it."""
@@ -36,7 +44,8 @@ class Clock:
         return (self.now - moment).days
 
     def older_than(self, moment: datetime, days: int) -> bool:
-        return self.now - moment > timedelta(days=days)
+        """Whether more than ``days`` days passed from ``moment`` to now."""
+        return self.now - moment > _days(days)
 
 
 @dataclass(frozen=True)
