@@ -36,6 +36,7 @@ from nhirecon.core.model import (
     Origin,
     Record,
     Remediation,
+    Severity,
     fingerprint,
 )
 from nhirecon.core.report import (
@@ -490,6 +491,52 @@ def test_the_streamed_json_report_is_the_whole_document_it_was(report: Report) -
     assert len(pieces) >= len(report.findings) + len(report.excepted)
 
 
+def test_instants_left_to_the_encoder_are_written_as_before_on_every_path() -> None:
+    """The JSON report leaves a record's instants in UTC (or naive) to its encoder; an
+    instant in another zone is written here first. Each path gives the whole document's
+    text: orjson's, the standard library's for a detail orjson spells otherwise (a float),
+    and for a lone surrogate, which orjson refuses."""
+    east = timezone(timedelta(hours=-5))
+    for account_id, detail in (("a1", {"n": 1}), ("a1", {"f": 0.1}), ("a\ud800", {"n": 1})):
+        account = Record(
+            id=account_id,
+            location="app.json",
+            created_at=datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC),
+            last_login_at=datetime(2026, 3, 4, 23, 0),
+            expires_at=datetime(2026, 3, 4, 22, 0, tzinfo=east),
+        )
+        finding = Finding(
+            kind=FindingKind.DORMANT,
+            severity=Severity.MEDIUM,
+            target="app",
+            account=account,
+            identity=None,
+            message="m",
+            detail=detail,
+            remediation=Remediation.NONE,
+            remediation_reason="",
+            fingerprint=fingerprint(FindingKind.DORMANT, "app", account_id),
+        )
+        native = serialize.finding(finding, native_instants=True)
+        assert (type(native) is serialize.Plain) == (detail == {"n": 1})
+        report = Report(
+            tool_version="0",
+            generated_at=datetime(2026, 3, 5, tzinfo=UTC),
+            source_name="hr",
+            source_connector="csv",
+            identities=0,
+            targets=(),
+            findings=(finding,),
+            excepted=(),
+            gate=evaluate([], [finding]),
+        )
+        text = JsonReporter().render(report)
+        assert text == whole_document(report)
+        assert '"created_at": "2026-03-04T05:06:07Z"' in text
+        assert '"last_login_at": "2026-03-04T23:00:00Z"' in text
+        assert '"expires_at": "2026-03-05T03:00:00Z"' in text
+
+
 def example_report(tmp_path: Path) -> Report:
     loaded = config.load(ROOT / "config.sample.yaml")
     instant = parse_datetime(NOW)
@@ -549,9 +596,9 @@ def test_a_large_report_is_made_one_finding_at_a_time(monkeypatch: pytest.Monkey
     made: list[Finding] = []
     listed = serialize.listed
 
-    def counted(value: Report, item: Finding) -> dict[str, Any]:
+    def counted(value: Report, item: Finding, *, native_instants: bool) -> dict[str, Any]:
         made.append(item)
-        return listed(value, item)
+        return listed(value, item, native_instants=native_instants)
 
     monkeypatch.setattr(serialize, "listed", counted)
     pieces = JsonReporter().chunks(report)

@@ -87,8 +87,9 @@ def parse_datetime(raw: object) -> datetime | None:
         raise ValueError_(f"{value!r} is out of range in UTC") from None
 
 
-_SECONDS_Z: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_OMIT_MICROSECONDS
-"""orjson's options for :func:`format_datetime`."""
+SECONDS_Z: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_OMIT_MICROSECONDS
+"""orjson's options for :func:`format_datetime`: with them, orjson writes an instant of
+type ``datetime`` in UTC (or naive) as :func:`format_datetime` spells it, within quotes."""
 
 
 def format_datetime(moment: datetime) -> str:
@@ -101,7 +102,7 @@ def format_datetime(moment: datetime) -> str:
     if zone is not UTC and zone is not None:
         moment = moment.astimezone(UTC)
     if type(moment) is datetime:
-        return orjson.dumps(moment, option=_SECONDS_Z)[1:-1].decode()
+        return orjson.dumps(moment, option=SECONDS_Z)[1:-1].decode()
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (the fastest here)
         moment.year,
         moment.month,

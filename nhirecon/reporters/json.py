@@ -2,7 +2,7 @@
 
 The text is exactly ``json.dumps(serialize.report(report), indent=2, ensure_ascii=False)``
 and a newline, made in pieces: the top-level fields as they come and each item of a long
-list (:class:`serialize.Items`) on its own, so that a report of a million accounts is never
+list (:class:`Items`) on its own, so that a report of a million accounts is never
 held whole, as data or as text. SARIF (:func:`stream`, the same way) and OCSF
 (:func:`compact`, a line per event) are encoded here too.
 
@@ -14,7 +14,7 @@ standard library. orjson agrees on text
 empty containers. Floats are not always written alike (``1e-07`` against ``1e-7``, ``NaN``),
 larger integers, other types and dict keys that are not text are refused or written
 otherwise, and so is anything nested deeper than orjson goes: such a value goes to the
-standard library (:func:`serialize.plain` says which), as does text holding a lone surrogate
+standard library (:func:`plain` says which), as does text holding a lone surrogate
 (``"\\ud800"``), which orjson refuses.
 """
 
@@ -22,29 +22,47 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
 
 from nhirecon.core.report import Report
+from nhirecon.core.values import SECONDS_Z, format_datetime
 from nhirecon.reporters import serialize
 from nhirecon.reporters.base import Reporter
+from nhirecon.reporters.plain import Items, Plain, plain
 
 INDENT: Final = "  "
+
 _STANDARD: Final = json.JSONEncoder(indent=2, ensure_ascii=False)
 """What ``json.dumps(value, indent=2, ensure_ascii=False)`` uses."""
+
+
+def _instant(value: object) -> str:
+    """An instant a :class:`Plain` holds (``native_instants``), for the standard
+    library, spelt as orjson spells it; any other type is refused, as ``json`` refuses it."""
+    if type(value) is datetime:
+        return format_datetime(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_STANDARD_PLAIN: Final = json.JSONEncoder(indent=2, ensure_ascii=False, default=_instant)
+""":data:`_STANDARD` for a :class:`Plain` that orjson refused (a lone surrogate
+in its text): it may hold instants."""
 _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """What ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` uses."""
 
 
 def _by_orjson(value: Any, option: int) -> bytes | None:
-    """``value`` encoded by orjson when it is plain data (:func:`serialize.plain`), which
+    """``value`` encoded by orjson when it is plain data (:func:`plain`), which
     orjson writes as the standard library does, and orjson accepts it; else ``None``, for
-    the standard library."""
-    if not serialize.plain(value):
+    the standard library. An instant (in a :class:`Plain` only) is written as
+    :func:`~nhirecon.core.values.format_datetime` spells it (:data:`SECONDS_Z`)."""
+    if not plain(value):
         return None
     try:
-        return orjson.dumps(value, option=option)
+        return orjson.dumps(value, option=option | SECONDS_Z)
     except orjson.JSONEncodeError:  # a lone surrogate, a key not text, a huge integer
         return None
 
@@ -57,7 +75,7 @@ def dumps(value: Any, level: int = 0) -> str:
         if level and b"\n" in data:
             data = data.replace(b"\n", b"\n" + b"  " * level)
         return data.decode("utf-8")
-    text = _STANDARD.encode(value)
+    text = (_STANDARD_PLAIN if type(value) is Plain else _STANDARD).encode(value)
     return text.replace("\n", "\n" + INDENT * level) if level else text
 
 
@@ -69,10 +87,10 @@ def compact(value: Any) -> str:
 
 
 def stream(value: Any, level: int = 0) -> Iterator[str]:
-    """``dumps(value, level)`` in pieces: each item of a :class:`serialize.Items` is one
+    """``dumps(value, level)`` in pieces: each item of a :class:`Items` is one
     (written whole), and a dict or list that holds one, at any depth, is written field by
     field or element by element."""
-    if isinstance(value, serialize.Items):
+    if isinstance(value, Items):
         yield from _items(value, level)
     elif type(value) is dict and _lazy(value.values()):
         yield from _fields(value, level)
@@ -84,14 +102,14 @@ def stream(value: Any, level: int = 0) -> Iterator[str]:
 
 def _lazy(values: Iterable[Any]) -> bool:
     return any(
-        isinstance(item, serialize.Items)
+        isinstance(item, Items)
         or (type(item) is dict and _lazy(item.values()))
         or (type(item) is list and _lazy(item))
         for item in values
     )
 
 
-def _items(items: serialize.Items, level: int) -> Iterator[str]:
+def _items(items: Items, level: int) -> Iterator[str]:
     inner = "\n" + INDENT * (level + 1)
     separator = "[" + inner
     for item in items:
@@ -126,7 +144,7 @@ class JsonReporter(Reporter):
     extensions = (".json",)
 
     def chunks(self, report: Report) -> Iterator[str]:
-        yield from stream(serialize.sections(report))
+        yield from stream(serialize.sections(report, native_instants=True))
         yield "\n"
 
     def render(self, report: Report) -> str:

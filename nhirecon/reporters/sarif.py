@@ -32,6 +32,7 @@ from nhirecon.core.values import format_datetime
 from nhirecon.reporters import serialize
 from nhirecon.reporters.base import Reporter
 from nhirecon.reporters.json import stream
+from nhirecon.reporters.plain import Items
 from nhirecon.reporters.remedies import REMEDIES
 
 SCHEMA_URI: Final = (
@@ -206,7 +207,7 @@ def _results(report: Report) -> Iterator[dict[str, Any]]:
 
 
 def document(report: Report) -> dict[str, Any]:
-    """The SARIF log, its results as :class:`~nhirecon.reporters.serialize.Items` (made
+    """The SARIF log, its results as :class:`~nhirecon.reporters.Items` (made
     as they are written)."""
     return {
         "$schema": SCHEMA_URI,
@@ -242,7 +243,7 @@ def document(report: Report) -> dict[str, Any]:
                     }
                 ],
                 "columnKind": "unicodeCodePoints",
-                "results": serialize.Items(lambda: _results(report)),
+                "results": Items(lambda: _results(report)),
                 "properties": {
                     "source": {"name": report.source_name, "identities": report.identities},
                     "summary": serialize.summary(report),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterator
-from datetime import datetime
-from typing import Any, Final
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from nhirecon.core.evidence import Evidence
 from nhirecon.core.model import (
@@ -27,6 +27,7 @@ from nhirecon.core.model import (
 )
 from nhirecon.core.report import Report, ResolvedFinding, RunTrend
 from nhirecon.core.values import format_datetime
+from nhirecon.reporters.plain import Items, Plain, plain
 from nhirecon.state.baseline import entry_data
 
 ACCOUNT_FIELDS = (
@@ -66,65 +67,6 @@ CONTROLS = {kind.value: KIND_INFO[kind].controls for kind in FindingKind}
 """Each kind's controls, by the kind's value (an enumeration hashes slowly)."""
 
 
-class Plain(dict[str, Any]):
-    """A dict of the report made of plain data only (see :func:`plain`), known so when it
-    was made: :func:`plain` takes it at its word, without looking inside. Only this module
-    makes one, and adds to one only plain data."""
-
-    __slots__ = ()
-
-
-_LEAVES: Final[set[type]] = {str, bool, int, type(None)}
-"""The types of plain values, with each subclass of ``str`` met (a text enumeration)."""
-_DEPTH: Final = 200
-"""How deep :func:`plain` looks; anything deeper is not plain."""
-
-
-def plain(value: Any, depth: int = 0) -> bool:
-    """Whether ``value`` is plain data: text, flags, ``None`` and integers, in lists,
-    tuples and dicts, nested at most :data:`_DEPTH` deep (a :class:`Plain` is, by how it
-    was made). The JSON report encodes plain data by orjson, which writes it as the
-    standard library does (it refuses keys other than text, integers beyond 64 bits and
-    lone surrogates, and the report then falls back); floats, for one, it writes otherwise.
-    A list or dict of leaves only is checked in C."""
-    kind = type(value)
-    if kind is dict:
-        items = value.values()
-    elif kind is list or kind is tuple:
-        items = value
-    else:
-        return kind is Plain or kind in _LEAVES or isinstance(value, str)
-    if _LEAVES.issuperset(map(type, items)):
-        return True
-    if depth >= _DEPTH:
-        return False
-    for item in items:
-        kind = type(item)
-        if kind in _LEAVES or kind is Plain:
-            continue
-        if kind is dict or kind is list or kind is tuple:
-            if not plain(item, depth + 1):
-                return False
-        elif isinstance(item, str):  # a text enumeration: its text, by either
-            _LEAVES.add(kind)
-        else:
-            return False
-    return True
-
-
-class Items:
-    """A list of the report that can be long (the findings): its items are made as they
-    are read, each time it is iterated, so that the whole list is never held at once."""
-
-    __slots__ = ("_make",)
-
-    def __init__(self, make: Callable[[], Iterator[Any]]) -> None:
-        self._make = make
-
-    def __iter__(self) -> Iterator[Any]:
-        return self._make()
-
-
 _instant_seen = functools.lru_cache(maxsize=4096)(format_datetime)
 """For the instants the history gives, which are those of a few runs."""
 
@@ -141,6 +83,8 @@ def _convert(item: Any) -> Any:
 
 _AS_IS = frozenset({str, bool, type(None), Origin})
 """Types of record values that :func:`_convert` leaves as they are."""
+_AS_IS_NATIVE = _AS_IS | {datetime}
+"""The same, with the instants a JSON encoder of :mod:`nhirecon.reporters.json` writes."""
 
 
 @functools.cache
@@ -156,18 +100,27 @@ def _plan(fields: tuple[str, ...]) -> tuple[Callable[[Record], dict[str, Any]], 
     return (lambda value: {name: value.value(name) for name in fields}), instants
 
 
-def record(value: Record | None, fields: tuple[str, ...]) -> dict[str, Any] | None:
+def record(
+    value: Record | None, fields: tuple[str, ...], *, native_instants: bool = False
+) -> dict[str, Any] | None:
     """``fields`` of ``value`` as plain data (a :class:`Plain` when each value is text, a
     flag or ``None`` once its instants are written), in the order of ``fields``; each value
-    as :func:`_convert` writes it."""
+    as :func:`_convert` writes it.
+
+    With ``native_instants``, an instant of type ``datetime`` in UTC (or naive) is left as
+    it is, in a :class:`Plain` too, for the encoders of :mod:`nhirecon.reporters.json`,
+    which write it as :func:`~nhirecon.core.values.format_datetime` does (orjson, in C,
+    with :data:`~nhirecon.core.values.SECONDS_Z`): the JSON report's findings."""
     if value is None:
         return None
     read, instants = _plan(fields)
     data = read(value)
     for name in instants:
-        if type(item := data[name]) is datetime:
+        if type(item := data[name]) is datetime and not (
+            native_instants and (item.tzinfo is UTC or item.tzinfo is None)
+        ):
             data[name] = format_datetime(item)
-    if _AS_IS.issuperset(map(type, data.values())):  # in C: nothing else to convert
+    if (_AS_IS_NATIVE if native_instants else _AS_IS).issuperset(map(type, data.values())):
         return Plain(data)
     return {
         name: item if item is None or type(item) is str or type(item) is bool else _convert(item)
@@ -186,12 +139,19 @@ def exception(rule: ExceptionRule) -> dict[str, Any]:
     }
 
 
-def finding(item: Finding) -> dict[str, Any]:
-    """One finding as plain data; a :class:`Plain` when its records and detail are."""
+def finding(item: Finding, *, native_instants: bool = False) -> dict[str, Any]:
+    """One finding as plain data; a :class:`Plain` when its records and detail are, and
+    then with its records' instants as :func:`record` leaves them with
+    ``native_instants`` (a finding that is not plain is written by the standard library,
+    which takes only text)."""
     kind: str = item.kind._value_
-    account = record(item.account, ACCOUNT_FIELDS)
-    identity = record(item.identity, IDENTITY_FIELDS)
+    account = record(item.account, ACCOUNT_FIELDS, native_instants=native_instants)
+    identity = record(item.identity, IDENTITY_FIELDS, native_instants=native_instants)
     detail = dict(item.detail)
+    is_plain = plain(account) and plain(identity) and plain(detail)
+    if native_instants and not is_plain:
+        account = record(item.account, ACCOUNT_FIELDS)
+        identity = record(item.identity, IDENTITY_FIELDS)
     data: dict[str, Any] = {
         "fingerprint": item.fingerprint,
         "kind": kind,
@@ -208,19 +168,21 @@ def finding(item: Finding) -> dict[str, Any]:
     if item.expired_exception is not None:
         data["expired_exception"] = exception(item.expired_exception)
     # The other values are text (a finding's own, or the config's) or lists of it.
-    return Plain(data) if plain(account) and plain(identity) and plain(detail) else data
+    return Plain(data) if is_plain else data
 
 
-def listed(report: Report, item: Finding) -> dict[str, Any]:
+def listed(report: Report, item: Finding, *, native_instants: bool = False) -> dict[str, Any]:
     """One finding as the JSON report lists it: :func:`finding` and :func:`finding_context`."""
-    data = finding(item)
+    data = finding(item, native_instants=native_instants)
     data.update(finding_context(report, item))
     return data
 
 
-def listed_excepted(report: Report, item: Finding, rule: ExceptionRule) -> dict[str, Any]:
+def listed_excepted(
+    report: Report, item: Finding, rule: ExceptionRule, *, native_instants: bool = False
+) -> dict[str, Any]:
     """One excepted finding as the JSON report lists it: :func:`listed` and its exception."""
-    data = listed(report, item)
+    data = listed(report, item, native_instants=native_instants)
     data["exception"] = exception(rule)
     return data
 
@@ -343,9 +305,11 @@ def _whole(value: Any) -> Any:
     return value
 
 
-def sections(value: Report) -> dict[str, Any]:
+def sections(value: Report, *, native_instants: bool = False) -> dict[str, Any]:
     """The JSON report's fields in order, each long list (the findings, the excepted ones,
-    the resolved ones, the stale baseline entries) as :class:`Items`."""
+    the resolved ones, the stale baseline entries) as :class:`Items`; the instants of the
+    findings' records as :func:`record` leaves them with ``native_instants``."""
+    native = native_instants
     data: dict[str, Any] = {
         "schema_version": value.schema_version,
         "tool": {"name": "nhirecon", "version": value.tool_version},
@@ -371,9 +335,14 @@ def sections(value: Report) -> dict[str, Any]:
             for stats in value.targets
         ],
         "summary": summary(value),
-        "findings": Items(lambda: (listed(value, item) for item in value.findings)),
+        "findings": Items(
+            lambda: (listed(value, item, native_instants=native) for item in value.findings)
+        ),
         "excepted": Items(
-            lambda: (listed_excepted(value, item, rule) for item, rule in value.excepted)
+            lambda: (
+                listed_excepted(value, item, rule, native_instants=native)
+                for item, rule in value.excepted
+            )
         ),
         "allowlist": [
             {
