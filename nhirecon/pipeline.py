@@ -10,13 +10,15 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Literal
 
 from nhirecon import __version__
-from nhirecon.columnar.engine import MIN_BYTES, Progress, Pulled, triage
+from nhirecon.columnar.engine import MIN_BYTES, Progress, triage
+from nhirecon.columnar.pulled import Pulled, by_row
 from nhirecon.columnar.quiet import Quiet
 from nhirecon.config import Config, Target
 from nhirecon.connectors import registry
@@ -149,11 +151,14 @@ def audit_target(
     progress: Progress = quiet,
     shared: SharedCredentials | None = None,
     triaged: Pulled | None = None,
+    identity_rows: Mapping[int, Record] = MappingProxyType({}),
 ) -> tuple[TargetStats, list[Finding], list[BroadEntry]]:
     """One pass over a target's accounts: correlate each and apply every rule. Also returns
     the allowlist entries that name several of its accounts. With ``triaged``, the pass
-    is over the accounts the columnar engine kept, and its counts add the others."""
+    is over the accounts the columnar engine kept, linked as its joins linked them (to
+    the source's records in ``identity_rows``, by row), and its counts add the others."""
     correlator = Correlator(index, target.correlate)
+    link_of: Callable[[Record], Link] = correlator.link
     rules = target_rules(config, target)
     tally = _Tally()
     named = allowlist_tally(config, target.name)
@@ -166,8 +171,9 @@ def audit_target(
     else:
         accounts = triaged
         tally.add_quiet(triaged.quiet)
+        link_of = triaged.linker(correlator, identity_rows)
     for account in accounts:
-        link = correlator.link(account)
+        link = link_of(account)
         tally.add(account, link)
         named.see(account)
         duplicates.see(account, link)
@@ -270,6 +276,7 @@ def _audit(
     )
     clock = Clock(now, config.policy)
     index = IdentityIndex(source.identities)
+    identity_rows = {} if triaged is None else by_row(source.identities)
     stats: list[TargetStats] = []
     raw = evaluated(
         source_findings(source.name, source.identities, config.source.active_status, clock),
@@ -291,6 +298,7 @@ def _audit(
             progress,
             shared,
             None if triaged is None else triaged.targets[target.name],
+            identity_rows,
         )
         stats.append(target_stats)
         raw.extend(target_findings)

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from nhirecon.columnar.engine import Progress, Pulled
+from nhirecon.columnar.engine import Progress
+from nhirecon.columnar.pulled import Pulled
 from nhirecon.config import Config, Endpoint, Source
 from nhirecon.connectors import registry
 from nhirecon.connectors.coverage import Coverage

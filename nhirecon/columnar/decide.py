@@ -208,12 +208,14 @@ def _shared_credentials(
 
 def _links(con: duckdb.DuckDBPyConnection, keyed: Keys, source: Input, target: TargetInput) -> None:
     """``{table}_link``: each account's link by the target's rules, in order (SPEC §4): the
-    first rule under which its key finds identities decides; one links, several are
-    ambiguous, none at all leaves it unmatched."""
+    first rule under which its key finds identities decides (``rule``, its index); one
+    links (``identity``, its row), several are ambiguous, none at all leaves it
+    unmatched."""
     table = target.input.table
     joins = []
     status = []
     identity = []
+    deciding = []
     for number, rule in enumerate(target.correlate):
         theirs = keyed.key(source, rule.identity, rule.mode)
         ours = keyed.key(target.input, rule.account, rule.mode)
@@ -233,12 +235,14 @@ def _links(con: duckdb.DuckDBPyConnection, keyed: Keys, source: Input, target: T
             f"WHEN r{number}.matches IS NOT NULL THEN"
             f" (CASE WHEN r{number}.matches = 1 THEN r{number}.n END)"
         )
+        deciding.append(f"WHEN r{number}.matches IS NOT NULL THEN {number}")
     con.execute(
         f"""
         CREATE TABLE {table}_link AS
         SELECT {table}_v.n AS n,
                CASE {" ".join(status)} ELSE 'unmatched' END AS status,
-               CASE {" ".join(identity)} END AS identity
+               CASE {" ".join(identity)} END AS identity,
+               CASE {" ".join(deciding)} END AS rule
         FROM {table}_v {" ".join(joins)}
         """
     )

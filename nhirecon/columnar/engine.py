@@ -29,14 +29,15 @@ from nhirecon.columnar import decide as deciding
 from nhirecon.columnar.decide import Decision
 from nhirecon.columnar.export import Export, Loading, Unsupported
 from nhirecon.columnar.keys import Input, TargetInput, entry_keys
+from nhirecon.columnar.pulled import Pulled
 from nhirecon.columnar.quiet import Quiet
 from nhirecon.columnar.threads import at_once, signals_noted
 from nhirecon.columnar.values import Field, field_sql
 from nhirecon.config import Config, Endpoint, Target
-from nhirecon.connectors.by_column import Batch, CellMapper
+from nhirecon.connectors.by_column import CellMapper
 from nhirecon.connectors.coverage import Coverage
 from nhirecon.connectors.csv import CsvConnector
-from nhirecon.core.model import DATE_FIELDS, Origin, Record
+from nhirecon.core.model import DATE_FIELDS, Origin
 from nhirecon.core.values import as_utc
 from nhirecon.errors import NhireconError
 
@@ -48,49 +49,8 @@ log = logging.getLogger(__name__)
 MIN_BYTES: Final = 16 << 20
 """The engine starts only when the exports hold at least this many bytes together (16
 MiB, about 150,000 rows): below it, starting it costs more than it saves."""
-BATCH_ROWS: Final = 4096
-"""Kept rows handed to the mapping at a time (see :mod:`nhirecon.connectors.by_column`)."""
 MEMORY_LIMIT: Final = "1GB"
 """What DuckDB may hold in memory before it spills to a temporary directory."""
-
-
-class Pulled:
-    """One input, triaged: iterate it for the records of its kept rows, mapped by the
-    connector's mapping as they are read (a target's when the audit reaches it, as the
-    usual reading does, and with the warnings of its header first); then :attr:`coverage`
-    is that of all its rows. For a target, :attr:`quiet` counts its quiet accounts."""
-
-    def __init__(
-        self,
-        export: Export,
-        rows: list[tuple[int, str | None, list[str] | None]],
-        mapper: CellMapper,
-        said: list[logging.LogRecord],
-        quiet_rows: Coverage,
-        quiet: Quiet,
-        total: int,
-    ) -> None:
-        self._export = export
-        self._rows = rows
-        """(line number, the line of a row split here, the cells of a quoted one)."""
-        self._mapper = mapper
-        self._said = said
-        self._quiet_rows = quiet_rows
-        self.quiet = quiet
-        self.total = total
-        """Rows read (records, since ids are distinct)."""
-
-    def __iter__(self) -> Iterator[Record]:
-        for record in self._said:
-            logging.getLogger(record.name).handle(record)
-        rows, self._rows = self._rows, []
-        yield from self._mapper.map_cells(self._export.names, _batches(self._export, rows))
-
-    @property
-    def coverage(self) -> Coverage:
-        mapped = self._mapper.coverage
-        assert mapped is not None, "the records are read first"
-        return mapped + self._quiet_rows
 
 
 @dataclass(frozen=True)
@@ -243,8 +203,10 @@ def _triage(
     )
     labels = [config.source.inputs[0].name, *(target.name for target in targets)]
     pulled = []
-    for (one, mapper), label, said in zip(inputs, labels, warnings, strict=True):
-        pulled.append(_pull(con, one, mapper, decision, said))
+    for number, ((one, mapper), label, said) in enumerate(
+        zip(inputs, labels, warnings, strict=True)
+    ):
+        pulled.append(_pull(con, one, mapper, decision, said, linked=number > 0))
         progress(label, pulled[-1].total)
     return Triaged(
         pulled[0], {target.name: one for target, one in zip(targets, pulled[1:], strict=True)}
@@ -288,41 +250,17 @@ def _input(export: Export, mapper: CellMapper, connector: CsvConnector) -> Input
     return Input(export, MappingProxyType(fields), options.null_values)
 
 
-def _batches(
-    export: Export, rows: list[tuple[int, str | None, list[str] | None]]
-) -> Iterator[Batch]:
-    """The kept rows, split into cells, in batches of :data:`BATCH_ROWS` for the mapping;
-    each batch is let go of as it is given (``rows`` is emptied): ten million rows hold
-    millions of lines, and the records made of them need the memory."""
-    prefix, delimiter = f"{export.path}:", export.delimiter
-    rows.reverse()
-    while rows:
-        batch = rows[-BATCH_ROWS:]
-        del rows[-BATCH_ROWS:]
-        batch.reverse()
-        yield (
-            [f"{prefix}{n}" for n, _, _ in batch],
-            [_cells(line, cells, delimiter) for _, line, cells in batch],
-        )
-
-
-def _cells(line: str | None, cells: list[str] | None, delimiter: str) -> list[str]:
-    """A row's cells: its line split here, or the cells the csv module split."""
-    if line is not None:
-        return line.split(delimiter)
-    assert cells is not None
-    return cells
-
-
 def _pull(
     con: duckdb.DuckDBPyConnection,
     one: Input,
     mapper: CellMapper,
     decision: Decision,
     said: list[logging.LogRecord],
+    *,
+    linked: bool,
 ) -> Pulled:
     """The kept rows of ``one``, as raw rows for the connector's mapping, and the coverage
-    of its quiet rows."""
+    of its quiet rows; for a target (``linked``), the links the engine made of them."""
     export = one.export
     rows = con.execute(
         f"""
@@ -332,6 +270,15 @@ def _pull(
         """,
         {"d": export.delimiter},
     ).fetchall()
+    links = None
+    if linked:
+        links = {
+            n: (status, identity, rule)
+            for n, status, identity, rule in con.execute(
+                f"SELECT n, status, identity, rule FROM {export.table}_link"
+                f" WHERE n IN (SELECT n FROM {export.table}_kept)"
+            ).fetchall()
+        }
     log.info("columnar engine: %s: %d of %d rows are mapped", export.path, len(rows), export.rows)
     quiet_rows = export.rows - len(rows)
     counts = decision.values[export.table]
@@ -343,7 +290,14 @@ def _pull(
         MappingProxyType(dict(counts)),
     )
     return Pulled(
-        export, rows, mapper, said, quiet, decision.quiet.get(export.table, Quiet()), export.rows
+        export,
+        rows,
+        mapper,
+        said,
+        quiet,
+        decision.quiet.get(export.table, Quiet()),
+        export.rows,
+        links,
     )
 
 

@@ -171,6 +171,16 @@ class Correlator:
                 return Link(LinkStatus.AMBIGUOUS, None, rule, matches)
         return UNMATCHED
 
+    def decided(self, account: Record, rule: int, identity: Record) -> Link:
+        """The link :meth:`link` makes when the rule at index ``rule`` is the first under
+        which the account's key finds identities, and it finds ``identity`` alone: for a
+        caller that has made that decision already (the columnar engine's joins). An
+        account with several values of a field is linked by :meth:`link`."""
+        if account.multi_values:
+            return self.link(account)
+        decider, mode = self.rules[rule]
+        return _linked(decider, mode, (account.value(decider.account),), identity)
+
     def _link_every_value(self, account: Record, trail: list[Step] | None) -> Link:
         multi = account.multi_values
         for rule, mode in self.rules:
