@@ -172,6 +172,7 @@ def account_findings(
 
     name = account.label
     policy = clock.policy
+    is_leaver = False
     if link.status is LinkStatus.AMBIGUOUS:
         ids = [candidate.id for candidate in link.candidates]
         add(
@@ -204,7 +205,8 @@ def account_findings(
         identity = link.identity
         assert identity is not None
         status = (identity.status or "active").casefold()
-        if status not in active_status:
+        is_leaver = status not in active_status
+        if is_leaver:
             add(
                 FindingKind.LEAVER,
                 f"{name}: belongs to {identity.label}, whose status in {source} is "
