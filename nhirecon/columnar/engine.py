@@ -273,9 +273,9 @@ def _pull(
     links = None
     if linked:
         links = {
-            n: (status, identity, rule)
-            for n, status, identity, rule in con.execute(
-                f"SELECT n, status, identity, rule FROM {export.table}_link"
+            n: (identity, rule)
+            for n, identity, rule in con.execute(
+                f"SELECT n, identity, rule FROM {export.table}_link"
                 f" WHERE n IN (SELECT n FROM {export.table}_kept)"
             ).fetchall()
         }

@@ -34,7 +34,7 @@ class Pulled:
         quiet_rows: Coverage,
         quiet: Quiet,
         total: int,
-        links: dict[int, tuple[str, int | None, int | None]] | None = None,
+        links: dict[int, tuple[int | None, int | None]] | None = None,
     ) -> None:
         self._export = export
         self._rows = rows
@@ -46,8 +46,9 @@ class Pulled:
         self.total = total
         """Rows read (records, since ids are distinct)."""
         self._links = links
-        """A target's: per kept row, its link as the engine's joins made it (status, the
-        identity's row, the deciding rule's index)."""
+        """A target's: per kept row, its link as the engine's joins made it: the row of
+        the one identity found, and the index of the rule that decided (an ambiguous
+        account has a rule and no identity, an unmatched one neither)."""
 
     def __iter__(self) -> Iterator[Record]:
         for record in self._said:
@@ -69,10 +70,10 @@ class Pulled:
             return correlator.link
 
         def link(account: Record) -> Link:
-            status, identity, rule = links[row_of(account)]
-            if status == "linked" and identity is not None and rule is not None:
+            identity, rule = links[row_of(account)]
+            if identity is not None and rule is not None:
                 return correlator.decided(account, rule, identities[identity])
-            if status == "unmatched" and not account.multi_values:
+            if rule is None and not account.multi_values:
                 return UNMATCHED
             return correlator.link(account)
 
