@@ -56,6 +56,7 @@ from nhirecon.reporters import json as json_reporter
 from nhirecon.reporters.base import Reporter
 from nhirecon.reporters.csv import ROWS, CsvReporter
 from nhirecon.reporters.json import JsonReporter, dumps
+from nhirecon.reporters.plain import Plain
 from nhirecon.state.baseline import entry_data
 
 from .conftest import NOW, ROOT
@@ -497,7 +498,14 @@ def test_instants_left_to_the_encoder_are_written_as_before_on_every_path() -> N
     text: orjson's, the standard library's for a detail orjson spells otherwise (a float),
     and for a lone surrogate, which orjson refuses."""
     east = timezone(timedelta(hours=-5))
-    for account_id, detail in (("a1", {"n": 1}), ("a1", {"f": 0.1}), ("a\ud800", {"n": 1})):
+    odd = Record(id="E1", location="hr.csv", email=1e-07)  # type: ignore[arg-type]
+    cases = (
+        ("a1", {"n": 1}, None),
+        ("a1", {"f": 0.1}, None),
+        ("a\ud800", {"n": 1}, None),
+        ("a1", {"n": 1}, odd),  # a float no connector puts there: the standard library's
+    )
+    for account_id, detail, identity in cases:
         account = Record(
             id=account_id,
             location="app.json",
@@ -510,7 +518,7 @@ def test_instants_left_to_the_encoder_are_written_as_before_on_every_path() -> N
             severity=Severity.MEDIUM,
             target="app",
             account=account,
-            identity=None,
+            identity=identity,
             message="m",
             detail=detail,
             remediation=Remediation.NONE,
@@ -518,7 +526,7 @@ def test_instants_left_to_the_encoder_are_written_as_before_on_every_path() -> N
             fingerprint=fingerprint(FindingKind.DORMANT, "app", account_id),
         )
         native = serialize.finding(finding, native_instants=True)
-        assert (type(native) is serialize.Plain) == (detail == {"n": 1})
+        assert (type(native) is Plain) == (detail == {"n": 1} and identity is None)
         report = Report(
             tool_version="0",
             generated_at=datetime(2026, 3, 5, tzinfo=UTC),

@@ -11,7 +11,7 @@ import functools
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from nhirecon.core.evidence import Evidence
 from nhirecon.core.model import (
@@ -113,7 +113,21 @@ def record(
     with :data:`~nhirecon.core.values.SECONDS_Z`): the JSON report's findings."""
     if value is None:
         return None
-    read, instants = _plan(fields)
+    data, as_is = _read(value, fields, native_instants)
+    return Plain(data) if as_is else data
+
+
+def _read(
+    value: Record, fields: tuple[str, ...], native_instants: bool
+) -> tuple[dict[str, Any], bool]:
+    """``fields`` of ``value`` as :func:`record` gives them (the dict itself, not yet a
+    :class:`Plain`), and whether they are plain data."""
+    if fields is ACCOUNT_FIELDS:  # the report's own lists of fields, without hashing them
+        read, instants = _ACCOUNT_PLAN
+    elif fields is IDENTITY_FIELDS:
+        read, instants = _IDENTITY_PLAN
+    else:
+        read, instants = _plan(fields)
     data = read(value)
     for name in instants:
         if type(item := data[name]) is datetime and not (
@@ -121,11 +135,16 @@ def record(
         ):
             data[name] = format_datetime(item)
     if (_AS_IS_NATIVE if native_instants else _AS_IS).issuperset(map(type, data.values())):
-        return Plain(data)
-    return {
+        return data, True
+    converted = {
         name: item if item is None or type(item) is str or type(item) is bool else _convert(item)
         for name, item in data.items()
     }
+    return converted, plain(converted)
+
+
+_ACCOUNT_PLAN: Final = _plan(ACCOUNT_FIELDS)
+_IDENTITY_PLAN: Final = _plan(IDENTITY_FIELDS)
 
 
 def exception(rule: ExceptionRule) -> dict[str, Any]:
@@ -145,10 +164,16 @@ def finding(item: Finding, *, native_instants: bool = False) -> dict[str, Any]:
     ``native_instants`` (a finding that is not plain is written by the standard library,
     which takes only text)."""
     kind: str = item.kind._value_
-    account = record(item.account, ACCOUNT_FIELDS, native_instants=native_instants)
-    identity = record(item.identity, IDENTITY_FIELDS, native_instants=native_instants)
+    account: dict[str, Any] | None = None
+    identity: dict[str, Any] | None = None
+    is_plain = True
+    if item.account is not None:
+        account, is_plain = _read(item.account, ACCOUNT_FIELDS, native_instants)
+    if item.identity is not None:
+        identity, plain_identity = _read(item.identity, IDENTITY_FIELDS, native_instants)
+        is_plain = is_plain and plain_identity
     detail = dict(item.detail)
-    is_plain = plain(account) and plain(identity) and plain(detail)
+    is_plain = is_plain and plain(detail)
     if native_instants and not is_plain:
         account = record(item.account, ACCOUNT_FIELDS)
         identity = record(item.identity, IDENTITY_FIELDS)
