@@ -233,7 +233,6 @@ def account_findings(
                 {"origin": account.origin.value},
                 identity,
             )
-    is_leaver = any(finding.kind is FindingKind.LEAVER for finding in found)
     expiry = None if is_leaver else _expiry(account, link.identity, clock)
     if expiry is not None:
         whose, moment = expiry
