@@ -207,7 +207,7 @@ def _results(report: Report) -> Iterator[dict[str, Any]]:
 
 
 def document(report: Report) -> dict[str, Any]:
-    """The SARIF log, its results as :class:`~nhirecon.reporters.Items` (made
+    """The SARIF log, its results as :class:`~nhirecon.reporters.plain.Items` (made
     as they are written)."""
     return {
         "$schema": SCHEMA_URI,
