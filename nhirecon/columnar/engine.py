@@ -31,7 +31,7 @@ from nhirecon.columnar.export import Export, Loading, Unsupported
 from nhirecon.columnar.keys import Input, TargetInput, entry_keys
 from nhirecon.columnar.pulled import Pulled
 from nhirecon.columnar.quiet import Quiet
-from nhirecon.columnar.threads import at_once, signals_noted
+from nhirecon.columnar.threads import at_once, signals_interrupt, signals_noted
 from nhirecon.columnar.values import Field, field_sql
 from nhirecon.config import Config, Endpoint, Target
 from nhirecon.connectors.by_column import CellMapper
@@ -115,7 +115,9 @@ def triage(
         raised: list[BaseException] = []
         try:
             with signals_noted(raised):
-                return _triage(con, config, targets, connectors, now, progress, sought)
+                return signals_interrupt(
+                    con, lambda: _triage(con, config, targets, connectors, now, progress, sought)
+                )
         except (duckdb.InterruptException, RuntimeError) as exc:
             if "interrupted" not in str(exc).lower():
                 raise
