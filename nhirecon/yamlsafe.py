@@ -8,9 +8,11 @@ the interpreter's stack in this module or in whatever reads the data afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -61,7 +63,16 @@ def child_path(path: str, key: object) -> str:
 
 
 def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
-    """Parse one YAML document into plain data and key lines."""
+    """Parse one YAML document into plain data and key lines.
+
+    Read with libyaml's parser where PyYAML was built with it (about ten times faster; a
+    YAML inventory can be large), then composed and checked here as with PyYAML's own. A
+    document that fails is read again by PyYAML's own parser, whose messages say more
+    (``found character '\\t' that cannot start any token``), so that an error is the same
+    either way; so is a text with a character YAML does not allow."""
+    if _FastLoader is not None and not _PYTHON_ONLY.search(text):
+        with contextlib.suppress(YamlError):
+            return _read(_FastLoader(text), max_nodes)
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:  # a control character such as NUL, seen up front
@@ -69,6 +80,10 @@ def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
         if exc.character == 0:
             raise YamlError("NUL character in the file (binary or corrupted?)", where) from exc
         raise YamlError(f"character #x{exc.character:04x} is not allowed in YAML", where) from exc
+    return _read(loader, max_nodes)
+
+
+def _read(loader: _Reading, max_nodes: int) -> Document:
     try:
         node = loader.get_single_node()
         if node is None:
@@ -83,30 +98,67 @@ def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
     except yaml.YAMLError as exc:
         raise YamlError(str(exc)) from exc
     except RecursionError:  # not expected within MAX_DEPTH; never a traceback all the same
-        raise YamlError(TOO_DEEP, loader.line + 1) from None
+        at = getattr(loader, "line", None)  # PyYAML's reader knows it; libyaml's does not
+        raise YamlError(TOO_DEEP, None if at is None else at + 1) from None
     finally:
         loader.dispose()
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, composing collections no deeper than ``MAX_DEPTH`` (its
-    composer recurses once per level)."""
+class _Reading(Protocol):
+    """What is read here of a loader: its one document, composed, and each value of it."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.depth = 0
+    def get_single_node(self) -> yaml.Node | None: ...
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any: ...
+
+    def dispose(self) -> None: ...
+
+
+class _Bounded(yaml.composer.Composer):
+    """PyYAML's composer, composing collections no deeper than ``MAX_DEPTH`` (it recurses
+    once per level)."""
+
+    depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        if self.check_event(yaml.ScalarEvent, yaml.AliasEvent):
+        # check_event and peek_event are the parser's, which each loader mixes in.
+        if self.check_event(yaml.ScalarEvent, yaml.AliasEvent):  # type: ignore[attr-defined]
             return super().compose_node(parent, index)
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                event = self.peek_event()  # type: ignore[no-untyped-call]
+                event = self.peek_event()  # type: ignore[attr-defined]
                 raise YamlError(TOO_DEEP, event.start_mark.line + 1)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+
+class _Loader(_Bounded, yaml.SafeLoader):
+    """PyYAML's safe loader, all in Python."""
+
+
+_PYTHON_ONLY = re.compile(f"{yaml.reader.Reader.NON_PRINTABLE.pattern}|\t|.\ufeff", re.DOTALL)
+"""Texts that only PyYAML's own parser reads: a character YAML does not allow (PyYAML's
+reader refuses it up front, libyaml's only as it reads, by byte), a tab (libyaml lets
+some pass where PyYAML refuses them: ``a\t``) and a byte order mark past the first
+character (libyaml skips it, PyYAML reads it as text)."""
+
+_FastLoader: Callable[[str], _Reading] | None = None
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _CLoader(_Bounded, CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        """libyaml's parser, PyYAML's composer (in Python, so that depth is bounded: the
+        C one recurses without limit) and PyYAML's safe constructor."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    _FastLoader = _CLoader
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -153,7 +205,7 @@ def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, max_nodes: int) -> None:
+    def __init__(self, loader: _Reading, max_nodes: int) -> None:
         self.loader = loader
         self.budget = max_nodes
         self.lines: dict[str, int] = {}

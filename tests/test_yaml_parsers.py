@@ -1,0 +1,163 @@
+"""YAML is read with libyaml's parser where PyYAML has it, and with PyYAML's own otherwise
+or when a document fails: both must read every document alike, and a document libyaml
+reads must be one PyYAML reads the same way."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nhirecon import yamlsafe
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(
+    yamlsafe._FastLoader is None, reason="PyYAML was built without libyaml"
+)
+
+
+def read(loader: object, text: str) -> tuple[str, object]:
+    """What one parser makes of ``text``: the document and its lines, or the error."""
+    try:
+        document = yamlsafe._read(loader(text), yamlsafe.MAX_NODES)  # type: ignore[operator]
+    except yamlsafe.YamlError as exc:
+        return "error", (str(exc), exc.line)
+    except yaml.YAMLError as exc:  # PyYAML's reader, up front
+        return "error", (str(exc), None)
+    return "read", (document.data, document.lines)
+
+
+def loaded(text: str) -> tuple[str, object]:
+    """What :func:`yamlsafe.load` makes of ``text``."""
+    try:
+        document = yamlsafe.load(text)
+    except yamlsafe.YamlError as exc:
+        return "error", (str(exc), exc.line)
+    return "read", (document.data, document.lines)
+
+
+def agree(text: str, *, lenient: bool = False) -> None:
+    """libyaml, where it is used, reads ``text`` as PyYAML does, and ``load`` says the
+    same with libyaml as without it. With ``lenient``, libyaml may also read a text that
+    PyYAML refuses (a few malformed ones: ``>#``, a ``?`` starting the next line of a
+    plain scalar in brackets), but never read one differently."""
+    python = read(yamlsafe._Loader, text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(yamlsafe, "_FastLoader", None)
+        without = loaded(text)
+    if not yamlsafe._PYTHON_ONLY.search(text):
+        fast = read(yamlsafe._FastLoader, text)
+        if fast[0] == "read" and python[0] == "error" and lenient:
+            assert loaded(text) == fast
+            return
+        if fast[0] == "read":
+            assert fast == python, text
+    assert loaded(text) == without, text
+
+
+def yaml_files() -> list[Path]:
+    found = [
+        path
+        for pattern in ("**/*.yaml", "**/*.yml")
+        for path in ROOT.glob(pattern)
+        if ".git" not in path.parts and "mutants" not in path.parts
+    ]
+    assert len(found) > 30
+    return sorted(found)
+
+
+def test_every_yaml_file_of_the_project_reads_alike() -> None:
+    for path in yaml_files():
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        agree(text)
+
+
+def test_libyaml_is_what_reads_a_good_document() -> None:
+    """The fast parser is really used: a document it reads is not read again."""
+    text = (ROOT / "config.sample.yaml").read_text(encoding="utf-8")
+    calls: list[str] = []
+
+    class Counted(yamlsafe._Loader):
+        def __init__(self, stream: str) -> None:
+            calls.append("python")
+            super().__init__(stream)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(yamlsafe, "_Loader", Counted)
+        yamlsafe.load(text)
+        assert calls == []
+        with pytest.raises(yamlsafe.YamlError, match=r"found character '\\t'"):
+            yamlsafe.load("a: 1\n\tb: 2\n")
+        assert calls == ["python"], "a failed document is read again by PyYAML's own"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a\t",  # libyaml reads "a"; PyYAML refuses the tab
+        "key: value\t# a comment\n",
+        "a:\n\tb: 1\n",
+        "\ufeff\ufeff",  # libyaml skips the second mark too; PyYAML reads it as text
+        "a: 1\n\ufeffb: 2\n",
+        "a: \x00\n",
+        "a: \ud800\n",
+    ],
+)
+def test_what_only_pyyaml_reads_is_read_by_it(text: str) -> None:
+    agree(text)
+
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.dates(min_value=dt.date(1, 1, 1))
+    | st.sampled_from(["yes", "No", "~", "0o17", "0x1F", "1_000", "2026-02-30", ".inf", "<<"])
+)
+DATA = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    DATA,
+    st.sampled_from([None, True, False]),
+    st.booleans(),
+    st.integers(min_value=2, max_value=8),
+    st.integers(min_value=20, max_value=100),
+)
+def test_dumped_documents_read_alike(
+    data: object, flow: bool | None, unicode: bool, indent: int, width: int
+) -> None:
+    text = yaml.safe_dump(
+        data, default_flow_style=flow, allow_unicode=unicode, indent=indent, width=width
+    )
+    agree(text)
+
+
+PIECES = st.sampled_from(
+    [
+        "a", "b: ", "- ", "  ", "\t", "\n", ":", "'", '"', "#", "[", "]", "{", "}", ",",
+        "&x ", "*x", "!!str ", "!t ", "|", ">", "? ", "%YAML 1.1\n", "---\n", "...\n",
+        "\\", "é", "\ufeff", "\u2028", "\x85", "0x1", "2026-01-01", "<<: ", "~", "null",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(PIECES, max_size=30).map("".join))
+def test_any_text_reads_alike(text: str) -> None:
+    agree(text, lenient=True)
