@@ -88,7 +88,8 @@ def _read(loader: _Reading, max_nodes: int) -> Document:
         node = loader.get_single_node()
         if node is None:
             return Document(None, {})
-        _check_expansion(node, max_nodes)
+        if loader.aliased or loader.nodes > max_nodes:  # else nothing expands, and the
+            _check_expansion(node, max_nodes)  # composer has bounded the depth
         builder = _Builder(loader, max_nodes)
         return Document(builder.build(node, ""), builder.lines)
     except yaml.MarkedYAMLError as exc:
@@ -105,7 +106,11 @@ def _read(loader: _Reading, max_nodes: int) -> Document:
 
 
 class _Reading(Protocol):
-    """What is read here of a loader: its one document, composed, and each value of it."""
+    """What is read here of a loader: its one document, composed, and each value of it;
+    how many nodes it composed, and whether any was an alias."""
+
+    nodes: int
+    aliased: bool
 
     def get_single_node(self) -> yaml.Node | None: ...
 
@@ -119,10 +124,16 @@ class _Bounded(yaml.composer.Composer):
     once per level)."""
 
     depth = 0
+    nodes = 0
+    aliased = False
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.nodes += 1
         # check_event and peek_event are the parser's, which each loader mixes in.
-        if self.check_event(yaml.ScalarEvent, yaml.AliasEvent):  # type: ignore[attr-defined]
+        if self.check_event(yaml.ScalarEvent):  # type: ignore[attr-defined]
+            return super().compose_node(parent, index)
+        if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
+            self.aliased = True
             return super().compose_node(parent, index)
         self.depth += 1
         try:

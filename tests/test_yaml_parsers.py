@@ -161,3 +161,24 @@ PIECES = st.sampled_from(
 @given(st.lists(PIECES, max_size=30).map("".join))
 def test_any_text_reads_alike(text: str) -> None:
     agree(text, lenient=True)
+
+
+def test_a_document_with_too_many_nodes_is_refused_where_the_count_says() -> None:
+    """With no alias, nothing expands, and the count is only checked when the composer
+    counted more nodes than allowed: the error is the one the full check gives."""
+    text = "people:\n" + "".join(f"  - {{id: {n}, mail: m{n}}}\n" for n in range(40))
+    composed = yamlsafe._Loader(text).get_single_node()
+    assert composed is not None
+    nodes = 1 + 2 + 40 * 5  # the root, "people" and its list, and each entry's five
+    with pytest.raises(yamlsafe.YamlError) as expected:
+        yamlsafe._check_expansion(composed, nodes - 1)
+    for fast in (yamlsafe._FastLoader, None):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(yamlsafe, "_FastLoader", fast)
+            assert len(yamlsafe.load(text, max_nodes=nodes).data["people"]) == 40
+            with pytest.raises(yamlsafe.YamlError) as refused:
+                yamlsafe.load(text, max_nodes=nodes - 1)
+        assert (str(refused.value), refused.value.line) == (
+            str(expected.value),
+            expected.value.line,
+        )
