@@ -169,6 +169,13 @@ if yaml.__with_libyaml__:
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
 
+        def compose_scalar_node(self, anchor: dict[Any, yaml.Node]) -> yaml.ScalarNode:
+            # The non-specific tag on an empty value: libyaml calls it quoted (a string,
+            # ''), PyYAML plain (null). load() reads the text again with PyYAML's own.
+            if getattr(self.peek_event(), "tag", None) == "!":
+                raise YamlError("a value tagged '!': read by PyYAML's own parser")
+            return super().compose_scalar_node(anchor)
+
     _FastLoader = _CLoader
 
 

@@ -104,6 +104,11 @@ def test_libyaml_is_what_reads_a_good_document() -> None:
         "a:\n\tb: 1\n",
         "\ufeff\ufeff",  # libyaml skips the second mark too; PyYAML reads it as text
         "a: 1\n\ufeffb: 2\n",
+        "a: !\n",  # the non-specific tag on nothing: libyaml reads "", PyYAML null
+        "- !\n- ! x\n",
+        "! : a\n",
+        "[! ]\n",
+        "!\n",
         "a: \x00\n",
         "a: \ud800\n",
     ],
@@ -151,7 +156,7 @@ def test_dumped_documents_read_alike(
 PIECES = st.sampled_from(
     [
         "a", "b: ", "- ", "  ", "\t", "\n", ":", "'", '"', "#", "[", "]", "{", "}", ",",
-        "&x ", "*x", "!!str ", "!t ", "|", ">", "? ", "%YAML 1.1\n", "---\n", "...\n",
+        "&x ", "*x", "!!str ", "!t ", "! ", "|", ">", "? ", "%YAML 1.1\n", "---\n", "...\n",
         "\\", "é", "\ufeff", "\u2028", "\x85", "0x1", "2026-01-01", "<<: ", "~", "null",
     ]
 )  # fmt: skip

@@ -126,7 +126,8 @@ def signals_interrupt(con: duckdb.DuckDBPyConnection, body: Callable[[], T]) -> 
     estate (seen on most runs with 4 threads or more, on some with 2). The signal's number
     reaches the waiting thread through Python's wakeup file descriptor
     (:func:`signal.set_wakeup_fd`), which the interpreter's C handler writes at once,
-    whatever the main thread is doing; a descriptor set before is still written.
+    whatever the main thread is doing; a descriptor set before is still written (and is
+    put back with Python's default ``warn_on_full_buffer``, which cannot be read).
 
     The signal's Python handler is then still due. It runs here, before the watcher is
     stopped, and what it raises leaves in place of ``body``'s error; the caller's ``with``
