@@ -69,7 +69,9 @@ def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
     YAML inventory can be large), then composed and checked here as with PyYAML's own. A
     document that fails is read again by PyYAML's own parser, whose messages say more
     (``found character '\\t' that cannot start any token``), so that an error is the same
-    either way; so is a text with a character YAML does not allow."""
+    either way. What libyaml reads differently is left to PyYAML's own parser alone: a
+    text with a tab, a byte order mark past its start or a character YAML does not allow
+    (:data:`_PYTHON_ONLY`), and a value tagged ``!`` (seen as it is composed)."""
     if _FastLoader is not None and not _PYTHON_ONLY.search(text):
         with contextlib.suppress(YamlError):
             return _read(_FastLoader(text), max_nodes)

@@ -132,8 +132,8 @@ def signals_interrupt(con: duckdb.DuckDBPyConnection, body: Callable[[], T]) -> 
     The signal's Python handler is then still due. It runs here, before the watcher is
     stopped, and what it raises leaves in place of ``body``'s error; the caller's ``with``
     blocks then undo what they did (a handler that ran in a context manager's ``__exit__``
-    would stop it before it undid anything). Outside the main thread, where no signal is delivered,
-    ``body`` just runs."""
+    would stop it before it undid anything). Outside the main thread, where no signal is
+    delivered, ``body`` just runs."""
     if threading.current_thread() is not threading.main_thread():
         return body()
     wanted = {signal.SIGINT, signal.SIGTERM}
