@@ -1,6 +1,6 @@
 """YAML is read with libyaml's parser where PyYAML has it, and with PyYAML's own otherwise
-or when a document fails: both must read every document alike, and a document libyaml
-reads must be one PyYAML reads the same way."""
+or when a document fails: a document both read must read alike, and what ``load`` says
+must not change with libyaml, but for the few malformed texts only libyaml reads."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def loaded(text: str) -> tuple[str, object]:
 def agree(text: str, *, lenient: bool = False) -> None:
     """libyaml, where it is used, reads ``text`` as PyYAML does, and ``load`` says the
     same with libyaml as without it. With ``lenient``, libyaml may also read a text that
-    PyYAML refuses (a few malformed ones: ``>#``, a ``?`` starting the next line of a
-    plain scalar in brackets), but never read one differently."""
+    PyYAML refuses (a few malformed ones: ``>#``, a `` ? `` inside ``[...]`` or
+    ``{...}``), but never read one differently."""
     python = read(yamlsafe._Loader, text)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(yamlsafe, "_FastLoader", None)
