@@ -168,6 +168,61 @@ def test_ctrl_c_while_steps_run_interrupts_them(con: duckdb.DuckDBPyConnection) 
     assert ended == ["interrupted", "interrupted"]
 
 
+def test_ctrl_c_as_a_steps_thread_starts_still_waits_for_that_step(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C may land in ``ThreadPoolExecutor.submit`` once the step's thread has
+    started (in ``Thread.start``), before the pool knows of the thread. ``at_once`` must
+    still wait for that step, by the connection it holds, and stop its statement: a
+    connection closed while in use fails (DuckDB's ``ResourceInUseException``)."""
+    ended: list[str] = []
+    running = threading.Event()
+    start = threading.Thread.start
+
+    def start_then_ctrl_c(thread: threading.Thread) -> None:
+        start(thread)
+        if thread.name.startswith("nhirecon-columnar"):
+            running.wait(10)  # its step holds a connection
+            raise KeyboardInterrupt
+
+    def step(cursor: duckdb.DuckDBPyConnection) -> None:
+        running.set()
+        _long(ended)(cursor)
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        at_once(con, [step])
+    assert ended == ["interrupted"], "the step was waited for, and its statement stopped"
+
+
+def test_a_second_ctrl_c_while_steps_end_still_ends_them(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C twice: the second lands while ``at_once`` waits for its steps to end, after
+    a failure. It still waits for them and closes every connection; then the second
+    Ctrl-C is raised."""
+    ended: list[str] = []
+    sleep = time.sleep
+    pauses: list[float] = []
+
+    def pause_then_ctrl_c(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 1:
+            raise KeyboardInterrupt("again")
+        sleep(seconds)
+
+    def steps() -> Iterator[Step[None]]:
+        yield _long(ended)
+        sleep(0.2)
+        monkeypatch.setattr(time, "sleep", pause_then_ctrl_c)
+        raise export.Unsupported("a NUL byte")
+
+    with pytest.raises(KeyboardInterrupt, match="again"):
+        at_once(con, steps())
+    assert ended == ["interrupted"]
+    assert len(pauses) >= 2, "the wait went on after the second Ctrl-C"
+
+
 NOTES = {7: '"a, quoted note"', 5: "é", 11: "a\tb", 13: "a\x7fb", 1: "x"}
 """A row's last cell by the first of these numbers that divides its own: quoted, not
 ASCII, a tab, a DEL, or plain (each piece of some sizes holds none of those that are not

@@ -19,9 +19,10 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     import duckdb
 
 T = TypeVar("T")
+ENDING_POLL = 0.005
+"""Seconds between two looks, while steps end, at whether every connection is back."""
 _in_step = threading.local()
 """``running`` is set in a thread while it runs a step."""
 
@@ -46,7 +49,12 @@ def at_once(con: duckdb.DuckDBPyConnection, steps: Iterable[Step[T]]) -> list[T]
     interrupted (Ctrl-C, SIGTERM), the running statements are interrupted too
     (``interrupt()``), and the interruption is raised when they have ended. A step must
     not run ``at_once`` itself: only the caller's thread hears Ctrl-C, and the inner
-    steps' statements would run on to their end."""
+    steps' statements would run on to their end.
+
+    Every step is waited for by the connection it holds: a Ctrl-C in
+    ``ThreadPoolExecutor.submit`` can come after the step's thread has started and before
+    the pool knows of it, and a connection closed while in use fails. A second Ctrl-C
+    while the steps end does not cut that short; the first is raised at the end."""
     if getattr(_in_step, "running", False):
         raise RuntimeError("at_once() within a step: Ctrl-C would not reach its statements")
     (threads,) = con.execute("SELECT current_setting('threads')").fetchone() or (1,)
@@ -55,18 +63,39 @@ def at_once(con: duckdb.DuckDBPyConnection, steps: Iterable[Step[T]]) -> list[T]
     for cursor in cursors:
         idle.put(cursor)
 
+    closing = threading.Event()
+
     def run(step: Step[T]) -> T:
         cursor = idle.get()
-        _in_step.running = True
         try:
-            return step(cursor)
+            if closing.is_set():  # at_once is ending: the step is not started
+                raise CancelledError
+            _in_step.running = True
+            try:
+                return step(cursor)
+            finally:
+                _in_step.running = False
         finally:
-            _in_step.running = False
             idle.put(cursor)
+
+    def end(interrupt: bool) -> None:
+        """Wait until no step holds a connection, interrupting their statements if asked;
+        then close them. Safe to call again."""
+        closing.set()
+        while idle.qsize() < len(cursors):
+            if interrupt:
+                for cursor in cursors:
+                    cursor.interrupt()
+            time.sleep(ENDING_POLL)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for cursor in cursors:
+            cursor.close()
 
     results: list[T] = []
     pool = ThreadPoolExecutor(len(cursors), thread_name_prefix="nhirecon-columnar")
     running: deque[Future[T]] = deque()
+    failed = True
+    stopped: BaseException | None = None
     try:
         for step in steps:
             running.append(pool.submit(run, step))
@@ -74,14 +103,22 @@ def at_once(con: duckdb.DuckDBPyConnection, steps: Iterable[Step[T]]) -> list[T]
                 results.append(running.popleft().result())
         while running:
             results.append(running.popleft().result())
-    except BaseException:
-        for cursor in cursors:
-            cursor.interrupt()
-        raise
+        failed = False
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        for cursor in cursors:
-            cursor.close()
+        # A signal's handler may raise anywhere, even here (Ctrl-C twice), and in
+        # ThreadPoolExecutor.submit after its thread has started: every step is waited
+        # for by the connections it holds, not by its thread, and the end is done again
+        # until it is done; then the first signal is raised.
+        while True:
+            try:
+                end(interrupt=failed or stopped is not None)
+                break
+            except Exception:
+                raise
+            except BaseException as exc:  # Ctrl-C or SIGTERM, again
+                stopped = stopped or exc
+        if stopped is not None:
+            raise stopped
     return results
 
 
