@@ -228,6 +228,27 @@ BAD = [
         2,
         "not allowed here",
     ),
+    (
+        'version: 1\nsource: {name: hr, connector: csv, path: "\\ud800.csv", map: {id: id}}'
+        "\ntargets: []\n",
+        "source.path",
+        2,
+        "a file name cannot hold '\\ud800': the file system's encoding",
+    ),
+    (
+        "version: 1\nsource: {name: hr, connector: csv, path: a.csv, map: {id: id}}\n"
+        'targets:\n  - {name: app, connector: csv, path: "b\\0.csv"}\n',
+        "targets[0].path",
+        4,
+        "a file name cannot hold a NUL character",
+    ),
+    (
+        "version: 1\nsource: {name: hr, connector: csv, path: a.csv, map: {id: id}}\n"
+        'targets: []\nhistory: "h\\0.db"\naudit_log: "\\udfff.jsonl"\n',
+        "history",
+        4,
+        "a file name cannot hold a NUL character",
+    ),
 ]
 
 

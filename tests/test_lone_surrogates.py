@@ -175,6 +175,22 @@ def test_an_error_message_holding_a_surrogate_is_one_escaped_line(run: Run, work
     assert "conf\\udcffig.yaml" in result.stderr
 
 
+def test_a_config_path_no_file_can_have_is_a_config_error(run: Run, work: Path) -> None:
+    """A lone surrogate written as an escape names no file (a surrogate that stands for a
+    byte, PEP 383, does): the config is refused with the key and line, not a traceback."""
+    config = work / "bad.yaml"
+    config.write_text(
+        "version: 1\nsource: {name: hr, connector: csv, path: hr.csv, map: {id: id}}\n"
+        'targets: []\nhistory: "\\ud800.db"\n',
+        encoding="utf-8",
+    )
+    for command in ("validate", "audit"):
+        result = run(command, "-c", str(config), cwd=work)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "bad.yaml:4: history: a file name cannot hold '\\ud800'" in result.stderr
+
+
 def test_an_account_id_holding_a_surrogate(run: Run, work: Path) -> None:
     export = work / "app.json"
     export.write_text(EXPORT.replace('"A9"', '"A9\\ud800"'), encoding="ascii")

@@ -10,6 +10,8 @@ checks report the rest.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -40,6 +42,10 @@ def check(found: Problems, data: Any) -> None:
     targets = _list(data.get("targets"))
     for key, entry, refused, why in _inputs(source, targets):
         _options(found, key, entry, refused, why)
+        if isinstance(entry, dict):
+            _file_name(found, join(key, "path"), entry.get("path"))
+    for key in ("history", "audit_log"):
+        _file_name(found, key, data.get(key))
     theirs = _source_fields(source)
     names = [("source", _text(source.get("name")) if isinstance(source, dict) else None)]
     for index, entry in enumerate(targets):
@@ -95,6 +101,26 @@ def _options(found: Problems, key: str, entry: Any, refused: frozenset[str], why
         return
     for option, problem in connector.check_options(options):
         found.add(join(key, option), problem)
+
+
+def _file_name(found: Problems, key: str, value: Any) -> None:
+    """A path no file can have here: a NUL character (the C library ends a name there), or
+    a character the file system's encoding has no bytes for (``"\\ud800"``, a lone
+    surrogate written as an escape; those that stand for a byte, ``"\\udcff"``, are
+    fine: PEP 383)."""
+    if not isinstance(value, str):
+        return
+    if "\0" in value:
+        found.add(key, "a file name cannot hold a NUL character")
+        return
+    try:
+        os.fsencode(value)
+    except UnicodeEncodeError as exc:
+        found.add(
+            key,
+            f"a file name cannot hold {value[exc.start]!r}: the file system's encoding"
+            f" ({sys.getfilesystemencoding()}) has no bytes for it",
+        )
 
 
 def _connector(entry: dict[str, Any]) -> type[Connector] | None:
