@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import compileall
+import functools
 import hashlib
 import os
 import py_compile
 import shutil
 import subprocess
+import sysconfig
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -62,7 +64,14 @@ def default_audit_log(state_home: Path, config: Path) -> Path:
     return state_home / "nhirecon" / "audit" / f"{full.stem}-{digest}.jsonl"
 
 
+@functools.cache
 def nhirecon_command() -> str:
+    """The ``nhirecon`` command pip installed for the Python running the tests, else the
+    first on ``PATH``. A version manager's shim that comes first on ``PATH`` (pyenv's is a
+    shell script that finds the real command) would add its own start-up to every run."""
+    beside = Path(sysconfig.get_path("scripts")) / "nhirecon"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
     found = shutil.which("nhirecon")
     if found is None:
         pytest.fail("the nhirecon command is not installed (pip install -e .)")

@@ -13,6 +13,7 @@ import csv
 import random
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -58,17 +59,23 @@ def check(folder: Path, seed: int) -> bool:
     except NhireconError:
         return False
     explained_one = False
-    for target in config.targets:
-        for query in queries(folder, target.name, r):
-            usual = explained(path, target.name, query, "python")
-            columnar = explained(path, target.name, query, "columnar")
-            assert columnar == usual, f"seed {seed}: {target.name} {query!r}: the engines disagree"
-            explained_one = explained_one or usual[0] == "explained"
-    sought = {config.targets[0].name: frozenset({"p1"})}
-    used = engine.triage(
-        config, config.targets[:1], NOW, lambda *_: None, min_bytes=0, sought=sought
-    )
-    return explained_one and used is not None
+    triaged: list[engine.Triaged | None] = []  # by the columnar explains only
+
+    def noted(*args: Any, **kwargs: Any) -> engine.Triaged | None:
+        triaged.append(engine.triage(*args, **kwargs))
+        return triaged[-1]
+
+    with mock.patch.object(explain, "triage", noted):
+        for target in config.targets:
+            for query in queries(folder, target.name, r):
+                usual = explained(path, target.name, query, "python")
+                columnar = explained(path, target.name, query, "columnar")
+                assert columnar == usual, (
+                    f"seed {seed}: {target.name} {query!r}: the engines disagree"
+                )
+                explained_one = explained_one or usual[0] == "explained"
+    ran = any(each is not None for each in triaged)
+    return explained_one and ran
 
 
 @settings(

@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 class Keys(BaseModel):
     """A mapping of the config file: strict types, unknown keys refused, each key
-    described by its docstring (shown by editors through the JSON Schema)."""
+    described by its docstring (shown by editors through the JSON Schema, which
+    :mod:`nhirecon.config.schema` makes)."""
 
     model_config = ConfigDict(
         strict=True,
         extra="forbid",
         frozen=True,
-        use_attribute_docstrings=True,
         field_title_generator=lambda name, field: field.alias or name,
     )
 
