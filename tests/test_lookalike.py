@@ -37,6 +37,29 @@ def test_compatibility_folded_links_are_kept_and_flagged(email: str) -> None:
         }
 
 
+@pytest.mark.parametrize(
+    ("theirs", "ours", "flagged"),
+    [
+        ("finance@corp.example", "\ufb01nance@corp.example", True),  # the ligature ﬁ
+        ("smith@corp.example", "\u017fmith@corp.example", True),  # the long ſ
+        ("strasse@corp.example", "stra\u00dfe@corp.example", True),  # ß folds to ss
+        ("stra\u00dfe@corp.example", "STRA\u00dfE@corp.example", False),  # case alone
+        ("zo\u00e9@corp.example", "ZO\u00c9@CORP.EXAMPLE", False),  # case alone
+    ],
+)
+def test_what_only_full_case_folding_makes_equal_is_a_lookalike(
+    theirs: str, ours: str, flagged: bool
+) -> None:
+    """Full case folding (the key) also folds ſ, ß and ligatures, which a person does not
+    read as a change of case."""
+    identity = person("E7", email=theirs)
+    link = Correlator(IdentityIndex([identity]), [EMAIL]).link(account("a1", email=ours))
+    assert link.status is LinkStatus.LINKED and link.identity is identity
+    assert (link.lookalike is not None) is flagged
+    if flagged:
+        assert link.lookalike is not None and link.lookalike.account_value == ours
+
+
 def test_canonically_equivalent_forms_are_not_lookalikes() -> None:
     index = IdentityIndex([person("E3", email="zoé@corp.example")])
     decomposed = "zoe\u0301@corp.example"

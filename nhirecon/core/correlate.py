@@ -220,10 +220,15 @@ def _linked(rule: CorrelationRule, mode: str, values: Sequence[object], identity
 
 
 def _plain(value: str, mode: str) -> str:
-    """A value as a person would compare it: canonical composition, and case folding
-    where the field is compared case-insensitively; no compatibility folding."""
+    """A value as a person would compare it: canonical composition, and lower case where
+    the field is compared case-insensitively; no compatibility folding.
+
+    Lower case (Unicode's case mapping, ``str.lower``), not the full case folding of the
+    key: folding also turns the long ``ſ`` into ``s``, ``ß`` into ``ss`` and the ligature
+    ``ﬁ`` into ``fi`` (Unicode's CaseFolding.txt), so ``ﬁnance@…`` would pass for
+    ``finance@…`` as a mere change of case."""
     value = unicodedata.normalize("NFC", value.strip())
-    return value.casefold() if mode == "casefold" else value
+    return value.lower() if mode == "casefold" else value
 
 
 def _lookalike(
