@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -46,6 +46,7 @@ from nhirecon.errors import UsageError
 from nhirecon.exit_codes import ExitCode
 
 if TYPE_CHECKING:
+    from nhirecon.config import Config
     from nhirecon.core.model import GateRule
     from nhirecon.core.report import Report
     from nhirecon.output import Text
@@ -146,9 +147,6 @@ def audit(
     def body() -> ExitCode:
         from nhirecon import pipeline
         from nhirecon.cli import destinations
-        from nhirecon.cli.remediate import confirmer, tell
-        from nhirecon.exit_codes import combine
-        from nhirecon.remediation import apply as remediation
         from nhirecon.state import baseline as baselines
         from nhirecon.state import tracking
 
@@ -175,15 +173,11 @@ def audit(
                 engine=engine.value,
             )
         tracking.check_source_drop(loaded, report, previous)
-        pending = (
-            remediation.prepare(
-                loaded, report, previous_identities=previous, max_actions=max_actions
-            )
+        remediate = (
+            _remediation(loaded, report, previous, max_actions=max_actions, yes=yes)
             if apply_
-            else ()
+            else None
         )
-        if apply_:
-            remediation.refuse_unconfirmable(pending, yes=yes, confirm=confirmer())
         keep = not no_history
         # Recorded in the history only once the reports are written.
         with tracking.tracked(report, loaded, accepted=accepted, keep_history=keep) as report:
@@ -198,16 +192,38 @@ def audit(
 
             webhook.send(loaded.notify, report, os.environ)
         code = ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
-        if apply_:
-            with progress_bars(not quiet) as progress:
-                result = remediation.apply_actions(
-                    loaded, pending, yes=yes, confirm=confirmer(), progress=progress
-                )
-            tell(result, quiet)
-            code = combine(code, result.exit_code)
-        return code
+        return code if remediate is None else remediate(code, quiet)
 
     raise typer.Exit(int(run(body)))
+
+
+def _remediation(
+    config: Config, report: Report, previous: int | None, *, max_actions: int | None, yes: bool
+) -> Callable[[ExitCode, bool], ExitCode]:
+    """``--apply``: the actions the report calls for, checked against the rails before
+    anything is reported or recorded (an action that needs a confirmation ``--yes`` or the
+    terminal cannot give is refused now); then a call that takes them, and returns the
+    exit code that ``code`` (the gate's) and the actions' outcome make together. The
+    remediation modules are imported only here, so that an audit without ``--apply``
+    starts without them."""
+    from nhirecon.cli.remediate import confirmer, tell
+    from nhirecon.exit_codes import combine
+    from nhirecon.remediation import apply as remediation
+
+    pending = remediation.prepare(
+        config, report, previous_identities=previous, max_actions=max_actions
+    )
+    remediation.refuse_unconfirmable(pending, yes=yes, confirm=confirmer())
+
+    def remediate(code: ExitCode, quiet: bool) -> ExitCode:
+        with progress_bars(not quiet) as progress:
+            result = remediation.apply_actions(
+                config, pending, yes=yes, confirm=confirmer(), progress=progress
+            )
+        tell(result, quiet)
+        return combine(code, result.exit_code)
+
+    return remediate
 
 
 class _Table:
