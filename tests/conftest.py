@@ -7,8 +7,8 @@ import functools
 import hashlib
 import os
 import py_compile
-import shutil
 import subprocess
+import sys
 import sysconfig
 import textwrap
 from collections.abc import Callable
@@ -66,16 +66,14 @@ def default_audit_log(state_home: Path, config: Path) -> Path:
 
 @functools.cache
 def nhirecon_command() -> str:
-    """The ``nhirecon`` command pip installed for the Python running the tests, else the
-    first on ``PATH``. A version manager's shim that comes first on ``PATH`` (pyenv's is a
-    shell script that finds the real command) would add its own start-up to every run."""
-    beside = Path(sysconfig.get_path("scripts")) / "nhirecon"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("nhirecon")
-    if found is None:
-        pytest.fail("the nhirecon command is not installed (pip install -e .)")
-    return found
+    """The ``nhirecon`` command pip installed for the Python running the tests, in its
+    scripts folder. Not the first on ``PATH``: that may be another installation, at
+    another version, than the one the tests import (a version manager's shim, which also
+    adds its own start-up to every run)."""
+    found = Path(sysconfig.get_path("scripts")) / "nhirecon"
+    if not (found.is_file() and os.access(found, os.X_OK)):
+        pytest.fail(f"nhirecon is not installed for {sys.executable}: pip install -e .")
+    return str(found)
 
 
 Run = Callable[..., subprocess.CompletedProcess[str]]

@@ -401,3 +401,28 @@ def test_a_day_limit_too_large_for_a_date_span_is_a_config_error(key: str, tmp_p
     )
     with pytest.raises(ConfigError, match=rf"policy\.{key}: at most 36500 days"):
         configs.load(path)
+
+
+def test_an_install_without_source_files_gives_the_schema_without_key_descriptions(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The keys' descriptions are their docstrings, read from the source; an install of
+    bytecode alone still gives a valid schema, and says what it lacks."""
+
+    def unreadable(_: object) -> str:
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(schema.inspect, "getsource", unreadable)
+    document = schema.json_schema()
+    Draft202012Validator.check_schema(document)
+    policy = document["$defs"]["PolicyKeys"]
+    assert policy["description"]  # the class's own docstring is not source
+    assert all("description" not in key for key in policy["properties"].values())
+    (said,) = [record.getMessage() for record in caplog.records]
+    assert "without the source files" in said and "PolicyKeys" in said
+    assert (
+        document["$defs"]["PolicyKeys"]["properties"].keys()
+        == json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))["$defs"]["PolicyKeys"][
+            "properties"
+        ].keys()
+    )

@@ -3,15 +3,19 @@ linked to one identity are reported as ``duplicate-account`` (SPEC §4, §5)."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus
 from nhirecon.core.duplicates import Duplicates
 from nhirecon.core.findings import account_findings
 from nhirecon.core.model import FindingKind, Origin, Remediation
+from nhirecon.core.values import key_for
 from tests.factories import ACTIVE, CLOCK, EMAIL, account, person, rules
 
 Write = Callable[[str, str], Path]
@@ -45,6 +49,17 @@ def test_compatibility_folded_links_are_kept_and_flagged(email: str) -> None:
         ("strasse@corp.example", "stra\u00dfe@corp.example", True),  # ß folds to ss
         ("stra\u00dfe@corp.example", "STRA\u00dfE@corp.example", False),  # case alone
         ("zo\u00e9@corp.example", "ZO\u00c9@CORP.EXAMPLE", False),  # case alone
+        # Case alone, though lower() writes it otherwise: a final sigma before a dot,
+        # and capitals with no composed form (J̌, T̈, Ω͂) that lower-case decomposed.
+        ("νίκος.παπάς@corp.example", "ΝΊΚΟΣ.ΠΑΠΆΣ@corp.example", False),
+        ("ΟΔΟΣ.Α@corp.example", "οδος.α@corp.example", False),
+        ("\u01f0os\u00e9@corp.example", "J\u030cOS\u00c9@corp.example", False),
+        ("\u1e97om@corp.example", "T\u0308OM@corp.example", False),
+        ("\u1ff6ρα@corp.example", "\u03a9\u0342ΡΑ@corp.example", False),
+        # Canonical singletons: NFC turns them into another character that looks the same.
+        ("kelvin@corp.example", "\u212aelvin@corp.example", True),  # the Kelvin sign
+        ("\u212aelvin@corp.example", "\u212aELVIN@corp.example", False),  # the same sign
+        ("ωmega@corp.example", "\u2126mega@corp.example", True),  # the Ohm sign
     ],
 )
 def test_what_only_full_case_folding_makes_equal_is_a_lookalike(
@@ -58,6 +73,43 @@ def test_what_only_full_case_folding_makes_equal_is_a_lookalike(
     assert (link.lookalike is not None) is flagged
     if flagged:
         assert link.lookalike is not None and link.lookalike.account_value == ours
+
+
+def _bicameral() -> list[str]:
+    """Letters a change of case takes there and back (upper case, then lower case and
+    composed, gives the letter again), which NFKC leaves alone and whose upper case finds
+    them: over a thousand, in Latin, Greek, Cyrillic, Armenian, Cherokee and more."""
+    found = []
+    for code in range(0x10000):
+        letter = chr(code)
+        upper = letter.upper()
+        if (
+            letter.isalpha()
+            and upper != letter
+            and unicodedata.normalize("NFKC", letter) == letter
+            and unicodedata.normalize("NFC", unicodedata.normalize("NFC", upper).lower()) == letter
+            and key_for(upper, "casefold") == key_for(letter, "casefold")
+        ):
+            found.append(letter)
+    return found
+
+
+BICAMERAL = _bicameral()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(st.sampled_from([*BICAMERAL, ".", "-", "1"]), min_size=1, max_size=12),
+    st.sampled_from([str.upper, str.title, str.swapcase]),
+)
+def test_a_change_of_case_alone_is_never_a_lookalike(
+    local: str, change: Callable[[str], str]
+) -> None:
+    identity = person("E8", email=f"{local}@corp.example")
+    ours = change(local) + "@corp.example"
+    link = Correlator(IdentityIndex([identity]), [EMAIL]).link(account("a1", email=ours))
+    assert link.status is LinkStatus.LINKED and link.identity is identity
+    assert link.lookalike is None, (local, ours)
 
 
 def test_canonically_equivalent_forms_are_not_lookalikes() -> None:

@@ -17,6 +17,7 @@ import ast
 import inspect
 import itertools
 import json
+import logging
 import re
 import textwrap
 import types
@@ -32,6 +33,8 @@ from nhirecon.config.inputs import IncludeKeys, SourceKeys, TargetKeys
 from nhirecon.config.shape import ConfigFile
 from nhirecon.connectors import registry
 from nhirecon.connectors.base import Connector
+
+log = logging.getLogger(__name__)
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 FILE_NAME: Final = "nhirecon.schema.json"
@@ -61,7 +64,14 @@ _SCALARS: Final[Mapping[Any, str]] = {
 
 def json_schema() -> dict[str, Any]:
     """The schema, as a JSON document."""
-    schema = {"$schema": DIALECT, **ConfigFile.model_json_schema(schema_generator=_Described)}
+    described = _Described()
+    schema = {"$schema": DIALECT, **described.generate(ConfigFile.__pydantic_core_schema__)}
+    if described.unread:
+        log.warning(
+            "the schema leaves out what the config's keys mean: nhirecon is installed"
+            " without the source files that say it (%s)",
+            ", ".join(sorted(described.unread)),
+        )
     for name, model in INPUTS.items():
         schema["$defs"][name]["allOf"] = [
             _connector_options(connector, model) for connector in registry.BUILTINS.values()
@@ -75,17 +85,27 @@ class _Described(GenerateJsonSchema):
 
     Pydantic reads those docstrings itself with ``use_attribute_docstrings``, but as each
     model class is made, in every run that imports the config: about 50 ms of each
-    command's start-up, for a text only this schema shows."""
+    command's start-up, for a text only this schema shows. ``unread`` names the models
+    whose source could not be read (nhirecon installed as bytecode only): their keys are
+    left without a description."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unread: set[str] = set()
 
     def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
         json_schema = super().model_schema(schema)
         model = schema["cls"]
-        said = {
-            name: text
-            for ancestor in reversed(model.__mro__)
-            if issubclass(ancestor, BaseModel) and ancestor is not BaseModel
-            for name, text in attribute_docstrings(ancestor).items()
-        }
+        try:
+            said = {
+                name: text
+                for ancestor in reversed(model.__mro__)
+                if issubclass(ancestor, BaseModel) and ancestor is not BaseModel
+                for name, text in attribute_docstrings(ancestor).items()
+            }
+        except OSError:  # installed as bytecode only
+            self.unread.add(model.__name__)
+            return json_schema
         properties = json_schema.get("properties", {})
         for name, field in model.model_fields.items():
             key = field.alias or name

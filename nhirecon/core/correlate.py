@@ -15,6 +15,7 @@ what an attacker who registers a look-alike name relies on.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -219,16 +220,32 @@ def _linked(rule: CorrelationRule, mode: str, values: Sequence[object], identity
     )
 
 
-def _plain(value: str, mode: str) -> str:
-    """A value as a person would compare it: canonical composition, and lower case where
-    the field is compared case-insensitively; no compatibility folding.
+def _plain(value: str, mode: str) -> tuple[str, str]:
+    """A value as a person would compare it: canonical composition (NFC), and where the
+    field is compared case-insensitively, lower case; no compatibility folding. With it,
+    the value's canonical singletons, which NFC replaces by another character that looks
+    the same: the Kelvin sign ``K`` by ``K``, the Ohm sign ``Ω`` by ``Ω``, a CJK
+    compatibility ideograph by the unified one (UAX #15: a singleton's decomposition is
+    one character). Two values are plainly equal only with the same singletons.
 
-    Lower case (Unicode's case mapping, ``str.lower``), not the full case folding of the
-    key: folding also turns the long ``ſ`` into ``s``, ``ß`` into ``ss`` and the ligature
-    ``ﬁ`` into ``fi`` (Unicode's CaseFolding.txt), so ``ﬁnance@…`` would pass for
-    ``finance@…`` as a mere change of case."""
-    value = unicodedata.normalize("NFC", value.strip())
-    return value.lower() if mode == "casefold" else value
+    Lower case is Unicode's case mapping (``str.lower``), composed again (the capital of
+    ``ǰ`` has no composed form, so it lower-cases to ``j`` and a combining mark), with
+    the final ``ς`` read as ``σ`` (which of the two ``lower`` writes depends on the
+    letters around it). It is not the full case folding of the key: folding also turns the
+    long ``ſ`` into ``s``, ``ß`` into ``ss`` and the ligature ``ﬁ`` into ``fi`` (Unicode's
+    CaseFolding.txt), so ``ﬁnance@…`` would pass for ``finance@…`` as a change of case."""
+    value = value.strip()
+    singletons = "".join(filter(_singleton, value))
+    value = unicodedata.normalize("NFC", value)
+    if mode == "casefold":
+        value = unicodedata.normalize("NFC", value.lower()).replace("ς", "σ")
+    return value, singletons
+
+
+@functools.cache
+def _singleton(character: str) -> bool:
+    decomposition = unicodedata.decomposition(character)
+    return bool(decomposition) and " " not in decomposition and "<" not in decomposition
 
 
 def _lookalike(
