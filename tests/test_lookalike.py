@@ -15,7 +15,6 @@ from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus
 from nhirecon.core.duplicates import Duplicates
 from nhirecon.core.findings import account_findings
 from nhirecon.core.model import FindingKind, Origin, Remediation
-from nhirecon.core.values import key_for
 from tests.factories import ACTIVE, CLOCK, EMAIL, account, person, rules
 
 Write = Callable[[str, str], Path]
@@ -56,10 +55,18 @@ def test_compatibility_folded_links_are_kept_and_flagged(email: str) -> None:
         ("\u01f0os\u00e9@corp.example", "J\u030cOS\u00c9@corp.example", False),
         ("\u1e97om@corp.example", "T\u0308OM@corp.example", False),
         ("\u1ff6ρα@corp.example", "\u03a9\u0342ΡΑ@corp.example", False),
-        # Canonical singletons: NFC turns them into another character that looks the same.
+        # Signs NFC turns into the letters they look like.
         ("kelvin@corp.example", "\u212aelvin@corp.example", True),  # the Kelvin sign
         ("\u212aelvin@corp.example", "\u212aELVIN@corp.example", False),  # the same sign
         ("ωmega@corp.example", "\u2126mega@corp.example", True),  # the Ohm sign
+        ("\u00e5ngstr\u00f6m@corp.example", "\u212bngstr\u00f6m@corp.example", True),
+        # Other canonical singletons are another spelling of the same text: Greek with
+        # oxia against tonos (and a change of case of it), a CJK compatibility ideograph.
+        ("\u03acnna@corp.example", "\u1f71nna@corp.example", False),
+        ("\u1f71nna@corp.example", "\u1fbbNNA@corp.example", False),
+        ("\u674e@corp.example", "\uf9e1@corp.example", False),
+        # Folded alone, ΐ is decomposed; the key composes it, so its capital finds it.
+        ("να\u0390ς@corp.example", "ΝΑ\u03aa\u0301Σ@corp.example", False),
     ],
 )
 def test_what_only_full_case_folding_makes_equal_is_a_lookalike(
@@ -77,8 +84,8 @@ def test_what_only_full_case_folding_makes_equal_is_a_lookalike(
 
 def _bicameral() -> list[str]:
     """Letters a change of case takes there and back (upper case, then lower case and
-    composed, gives the letter again), which NFKC leaves alone and whose upper case finds
-    them: over a thousand, in Latin, Greek, Cyrillic, Armenian, Cherokee and more."""
+    composed, gives the letter again) and which NFKC leaves alone: over a thousand, in
+    Latin, Greek, Cyrillic, Armenian, Cherokee and more."""
     found = []
     for code in range(0x10000):
         letter = chr(code)
@@ -88,7 +95,6 @@ def _bicameral() -> list[str]:
             and upper != letter
             and unicodedata.normalize("NFKC", letter) == letter
             and unicodedata.normalize("NFC", unicodedata.normalize("NFC", upper).lower()) == letter
-            and key_for(upper, "casefold") == key_for(letter, "casefold")
         ):
             found.append(letter)
     return found

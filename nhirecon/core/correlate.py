@@ -15,11 +15,11 @@ what an attacker who registers a look-alike name relies on.
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from nhirecon.core.model import Record
 from nhirecon.core.policy import CorrelationRule
@@ -223,10 +223,7 @@ def _linked(rule: CorrelationRule, mode: str, values: Sequence[object], identity
 def _plain(value: str, mode: str) -> tuple[str, str]:
     """A value as a person would compare it: canonical composition (NFC), and where the
     field is compared case-insensitively, lower case; no compatibility folding. With it,
-    the value's canonical singletons, which NFC replaces by another character that looks
-    the same: the Kelvin sign ``K`` by ``K``, the Ohm sign ``Ω`` by ``Ω``, a CJK
-    compatibility ideograph by the unified one (UAX #15: a singleton's decomposition is
-    one character). Two values are plainly equal only with the same singletons.
+    the signs of :data:`SIGNS` it holds: two values are plainly equal only with the same.
 
     Lower case is Unicode's case mapping (``str.lower``), composed again (the capital of
     ``ǰ`` has no composed form, so it lower-cases to ``j`` and a combining mark), with
@@ -235,17 +232,19 @@ def _plain(value: str, mode: str) -> tuple[str, str]:
     long ``ſ`` into ``s``, ``ß`` into ``ss`` and the ligature ``ﬁ`` into ``fi`` (Unicode's
     CaseFolding.txt), so ``ﬁnance@…`` would pass for ``finance@…`` as a change of case."""
     value = value.strip()
-    singletons = "".join(filter(_singleton, value))
+    signs = "".join(character for character in value if character in SIGNS)
     value = unicodedata.normalize("NFC", value)
     if mode == "casefold":
         value = unicodedata.normalize("NFC", value.lower()).replace("ς", "σ")
-    return value, singletons
+    return value, signs
 
 
-@functools.cache
-def _singleton(character: str) -> bool:
-    decomposition = unicodedata.decomposition(character)
-    return bool(decomposition) and " " not in decomposition and "<" not in decomposition
+SIGNS: Final = frozenset("\u2126\u212a\u212b")
+"""The Ohm, Kelvin and Angstrom signs, which NFC replaces by the letters ``Ω``, ``K`` and
+``Å``: symbols that look like those letters, not another spelling of them. They are the
+only canonical singletons (UAX #15) among Unicode's letter-like symbols; the others,
+such as CJK compatibility ideographs and Greek letters with the oxia accent, are the same
+text as what NFC makes of them, as legacy character sets and keyboards write it."""
 
 
 def _lookalike(

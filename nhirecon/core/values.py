@@ -114,14 +114,21 @@ def format_datetime(moment: datetime) -> str:
 
 
 def normalise(value: str, *, casefold: bool) -> str:
-    """Trim, Unicode NFKC and, for emails and usernames, case-fold."""
+    """Trim, Unicode NFKC and, for emails and usernames, case-fold.
+
+    Case folding is Unicode's compatibility caseless match (The Unicode Standard, 3.13,
+    D145: ``NFKD(casefold(NFKD(casefold(NFD(x)))))``, composed here as NFKC), so that
+    the key is the same for every spelling that folds alike: folding ``ΐ`` alone gives
+    a decomposed letter, which its capital ``Ϊ́`` folds to only once composed."""
     value = value.strip()
     if value.isascii():  # NFKC leaves ASCII as it is, and case-folds it as lower() does
         if not casefold or value.islower():
             return value  # the same string, not a copy: indexes hold millions of keys
         return value.lower()
-    value = unicodedata.normalize("NFKC", value)
-    return value.casefold() if casefold else value
+    if not casefold:
+        return unicodedata.normalize("NFKC", value)
+    folded = unicodedata.normalize("NFD", value).casefold()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKD", folded).casefold())
 
 
 def comparison_mode(*fields: str) -> str:
