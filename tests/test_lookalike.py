@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nhirecon.core.correlate import Correlator, IdentityIndex, LinkStatus
+from nhirecon.core.correlate import SIGNS, Correlator, IdentityIndex, LinkStatus
 from nhirecon.core.duplicates import Duplicates
 from nhirecon.core.findings import account_findings
 from nhirecon.core.model import FindingKind, Origin, Remediation
@@ -60,6 +60,8 @@ def test_compatibility_folded_links_are_kept_and_flagged(email: str) -> None:
         ("\u212aelvin@corp.example", "\u212aELVIN@corp.example", False),  # the same sign
         ("ωmega@corp.example", "\u2126mega@corp.example", True),  # the Ohm sign
         ("\u00e5ngstr\u00f6m@corp.example", "\u212bngstr\u00f6m@corp.example", True),
+        ("θeo@corp.example", "\u03f4eo@corp.example", True),  # ϴ lower-cases to θ
+        ("\u03f4eo@corp.example", "\u03f4EO@corp.example", False),
         # Other canonical singletons are another spelling of the same text: Greek with
         # oxia against tonos (and a change of case of it), a CJK compatibility ideograph.
         ("\u03acnna@corp.example", "\u1f71nna@corp.example", False),
@@ -116,6 +118,19 @@ def test_a_change_of_case_alone_is_never_a_lookalike(
     link = Correlator(IdentityIndex([identity]), [EMAIL]).link(account("a1", email=ours))
     assert link.status is LinkStatus.LINKED and link.identity is identity
     assert link.lookalike is None, (local, ours)
+
+
+def test_the_signs_are_what_lower_case_or_nfc_would_hide() -> None:
+    """Every character that NFKC changes while its lower case is a letter NFKC keeps: the
+    plain form would turn it into that letter, so the comparison keeps it aside."""
+    hidden = {
+        character
+        for character in map(chr, range(0x110000))
+        if character.lower() != character
+        and unicodedata.normalize("NFKC", character) != character
+        and unicodedata.normalize("NFKC", character.lower()) == character.lower()
+    }
+    assert hidden == SIGNS
 
 
 def test_canonically_equivalent_forms_are_not_lookalikes() -> None:

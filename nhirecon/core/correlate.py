@@ -223,7 +223,8 @@ def _linked(rule: CorrelationRule, mode: str, values: Sequence[object], identity
 def _plain(value: str, mode: str) -> tuple[str, str]:
     """A value as a person would compare it: canonical composition (NFC), and where the
     field is compared case-insensitively, lower case; no compatibility folding. With it,
-    the signs of :data:`SIGNS` it holds: two values are plainly equal only with the same.
+    the symbols of :data:`SIGNS` it holds: two values are plainly equal only with the
+    same.
 
     Lower case is Unicode's case mapping (``str.lower``), composed again (the capital of
     ``ǰ`` has no composed form, so it lower-cases to ``j`` and a combining mark), with
@@ -239,12 +240,14 @@ def _plain(value: str, mode: str) -> tuple[str, str]:
     return value, signs
 
 
-SIGNS: Final = frozenset("\u2126\u212a\u212b")
-"""The Ohm, Kelvin and Angstrom signs, which NFC replaces by the letters ``Ω``, ``K`` and
-``Å``: symbols that look like those letters, not another spelling of them. They are the
-only canonical singletons (UAX #15) among Unicode's letter-like symbols; the others,
-such as CJK compatibility ideographs and Greek letters with the oxia accent, are the same
-text as what NFC makes of them, as legacy character sets and keyboards write it."""
+SIGNS: Final = frozenset("\u03f4\u2126\u212a\u212b")
+"""Symbols that look like a letter and become it on the way to a plain value, which would
+hide them: the Greek capital theta symbol ``ϴ``, which lower-cases to ``θ``, and the Ohm,
+Kelvin and Angstrom signs, which NFC itself replaces by ``Ω``, ``K`` and ``Å``. They are
+the characters NFKC changes and whose lower case it does not (a test checks it against
+Python's Unicode data). NFC's other singletons (UAX #15), such as CJK compatibility
+ideographs and Greek letters with the oxia accent, are the same text as what NFC makes of
+them, as legacy character sets and keyboards write it."""
 
 
 def _lookalike(
