@@ -71,11 +71,12 @@ def test_compatibility_folded_links_are_kept_and_flagged(email: str) -> None:
         ("να\u0390ς@corp.example", "ΝΑ\u03aa\u0301Σ@corp.example", False),
     ],
 )
-def test_what_only_full_case_folding_makes_equal_is_a_lookalike(
+def test_a_link_beyond_a_change_of_case_is_a_lookalike(
     theirs: str, ours: str, flagged: bool
 ) -> None:
-    """Full case folding (the key) also folds ſ, ß and ligatures, which a person does not
-    read as a change of case."""
+    """Full case folding (the key) also folds ſ, ß and ligatures, and NFC or lower case
+    turn a few signs into letters: a person reads neither as a change of case. A change
+    of case however ``lower`` writes it, or another spelling of the same text, is not."""
     identity = person("E7", email=theirs)
     link = Correlator(IdentityIndex([identity]), [EMAIL]).link(account("a1", email=ours))
     assert link.status is LinkStatus.LINKED and link.identity is identity
