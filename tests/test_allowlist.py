@@ -32,6 +32,19 @@ def test_an_entry_names_its_account_in_any_case(name: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("entry", "name"),
+    [
+        ("stra\u00dfe", "STRA\u00dfE"),
+        ("stra\u00dfe", "STRA\u1e9eE"),  # the capital ẞ
+        ("ΟΔΟΣ", "οδος"),  # a final sigma
+        ("\u01f0os\u00e9", "J\u030cOS\u00c9"),  # a capital with no composed form
+    ],
+)
+def test_an_entry_names_its_account_in_any_case_in_any_script(entry: str, name: str) -> None:
+    assert entry_key(entry) in names(account("a1", username=name))
+
+
+@pytest.mark.parametrize(
     "lookalike",
     [
         "ｂｒｅａｋｇｌａｓｓ",  # full width
@@ -40,6 +53,7 @@ def test_an_entry_names_its_account_in_any_case(name: str) -> None:
         "brea\u212aglass",  # Kelvin sign: case folding alone maps it to k
         "break\u200bglass",  # zero-width space
         "breakglass\u0307",  # combining dot
+        "breakgla\u00df",  # ß: full case folding alone makes it ss
     ],
 )
 def test_a_lookalike_is_never_the_entry(lookalike: str) -> None:

@@ -1,7 +1,8 @@
 """Which accounts an exception or a ``protected`` entry names (SPEC §5).
 
 An entry matches an account's id, username or email case-insensitively but otherwise
-exactly: there is no Unicode compatibility folding, so ``ｂｒｅａｋｇｌａｓｓ`` (full width) or
+exactly (a change of case, not full case folding: ``straße`` is not ``strasse``): there
+is no Unicode compatibility folding, so ``ｂｒｅａｋｇｌａｓｓ`` (full width) or
 ``ⓑreakglass`` is not ``breakglass``. Case folding itself maps a few compatibility characters
 onto ASCII (the Kelvin sign ``K`` to ``k``, the long ``ſ`` to ``s``), so a value that holds
 any (one that Unicode NFKC would change) is compared exactly, without case folding. An
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from nhirecon.core.model import Record
+from nhirecon.core.values import lower_case
 
 EXACT = "\x00"
 """Marks the key of a value compared exactly, so it never equals a case-folded key."""
@@ -30,15 +32,18 @@ EXACT = "\x00"
 
 def entry_key(value: str | None) -> str | None:
     """The form an allowlist entry or an account's name is compared in: trimmed and
-    case-folded (Unicode default case folding) when it is in NFKC normal form, else trimmed
-    only and marked as exact; ``None`` when empty."""
+    lower-cased (:func:`~nhirecon.core.values.lower_case`: a change of case, not the full
+    case folding that makes ``straße`` of ``strasse``) when it is in NFKC normal form,
+    else trimmed only and marked as exact; ``None`` when empty."""
     if value is None:
         return None
     value = value.strip()
     if not value:
         return None
-    if value.isascii() or unicodedata.is_normalized("NFKC", value):
-        return value.casefold()
+    if value.isascii():
+        return value.lower()
+    if unicodedata.is_normalized("NFKC", value):
+        return lower_case(value)
     return EXACT + value
 
 

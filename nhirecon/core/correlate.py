@@ -23,7 +23,7 @@ from typing import Final
 
 from nhirecon.core.model import Record
 from nhirecon.core.policy import CorrelationRule
-from nhirecon.core.values import key_for
+from nhirecon.core.values import key_for, lower_case
 
 
 class LinkStatus(StrEnum):
@@ -222,22 +222,14 @@ def _linked(rule: CorrelationRule, mode: str, values: Sequence[object], identity
 
 def _plain(value: str, mode: str) -> tuple[str, str]:
     """A value as a person would compare it: canonical composition (NFC), and where the
-    field is compared case-insensitively, lower case; no compatibility folding. With it,
-    the symbols of :data:`SIGNS` it holds: two values are plainly equal only with the
-    same.
-
-    Lower case is Unicode's case mapping (``str.lower``), composed again (the capital of
-    ``ǰ`` has no composed form, so it lower-cases to ``j`` and a combining mark), with
-    the final ``ς`` read as ``σ`` (which of the two ``lower`` writes depends on the
-    letters around it). It is not the full case folding of the key: folding also turns the
-    long ``ſ`` into ``s``, ``ß`` into ``ss`` and the ligature ``ﬁ`` into ``fi`` (Unicode's
-    CaseFolding.txt), so ``ﬁnance@…`` would pass for ``finance@…`` as a change of case."""
+    field is compared case-insensitively, :func:`~nhirecon.core.values.lower_case`; no
+    compatibility folding, and not the full case folding of the key, so ``ﬁnance@…``
+    does not pass for ``finance@…`` as a change of case. With it, the symbols of
+    :data:`SIGNS` it holds: two values are plainly equal only with the same."""
     value = value.strip()
     signs = "".join(character for character in value if character in SIGNS)
     value = unicodedata.normalize("NFC", value)
-    if mode == "casefold":
-        value = unicodedata.normalize("NFC", value.lower()).replace("ς", "σ")
-    return value, signs
+    return (lower_case(value) if mode == "casefold" else value), signs
 
 
 SIGNS: Final = frozenset("\u03f4\u2126\u212a\u212b")

@@ -131,6 +131,18 @@ def normalise(value: str, *, casefold: bool) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKD", folded).casefold())
 
 
+def lower_case(value: str) -> str:
+    """``value`` as it reads after a change of case and nothing more: Unicode's lower-case
+    mapping (``str.lower``), composed (NFC) before and after, since the capital of ``ǰ``
+    has no composed form and lower-cases to ``j`` and a combining mark, with the final
+    ``ς`` read as ``σ`` (which of the two ``lower`` writes depends on the letters around
+    it). Not full case folding, which also turns ``ß`` into ``ss``, the long ``ſ`` into
+    ``s`` and the ligature ``ﬁ`` into ``fi`` (Unicode's CaseFolding.txt): no one reads
+    those as a change of case."""
+    lowered = unicodedata.normalize("NFC", value).lower()
+    return unicodedata.normalize("NFC", lowered).replace("ς", "σ")
+
+
 def comparison_mode(*fields: str) -> str:
     """How two fields are compared: ``exact`` for ids, ``casefold`` or ``nfkc`` otherwise."""
     if all(name in ID_FIELDS for name in fields):
