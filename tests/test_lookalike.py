@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from nhirecon.core.correlate import SIGNS, Correlator, IdentityIndex, LinkStatus
 from nhirecon.core.duplicates import Duplicates
-from nhirecon.core.findings import account_findings
+from nhirecon.core.findings import account_findings, lookalike_note
 from nhirecon.core.model import FindingKind, Origin, Remediation
 from tests.factories import ACTIVE, CLOCK, EMAIL, account, person, rules
 
@@ -160,6 +160,45 @@ def test_every_finding_of_a_lookalike_link_carries_the_flag() -> None:
     assert finding.kind is FindingKind.UNMANAGED
     assert finding.detail["lookalike"]["account_value"] == "ａlice@corp.example"
     assert "look-alike" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "named"),
+    [
+        ("\u212aelvin@x", "kelvin@x", "; U+212A KELVIN SIGN]"),  # looks exactly like K
+        ("\u03f4eo@x", "\u03b8eo@x", "; U+03F4 GREEK CAPITAL THETA SYMBOL]"),
+        ("stra\u00dfe@x", "STRASSE@x", "; U+00DF LATIN SMALL LETTER SHARP S]"),
+        ("\ufb01n@x", "fin@x", "; U+FB01 LATIN SMALL LIGATURE FI]"),
+        ("\u017f\u017fa@x", "ssa@x", "; U+017F LATIN SMALL LETTER LONG S]"),  # each once
+        # Either side: the source's value may hold the odd character.
+        ("kelvin@x", "\u212aelvin@x", "; U+212A KELVIN SIGN]"),
+        # A character both values hold sets nothing apart.
+        ("\u212a\uff41@x", "\u212aa@x", "; U+FF41 FULLWIDTH LATIN SMALL LETTER A]"),
+        (
+            "\uff41\uff42\uff43\uff44@x",
+            "abcd@x",
+            "; U+FF41 FULLWIDTH LATIN SMALL LETTER A, U+FF42 FULLWIDTH LATIN SMALL LETTER B,"
+            " and 2 more]",
+        ),
+        ("e\u0301@x", "\u00e9@x", "in the source]"),  # two spellings of one accent
+    ],
+)
+def test_a_lookalike_note_names_the_characters_that_set_the_values_apart(
+    ours: str, theirs: str, named: str
+) -> None:
+    """Values that look the same on a screen (``\u212aelvin`` and ``kelvin``) are told
+    apart by the characters NFKC or full case folding changed, named by code point."""
+    note = lookalike_note({"field": "email", "account_value": ours, "identity_value": theirs})
+    assert note.startswith(f"[linked by a look-alike email: {ours!r} here, {theirs!r}")
+    assert note.endswith(named)
+
+
+def test_a_finding_of_a_kelvin_sign_link_names_the_sign() -> None:
+    shadow = account("a9", email="\u212aelvin@corp.example", origin=Origin.JIT)
+    index = IdentityIndex([person("E9", email="kelvin@corp.example")])
+    link = Correlator(index, [EMAIL]).link(shadow)
+    [finding] = account_findings(rules(), shadow, link, "hr", CLOCK, ACTIVE)
+    assert finding.message.endswith("in the source; U+212A KELVIN SIGN]")
 
 
 def test_several_active_accounts_of_one_identity_are_each_reported() -> None:

@@ -23,7 +23,7 @@ from nhirecon.core.model import (
     fingerprint,
 )
 from nhirecon.core.policy import Policy
-from nhirecon.core.values import format_datetime, key_for
+from nhirecon.core.values import format_datetime, key_for, telltales
 
 
 @functools.lru_cache(maxsize=64)
@@ -276,11 +276,21 @@ def human_use(
 
 
 def lookalike_note(lookalike: Mapping[str, str]) -> str:
-    """The words a finding's message ends with when its link was a look-alike."""
+    """The words a finding's message ends with when its link was a look-alike: the field,
+    both values, and the characters that set them apart (:func:`telltales`), since a sign
+    such as ``\u212a`` looks exactly like the letter it passes for."""
+    ours, theirs = lookalike["account_value"], lookalike["identity_value"]
+    odd = list(telltales(ours, theirs))
+    if len(odd) > _TELLTALES:
+        odd[_TELLTALES - 1 :] = [f"and {len(odd) - _TELLTALES + 1} more"]
     return (
-        f"[linked by a look-alike {lookalike['field']}: {lookalike['account_value']!r} here,"
-        f" {lookalike['identity_value']!r} in the source]"
+        f"[linked by a look-alike {lookalike['field']}: {ours!r} here, {theirs!r} in the"
+        f" source{'; ' if odd else ''}{', '.join(odd)}]"
     )
+
+
+_TELLTALES = 3
+"""How many characters a look-alike note names; past that, it counts the rest."""
 
 
 def _expiry(account: Record, identity: Record | None, clock: Clock) -> tuple[str, datetime] | None:

@@ -143,6 +143,26 @@ def lower_case(value: str) -> str:
     return unicodedata.normalize("NFC", lowered).replace("ς", "σ")
 
 
+def telltales(value: str, other: str) -> tuple[str, ...]:
+    """The characters that make ``value`` and ``other`` one key without being a change of
+    case, each once, in order of appearance, as ``U+212A KELVIN SIGN`` (its code point and
+    Unicode name): the characters of either that the other lacks and that NFKC or full case
+    folding changes (full-width and circled letters, ligatures, ``ß``, the long ``ſ``, the
+    Kelvin sign). Two values that look the same on a screen are told apart by these.
+    Empty when there are none, as for two spellings of one accent."""
+    found: dict[str, None] = {}
+    for one, against in ((value, other), (other, value)):
+        for character in one:
+            if character.isascii() or character in against or character in found:
+                continue
+            folded = character.casefold() != character.lower()
+            if folded or unicodedata.normalize("NFKC", character) != character:
+                found[character] = None
+    return tuple(
+        f"U+{ord(character):04X} {unicodedata.name(character, '')}".rstrip() for character in found
+    )
+
+
 def comparison_mode(*fields: str) -> str:
     """How two fields are compared: ``exact`` for ids, ``casefold`` or ``nfkc`` otherwise."""
     if all(name in ID_FIELDS for name in fields):
