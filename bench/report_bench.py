@@ -7,7 +7,7 @@ process so that peak memory is its own, writes it as a JSON file:
 
 - old: ``json.dumps(serialize.report(r), indent=2, ensure_ascii=False)`` written whole
   (what ``JsonReporter.render`` and ``write_all`` did before streaming);
-- new: ``write_all([(path, JsonReporter().chunks(r))])``, one finding at a time.
+- new: ``write_all([(path, JsonReporter().chunks(r))])``, a batch of findings at a time.
 
 It prints seconds (wall clock, with the fsync; and CPU) and peak RSS (``ru_maxrss``) for
 each, with the RSS the report itself took before writing, and checks that the two files

@@ -16,7 +16,7 @@ from nhirecon.core.model import Finding
 from nhirecon.core.report import Report
 from nhirecon.reporters import json as json_reporter
 from nhirecon.reporters import ocsf, sarif, serialize
-from nhirecon.reporters.json import compact, stream
+from nhirecon.reporters.json import BATCH, compact, stream
 from nhirecon.reporters.ocsf import OcsfReporter
 from nhirecon.reporters.sarif import SarifReporter
 
@@ -138,7 +138,7 @@ def test_the_streamed_sarif_report_is_the_whole_document_it_was(report: Report) 
     assert len(pieces) >= len(report.findings) + len(report.excepted)
 
 
-def test_a_large_sarif_report_is_made_one_result_at_a_time(
+def test_a_large_sarif_report_is_made_a_batch_of_results_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     report = synthetic(3000)
@@ -147,7 +147,7 @@ def test_a_large_sarif_report_is_made_one_result_at_a_time(
     head = ""
     while '"ruleId"' not in head:
         head += next(pieces)
-    assert len(made) == 1, "the first result is written before the others are made"
+    assert len(made) == BATCH, "the first batch is written before the others are made"
     rest = list(pieces)
     assert len(made) == 3000
     made.clear()

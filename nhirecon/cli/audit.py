@@ -266,8 +266,8 @@ class _Table:
 
 def _emit(report: Report, pairs: list[tuple[str, Path | None]], table: _Table) -> None:
     """Write the files all or none, then print stdout's format. JSON, CSV, SARIF and OCSF
-    are made and written piece by piece (a finding at a time), so a large report is never
-    held as text. Past GitHub's limit of SARIF results, a warning says so."""
+    are made and written piece by piece (a batch of findings at a time), so a large report
+    is never held as text. Past GitHub's limit of SARIF results, a warning says so."""
     from nhirecon.output import write_all, write_text
     from nhirecon.reporters import FORMATS
 

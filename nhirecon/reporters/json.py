@@ -1,9 +1,9 @@
-"""The JSON report (schema version 1), for machines, written one finding at a time.
+"""The JSON report (schema version 1), for machines, written a batch of findings at a time.
 
 The text is exactly ``json.dumps(serialize.report(report), indent=2, ensure_ascii=False)``
-and a newline, made in pieces: the top-level fields as they come and each item of a long
-list (:class:`Items`) on its own, so that a report of a million accounts is never
-held whole, as data or as text. SARIF (:func:`stream`, the same way) and OCSF
+and a newline, made in pieces: the top-level fields as they come and the items of a
+long list (:class:`Items`) :data:`BATCH` at a time, so that a report of a million accounts
+is never held whole, as data or as text. SARIF (:func:`stream`, the same way) and OCSF
 (:func:`compact`, a line per event) are encoded here too.
 
 Each piece is encoded by :func:`dumps`: by orjson (C: with the check below, a finding is
@@ -20,6 +20,7 @@ standard library (:func:`plain` says which), as does text holding a lone surroga
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -110,12 +111,29 @@ def _lazy(values: Iterable[Any]) -> bool:
 
 
 def _items(items: Items, level: int) -> Iterator[str]:
+    """A long list, :data:`BATCH` items to an orjson call where they are plain (the list
+    encoded at ``level``: its brackets dropped, each line indented the levels it lacks),
+    item by item by :func:`dumps` where they are not."""
     inner = "\n" + INDENT * (level + 1)
-    separator = "[" + inner
-    for item in items:
-        yield separator + dumps(item, level + 1)
-        separator = "," + inner
-    yield "[]" if separator[0] == "[" else "\n" + INDENT * level + "]"
+    shift = b"\n" + b"  " * level
+    end = len(shift) + 1  # the list's last line break, its indent and "]"
+    opened = False
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, BATCH)):
+        data = _by_orjson(batch, orjson.OPT_INDENT_2)
+        if data is not None:
+            text = (data.replace(b"\n", shift) if level else data)[1:-end].decode("utf-8")
+            yield ("," if opened else "[") + text
+        else:
+            separator = "," + inner if opened else "[" + inner
+            yield separator + ("," + inner).join(dumps(item, level + 1) for item in batch)
+        opened = True
+    yield "\n" + INDENT * level + "]" if opened else "[]"
+
+
+BATCH: Final = 256
+"""How many items of a long list one orjson call encodes: enough to make the calls' own
+cost small, few enough that the text of a batch stays a few hundred KiB."""
 
 
 def _elements(value: list[Any], level: int) -> Iterator[str]:
