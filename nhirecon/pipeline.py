@@ -154,7 +154,7 @@ def audit_target(
     identity_rows: Mapping[int, Record] = MappingProxyType({}),
 ) -> tuple[TargetStats, list[Finding], list[BroadEntry]]:
     """One pass over a target's accounts: correlate each and apply every rule. Also returns
-    the allowlist entries that name several of its accounts. With ``triaged``, the pass
+    the allowlist entries that name several of its accounts, or none. With ``triaged``, the pass
     is over the accounts the columnar engine kept, linked as its joins linked them (to
     the source's records in ``identity_rows``, by row), and its counts add the others."""
     correlator = Correlator(index, target.correlate)
@@ -205,7 +205,7 @@ def audit_target(
         evidence=found,
         place=place_of([target.endpoint]),
     )
-    return stats, evaluated(findings, target.name, found), named.broad()
+    return stats, evaluated(findings, target.name, found), [*named.broad(), *named.idle()]
 
 
 def selected_targets(config: Config, only: Sequence[str] = ()) -> tuple[Target, ...]:
@@ -304,6 +304,9 @@ def _audit(
         raw.extend(target_findings)
         broad.extend(target_broad)
     raw.extend(shared.findings())
+    for entry in broad:
+        if not entry.accounts:
+            log.warning("%s", entry.message)
     counted, excepted = Exceptions(config.exceptions, now, broad).split(raw)
     counted.sort(key=Finding.sort_key)
     excepted.sort(key=lambda pair: pair[0].sort_key())
@@ -325,8 +328,8 @@ def _audit(
 
 
 def _source_broad(config: Config, source: SourceData) -> list[BroadEntry]:
-    """The exceptions for the source's own findings that name several identities."""
+    """The exceptions for the source's own findings that name several identities, or none."""
     named = allowlist_tally(config, source.name)
     for identity in source.identities:
         named.see(identity)
-    return named.broad()
+    return [*named.broad(), *named.idle()]

@@ -121,3 +121,22 @@ def test_one_account_named_twice_by_an_entry_is_one_account() -> None:
     tally = Tally("app", [(ListName.PROTECTED, "ops@corp.example")])
     tally.see(account("ops@corp.example", username="ops@corp.example", email="OPS@corp.example"))
     assert tally.broad() == []
+
+
+def test_an_entry_that_names_no_account_is_idle() -> None:
+    entries = [
+        (ListName.PROTECTED, "breakglas"),  # misspelt
+        (ListName.PROTECTED, "BreakGlass"),
+        (ListName.EXCEPTIONS, "ｂｒｅａｋｇｌａｓｓ"),  # full width: never breakglass
+    ]
+    tally = Tally("app", entries)
+    tally.see(account("a1", username="breakglass"))
+    assert tally.idle() == [
+        BroadEntry(ListName.PROTECTED, "app", "breakglas", ()),
+        BroadEntry(ListName.EXCEPTIONS, "app", "ｂｒｅａｋｇｌａｓｓ", ()),
+    ]
+    assert tally.broad() == []
+    assert tally.idle()[0].effect == "protects nothing"
+    assert tally.idle()[1].message == (
+        "exceptions entry 'ｂｒｅａｋｇｌａｓｓ' on app names no account: suppresses nothing"
+    )

@@ -107,8 +107,41 @@ def test_a_protected_entry_that_names_several_accounts_protects_all_and_says_so(
             "entry": "breakglass",
             "accounts": ["u3", "u6"],
             "effect": "protects all of them",
-        }
+        },
+        {  # deploy-bot is gone from this export
+            "list": "exceptions",
+            "target": "app",
+            "entry": "deploy-bot",
+            "accounts": [],
+            "effect": "suppresses nothing",
+        },
     ]
+
+
+def test_an_entry_that_names_no_account_is_reported_and_warned_of(
+    run: Run, estate: Path, write: Write
+) -> None:
+    """A misspelt ``protected`` entry protects nothing, and says so on every run; so does
+    an exception for the source that names no identity."""
+    config = estate.read_text(encoding="utf-8").replace(
+        "- {target: app, account: breakglass}",
+        "- {target: app, account: breakglas}\n  - {target: hr, account: nobody@corp.example}",
+    )
+    write("nhirecon.yaml", config)
+    done = run("audit", "-c", str(estate), "-f", "json", "--now", NOW_TEXT, "--no-history")
+    report = json.loads(done.stdout)
+    idle = [entry for entry in report["allowlist"] if not entry["accounts"]]
+    assert [(entry["target"], entry["entry"], entry["effect"]) for entry in idle] == [
+        ("hr", "nobody@corp.example", "protects nothing"),
+        ("app", "breakglas", "protects nothing"),
+    ]
+    assert "protected entry 'breakglas' on app names no account: protects nothing" in (done.stderr)
+    assert "'nobody@corp.example' on hr names no account" in done.stderr
+    assert not any(
+        item["remediation_reason"].startswith("protected") for item in report["findings"]
+    )
+    table = run("audit", "-c", str(estate), "--now", NOW_TEXT, "--no-history", "-f", "table")
+    assert "protected entry 'breakglas' on app names no account" in table.stdout
 
 
 def test_every_report_for_people_lists_the_broad_entries(run: Run, estate: Path) -> None:

@@ -13,7 +13,9 @@ where an attacker gains most from a near miss, so they are stricter than correla
 
 An entry that names several accounts of one target is reported: an exception then
 suppresses none of them (it cannot say which one it accepts), a ``protected`` entry
-protects all of them (a write is never the safe side of doubt).
+protects all of them (a write is never the safe side of doubt). So is an entry that names
+no account of its target: a misspelt ``protected`` entry protects nothing, and an
+exception for an account that is gone is left over.
 """
 
 from __future__ import annotations
@@ -73,25 +75,35 @@ EFFECT = {
     ListName.PROTECTED: "protects all of them",
 }
 """What an entry that names several accounts does (SPEC §5)."""
+IDLE_EFFECT = {
+    ListName.EXCEPTIONS: "suppresses nothing",
+    ListName.PROTECTED: "protects nothing",
+}
+"""What an entry that names no account does."""
 
 
 @dataclass(frozen=True, slots=True)
 class BroadEntry:
-    """An allowlist entry that names more than one account of a target."""
+    """An allowlist entry that names more than one account of a target, or none."""
 
     list: ListName
     target: str
     entry: str
     """The entry as written in the config."""
     accounts: tuple[str, ...]
-    """The ids of the accounts it names, sorted."""
+    """The ids of the accounts it names, sorted; empty when it names none."""
 
     @property
     def effect(self) -> str:
-        return EFFECT[self.list]
+        return (EFFECT if self.accounts else IDLE_EFFECT)[self.list]
 
     @property
     def message(self) -> str:
+        if not self.accounts:
+            return (
+                f"{self.list.value} entry {self.entry!r} on {self.target} names no account:"
+                f" {self.effect}"
+            )
         return (
             f"{self.list.value} entry {self.entry!r} on {self.target} names "
             f"{len(self.accounts)} accounts ({', '.join(self.accounts)}): {self.effect}"
@@ -129,3 +141,13 @@ class Tally:
             for list_name, entry in self._entries[key]:
                 found.append(BroadEntry(list_name, self.target, entry, accounts))
         return found
+
+    def idle(self) -> list[BroadEntry]:
+        """The entries that named no record, in config order; call it once every record of
+        the target has been seen."""
+        return [
+            BroadEntry(list_name, self.target, entry, ())
+            for key, entries in self._entries.items()
+            if key not in self._named
+            for list_name, entry in entries
+        ]

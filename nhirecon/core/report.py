@@ -164,7 +164,8 @@ class Report:
     baseline: BaselineView | None = None
     """The baseline applied to this run; ``None`` without ``--baseline``."""
     allowlist: tuple[BroadEntry, ...] = ()
-    """``exceptions`` and ``protected`` entries that name several accounts (SPEC §5)."""
+    """``exceptions`` and ``protected`` entries that name several accounts (SPEC §5), or
+    none (``accounts`` empty)."""
     source_place: Place = field(default_factory=Place, compare=False)
     """Where the source's definition and its exports are."""
 

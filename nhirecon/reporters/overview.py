@@ -166,7 +166,7 @@ def _selection_lines(report: Report) -> list[str]:
 
 def change_lines(report: Report, shown: Shown = _as_is) -> list[str]:
     """What a selection, the history and the baseline add to the headline, and the
-    allowlist entries that name several accounts (nothing without them)."""
+    allowlist entries that name several accounts or none (nothing without them)."""
     lines = _selection_lines(report)
     run = whole(report)
     if report.history is not None:
