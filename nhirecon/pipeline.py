@@ -32,6 +32,7 @@ from nhirecon.core.findings import Clock, TargetRules, account_findings
 from nhirecon.core.gate import evaluate
 from nhirecon.core.model import (
     Finding,
+    FindingKind,
     GateRule,
     Record,
 )
@@ -283,6 +284,7 @@ def _audit(
         source.name,
         source.evidence,
     )
+    _warn_of_status(source)
     broad = _source_broad(config, source)
     shared = SharedCredentials(source.name)
     for identity in source.identities:
@@ -325,6 +327,24 @@ def _audit(
         allowlist=tuple(broad),
         source_place=source.place,
     )
+
+
+def _warn_of_status(source: SourceData) -> None:
+    """Say so when no identity of the source has a status: each then counts as active,
+    and no account is found to belong to a leaver (SPEC §3.2: no silent misreads)."""
+    evidence = source.evidence
+    if any(item.rule is FindingKind.LEAVER for item in evidence.not_evaluated):
+        log.warning(
+            "source %s provides no status: every identity counts as active, so leaver is not"
+            " evaluated (map `status` to the column that holds it)",
+            source.name,
+        )
+    elif source.count and not evidence.coverage.get("status", 0):
+        log.warning(
+            "source %s: no identity has a status (the column is empty): every identity"
+            " counts as active, so no account is found to belong to a leaver",
+            source.name,
+        )
 
 
 def _source_broad(config: Config, source: SourceData) -> list[BroadEntry]:

@@ -46,12 +46,17 @@ TARGET_NEEDS: Final[Mapping[FindingKind, tuple[str, ...]]] = MappingProxyType(
 """Account rules and the fields of the target's own export each one reads (any of them)."""
 SOURCE_NEEDS: Final[Mapping[FindingKind, tuple[str, ...]]] = MappingProxyType(
     {
+        # Whether an account belongs to a leaver is read from its identity's status: a
+        # source with none (a column renamed away from the name read by default) makes
+        # every identity active, and no account a leaver's.
+        FindingKind.LEAVER: ("status",),
         FindingKind.OWNERLESS: ("owner",),
         FindingKind.HUMAN_USE: ("password_enabled", "last_interactive_login_at"),
         FindingKind.SHARED_CREDENTIAL: ("credential_id",),
     }
 )
-"""Source rules and the fields of the source each one reads (any of them)."""
+"""Source rules, and target rules that read the source's records, and the fields of the
+source each one reads (any of them)."""
 
 
 def evidence(
