@@ -184,6 +184,10 @@ def audit_target(
             account_findings(rules, account, link, source.name, clock, config.source.active_status)
         )
     findings.extend(duplicates.findings(rules))
+    if not tally.accounts:
+        log.warning(
+            "target %s returned no accounts (is the export empty or truncated?)", target.name
+        )
     log.info(
         "target %s: %d accounts (%d linked, %d unmatched, %d ambiguous) in %.1f s",
         target.name,

@@ -132,6 +132,14 @@ def audit(
     yes: YesOption = False,
     max_actions: MaxActionsOption = None,
     accept_source_drop: AcceptDropOption = False,
+    accept_empty_target: Annotated[
+        bool,
+        typer.Option(
+            "--accept-empty-target",
+            help="Accept, for this run, a target that returns no accounts where the last"
+            " recorded run read some.",
+        ),
+    ] = False,
     engine: EngineOption = Engine.auto,
     now: NowOption = None,
     quiet: QuietOption = False,
@@ -163,6 +171,12 @@ def audit(
         accepted = baselines.load(baseline) if baseline else None
         skip_check = accept_source_drop or (no_history and not apply_)
         previous = None if skip_check else tracking.previous_source_count(loaded)
+        covered = [each.name for each in pipeline.selected_targets(loaded, target or ())]
+        had: dict[str, int] = (
+            {}
+            if accept_empty_target or no_history
+            else tracking.previous_target_counts(loaded, covered)
+        )
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(
                 loaded,
@@ -173,6 +187,7 @@ def audit(
                 engine=engine.value,
             )
         tracking.check_source_drop(loaded, report, previous)
+        tracking.check_emptied_targets(report, had)
         remediate = (
             _remediation(loaded, report, previous, max_actions=max_actions, yes=yes)
             if apply_

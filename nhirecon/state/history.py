@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -302,12 +302,26 @@ def last_source_count(path: Path, source: str) -> int | None:
     Read only: never creates the file. The ``--apply`` integrity guard compares the
     current pull with this before any write.
     """
+    return _last_count(path, source, "source")
+
+
+def last_target_counts(path: Path, targets: Sequence[str]) -> dict[str, int]:
+    """The account count of each of ``targets`` at the last recorded run that covered it;
+    a target never recorded is absent. Read only: never creates the file."""
+    return {
+        target: count
+        for target in targets
+        if (count := _last_count(path, target, "target")) is not None
+    }
+
+
+def _last_count(path: Path, place: str, role: str) -> int | None:
     with reading(path) as db:
         if db is None:
             return None
         row = db.execute(
             "SELECT p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
-            " WHERE p.place = ? AND p.role = 'source' ORDER BY r.at DESC, r.id DESC LIMIT 1",
-            (storable(source),),
+            " WHERE p.place = ? AND p.role = ? ORDER BY r.at DESC, r.id DESC LIMIT 1",
+            (storable(place), role),
         ).fetchone()
     return None if row is None else int(row[0])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from nhirecon.config import Config
-from nhirecon.core.guards import source_drop_problem
+from nhirecon.core.guards import emptied_target_problem, source_drop_problem
 from nhirecon.core.report import Report
 from nhirecon.errors import SafetyError
 from nhirecon.state import baseline as baselines
@@ -38,6 +38,24 @@ def check_source_drop(config: Config, report: Report, previous: int | None) -> N
             f"refusing to report: {problem}; if the drop is real, run once with"
             " --accept-source-drop"
         )
+
+
+def previous_target_counts(config: Config, targets: Sequence[str]) -> dict[str, int]:
+    """Each of ``targets``' account count at the last recorded run that covered it (a
+    target never recorded is absent)."""
+    return history.last_target_counts(history_path(config), targets)
+
+
+def check_emptied_targets(report: Report, previous: Mapping[str, int]) -> None:
+    """Refuse (:class:`SafetyError`, exit 4) a run in which a target that had accounts at
+    its last recorded run has none, before anything is written or recorded."""
+    for stats in report.targets:
+        problem = emptied_target_problem(stats.name, stats.accounts, previous.get(stats.name))
+        if problem:
+            raise SafetyError(
+                f"refusing to report: {problem}; if it is really empty now, run once with"
+                " --accept-empty-target"
+            )
 
 
 def _held(report: Report, accepted: baselines.Baseline | None) -> Report:
