@@ -58,6 +58,9 @@ def test_compatibility_folded_links_are_kept_and_flagged(email: str) -> None:
         # Signs NFC turns into the letters they look like.
         ("kelvin@corp.example", "\u212aelvin@corp.example", True),  # the Kelvin sign
         ("\u212aelvin@corp.example", "\u212aELVIN@corp.example", False),  # the same sign
+        # Punctuation NFC replaces by ASCII: the Greek question mark and the varia.
+        ("a;b@corp.example", "a\u037eb@corp.example", True),
+        ("a`b@corp.example", "a\u1fefb@corp.example", True),
         ("ωmega@corp.example", "\u2126mega@corp.example", True),  # the Ohm sign
         ("\u00e5ngstr\u00f6m@corp.example", "\u212bngstr\u00f6m@corp.example", True),
         ("θeo@corp.example", "\u03f4eo@corp.example", True),  # ϴ lower-cases to θ
@@ -122,16 +125,25 @@ def test_a_change_of_case_alone_is_never_a_lookalike(
 
 
 def test_the_signs_are_what_lower_case_or_nfc_would_hide() -> None:
-    """Every character that NFKC changes while its lower case is a letter NFKC keeps: the
-    plain form would turn it into that letter, so the comparison keeps it aside."""
-    hidden = {
+    """Every character that NFKC changes while its lower case is a letter NFKC keeps, and
+    every character other than a letter that NFC replaces by another (a singleton): the
+    plain form would turn it into that letter or mark, so the comparison keeps it aside."""
+    characters = [chr(point) for point in range(0x110000) if not 0xD800 <= point <= 0xDFFF]
+    letter_like = {
         character
-        for character in map(chr, range(0x110000))
+        for character in characters
         if character.lower() != character
         and unicodedata.normalize("NFKC", character) != character
         and unicodedata.normalize("NFKC", character.lower()) == character.lower()
     }
-    assert hidden == SIGNS
+    singletons = {
+        character
+        for character in characters
+        if not unicodedata.category(character).startswith("L")
+        and len(composed := unicodedata.normalize("NFC", character)) == 1
+        and composed != character
+    }
+    assert letter_like | singletons == SIGNS
 
 
 def test_canonically_equivalent_forms_are_not_lookalikes() -> None:

@@ -232,14 +232,23 @@ def _plain(value: str, mode: str) -> tuple[str, str]:
     return (lower_case(value) if mode == "casefold" else value), signs
 
 
-SIGNS: Final = frozenset("\u03f4\u2126\u212a\u212b")
-"""Symbols that look like a letter and become it on the way to a plain value, which would
-hide them: the Greek capital theta symbol ``ϴ``, which lower-cases to ``θ``, and the Ohm,
-Kelvin and Angstrom signs, which NFC itself replaces by ``Ω``, ``K`` and ``Å``. They are
-the characters NFKC changes and whose lower case it does not (a test checks it against
-Python's Unicode data). NFC's other singletons (UAX #15), such as CJK compatibility
-ideographs and Greek letters with the oxia accent, are the same text as what NFC makes of
-them, as legacy character sets and keyboards write it."""
+SIGNS: Final = frozenset(
+    "\u03f4\u2126\u212a\u212b"  # ϴ, and the Ohm, Kelvin and Angstrom signs
+    "\u0340\u0341\u0343\u037e\u0387\u1fee\u1fef\u1ffd\u2000\u2001\u2329\u232a"
+)
+"""Characters that become another on the way to a plain value, which would hide them:
+
+- symbols that look like a letter: the Greek capital theta symbol ``ϴ``, which
+  lower-cases to ``θ``, and the Ohm, Kelvin and Angstrom signs, which NFC itself replaces
+  by ``Ω``, ``K`` and ``Å`` (the characters NFKC changes and whose lower case it does
+  not);
+- the marks, punctuation, symbols and spaces that NFC replaces by another (UAX #15's
+  singletons that are not letters): the Greek question mark ``;`` by ``;``, the Greek
+  varia by a backtick, the ano teleia by a middle dot, the en and em quads by spaces.
+
+A test derives both from Python's Unicode data. NFC's other singletons, the CJK
+compatibility ideographs and Greek letters with the oxia accent, are the same text as
+what NFC makes of them, as legacy character sets and keyboards write names."""
 
 
 def _lookalike(
