@@ -522,7 +522,7 @@ def test_users_are_never_written_their_findings_are_manual(tmp_path: Path, aws: 
         ("endpoint_url", "http://iam.example.com", "plain http is refused"),
         ("region", "Europe", "expected a region"),
         ("owner_tag", " ", "non-empty"),
-        ("access_key_id", "AKIA", "unknown option"),
+        ("access_key_id", "AKIA", "unknown key"),
     ],
 )
 def test_bad_options_are_config_errors(

@@ -130,7 +130,17 @@ BAD = [
         "  map: {id: id}\ntargets: []\n",
         "source.pth",
         6,
-        "unknown option",
+        "unknown key: neither a key of the source nor an option of connector 'csv'"
+        " (path, delimiter, encoding); did you mean 'path'?",
+    ),
+    (  # a target's own key, misspelt, is not taken for a connector option
+        "version: 1\nsource: {name: hr, connector: csv, path: a.csv, map: {id: id}}\n"
+        "targets:\n  - name: app\n    connector: csv\n    path: b.csv\n"
+        "    comapre: [department]\n",
+        "targets[0].comapre",
+        7,
+        "unknown key: neither a key of a target nor an option of connector 'csv'"
+        " (path, delimiter, encoding); did you mean 'compare'?",
     ),
     (
         "version: 1\nsource: {name: hr, connector: csv, path: a.csv, map: {id: id}}\n"

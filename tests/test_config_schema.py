@@ -78,7 +78,7 @@ gate: ["orphans>0"]
 """
 SEVERAL_FOUND = [
     (6, "source.map.status", "'status' reads one column"),
-    (7, "source.pth", "unknown option for connector 'csv'"),
+    (7, "source.pth", "unknown key: neither a key of the source nor an option of connector 'csv'"),
     (10, "targets[0].connector", "unknown connector 'nope'"),
     (11, "targets[0].compare[0]", "'shoe_size' is neither a canonical field"),
     (12, "targets[1].name", "name 'hr' is used twice"),

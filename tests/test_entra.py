@@ -743,7 +743,7 @@ def test_a_certificate_that_is_not_one_is_refused_unshown(
         ({"objects": "groups"}, "objects", "expected"),
         ({"page_size": 1000}, "page_size", "at most 999"),
         ({"objects": "applications", "sign_in_activity": False}, "sign_in_activity", "users"),
-        ({"client_secret": "plain"}, "client_secret", "unknown option"),
+        ({"client_secret": "plain"}, "client_secret", "unknown key"),
     ],
 )
 def test_options_are_checked_when_the_config_is_read(

@@ -251,7 +251,11 @@ def test_oauth2_client_credentials_token_is_fetched_once_and_used(
         ("auth", "{type: kerberos}", "expected one of"),
         ("auth", "{type: basic, password_env: P}", "give exactly one of username"),
         ("page_size", "0", "must be positive"),
-        ("max_workres", "2", "unknown option"),
+        (
+            "max_workres",
+            "2",
+            "unknown key: neither a key of a target nor an option of connector 'scim'",
+        ),
     ],
 )
 def test_bad_options_are_config_errors_naming_the_key(

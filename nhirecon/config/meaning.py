@@ -10,9 +10,10 @@ checks report the rest.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 from nhirecon.config.inputs import InputKeys, SourceKeys, TargetKeys
@@ -99,8 +100,24 @@ def _options(found: Problems, key: str, entry: Any, refused: frozenset[str], why
         available = ", ".join(registry.names())
         found.add(join(key, "connector"), f"unknown connector {name!r} (available: {available})")
         return
+    own = connector.options()
     for option, problem in connector.check_options(options):
+        if option in options and option not in own:
+            problem = _unknown(option, key, name, own, KNOWN - refused)
         found.add(join(key, option), problem)
+
+
+def _unknown(option: str, key: str, name: str, own: Iterable[str], keys: Iterable[str]) -> str:
+    """A key that is neither the input's own nor an option of its connector; the nearest
+    of either, when one is near (a misspelt ``compare`` is not a connector option)."""
+    what = "the source" if key == "source" else "an include" if "include" in key else "a target"
+    options = list(own)
+    message = (
+        f"unknown key: neither a key of {what} nor an option of connector {name!r}"
+        f" ({', '.join(options) or 'it has none'})"
+    )
+    near = difflib.get_close_matches(option, sorted({*keys, *options}), n=1)
+    return f"{message}; did you mean {near[0]!r}?" if near else message
 
 
 def _file_name(found: Problems, key: str, value: Any) -> None:
