@@ -83,6 +83,10 @@ def test_output_format_follows_the_suffix_when_no_format_is_given(run: Run, tmp_
     assert result.returncode == 0 and result.stdout == ""
     assert (tmp_path / "r.md").read_text().startswith("# nhirecon audit")
     assert json.loads((tmp_path / "r.json").read_text())["schema_version"] == 1
+    # a .txt file takes any text format
+    notes = run("audit", "-c", SAMPLE, "--now", NOW, "-f", "markdown", "-o", "notes.txt")
+    assert notes.returncode == 0, notes.stderr
+    assert (tmp_path / "notes.txt").read_text().startswith("# nhirecon audit")
 
 
 @pytest.mark.parametrize(
@@ -90,6 +94,8 @@ def test_output_format_follows_the_suffix_when_no_format_is_given(run: Run, tmp_
     [
         (["-f", "pdf"], "'pdf' is not one of 'table', 'json'"),
         (["-o", "r.pdf"], "its suffix names no format"),
+        # -f csv pairs with keep.json, which would then hold CSV
+        (["-f", "csv", "-o", "r.csv"], "-o keep.json: its suffix names the json format, but"),
         (["-f", "json", "-f", "csv", "-f", "markdown"], "only one format can go to stdout"),
         (["--fail-on", "orphans>0"], "unknown finding kind 'orphans'"),
         (["--fail-on", "orphan=0"], "is not SELECTOR OP N"),

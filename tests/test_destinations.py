@@ -50,7 +50,7 @@ def test_a_file_of_the_run_is_never_a_report(
 
 def test_one_file_twice_is_refused(run: Run, tmp_path: Path, estate: Path) -> None:
     done = run(
-        "audit", "-c", str(estate), "--now", NOW, "-o", "r.json", "-f", "csv", "-o", "x/../r.json"
+        "audit", "-c", str(estate), "--now", NOW, "-o", "r.json", "-f", "json", "-o", "x/../r.json"
     )
     assert done.returncode == 2, done.stderr
     assert "-o x/../r.json: the same file as -o r.json" in done.stderr

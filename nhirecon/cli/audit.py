@@ -168,6 +168,7 @@ def audit(
             [path for _, path in pairs if path is not None],
             destinations.own_files(loaded, baseline),
         )
+        _suffixes_agree(pairs)
         accepted = baselines.load(baseline) if baseline else None
         skip_check = accept_source_drop or (no_history and not apply_)
         previous = None if skip_check else tracking.previous_source_count(loaded)
@@ -344,6 +345,22 @@ def _outputs(formats: list[str], outputs: list[Path]) -> list[tuple[str, Path | 
     if sum(1 for _, path in pairs if path is None) > 1:
         raise UsageError("only one format can go to stdout; give the others an -o PATH")
     return pairs or [("table", None)]
+
+
+def _suffixes_agree(pairs: list[tuple[str, Path | None]]) -> None:
+    """Refuse an ``-o`` whose suffix names another format than the ``-f`` paired with it
+    (``-o z.html`` paired with ``-f csv`` would be a page that is CSV); a ``.txt`` file
+    takes any text."""
+    from nhirecon.reporters import for_path
+
+    for name, path in pairs:
+        implied = None if path is None else for_path(str(path))
+        if implied not in (None, name, "table"):
+            raise UsageError(
+                f"-o {path}: its suffix names the {implied} format, but -f {name} is paired"
+                " with it (-f and -o pair in order); name the file for its format, or give"
+                " each -o its -f"
+            )
 
 
 def explain(
