@@ -102,6 +102,8 @@ def connectors_text(found: Sequence[Available]) -> str:
         cls = available.connector
         writes = ", ".join(sorted(cls.can_write)) or "read only"
         lines.append(f"{available.name} ({available.origin}, {writes}): {cls.description}")
+        if missing := cls.missing():
+            lines.append(f"    unusable here: {missing}")
         for name, parameter in cls.options().items():
             default = parameter.default
             shown = "required" if default is parameter.empty else f"default {default!r}"
@@ -120,8 +122,8 @@ def connectors_json(found: Sequence[Available]) -> str:
                 "builtin": available.origin == "built-in",
                 "origin": available.origin,
                 "can_write": sorted(cls.can_write) if cls else [],
-                "usable": cls is not None,
-                "problem": available.problem,
+                "usable": cls is not None and not cls.missing(),
+                "problem": available.problem or (cls.missing() if cls else ""),
                 "options": [
                     {
                         "name": name,

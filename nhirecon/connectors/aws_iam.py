@@ -110,6 +110,7 @@ class Details:
 
 class AwsIamConnector(Connector):
     name = "aws-iam"
+    requires = (("boto3", "boto3", "aws"),)
     description = (
         "AWS IAM users, or their access keys one record each, read live through boto3"
         " (pip install 'nhirecon[aws]'); deactivates and deletes access keys."

@@ -7,6 +7,7 @@ YAML config are the keyword-only arguments of its constructor, after ``context``
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import types
 import typing
@@ -39,8 +40,28 @@ class Connector(ABC):
     """Canonical field → name in the export, used where ``map`` does not say: by default
     a column named after the canonical field."""
 
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    """Optional libraries it cannot work without: (module, library, the extra that installs
+    it), e.g. ``("boto3", "boto3", "aws")``."""
+
     def __init__(self, *, context: ConnectorContext) -> None:
         self.context = context
+
+    @classmethod
+    def missing(cls) -> str:
+        """Why it cannot work on this installation (a library of :attr:`requires` is not
+        installed), or an empty string."""
+        for module, library, extra in cls.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except ImportError:  # its parent package is missing
+                found = False
+            if not found:
+                return (
+                    f"the {cls.name} connector needs {library}, which is not installed:"
+                    f" pip install 'nhirecon[{extra}]'"
+                )
+        return ""
 
     @abstractmethod
     def rows(self) -> Iterator[RawRow]:

@@ -87,6 +87,7 @@ KEY_MAP: Final[Mapping[str, str]] = {
 
 class GcpConnector(Connector):
     name = "gcp"
+    requires = (("google.auth", "google-auth", "google"),)
     description = (
         "Service accounts of a Google Cloud project, or their user-managed keys, read live"
         " from the IAM API with a service account key."

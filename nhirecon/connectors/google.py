@@ -59,6 +59,7 @@ HINTS: Final[Mapping[int, str]] = {
 
 class GoogleConnector(Connector):
     name = "google"
+    requires = (("google.auth", "google-auth", "google"),)
     description = (
         "Users of a Google Workspace account, read live from the Admin SDK Directory API"
         " with a service account (domain-wide delegation)."

@@ -99,6 +99,7 @@ def _warn_plain(key: str, url: str) -> None:
 
 class LdapConnector(Connector):
     name = "ldap"
+    requires = (("ldap3", "ldap3", "ldap"),)
     description = (
         "An LDAP directory or Active Directory (flavor: ad), read live with paged searches."
     )
