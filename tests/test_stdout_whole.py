@@ -22,7 +22,7 @@ ACCOUNTS = 4000
 @pytest.fixture
 def estate(tmp_path: Path) -> Path:
     """An estate whose reports run to hundreds of kilobytes: every account an orphan."""
-    (tmp_path / "hr.csv").write_text("id,email\nE1,someone@example.com\n")
+    (tmp_path / "hr.csv").write_text("id,email,status\nE1,someone@example.com,active\n")
     rows = "".join(f"u{n},user{n}@example.com,yes\n" for n in range(ACCOUNTS))
     (tmp_path / "app.csv").write_text("id,email,active\n" + rows)
     config = tmp_path / "nhirecon.yaml"

@@ -285,6 +285,14 @@ def context(report: Report) -> dict[str, object]:
             }
             for entry in report.allowlist
         ],
+        "not_evaluated": [
+            {"rule": item.rule.value, "place": place, "reason": item.reason}
+            for place, evidence in (
+                (report.source_name, report.source_evidence),
+                *((stats.name, stats.evidence) for stats in report.targets),
+            )
+            for item in evidence.not_evaluated
+        ],
         "baseline": _baseline(report),
     }
 

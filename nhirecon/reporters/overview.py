@@ -165,8 +165,9 @@ def _selection_lines(report: Report) -> list[str]:
 
 
 def change_lines(report: Report, shown: Shown = _as_is) -> list[str]:
-    """What a selection, the history and the baseline add to the headline, and the
-    allowlist entries that name several accounts or none (nothing without them)."""
+    """What a selection, the history and the baseline add to the headline, the allowlist
+    entries that name several accounts or none, and the rules not evaluated for want of
+    data (nothing without them)."""
     lines = _selection_lines(report)
     run = whole(report)
     if report.history is not None:
@@ -180,7 +181,25 @@ def change_lines(report: Report, shown: Shown = _as_is) -> list[str]:
         stale = numbered(len(report.baseline.stale), "stale entry", "stale entries")
         lines.append(f"baseline {path}: {accepted} accepted (not counted by the gate), {stale}")
     lines.extend(shown(entry.message) for entry in report.allowlist)
+    lines.extend(_skipped_lines(report, shown))
     return lines
+
+
+def _skipped_lines(report: Report, shown: Shown) -> list[str]:
+    """The rules not evaluated for want of data (SPEC §3.2), each with the places it was
+    not evaluated for, on one line; nothing when every rule was."""
+    places: dict[FindingKind, list[str]] = {}
+    evidence = [
+        (report.source_name, report.source_evidence),
+        *((stats.name, stats.evidence) for stats in report.targets),
+    ]
+    for place, found in evidence:
+        for item in found.not_evaluated:
+            places.setdefault(item.rule, []).append(shown(place))
+    if not places:
+        return []
+    rules = [f"{kind.value} ({', '.join(places[kind])})" for kind in FindingKind if kind in places]
+    return ["not evaluated for want of data: " + "; ".join(rules)]
 
 
 def age(report: Report, finding: Finding) -> str:
