@@ -104,14 +104,14 @@ BAD = [
         "version: 1\nsource:\n  name: hr\n  connector: csv\n  path: a.csv\ntargets: []\n",
         "source.map",
         2,
-        "missing required key 'source.map'",
+        "missing required key 'map'",
     ),
     (
         "version: 1\nsource:\n  name: hr\n  connector: csv\n  path: a.csv\n  map: {email: e}\n"
         "targets: []\n",
         "source.map",
         6,
-        "source.map.id",
+        "source.map: missing required key 'id'",
     ),
     (
         "version: 1\nsource:\n  name: hr\n  connector: nope\n  map: {id: id}\ntargets: []\n",
@@ -199,7 +199,7 @@ BAD = [
         "targets: []\nexceptions:\n  - {target: hr, account: x, reason: r, owner: o}\n",
         "exceptions[0]",
         5,
-        "missing required key 'exceptions[0].expires'",
+        "missing required key 'expires'",
     ),
     (
         "version: 1\nsource: {name: hr, connector: csv, path: a.csv, map: {id: id}}\n"
@@ -229,7 +229,7 @@ BAD = [
         "targets: []\nprotected:\n  - {target: hr}\n",
         "protected[0]",
         5,
-        "missing required key 'protected[0].account'",
+        "missing required key 'account'",
     ),
     (
         "version: 1\nsource: {name: hr, connector: csv, path: a.csv, map: {id: id},"

@@ -375,3 +375,20 @@ def test_every_kind_has_the_documented_severity() -> None:
 def test_records_are_immutable() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         account("a1").id = "x"  # type: ignore[misc]
+
+
+def test_messages_say_one_day_and_an_empty_value_in_words() -> None:
+    identity = person("E1", email="a@x.example", department="Sales")
+    expired = account("a1", email="a@x.example", department=None, expires_at=days_ago(1.5))
+    link = Link(LinkStatus.LINKED, identity)
+    found = account_findings(rules(compare=("department",)), expired, link, "hr", CLOCK, ACTIVE)
+    messages = {finding.kind: finding.message for finding in found}
+    assert messages[FindingKind.EXPIRED].endswith("(1 day ago)")
+    assert messages[FindingKind.STALE_ATTRIBUTE].endswith("(department: hr 'Sales', app (empty))")
+    bot = person("S1", kind="service_account", owner="E1", expires_at=days_ago(1.5))
+    [source_expired] = [
+        item
+        for item in source_findings("hr", [identity, bot], ACTIVE, CLOCK)
+        if item.kind is FindingKind.EXPIRED
+    ]
+    assert source_expired.message.endswith("(1 day ago)")

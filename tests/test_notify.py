@@ -209,7 +209,7 @@ def test_a_failed_post_does_not_change_the_exit_code(
     ("block", "words", "line"),
     [
         ("notify:\n  webhook_url: https://x\n", "notify.webhook_url: unknown key", 32),
-        ("notify:\n  report_link: x\n", "missing required key 'notify.webhook_url_env'", 31),
+        ("notify:\n  report_link: x\n", "notify: missing required key 'webhook_url_env'", 31),
         ("notify:\n  webhook_url_env: X\n  when: sometimes\n", "notify.when: expected one of", 33),
     ],
 )

@@ -130,7 +130,7 @@ def translate(error: ErrorDetails, root: type[BaseModel]) -> tuple[str, str]:
         key = key_path(loc)
         name = str(loc[-1]) if loc else ""
         where = key if name in NAMED_WHEN_MISSING else key_path(loc[:-1])
-        return where, f"missing required key {key!r}{MISSING_HINTS.get(name, '')}"
+        return where, f"missing required key {name!r}{MISSING_HINTS.get(name, '')}"
     if kind == "extra_forbidden":
         allowed = allowed_keys(root, loc[:-1])
         return key_path(loc), f"unknown key (allowed: {listing(allowed)})"

@@ -83,6 +83,7 @@ class CsvConnector(Connector):
                     if len(cells) != width:
                         raise DataError(
                             f"{path}:{line}: {len(cells)} fields where the header has {width}"
+                            + files.delimiter_hint(names)
                         )
                     yield RawRow(f"{path}:{line}", dict(zip(names, cells, strict=True)).get)
                     line = reader.line_num + skipped + 1

@@ -19,7 +19,7 @@ import codecs
 import io
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -47,6 +47,21 @@ CHUNK_BYTES = 1 << 16
 
 _SCAN_CHUNK = 1 << 20
 """How much is read at a time to find a decode error."""
+
+
+def delimiter_hint(columns: Iterable[str]) -> str:
+    """Words to add to a complaint about a header that is one column holding a ``;``, a
+    tab or a ``|``: the file is likely separated by it, not by the delimiter used."""
+    names = list(columns)
+    if len(names) != 1:
+        return ""
+    for mark, written in ((";", "';'"), ("\t", '"\\t"'), ("|", "'|'")):
+        if mark in names[0]:
+            return (
+                f"; the header is one column holding {written}: is the file separated by"
+                f" it? then set the input's `delimiter: {written}`"
+            )
+    return ""
 
 
 def option_key(context: ConnectorContext, option: str) -> str:

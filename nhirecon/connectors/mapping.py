@@ -17,6 +17,7 @@ from typing import Any, Final, Protocol
 from nhirecon.connectors import parsers
 from nhirecon.connectors.context import ConnectorContext, Lookup, RawRow
 from nhirecon.connectors.coverage import Coverage
+from nhirecon.connectors.files import delimiter_hint
 from nhirecon.connectors.merging import ATTRIBUTES, MULTI, Merged, Values
 from nhirecon.connectors.parsers import Reader, Several
 from nhirecon.connectors.readers import Readers, latest, matches, read_several
@@ -216,7 +217,10 @@ class FieldMapper:
         listing = f"(columns: {', '.join(sorted(columns))})"
         errors = sorted(f"{column!r} ({label})" for column, label, needed in missing if needed)
         if errors:
-            raise DataError(f"{where}: column {', '.join(errors)} not in the header {listing}")
+            raise DataError(
+                f"{where}: column {', '.join(errors)} not in the header {listing}"
+                + delimiter_hint(columns)
+            )
         for column, label, _ in missing:
             log.warning(
                 "%s: column %r (%s) not in the header; the field stays empty %s",

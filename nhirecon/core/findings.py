@@ -217,7 +217,8 @@ def account_findings(
         drift = compare.drift(target.compare, identity, account)
         if drift:
             fields = ", ".join(
-                f"{item['field']}: {source} {item['source']!r}, {target.name} {item['target']!r}"
+                f"{item['field']}: {source} {_said(item['source'])},"
+                f" {target.name} {_said(item['target'])}"
                 for item in drift
             )
             add(
@@ -238,7 +239,7 @@ def account_findings(
         whose, moment = expiry
         add(
             FindingKind.EXPIRED,
-            f"{name}: {whose} expired on {day(moment)} ({clock.days_since(moment)} days ago)",
+            f"{name}: {whose} expired on {day(moment)} ({ago(clock.days_since(moment))})",
             {"expired": whose, "expires_at": format_datetime(moment)},
             link.identity,
         )
@@ -275,6 +276,16 @@ def human_use(
     return f"{kind} {' and '.join(reasons)}", detail
 
 
+def ago(days: int) -> str:
+    """``N days ago``, or ``1 day ago``."""
+    return "1 day ago" if days == 1 else f"{days} days ago"
+
+
+def _said(value: object) -> str:
+    """A compared value in a message: quoted as Python writes it, or ``(empty)``."""
+    return "(empty)" if value is None else repr(value)
+
+
 def lookalike_note(lookalike: Mapping[str, str]) -> str:
     """The words a finding's message ends with when its link was a look-alike: the field,
     both values, and the characters that set them apart (:func:`telltales`), since a sign
@@ -309,7 +320,7 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
         if clock.older_than(last, policy.dormant_days):
             add(
                 FindingKind.DORMANT,
-                f"{name}: last used {day(last)} ({clock.days_since(last)} days ago; "
+                f"{name}: last used {day(last)} ({ago(clock.days_since(last))}; "
                 f"limit {policy.dormant_days})",
                 {"last_login_at": format_datetime(last), "days": clock.days_since(last)},
                 identity,
@@ -321,7 +332,7 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
         add(
             FindingKind.DORMANT,
             f"{name}: never used since it was created on {day(created)} "
-            f"({clock.days_since(created)} days ago)",
+            f"({ago(clock.days_since(created))})",
             {
                 "last_login_at": None,
                 "created_at": format_datetime(created),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nhirecon.core.findings import Clock, day, human_use, make, subject_keys
+from nhirecon.core.findings import Clock, ago, day, human_use, make, subject_keys
 from nhirecon.core.model import Finding, FindingKind, Record, Remediation
 from nhirecon.core.values import format_datetime, key_for
 
@@ -58,7 +58,7 @@ def source_findings(
                     None,
                     identity,
                     f"{identity.kind} {name}: still active in {source} past its expiry on "
-                    f"{day(expires)} ({clock.days_since(expires)} days ago)",
+                    f"{day(expires)} ({ago(clock.days_since(expires))})",
                     {"expired": "identity", "expires_at": format_datetime(expires)},
                     manual,
                 )
