@@ -83,10 +83,13 @@ def test_output_format_follows_the_suffix_when_no_format_is_given(run: Run, tmp_
     assert result.returncode == 0 and result.stdout == ""
     assert (tmp_path / "r.md").read_text().startswith("# nhirecon audit")
     assert json.loads((tmp_path / "r.json").read_text())["schema_version"] == 1
-    # a .txt file takes any text format
+    # a .txt file takes any text format, a .json file SARIF
     notes = run("audit", "-c", SAMPLE, "--now", NOW, "-f", "markdown", "-o", "notes.txt")
     assert notes.returncode == 0, notes.stderr
     assert (tmp_path / "notes.txt").read_text().startswith("# nhirecon audit")
+    sarif = run("audit", "-c", SAMPLE, "--now", NOW, "-f", "sarif", "-o", "r.sarif.json")
+    assert sarif.returncode == 0, sarif.stderr
+    assert json.loads((tmp_path / "r.sarif.json").read_text())["version"] == "2.1.0"
 
 
 @pytest.mark.parametrize(

@@ -441,8 +441,9 @@ def test_a_missing_ldap3_library_is_a_config_error_naming_the_extra(
     for name in {"ldap3", *(name for name in sys.modules if name.startswith("ldap3."))}:
         monkeypatch.setitem(sys.modules, name, None)  # as if the extra were not installed
     path = write_config(tmp_path, HR_SOURCE, ldap_target("ldaps://x.example", SUFFIX))
+    loaded = config.load(path)
     with pytest.raises(ConfigError, match=re.escape("pip install 'nhirecon[ldap]'")) as caught:
-        config.load(path)  # as the config is read, with its line, as validate shows it
+        loaded.targets[0].endpoint.open()
     assert caught.value.key == "targets[0].connector"
     assert re.search(
         r"nhirecon\.yaml:\d+: targets\[0\]\.connector: the ldap connector", str(caught.value)

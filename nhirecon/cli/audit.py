@@ -349,18 +349,24 @@ def _outputs(formats: list[str], outputs: list[Path]) -> list[tuple[str, Path | 
 
 def _suffixes_agree(pairs: list[tuple[str, Path | None]]) -> None:
     """Refuse an ``-o`` whose suffix names another format than the ``-f`` paired with it
-    (``-o z.html`` paired with ``-f csv`` would be a page that is CSV); a ``.txt`` file
-    takes any text."""
+    (``-o z.html`` paired with ``-f csv`` would be a page that is CSV). A ``.txt`` file
+    takes any text, and a ``.json`` file SARIF or OCSF (``results.sarif.json``)."""
     from nhirecon.reporters import for_path
 
     for name, path in pairs:
         implied = None if path is None else for_path(str(path))
-        if implied not in (None, name, "table"):
+        if implied not in (None, name, "table") and not (
+            implied == "json" and name in _JSON_ITSELF
+        ):
             raise UsageError(
                 f"-o {path}: its suffix names the {implied} format, but -f {name} is paired"
                 " with it (-f and -o pair in order); name the file for its format, or give"
                 " each -o its -f"
             )
+
+
+_JSON_ITSELF = frozenset({"sarif", "ocsf"})
+"""Formats written as JSON (or JSON Lines), which a ``.json`` file may hold."""
 
 
 def explain(

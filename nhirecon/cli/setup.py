@@ -49,12 +49,18 @@ def validate(
 
     def body() -> None:
         from nhirecon.cli import setup_view
+        from nhirecon.config import Endpoint
         from nhirecon.connectors import files, registry
         from nhirecon.core.text import inert
-        from nhirecon.errors import ConnectorError, SafetyError
+        from nhirecon.errors import ConfigError, ConnectorError, SafetyError
 
         loaded = load_config(config_path)
         endpoints = [*loaded.source.inputs, *(target.endpoint for target in loaded.targets)]
+        unusable = [str(problem) for problem in map(Endpoint.unusable, endpoints) if problem]
+        if unusable:  # every input whose extra is missing, one line each
+            refused = ConfigError("\n".join(unusable))
+            refused.inert_lines = True
+            raise refused
         unreadable = []
         for endpoint in endpoints:
             opened = registry.connect(endpoint)

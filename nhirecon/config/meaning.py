@@ -100,8 +100,6 @@ def _options(found: Problems, key: str, entry: Any, refused: frozenset[str], why
         available = ", ".join(registry.names())
         found.add(join(key, "connector"), f"unknown connector {name!r} (available: {available})")
         return
-    if missing := connector.missing():
-        found.add(join(key, "connector"), missing)
     own = connector.options()
     for option, problem in connector.check_options(options):
         if option in options and option not in own:

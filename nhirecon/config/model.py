@@ -40,8 +40,23 @@ class Endpoint:
     point at a file (SARIF) when its records come from a URL."""
 
     def open(self) -> Connector:
-        """A connector instance ready to pull."""
+        """A connector instance ready to pull; :class:`ConfigError` when the connector's
+        optional library is not installed (see :meth:`unusable`)."""
+        problem = self.unusable()
+        if problem is not None:
+            raise problem
         return self.connector(context=self.context, **self.options)
+
+    def unusable(self) -> ConfigError | None:
+        """Why its connector cannot work on this installation (an extra not installed),
+        naming the config's file, line and key; ``None`` when it can. Checked as an input
+        is opened, so that a run of other targets (``--target``) is not refused for it."""
+        missing = self.connector.missing()
+        if not missing:
+            return None
+        where, _, line = self.defined_at.rpartition(":")
+        file, number = (where, int(line)) if line.isdigit() else (self.defined_at, None)
+        return ConfigError(missing, key=f"{self.key}.connector", file=file, line=number)
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,7 @@ def _plain(value: str, mode: str) -> tuple[str, str]:
 SIGNS: Final = frozenset(
     "\u03f4\u2126\u212a\u212b"  # ϴ, and the Ohm, Kelvin and Angstrom signs
     "\u0340\u0341\u0343\u037e\u0387\u1fee\u1fef\u1ffd\u2000\u2001\u2329\u232a"
+    "\u0374\u1fbe"  # the Greek numeral sign and prosgegrammeni, letters of another kind
 )
 """Characters that become another on the way to a plain value, which would hide them:
 
@@ -242,13 +243,14 @@ SIGNS: Final = frozenset(
   lower-cases to ``θ``, and the Ohm, Kelvin and Angstrom signs, which NFC itself replaces
   by ``Ω``, ``K`` and ``Å`` (the characters NFKC changes and whose lower case it does
   not);
-- the marks, punctuation, symbols and spaces that NFC replaces by another (UAX #15's
-  singletons that are not letters): the Greek question mark ``;`` by ``;``, the Greek
-  varia by a backtick, the ano teleia by a middle dot, the en and em quads by spaces.
+- the other characters that NFC replaces by another (UAX #15's singletons): the Greek
+  question mark ``;`` by ``;``, the Greek varia by a backtick, the ano teleia by a middle
+  dot, the en and em quads by spaces, the prosgegrammeni by ``ι``, the Greek numeral
+  sign by a modifier prime, and a few marks and brackets;
 
-A test derives both from Python's Unicode data. NFC's other singletons, the CJK
-compatibility ideographs and Greek letters with the oxia accent, are the same text as
-what NFC makes of them, as legacy character sets and keyboards write names."""
+but not the CJK compatibility ideographs or the Greek letters with the oxia accent, the
+singletons that are the same text as what NFC makes of them, as legacy character sets and
+keyboards write names. A test derives the set from Python's Unicode data."""
 
 
 def _lookalike(

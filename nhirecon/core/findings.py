@@ -293,7 +293,7 @@ def lookalike_note(lookalike: Mapping[str, str]) -> str:
     ours, theirs = lookalike["account_value"], lookalike["identity_value"]
     odd = list(telltales(ours, theirs))
     if len(odd) > _TELLTALES:
-        odd[_TELLTALES - 1 :] = [f"and {len(odd) - _TELLTALES + 1} more"]
+        odd[_TELLTALES:] = [f"and {len(odd) - _TELLTALES} more"]
     return (
         f"[linked by a look-alike {lookalike['field']}: {ours!r} here, {theirs!r} in the"
         f" source{'; ' if odd else ''}{', '.join(odd)}]"
