@@ -25,6 +25,7 @@ from nhirecon.cli.common import (
 )
 from nhirecon.cli.options import (
     AcceptDropOption,
+    AcceptEmptyTargetOption,
     Color,
     ColorOption,
     ConfigOption,
@@ -132,14 +133,7 @@ def audit(
     yes: YesOption = False,
     max_actions: MaxActionsOption = None,
     accept_source_drop: AcceptDropOption = False,
-    accept_empty_target: Annotated[
-        bool,
-        typer.Option(
-            "--accept-empty-target",
-            help="Accept, for this run, a target that returns no accounts where the last"
-            " recorded run read some.",
-        ),
-    ] = False,
+    accept_empty_target: AcceptEmptyTargetOption = False,
     engine: EngineOption = Engine.auto,
     now: NowOption = None,
     quiet: QuietOption = False,

@@ -165,6 +165,14 @@ AcceptDropOption = Annotated[
         " policy.max_source_drop_percent since the last recorded run.",
     ),
 ]
+AcceptEmptyTargetOption = Annotated[
+    bool,
+    typer.Option(
+        "--accept-empty-target",
+        help="Accept, for this run, a target that returns no accounts where the last"
+        " recorded run read some.",
+    ),
+]
 TargetOption = Annotated[
     list[str] | None,
     typer.Option("--target", metavar="NAME", help="Only this target; repeatable."),
