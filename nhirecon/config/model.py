@@ -54,9 +54,7 @@ class Endpoint:
         missing = self.connector.missing()
         if not missing:
             return None
-        where, _, line = self.defined_at.rpartition(":")
-        file, number = (where, int(line)) if line.isdigit() else (self.defined_at, None)
-        return ConfigError(missing, key=f"{self.key}.connector", file=file, line=number)
+        return ConfigError(missing, key=f"{self.key}.connector", file=self.defined_at)
 
 
 @dataclass(frozen=True)

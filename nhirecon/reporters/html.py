@@ -287,11 +287,7 @@ def context(report: Report) -> dict[str, object]:
         ],
         "not_evaluated": [
             {"rule": item.rule.value, "place": place, "reason": item.reason}
-            for place, evidence in (
-                (report.source_name, report.source_evidence),
-                *((stats.name, stats.evidence) for stats in report.targets),
-            )
-            for item in evidence.not_evaluated
+            for place, item in overview.skipped(report)
         ],
         "baseline": _baseline(report),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from nhirecon.core.evidence import NotEvaluated
 from nhirecon.core.model import SEVERITY_ORDER, Finding, FindingKind
 from nhirecon.core.report import Report
 from nhirecon.core.values import format_datetime
@@ -185,17 +186,22 @@ def change_lines(report: Report, shown: Shown = _as_is) -> list[str]:
     return lines
 
 
-def _skipped_lines(report: Report, shown: Shown) -> list[str]:
-    """The rules not evaluated for want of data (SPEC §3.2), each with the places it was
-    not evaluated for, on one line; nothing when every rule was."""
-    places: dict[FindingKind, list[str]] = {}
+def skipped(report: Report) -> list[tuple[str, NotEvaluated]]:
+    """The rules not evaluated for want of data (SPEC §3.2), each with its place: the
+    source's first, then each target's, in order."""
     evidence = [
         (report.source_name, report.source_evidence),
         *((stats.name, stats.evidence) for stats in report.targets),
     ]
-    for place, found in evidence:
-        for item in found.not_evaluated:
-            places.setdefault(item.rule, []).append(shown(place))
+    return [(place, item) for place, found in evidence for item in found.not_evaluated]
+
+
+def _skipped_lines(report: Report, shown: Shown) -> list[str]:
+    """:func:`skipped`, each rule with the places it was not evaluated for, on one line;
+    nothing when every rule was."""
+    places: dict[FindingKind, list[str]] = {}
+    for place, item in skipped(report):
+        places.setdefault(item.rule, []).append(shown(place))
     if not places:
         return []
     rules = [f"{kind.value} ({', '.join(places[kind])})" for kind in FindingKind if kind in places]

@@ -302,26 +302,28 @@ def last_source_count(path: Path, source: str) -> int | None:
     Read only: never creates the file. The ``--apply`` integrity guard compares the
     current pull with this before any write.
     """
-    return _last_count(path, source, "source")
+    return _last_counts(path, [source], "source").get(source)
 
 
 def last_target_counts(path: Path, targets: Sequence[str]) -> dict[str, int]:
     """The account count of each of ``targets`` at the last recorded run that covered it;
     a target never recorded is absent. Read only: never creates the file."""
-    return {
-        target: count
-        for target in targets
-        if (count := _last_count(path, target, "target")) is not None
-    }
+    return _last_counts(path, targets, "target")
 
 
-def _last_count(path: Path, place: str, role: str) -> int | None:
+def _last_counts(path: Path, places: Sequence[str], role: str) -> dict[str, int]:
+    """Each place's record count at the latest run (by instant) that covered it in
+    ``role``, read over one connection."""
     with reading(path) as db:
         if db is None:
-            return None
-        row = db.execute(
-            "SELECT p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
-            " WHERE p.place = ? AND p.role = ? ORDER BY r.at DESC, r.id DESC LIMIT 1",
-            (storable(place), role),
-        ).fetchone()
-    return None if row is None else int(row[0])
+            return {}
+        found = {}
+        for place in places:
+            row = db.execute(
+                "SELECT p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
+                " WHERE p.place = ? AND p.role = ? ORDER BY r.at DESC, r.id DESC LIMIT 1",
+                (storable(place), role),
+            ).fetchone()
+            if row is not None:
+                found[place] = int(row[0])
+    return found
