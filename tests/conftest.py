@@ -11,10 +11,12 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.launcher import Launcher, starts_differently
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -79,9 +81,29 @@ def nhirecon_command() -> str:
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def _base_environment() -> dict[str, str]:
+    environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    environment.pop("NHIRECON_CONFIG", None)
+    return environment
+
+
+@pytest.fixture(scope="session")
+def launcher() -> Iterator[Launcher | None]:
+    """The process that forks each run of the command (:mod:`tests.launcher`); ``None``
+    when ``NHIRECON_TEST_EXEC=1`` asks for every run to start the script itself."""
+    if os.environ.get("NHIRECON_TEST_EXEC") == "1":
+        yield None
+        return
+    started = Launcher(nhirecon_command(), _base_environment())
+    yield started
+    started.close()
+
+
 @pytest.fixture
-def run(tmp_path: Path) -> Run:
-    """Run the installed ``nhirecon`` command as a subprocess, in ``tmp_path`` by default."""
+def run(tmp_path: Path, launcher: Launcher | None) -> Run:
+    """Run the installed ``nhirecon`` command as a subprocess, in ``tmp_path`` by default:
+    forked by the launcher, or started as the script when the environment changes what
+    the interpreter decides at start-up (see :mod:`tests.launcher`)."""
 
     def runner(
         *args: str,
@@ -94,13 +116,13 @@ def run(tmp_path: Path) -> Run:
             "HOME": str(tmp_path / "home"),
             "XDG_STATE_HOME": str(tmp_path / "state"),
         }
-        environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", **isolated, **(env or {})}
-        environment.pop("NHIRECON_CONFIG", None)
-        if env and "NHIRECON_CONFIG" in env:
-            environment["NHIRECON_CONFIG"] = env["NHIRECON_CONFIG"]
+        environment = {**_base_environment(), **isolated, **(env or {})}
+        folder = cwd or tmp_path
+        if launcher is not None and not starts_differently(environment, launcher.environment):
+            return launcher.run(list(args), folder, environment, input, timeout)
         return subprocess.run(
             [nhirecon_command(), *args],
-            cwd=cwd or tmp_path,
+            cwd=folder,
             env=environment,
             input=input,
             capture_output=True,
