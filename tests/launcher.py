@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import locale
 import os
 import pkgutil
 import socket
@@ -171,11 +172,15 @@ class Launcher:
             thread.join()
         assert isinstance(code, int), code
         return subprocess.CompletedProcess(
-            [self.command, *argv],
-            code,
-            captured[out_read].decode(errors="surrogateescape"),
-            captured[err_read].decode(errors="surrogateescape"),
+            [self.command, *argv], code, _text(captured[out_read]), _text(captured[err_read])
         )
+
+
+def _text(data: bytes) -> str:
+    """Output as ``subprocess.run(text=True)`` reads it: decoded in the locale's encoding,
+    strictly, with universal newlines (``\\r\\n`` and ``\\r`` read as ``\\n``)."""
+    decoded = data.decode(locale.getpreferredencoding(False))
+    return decoded.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _serve(sock: socket.socket, scripts: str) -> None:

@@ -23,6 +23,7 @@ COMMANDS = [
     ["audit", "-c", SAMPLE, "--now", NOW],
     ["audit", "-c", SAMPLE, "--now", NOW, "-f", "json"],
     ["audit", "-c", SAMPLE, "--now", NOW, "-f", "csv", "-o", "report.csv"],
+    ["audit", "-c", SAMPLE, "--now", NOW, "-f", "csv"],
     ["audit", "-c", SAMPLE, "--now", NOW, "--fail-on", "orphan>0", "-q"],
     ["audit", "-c", "missing.yaml"],
     ["audit", "-c", SAMPLE, "--now", "yesterday"],
