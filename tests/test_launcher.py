@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,7 @@ COMMANDS = [
     ["history", "-c", SAMPLE],
     ["explain", "-c", SAMPLE, "--now", NOW, "crm", "alice@example.com"],
     ["no-such-command"],
+    ["validate", "-c", "/dev/stdin"],  # the test's own stdin, as subprocess leaves it
 ]
 
 
@@ -115,7 +118,31 @@ def test_input_reaches_the_child_and_a_hung_child_is_killed(
         )
         (tmp_path / "hr.csv").write_text("employee_id\nE1\n")
         with pytest.raises(subprocess.TimeoutExpired):
-            launcher.run(["audit", "-c", "hung.yaml", "--no-history"], tmp_path, env, None, 2)
+            launcher.run(["audit", "-c", "hung.yaml", "--no-history"], tmp_path, env, None, 0)
+        seen: list[str] = []
+
+        def umask_of_the_child() -> None:
+            children = Path(f"/proc/{launcher.process.pid}/task/{launcher.process.pid}/children")
+            for _ in range(200):
+                for pid in children.read_text().split():
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    seen.extend(
+                        line.split()[1] for line in status.splitlines() if line.startswith("Umask:")
+                    )
+                    return
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=umask_of_the_child)
+        previous = os.umask(0o027)
+        try:
+            watcher.start()
+            with pytest.raises(subprocess.TimeoutExpired) as hung:
+                launcher.run(["audit", "-c", "hung.yaml", "--no-history"], tmp_path, env, None, 3)
+        finally:
+            os.umask(previous)
+            watcher.join()
+        assert seen == ["0027"], "the child takes the test's umask at the time of the run"
+        assert hung.value.cmd[0] == nhirecon_command()
     again = launcher.run(["--version"], tmp_path, env, None, 60)
     assert again.returncode == 0 and again.stdout.startswith("nhirecon"), again
 
@@ -139,3 +166,71 @@ def test_what_changes_start_up_runs_the_script(change: dict[str, str], differs: 
     assert starts_differently({**base, **change}, base) is differs
     removed = {name: value for name, value in base.items() if name not in change}
     assert starts_differently(removed, base) is (differs and set(change) <= set(base))
+
+
+def both_ways(
+    launcher: Launcher, argv: list[str], folder: Path, env: dict[str, str]
+) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
+    forked = launcher.run(argv, folder, env, None, 60)
+    script = subprocess.run(
+        [nhirecon_command(), *argv],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return (
+        (forked.returncode, forked.stdout, forked.stderr),
+        (script.returncode, script.stdout, script.stderr),
+    )
+
+
+def test_the_entry_point_runs_as_deep_in_the_stack_as_the_scripts(
+    launcher: Launcher | None, tmp_path: Path
+) -> None:
+    """JSON nested near the recursion limit: the parser gives up at the same depth both
+    ways, since the child calls the entry point from its top level as the script does."""
+    if launcher is None:
+        launcher = Launcher(nhirecon_command(), environment(tmp_path))
+    env = environment(tmp_path)
+    argv = ["apply", "plan.json", "--yes", "-c", SAMPLE]
+
+    def forked_at(depth: int) -> str:
+        (tmp_path / "plan.json").write_text("[" * depth + "]" * depth)
+        return launcher.run(argv, tmp_path, env, None, 60).stderr
+
+    deep = forked_at(5000)
+    low, high = 10, 5000  # the forked child gives up at ``high``, not at ``low``
+    assert forked_at(low) != deep
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if forked_at(middle) == deep else (middle, high)
+    for depth in (low, high):  # the last depth read, and the first too deep
+        (tmp_path / "plan.json").write_text("[" * depth + "]" * depth)
+        forked, script = both_ways(launcher, argv, tmp_path, env)
+        assert forked == script, depth
+
+
+def test_what_subprocess_refuses_is_refused_alike(
+    launcher: Launcher | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if launcher is None:
+        launcher = Launcher(nhirecon_command(), environment(tmp_path))
+    env = environment(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        launcher.run(["--version"], tmp_path / "missing", env, None, 60)
+    with pytest.raises(ValueError, match="null byte"):
+        launcher.run(["a\x00b"], tmp_path, env, None, 60)
+    with pytest.raises(UnicodeEncodeError):
+        launcher.run(["\ud800.yaml"], tmp_path, env, None, 60)
+    with pytest.raises(UnicodeEncodeError):
+        launcher.run(["validate", "-c", "-"], tmp_path, env, "\ud800", 60)
+    (tmp_path / "inner").mkdir()
+    monkeypatch.chdir(tmp_path)  # a relative folder is the test's, not the launcher's
+    relative = launcher.run(["init", "made.yaml"], Path("inner"), env, None, 60)
+    assert relative.returncode == 0, relative.stderr
+    assert (tmp_path / "inner" / "made.yaml").is_file()
+    again = launcher.run(["--version"], tmp_path, env, None, 60)
+    assert again.returncode == 0 and again.stdout.startswith("nhirecon"), again
