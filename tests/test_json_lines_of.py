@@ -51,3 +51,25 @@ def test_a_nested_path_and_a_member_named_twice() -> None:
     assert element_lines(text, ("data", "users"), 2) == [2, 3]
     twice = '{"value": [{"id": 1}], "value": [\n{"id": 2}]}'
     assert element_lines(twice, ("value",), 1) is None  # better unknown than wrong
+
+
+def test_brackets_and_quotes_in_strings_and_elements_that_are_not_objects() -> None:
+    """Only the objects of the array are records; a bracket or an escaped quote inside a
+    string, and arrays and objects nested in an element, do not move the count."""
+    text = (
+        '{"meta": {"Resources": "[{"}, "Resources": [\n'
+        '  1, "x{\\"[", [ {"in": 1} ],\n'
+        '  {"a": "]}\\\\", "b": [[], {"c": "{"}]},\n'
+        "\n"
+        '  {"d": {"e": [{}]}}, null\n'
+        '], "after": [{"f": 1}]}'
+    )
+    document = json.loads(text)
+    assert [type(each).__name__ for each in document["Resources"]] == [
+        "int", "str", "list", "dict", "dict", "NoneType"
+    ]  # fmt: skip
+    assert element_lines(text, ("Resources",), 2) == [3, 5]
+    assert element_lines(text, ("after",), 1) == [6]
+    assert element_lines(text, ("Resources",), 3) is None
+    assert element_lines("[]", (), 0) == []
+    assert element_lines('[{"a": "b"}, {}]', (), 2) == [1, 1]
