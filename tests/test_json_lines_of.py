@@ -1,4 +1,4 @@
-"""The line each record of a JSON document starts on, found without decoding it twice."""
+"""The line each record of a JSON document starts on."""
 
 from __future__ import annotations
 
