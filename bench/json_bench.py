@@ -3,7 +3,7 @@
 Writes a JSON array of N users shaped as Okta's List Users answer (nested ``profile``,
 ``credentials`` and ``_links``, a quote and brackets inside some strings), indented as an
 export saved from the API is, and the same users as a SCIM ``ListResponse``. For each it
-times ``json.loads`` and :func:`~nhirecon.connectors.json_lines_of.element_lines` (the
+times ``json.loads`` and :func:`~nhirecon.connectors.json_lines_of.locate` (the
 line each record starts on), best of three, and the whole ``json`` connector reading the
 file into raw rows.
 
@@ -24,7 +24,7 @@ from typing import Any
 
 from nhirecon.connectors.context import ConnectorContext
 from nhirecon.connectors.json import JsonConnector
-from nhirecon.connectors.json_lines_of import element_lines
+from nhirecon.connectors.json_lines_of import locate
 
 
 def users(count: int) -> list[dict[str, Any]]:
@@ -87,11 +87,11 @@ def main() -> None:
                 context = ConnectorContext("users", Path(folder))
                 connector = JsonConnector(context=context, path=export.name)
                 parsed = best(partial(json.loads, text))
-                located = best(partial(element_lines, text, path, size))
+                located = best(partial(locate, text, path, size))
                 read = best(partial(count, connector), rounds=1)
             print(
                 f"{size:>9,} users, {shape:<12} {len(text) / 2**20:7.1f} MiB:"
-                f" json.loads {parsed:6.2f} s, element_lines {located:6.2f} s"
+                f" json.loads {parsed:6.2f} s, locating {located:6.2f} s"
                 f" ({len(text) / 2**20 / located:5.1f} MiB/s), the connector's read {read:6.2f} s"
             )
 

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nhirecon.connectors.json_lines_of import element_lines
+from nhirecon.connectors.json_lines_of import locate
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -16,6 +16,25 @@ values = st.recursive(
     max_leaves=8,
 )
 records = st.lists(st.dictionaries(st.text(), values, max_size=4), max_size=6)
+
+
+def element_lines(text: str, path: tuple[str, ...], expected: int) -> list[int] | None:
+    """The lines :func:`locate` gives, each element's brackets checked against it."""
+    found = locate(text, path, expected)
+    if found is None:
+        return None
+    assert len(found.opened) == len(found.lines)
+    return found.lines
+
+
+def containers(value: Any) -> int:
+    """How many objects and arrays ``value`` holds, itself included: no fewer than the
+    levels it nests."""
+    if isinstance(value, dict):
+        return 1 + sum(containers(each) for each in value.values())
+    if isinstance(value, list):
+        return 1 + sum(containers(each) for each in value)
+    return 0
 
 
 def _starts(text: str, count: int, opening: int) -> list[int]:
@@ -35,6 +54,11 @@ def _starts(text: str, count: int, opening: int) -> list[int]:
 def test_a_top_level_array(items: list[dict[str, Any]]) -> None:
     text = json.dumps(items, indent=1)
     assert element_lines(text, (), len(items)) == _starts(text, len(items), 1)
+    found = locate(text, (), len(items))
+    assert found is not None
+    for item, opened in zip(items, found.opened, strict=True):
+        brackets = sum(json.dumps(item).count(each) for each in "{[")  # those in strings too
+        assert opened == brackets >= containers(item)
 
 
 @given(records, st.sampled_from(["Resources", "value", 'a"b\\c', "ünï"]))
@@ -69,6 +93,7 @@ def test_brackets_and_quotes_in_strings_and_elements_that_are_not_objects() -> N
         "int", "str", "list", "dict", "dict", "NoneType"
     ]  # fmt: skip
     assert element_lines(text, ("Resources",), 2) == [3, 5]
+    assert locate(text, ("Resources",), 2) == ([3, 5], [5, 4])  # "{" in a string counts
     assert element_lines(text, ("after",), 1) == [6]
     assert element_lines(text, ("Resources",), 3) is None
     assert element_lines("[]", (), 0) == []

@@ -15,9 +15,9 @@ from typing import Any
 from nhirecon.connectors import documents, files, paths, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
 from nhirecon.connectors.context import Has
-from nhirecon.connectors.json_lines_of import element_lines
+from nhirecon.connectors.json_lines_of import Elements, locate
 from nhirecon.core.model import Origin
-from nhirecon.core.nesting import TOO_DEEP, too_deep
+from nhirecon.core.nesting import MAX_DEPTH, TOO_DEEP, too_deep
 from nhirecon.errors import DataError
 
 
@@ -120,15 +120,18 @@ class JsonConnector(Connector):
 
     def _array(self, text: str) -> Iterator[RawRow]:
         items = self._parse(text, "")
-        yield from self._objects(items, "", element_lines(text, (), len(items)))
+        yield from self._objects(items, "", locate(text, (), len(items)))
 
-    def _objects(self, items: list[Any], prefix: str, lines: list[int] | None) -> Iterator[RawRow]:
-        """Each record, located by its line when known, else by its place in the list."""
+    def _objects(self, items: list[Any], prefix: str, found: Elements | None) -> Iterator[RawRow]:
+        """Each record, located by its line when known, else by its place in the list. A
+        record whose text opens more brackets than the nesting limit, or whose text was
+        not found, is walked to see whether it nests too deeply."""
+        lines, opened = found if found else ([], [])
         for index, item in enumerate(items):
             where = f"{self.path}:{lines[index]}" if lines else f"{self.path}{prefix}[{index}]"
             if not isinstance(item, dict):
                 raise DataError(f"{where}: expected an object, got {type(item).__name__}")
-            if too_deep(item):
+            if (not opened or opened[index] > MAX_DEPTH) and too_deep(item):
                 raise DataError(f"{where}: {TOO_DEEP}")
             yield RawRow(where, scim_schema.lookup(item)) if self.is_scim else row(where, item)
 
@@ -138,7 +141,7 @@ class JsonConnector(Connector):
         if key is not None and not (key == "Resources" and _is_list_response(document)):
             items = documents.records_under(self.path, document, key)
             members = (key,) if isinstance(document, dict) and key in document else key.split(".")
-            yield from self._objects(items, f".{key}", element_lines(text, members, len(items)))
+            yield from self._objects(items, f".{key}", locate(text, members, len(items)))
             return
         if not isinstance(document, dict):
             raise DataError(f"{self.path}: expected an array, JSON Lines or a ListResponse")
@@ -165,8 +168,8 @@ class JsonConnector(Connector):
                 f"{self.path}: ListResponse holds {len(resources)} resources but totalResults "
                 f"says {total} (a single page of a larger listing?)"
             )
-        lines = element_lines(text, ("Resources",), len(resources))
-        yield from self._objects(resources, ".Resources", lines)
+        found = locate(text, ("Resources",), len(resources))
+        yield from self._objects(resources, ".Resources", found)
 
     def _lines(self, first_line: str, rest: Iterator[str]) -> Iterator[RawRow]:
         for number, line in enumerate(_chain(first_line, rest), start=1):

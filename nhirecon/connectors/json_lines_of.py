@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 _TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|[\[\]{}]', re.DOTALL)
 _GAP: Final = re.compile(r"[ \t\n\r,]*")
@@ -24,9 +24,20 @@ _DECODER: Final = json.JSONDecoder()
 gives ``(value, end)``."""
 
 
-def element_lines(text: str, path: Sequence[str], expected: int) -> list[int] | None:
-    """The 1-based line of each element of the array at ``path`` (the member names from
-    the document's root; empty for a top-level array).
+class Elements(NamedTuple):
+    """Where each object element of an array is, and how deeply it can nest."""
+
+    lines: list[int]
+    """The 1-based line each element starts on."""
+    opened: list[int]
+    """How many brackets open in each element's text, its own included (those in strings
+    too): no element nests more deeply than this, so one that opens no more than a limit
+    need not be walked to know it stays within it. Counted in C."""
+
+
+def locate(text: str, path: Sequence[str], expected: int) -> Elements | None:
+    """The line of each element of the array at ``path`` (the member names from the
+    document's root; empty for a top-level array), and the brackets it opens.
 
     ``text`` must be valid JSON (it has been parsed already). Returns ``None`` when the
     elements found are not ``expected`` in number (a member named twice, of which JSON
@@ -39,7 +50,7 @@ def element_lines(text: str, path: Sequence[str], expected: int) -> list[int] | 
     """The member name each open container is under (``None`` for the root and for
     array elements)."""
     member: str | None = None
-    lines: list[int] = []
+    found = Elements([], [])
     line, counted, at = 1, 0, 0
     while token := _TOKEN.search(text, at):
         at = token.end()
@@ -50,20 +61,20 @@ def element_lines(text: str, path: Sequence[str], expected: int) -> list[int] | 
             stack.append(member)
             member = None
             if first == "[" and tuple(stack[1:]) == wanted:
-                inside = _elements(text, at, lines, line, counted)
+                inside = _elements(text, at, found, line, counted)
                 if inside is None:
                     return None
                 at, line, counted = inside
                 stack.pop()
         else:
             stack.pop()
-    return lines if len(lines) == expected else None
+    return found if len(found.lines) == expected else None
 
 
 def _elements(
-    text: str, at: int, lines: list[int], line: int, counted: int
+    text: str, at: int, found: Elements, line: int, counted: int
 ) -> tuple[int, int, int] | None:
-    """Add the line of each object element of the array opened just before ``at``; the
+    """Add each object element of the array opened just before ``at`` to ``found``; the
     offset after its closing bracket, and the line count so far (the line, and the offset
     it is counted to). ``None`` when an element does not read (the text is not the JSON
     that was parsed)."""
@@ -75,11 +86,13 @@ def _elements(
             first = text[at]
             if first == "]":
                 return at + 1, line, counted
-            if first == "{":
-                line += text.count("\n", counted, at)
-                counted = at
-                lines.append(line)
+            start = at
             _value, at = decode(text, at)
+            if first == "{":
+                line += text.count("\n", counted, start)
+                counted = start
+                found.lines.append(line)
+                found.opened.append(text.count("{", start, at) + text.count("[", start, at))
     except (IndexError, ValueError, RecursionError):
         return None
 
