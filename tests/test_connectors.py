@@ -247,7 +247,7 @@ def test_one_line_list_response_is_not_taken_for_json_lines(tmp_path: Path) -> N
         ),
         ('{"id": 1,\n "x": [}', "invalid JSON"),
         ('{"just": "an object",\n "not": "a list"}', "not a SCIM ListResponse"),
-        ("[1, 2]", "[0]: expected an object"),
+        ("[1, 2]", "bad.json:1: expected an object, got int"),
         ("[" * 100000 + "]" * 100000, "JSON nested too deeply"),
         ("   ", "empty file"),
     ],

@@ -74,12 +74,24 @@ def test_a_nested_path_and_a_member_named_twice() -> None:
     text = '{"data": {"users": [\n{"id": 1},\n{"id": 2}]}}'
     assert element_lines(text, ("data", "users"), 2) == [2, 3]
     twice = '{"value": [{"id": 1}], "value": [\n{"id": 2}]}'
-    assert element_lines(twice, ("value",), 1) is None  # better unknown than wrong
+    assert element_lines(twice, ("value",), 1) == [2]  # JSON keeps the last, and so does this
+    assert element_lines(twice, ("value",), 2) is None  # better unknown than wrong
+
+
+def test_a_member_named_twice_never_lends_its_elements_to_the_last() -> None:
+    """JSON keeps the last array; one element of the first, and one element that is not an
+    object in the last, must not add up to the count of the records kept."""
+    text = '{"value": [\n{"id": "X1"}\n],\n"value": [\n{"email": "b@example.com"},\n5\n]}'
+    assert json.loads(text)["value"] == [{"email": "b@example.com"}, 5]
+    assert locate(text, ("value",), 2) == ([5, 6], [1, 0])
+    nested = '{"d": {"u": [{}, {}]}, "d": {"u": [\n{}]}}'
+    assert element_lines(nested, ("d", "u"), 1) == [2]
 
 
 def test_brackets_and_quotes_in_strings_and_elements_that_are_not_objects() -> None:
-    """Only the objects of the array are records; a bracket or an escaped quote inside a
-    string, and arrays and objects nested in an element, do not move the count."""
+    """Every element is located, an object or not (one that is not is refused by the
+    caller, at its line); a bracket or an escaped quote inside a string, and arrays and
+    objects nested in an element, do not move the count."""
     text = (
         '{"meta": {"Resources": "[{"}, "Resources": [\n'
         '  1, "x{\\"[", [ {"in": 1} ],\n'
@@ -92,9 +104,12 @@ def test_brackets_and_quotes_in_strings_and_elements_that_are_not_objects() -> N
     assert [type(each).__name__ for each in document["Resources"]] == [
         "int", "str", "list", "dict", "dict", "NoneType"
     ]  # fmt: skip
-    assert element_lines(text, ("Resources",), 2) == [3, 5]
-    assert locate(text, ("Resources",), 2) == ([3, 5], [5, 4])  # "{" in a string counts
+    assert element_lines(text, ("Resources",), 6) == [2, 2, 2, 3, 5, 5]
+    assert locate(text, ("Resources",), 6) == (
+        [2, 2, 2, 3, 5, 5],
+        [0, 2, 2, 5, 4, 0],  # brackets in a string count too: a bound, never too few
+    )
     assert element_lines(text, ("after",), 1) == [6]
-    assert element_lines(text, ("Resources",), 3) is None
+    assert element_lines(text, ("Resources",), 2) is None
     assert element_lines("[]", (), 0) == []
     assert element_lines('[{"a": "b"}, {}]', (), 2) == [1, 1]

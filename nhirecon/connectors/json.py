@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from nhirecon.connectors import documents, files, paths, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
@@ -92,19 +92,21 @@ class JsonConnector(Connector):
         whole = files.regular_file(path).st_size <= files.MAX_DOCUMENT_BYTES
         longest = files.MAX_DOCUMENT_BYTES if whole else files.MAX_LINE_BYTES  # JSON Lines
         with files.reading(path, self.encoding, max_line=longest) as handle:
-            head = handle.read(1)
-            while head and head.isspace():
+            skipped, head = [], handle.read(1)
+            while head and head in JSON_WHITESPACE:  # kept: the lines count from the top
+                skipped.append(head)
                 head = handle.read(1)
+            blank = "".join(skipped)
             if not head:
                 raise DataError(f"{path}: empty file")
             if head == "[" and self.key is None:
-                yield from self._array(files.read_document(path, handle, head))
+                yield from self._array(files.read_document(path, handle, blank + head))
                 return
             first_line = head + handle.readline()
             if self.key is None and _is_record_line(first_line.strip()):
-                yield from self._lines(first_line, handle)
+                yield from self._lines(first_line, handle, 1 + blank.count("\n"))
             else:
-                yield from self._document(files.read_document(path, handle, first_line))
+                yield from self._document(files.read_document(path, handle, blank + first_line))
 
     def _parse(self, text: str, where: str) -> Any:
         """Parse JSON text; ``where`` names a JSON Lines line, else the error's line is used."""
@@ -115,6 +117,8 @@ class JsonConnector(Connector):
             raise DataError(
                 f"{self.path}{at}: invalid JSON: {exc.msg} (column {exc.colno})"
             ) from None
+        except ValueError as exc:  # a number Python will not convert (over 4,300 digits)
+            raise DataError(f"{self.path}{where}: unreadable JSON: {exc}") from None
         except RecursionError:
             raise DataError(f"{self.path}{where}: {TOO_DEEP}") from None
 
@@ -171,8 +175,9 @@ class JsonConnector(Connector):
         found = locate(text, ("Resources",), len(resources))
         yield from self._objects(resources, ".Resources", found)
 
-    def _lines(self, first_line: str, rest: Iterator[str]) -> Iterator[RawRow]:
-        for number, line in enumerate(_chain(first_line, rest), start=1):
+    def _lines(self, first_line: str, rest: Iterator[str], first: int) -> Iterator[RawRow]:
+        """JSON Lines, ``first_line`` being line ``first`` of the file."""
+        for number, line in enumerate(_chain(first_line, rest), start=first):
             if not line.strip():
                 continue
             item = self._parse(line, f":{number}")
@@ -190,7 +195,7 @@ def _is_record_line(line: str) -> bool:
         return False
     try:
         item = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         return False
     return (
         isinstance(item, dict)
@@ -205,6 +210,10 @@ def _is_list_response(document: object) -> bool:
     schemas = document.get("schemas")
     listed = isinstance(schemas, list) and scim_schema.LIST_RESPONSE in schemas
     return listed or "Resources" in document
+
+
+JSON_WHITESPACE: Final = frozenset(" \t\n\r")
+"""What JSON allows around a value (RFC 8259, section 2): other spaces are not JSON."""
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

@@ -25,7 +25,7 @@ gives ``(value, end)``."""
 
 
 class Elements(NamedTuple):
-    """Where each object element of an array is, and how deeply it can nest."""
+    """Where each element of an array is, and how deeply it can nest."""
 
     lines: list[int]
     """The 1-based line each element starts on."""
@@ -39,9 +39,10 @@ def locate(text: str, path: Sequence[str], expected: int) -> Elements | None:
     """The line of each element of the array at ``path`` (the member names from the
     document's root; empty for a top-level array), and the brackets it opens.
 
-    ``text`` must be valid JSON (it has been parsed already). Returns ``None`` when the
-    elements found are not ``expected`` in number (a member named twice, of which JSON
-    keeps the last): a location is then better unknown than wrong.
+    ``text`` must be valid JSON (it has been parsed already). Where a member is named
+    twice, JSON keeps the last, and so does this: the array read is the last one at
+    ``path`` in the text. Returns ``None`` when its elements are not ``expected`` in
+    number: a location is then better unknown than wrong.
 
     Lines are counted up to each element's first character: a JSON string holds no raw
     line break (RFC 8259, section 7), so every line break counted is one of the text's."""
@@ -50,7 +51,7 @@ def locate(text: str, path: Sequence[str], expected: int) -> Elements | None:
     """The member name each open container is under (``None`` for the root and for
     array elements)."""
     member: str | None = None
-    found = Elements([], [])
+    found: Elements | None = None
     line, counted, at = 1, 0, 0
     while token := _TOKEN.search(text, at):
         at = token.end()
@@ -61,6 +62,7 @@ def locate(text: str, path: Sequence[str], expected: int) -> Elements | None:
             stack.append(member)
             member = None
             if first == "[" and tuple(stack[1:]) == wanted:
+                found = Elements([], [])  # a later array at the path replaces it
                 inside = _elements(text, at, found, line, counted)
                 if inside is None:
                     return None
@@ -68,13 +70,13 @@ def locate(text: str, path: Sequence[str], expected: int) -> Elements | None:
                 stack.pop()
         else:
             stack.pop()
-    return found if len(found.lines) == expected else None
+    return found if found is not None and len(found.lines) == expected else None
 
 
 def _elements(
     text: str, at: int, found: Elements, line: int, counted: int
 ) -> tuple[int, int, int] | None:
-    """Add each object element of the array opened just before ``at`` to ``found``; the
+    """Add each element of the array opened just before ``at`` to ``found``; the
     offset after its closing bracket, and the line count so far (the line, and the offset
     it is counted to). ``None`` when an element does not read (the text is not the JSON
     that was parsed)."""
@@ -88,11 +90,10 @@ def _elements(
                 return at + 1, line, counted
             start = at
             _value, at = decode(text, at)
-            if first == "{":
-                line += text.count("\n", counted, start)
-                counted = start
-                found.lines.append(line)
-                found.opened.append(text.count("{", start, at) + text.count("[", start, at))
+            line += text.count("\n", counted, start)
+            counted = start
+            found.lines.append(line)
+            found.opened.append(text.count("{", start, at) + text.count("[", start, at))
     except (IndexError, ValueError, RecursionError):
         return None
 
