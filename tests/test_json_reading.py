@@ -39,6 +39,8 @@ def test_blank_lines_before_the_document_count(tmp_path: Path, blank: str) -> No
     assert locations(path) == ["app.json:3", "app.json:5"]  # JSON Lines
     path.write_text(blank + "[\n" + ROW + ",\n{]\n", encoding="utf-8", newline="")
     assert refusal(path).startswith("app.json:5: invalid JSON")
+    path.write_text(blank + " \t[}", encoding="utf-8", newline="")  # the column too
+    assert refusal(path) == "app.json:3: invalid JSON: Expecting value (column 4)"
 
 
 def test_a_member_named_twice_is_read_and_located_as_json_reads_it(tmp_path: Path) -> None:

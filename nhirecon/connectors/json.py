@@ -92,11 +92,13 @@ class JsonConnector(Connector):
         whole = files.regular_file(path).st_size <= files.MAX_DOCUMENT_BYTES
         longest = files.MAX_DOCUMENT_BYTES if whole else files.MAX_LINE_BYTES  # JSON Lines
         with files.reading(path, self.encoding, max_line=longest) as handle:
-            skipped, head = [], handle.read(1)
-            while head and head in JSON_WHITESPACE:  # kept: the lines count from the top
-                skipped.append(head)
+            newlines, tail, head = 0, 0, handle.read(1)
+            while head and head in JSON_WHITESPACE:  # counted: lines count from the top
+                newlines, tail = (newlines + 1, 0) if head == "\n" else (newlines, tail + 1)
                 head = handle.read(1)
-            blank = "".join(skipped)
+            # what the parser needs of it to give the same lines and columns; a file too
+            # large to be one document is refused as such, and gets none
+            blank = "\n" * newlines + " " * tail if whole else ""
             if not head:
                 raise DataError(f"{path}: empty file")
             if head == "[" and self.key is None:
@@ -104,7 +106,7 @@ class JsonConnector(Connector):
                 return
             first_line = head + handle.readline()
             if self.key is None and _is_record_line(first_line.strip()):
-                yield from self._lines(first_line, handle, 1 + blank.count("\n"))
+                yield from self._lines(first_line, handle, 1 + newlines)
             else:
                 yield from self._document(files.read_document(path, handle, blank + first_line))
 
