@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,32 +47,50 @@ def environment(home: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture
+def forking(launcher: Launcher | None, tmp_path: Path) -> Iterator[Launcher]:
+    """The session's launcher, or, when every run starts the script
+    (``NHIRECON_TEST_EXEC=1``), one of this test's own, closed after it."""
+    if launcher is not None:
+        yield launcher
+        return
+    own = Launcher(nhirecon_command(), environment(tmp_path))
+    yield own
+    own.close()
+
+
+def script(
+    argv: list[str], folder: Path, env: dict[str, str], input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``nhirecon ARGV`` started as the script, as the ``run`` fixture starts it."""
+    return subprocess.run(
+        [nhirecon_command(), *argv],
+        cwd=folder,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
 def test_a_forked_run_is_the_scripts_run(
-    argv: list[str], launcher: Launcher | None, tmp_path: Path
+    argv: list[str], forking: Launcher, tmp_path: Path
 ) -> None:
     """Exit code, stdout, stderr and the files written, the same both ways: each in its own
     folder, with its own history."""
-    if launcher is None:
-        launcher = Launcher(nhirecon_command(), environment(tmp_path))
     results = []
     for way in ("forked", "script"):
         folder = tmp_path / way
         folder.mkdir()
         env = environment(folder)
         if way == "forked":
-            assert not starts_differently(env, launcher.environment)
-            done = launcher.run(argv, folder, env, None, 60)
+            assert not starts_differently(env, forking.environment)
+            done = forking.run(argv, folder, env, None, 60)
         else:
-            done = subprocess.run(
-                [nhirecon_command(), *argv],
-                cwd=folder,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            done = script(argv, folder, env)
         written = {
             path.relative_to(folder).as_posix(): path.read_bytes()
             for path in sorted(folder.rglob("*"))
@@ -86,24 +105,13 @@ def test_a_forked_run_is_the_scripts_run(
 
 
 def test_input_reaches_the_child_and_a_hung_child_is_killed(
-    launcher: Launcher | None, tmp_path: Path
+    forking: Launcher, tmp_path: Path
 ) -> None:
-    if launcher is None:
-        launcher = Launcher(nhirecon_command(), environment(tmp_path))
     env = environment(tmp_path)
     config = tmp_path / "c.yaml"
     config.write_text(Path(SAMPLE).read_text().replace("examples/", f"{ROOT}/examples/"))
-    done = launcher.run(["validate", "-c", "-"], tmp_path, env, config.read_text(), 60)
-    fed = subprocess.run(
-        [nhirecon_command(), "validate", "-c", "-"],
-        cwd=tmp_path,
-        env=env,
-        input=config.read_text(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = forking.run(["validate", "-c", "-"], tmp_path, env, config.read_text(), 60)
+    fed = script(["validate", "-c", "-"], tmp_path, env, config.read_text())
     assert (done.returncode, done.stdout, done.stderr) == (
         fed.returncode,
         fed.stdout,
@@ -118,11 +126,11 @@ def test_input_reaches_the_child_and_a_hung_child_is_killed(
         )
         (tmp_path / "hr.csv").write_text("employee_id\nE1\n")
         with pytest.raises(subprocess.TimeoutExpired):
-            launcher.run(["audit", "-c", "hung.yaml", "--no-history"], tmp_path, env, None, 0)
+            forking.run(["audit", "-c", "hung.yaml", "--no-history"], tmp_path, env, None, 0)
         seen: list[str] = []
 
         def umask_of_the_child() -> None:
-            children = Path(f"/proc/{launcher.process.pid}/task/{launcher.process.pid}/children")
+            children = Path(f"/proc/{forking.process.pid}/task/{forking.process.pid}/children")
             for _ in range(200):
                 for pid in children.read_text().split():
                     status = Path(f"/proc/{pid}/status").read_text()
@@ -137,13 +145,13 @@ def test_input_reaches_the_child_and_a_hung_child_is_killed(
         try:
             watcher.start()
             with pytest.raises(subprocess.TimeoutExpired) as hung:
-                launcher.run(["audit", "-c", "hung.yaml", "--no-history"], tmp_path, env, None, 3)
+                forking.run(["audit", "-c", "hung.yaml", "--no-history"], tmp_path, env, None, 3)
         finally:
             os.umask(previous)
             watcher.join()
         assert seen == ["0027"], "the child takes the test's umask at the time of the run"
         assert hung.value.cmd[0] == nhirecon_command()
-    again = launcher.run(["--version"], tmp_path, env, None, 60)
+    again = forking.run(["--version"], tmp_path, env, None, 60)
     assert again.returncode == 0 and again.stdout.startswith("nhirecon"), again
 
 
@@ -172,34 +180,24 @@ def both_ways(
     launcher: Launcher, argv: list[str], folder: Path, env: dict[str, str]
 ) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
     forked = launcher.run(argv, folder, env, None, 60)
-    script = subprocess.run(
-        [nhirecon_command(), *argv],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    started = script(argv, folder, env)
     return (
         (forked.returncode, forked.stdout, forked.stderr),
-        (script.returncode, script.stdout, script.stderr),
+        (started.returncode, started.stdout, started.stderr),
     )
 
 
 def test_the_entry_point_runs_as_deep_in_the_stack_as_the_scripts(
-    launcher: Launcher | None, tmp_path: Path
+    forking: Launcher, tmp_path: Path
 ) -> None:
     """JSON nested near the recursion limit: the parser gives up at the same depth both
     ways, since the child calls the entry point from its top level as the script does."""
-    if launcher is None:
-        launcher = Launcher(nhirecon_command(), environment(tmp_path))
     env = environment(tmp_path)
     argv = ["apply", "plan.json", "--yes", "-c", SAMPLE]
 
     def forked_at(depth: int) -> str:
         (tmp_path / "plan.json").write_text("[" * depth + "]" * depth)
-        return launcher.run(argv, tmp_path, env, None, 60).stderr
+        return forking.run(argv, tmp_path, env, None, 60).stderr
 
     deep = forked_at(5000)
     low, high = 10, 5000  # the forked child gives up at ``high``, not at ``low``
@@ -209,28 +207,26 @@ def test_the_entry_point_runs_as_deep_in_the_stack_as_the_scripts(
         low, high = (low, middle) if forked_at(middle) == deep else (middle, high)
     for depth in (low, high):  # the last depth read, and the first too deep
         (tmp_path / "plan.json").write_text("[" * depth + "]" * depth)
-        forked, script = both_ways(launcher, argv, tmp_path, env)
-        assert forked == script, depth
+        forked, started = both_ways(forking, argv, tmp_path, env)
+        assert forked == started, depth
 
 
 def test_what_subprocess_refuses_is_refused_alike(
-    launcher: Launcher | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    forking: Launcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if launcher is None:
-        launcher = Launcher(nhirecon_command(), environment(tmp_path))
     env = environment(tmp_path)
     with pytest.raises(FileNotFoundError):
-        launcher.run(["--version"], tmp_path / "missing", env, None, 60)
+        forking.run(["--version"], tmp_path / "missing", env, None, 60)
     with pytest.raises(ValueError, match="null byte"):
-        launcher.run(["a\x00b"], tmp_path, env, None, 60)
+        forking.run(["a\x00b"], tmp_path, env, None, 60)
     with pytest.raises(UnicodeEncodeError):
-        launcher.run(["\ud800.yaml"], tmp_path, env, None, 60)
+        forking.run(["\ud800.yaml"], tmp_path, env, None, 60)
     with pytest.raises(UnicodeEncodeError):
-        launcher.run(["validate", "-c", "-"], tmp_path, env, "\ud800", 60)
+        forking.run(["validate", "-c", "-"], tmp_path, env, "\ud800", 60)
     (tmp_path / "inner").mkdir()
     monkeypatch.chdir(tmp_path)  # a relative folder is the test's, not the launcher's
-    relative = launcher.run(["init", "made.yaml"], Path("inner"), env, None, 60)
+    relative = forking.run(["init", "made.yaml"], Path("inner"), env, None, 60)
     assert relative.returncode == 0, relative.stderr
     assert (tmp_path / "inner" / "made.yaml").is_file()
-    again = launcher.run(["--version"], tmp_path, env, None, 60)
+    again = forking.run(["--version"], tmp_path, env, None, 60)
     assert again.returncode == 0 and again.stdout.startswith("nhirecon"), again
