@@ -94,6 +94,12 @@ def first_page_again() -> Callable[[dict[str, Any]], None]:
     return change
 
 
+def not_a_number(body: dict[str, Any]) -> None:
+    """A service written in Python whose float is not a number: ``json.dumps`` writes
+    ``NaN``, which RFC 8259 has no place for and Python's ``json.loads`` reads back."""
+    body["Resources"][1]["urn:example:risk"] = {"score": float("nan")}
+
+
 FAULTS: dict[str, tuple[str, Callable[[Faults], None]]] = {
     "page 3 answers 500 past the retries": (
         "HTTP 500",
@@ -140,6 +146,10 @@ FAULTS: dict[str, tuple[str, Callable[[Faults], None]]] = {
     "totalResults says less, ending on a full page": (
         "totalResults says 9",
         lambda f: f.add(rewrite_list(shift_total(-2)), method="GET", path=ALL_PAGES, times=None),
+    ),
+    "page 3 holds a NaN": (
+        "NaN is not JSON",
+        lambda f: f.add(rewrite_list(not_a_number), method="GET", path=PAGE_3, times=None),
     ),
     "totalResults changes on page 3": (
         "totalResults changed from 11 to 12",

@@ -16,6 +16,7 @@ from nhirecon.connectors import documents, files, paths, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
 from nhirecon.connectors.context import Has
 from nhirecon.connectors.json_lines_of import Elements, locate
+from nhirecon.core import strict_json
 from nhirecon.core.model import Origin
 from nhirecon.core.nesting import MAX_DEPTH, TOO_DEEP, too_deep
 from nhirecon.errors import DataError
@@ -113,7 +114,7 @@ class JsonConnector(Connector):
     def _parse(self, text: str, where: str) -> Any:
         """Parse JSON text; ``where`` names a JSON Lines line, else the error's line is used."""
         try:
-            return json.loads(text)
+            return strict_json.loads(text)
         except json.JSONDecodeError as exc:
             at = where or f":{exc.lineno}"
             raise DataError(
@@ -196,7 +197,7 @@ def _is_record_line(line: str) -> bool:
     if not (line.startswith("{") and line.endswith("}")):
         return False
     try:
-        item = json.loads(line)
+        item = strict_json.loads(line)
     except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         return False
     return (

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import urllib3
 
+from nhirecon.core import strict_json
 from nhirecon.core.nesting import TOO_DEEP, too_deep
 from nhirecon.errors import ConnectorError
 from nhirecon.http.limits import Limits
@@ -78,7 +79,7 @@ class Response:
         if not self.body.strip():
             return None
         try:
-            data = json.loads(self.body)
+            data = strict_json.loads(self.body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise HttpError(
                 self.method, self.url, self.status, f"the answer is not JSON ({exc})"

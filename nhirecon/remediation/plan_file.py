@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from nhirecon.connectors import files
+from nhirecon.core import strict_json
 from nhirecon.core.model import FindingKind, Remediation
 from nhirecon.core.values import ValueError_, format_datetime, parse_datetime
 from nhirecon.errors import UsageError
@@ -129,7 +130,7 @@ def from_json(text: str, where: str) -> Plan:
     """Read a plan file; a malformed one is a usage error naming the key."""
     reader = _Reader(where)
     try:
-        data = json.loads(text)
+        data = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{where}: not a plan file: invalid JSON ({exc})") from None
     except RecursionError:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from nhirecon.connectors import files
+from nhirecon.core import strict_json
 from nhirecon.core.gate import evaluate
 from nhirecon.core.model import Finding, FindingKind
 from nhirecon.core.report import BaselineEntry, BaselineView, Report
@@ -182,7 +183,7 @@ def load(path: Path) -> Baseline:
     except files.NotAFile as exc:
         raise BaselineError(f"baseline file {path}: {exc}") from None
     try:
-        document = json.loads(text)
+        document = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"baseline file {path}:{exc.lineno}: not JSON: {exc.msg}") from None
     except RecursionError:
