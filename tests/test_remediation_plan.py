@@ -225,15 +225,18 @@ DISABLED_AS_PLANNED = LiveAccount(AccountState.DISABLED, 'W/"1"', {"id": "1"})
 GONE = LiveAccount(AccountState.GONE)
 
 
-def task(kind: Remediation = Remediation.DISABLE, hold: str | None = None) -> Task:
+def task(
+    kind: Remediation = Remediation.DISABLE, hold: str | None = None, version: str | None = 'W/"1"'
+) -> Task:
     return Task(
-        planning.Action("app", "1", kind, (planning.Reason(FindingKind.ORPHAN, "f"),), 'W/"1"'),
+        planning.Action("app", "1", kind, (planning.Reason(FindingKind.ORPHAN, "f"),), version),
         hold,
     )
 
 
 ACTIVE_LATER = LiveAccount(AccountState.ACTIVE, 'W/"2"', {"id": "1"})
 ACTIVE_STRONG = LiveAccount(AccountState.ACTIVE, '"1"', {"id": "1"})
+UNVERSIONED = LiveAccount(AccountState.ACTIVE, None, {"id": "1"})
 
 
 @pytest.mark.parametrize(
@@ -259,6 +262,27 @@ ACTIVE_STRONG = LiveAccount(AccountState.ACTIVE, '"1"', {"id": "1"})
             "",
             [],
         ),
+        # A version when the account was read, and none when it is read again: a service
+        # (or a proxy) that drops it must not turn the check of what changed off.
+        (
+            FakeWriter([UNVERSIONED, DISABLED]),
+            task(),
+            "failed",
+            'the re-check gave no version (the account was read with W/"1"): whether it'
+            " changed since cannot be told; not written",
+            "",
+            [],
+        ),
+        # A service that never gives one: nothing to compare, before or now.
+        (
+            FakeWriter([UNVERSIONED, DISABLED]),
+            task(version=None),
+            "done",
+            "disabled",
+            "verified inactive",
+            ["disable"],
+        ),
+        (FakeWriter([GONE]), task(version=None), "done", "already gone", "", []),
         # RFC 9110 weak comparison: W/"1" and "1" are the same version.
         (
             FakeWriter([ACTIVE_STRONG, DISABLED]),

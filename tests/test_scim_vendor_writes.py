@@ -419,6 +419,35 @@ def test_a_version_holding_a_nul_is_never_sent(folder: Path) -> None:
         assert all("not sent" in entry["detail"] for entry in audit_log(folder))
 
 
+def test_a_recheck_without_the_version_the_listing_gave_writes_nothing(folder: Path) -> None:
+    """The listing gives each account's version; the re-check of a single account gives
+    none (no ``meta.version``, no ``ETag``), as a proxy that drops them would: nothing can
+    tell whether the account changed in between, so nothing is written."""
+    with running() as server:
+        start(folder, server)
+
+        def unversioned(environ: dict[str, Any], start_response: StartResponse, app: App) -> Any:
+            def change(body: Any, headers: list[tuple[str, str]]) -> Any:
+                if isinstance(body, dict) and isinstance(body.get("meta"), dict):
+                    body["meta"].pop("version", None)
+                return body, [(k, v) for k, v in headers if k.lower() != "etag"]
+
+            return through(environ, app, change, start_response)
+
+        server.faults.add(unversioned, method="GET", path=r"/Users/[^?]+\?$", times=None)
+        result = apply_audit(folder)
+        assert result.exit_code is ExitCode.ACTIONS_FAILED
+        assert sent(server, "PATCH") == [] and sent(server, "DELETE") == []
+        entries = audit_log(folder)
+        assert {entry["outcome"] for entry in entries} == {"failed"}
+        assert len(entries) == len(EXPECTED_ACTIONS)
+        assert all("the re-check gave no version" in entry["detail"] for entry in entries)
+        assert {name: server.users()[name]["active"] for name in ("bob", "alice")} == {
+            "bob": True,
+            "alice": True,
+        }
+
+
 def test_a_number_too_long_to_read_fails_the_read_not_the_run() -> None:
     from nhirecon.http.answers import Response
     from nhirecon.http.transport import HttpError

@@ -115,7 +115,17 @@ def perform(writer: Writer, task: Task) -> ActionResult:
         return ActionResult(action, Outcome.DONE, None, done)
     if task.hold:
         return ActionResult(action, Outcome.SKIPPED, None, task.hold)
-    if action.version and live.version and not same_version(live.version, action.version):
+    if action.version and live.version is None:
+        # A service that gave a version and now gives none (a proxy that drops it, a
+        # service that lies) would otherwise be written with no check of what changed.
+        return ActionResult(
+            action,
+            Outcome.FAILED,
+            None,
+            f"the re-check gave no version (the account was read with {action.version}):"
+            " whether it changed since cannot be told; not written",
+        )
+    if action.version and not same_version(live.version, action.version):
         return ActionResult(
             action,
             Outcome.SKIPPED,
