@@ -7,7 +7,7 @@ import os
 import re
 import stat
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -405,6 +405,43 @@ def test_perform(
     assert result.detail.startswith(detail)
     assert result.observed == observed
     assert writer.written == written
+
+
+@dataclass
+class RemappingWriter(FakeWriter):
+    """A writer that maps what it reads, as the SCIM connector's does."""
+
+    now: Record | None = None
+
+    def record_of(self, resource: object) -> Record | None:
+        return self.now
+
+
+SEEN = Record(id="1", location="app.json:2", username="ann", department="Sales")
+
+
+@pytest.mark.parametrize(
+    ("now", "outcome", "detail"),
+    [
+        (SEEN, "done", "disabled"),
+        (replace(SEEN, location="https://scim.example/Users/1"), "done", "disabled"),
+        (replace(SEEN, department="Finance"), "skipped", "changed since it was read"),
+        (None, "skipped", "changed since it was read (the target's filter or where no longer"),
+    ],
+)
+def test_an_unversioned_account_is_compared_as_it_was_read(
+    now: Record | None, outcome: str, detail: str
+) -> None:
+    unversioned = LiveAccount(AccountState.ACTIVE, None, {"id": "1"})
+    the_task = task(version=None)
+    the_task = Task(replace(the_task.action, record=SEEN))
+    result = perform(RemappingWriter([unversioned, DISABLED], now=now), the_task)
+    assert (result.outcome.value, result.detail[: len(detail)]) == (outcome, detail)
+    if now is not None and now.department != SEEN.department:
+        assert result.detail == "changed since it was read (department differ); not written"
+    # A writer that cannot map what it reads has nothing to compare with.
+    plain = perform(FakeWriter([unversioned, DISABLED]), the_task)
+    assert (plain.outcome.value, plain.detail) == ("done", "disabled")
 
 
 def test_audit_log_is_private_appended_and_whole_lines(tmp_path: Path) -> None:

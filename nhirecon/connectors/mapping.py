@@ -109,6 +109,13 @@ class FieldMapper:
                 yield self._make(values, location)
         self.coverage = self._coverage(len(merged) if merged is not None else len(seen))
 
+    def one(self, row: RawRow) -> Record | None:
+        """One row on its own (an account read again before a write), mapped as in a pull;
+        ``None`` when ``where`` leaves it out. Raises :class:`DataError` as :meth:`map` does."""
+        self._bind()
+        values = self._read_row(row)
+        return None if values is None else self._make(values, row.location)
+
     def _first(self, seen: dict[str, str], id_: str, location: str) -> None:
         """Note where the record of ``id_`` was read; raises :class:`DataError` when one
         was read already (by id alone: rows of one page may share a location)."""

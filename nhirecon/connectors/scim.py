@@ -18,11 +18,12 @@ from typing import Any, ClassVar, Final
 from nhirecon.connectors import scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.context import range_problems
+from nhirecon.connectors.mapping import FieldMapper
 from nhirecon.connectors.scim_client import ScimClient
 from nhirecon.connectors.scim_filter import FilterError, compile_filter
 from nhirecon.connectors.scim_listing import MAX_RECORDS
 from nhirecon.connectors.scim_writer import ScimWriter
-from nhirecon.core.model import Origin
+from nhirecon.core.model import Origin, Record
 from nhirecon.http import auth as auth_settings
 from nhirecon.http.limits import Limits
 from nhirecon.http.tls import warn_unverified
@@ -110,6 +111,8 @@ class ScimConnector(Connector):
         )
         self.client = ScimClient(self.url, self.transport, USERS)
         self._groups: dict[str, list[dict[str, str]]] | None = None
+        self._recheck: FieldMapper | None = None
+        """Maps the accounts the re-check reads (:meth:`record_of`)."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -183,7 +186,23 @@ class ScimConnector(Connector):
 
     def writer(self) -> ScimWriter:
         """What performs this target's disables and deletes, through the same client."""
-        return ScimWriter(self.client)
+        return ScimWriter(self.client, self.record_of)
+
+    def record_of(self, resource: Mapping[str, Any]) -> Record | None:
+        """A resource read on its own (``GET /Users/{id}``), mapped as a pulled one is, for
+        the re-check before a write to see whether it changed since it was pulled; its
+        groups are its own (a pull takes them from ``/Groups``). ``None`` when the
+        target's ``filter`` or ``where`` no longer takes it.
+
+        Raises :class:`~nhirecon.errors.DataError` for a value the mapping refuses."""
+        if self.filter and not compile_filter(self.filter).matches(resource):
+            return None
+        resource_id = str(resource.get("id", ""))
+        row = RawRow(f"{self.url}/{USERS}/{resource_id}", scim_schema.lookup(resource))
+        with self._lock:
+            if self._recheck is None:
+                self._recheck = FieldMapper(self)
+            return self._recheck.one(row)
 
     def close(self) -> None:
         self.transport.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
@@ -32,6 +32,7 @@ from nhirecon.connectors.scim_writes import (
     resource_version,
     says_path_problem,
 )
+from nhirecon.core.model import Record
 from nhirecon.errors import ConnectorError
 from nhirecon.http.transport import HttpError, Response
 
@@ -57,6 +58,11 @@ class ScimWriter:
     """Reads and writes single accounts of one service, through its :class:`ScimClient`."""
 
     client: ScimClient
+    record_of: Callable[[Mapping[str, Any]], Record | None]
+    """A resource read on its own, mapped as the target's pull maps it (``None`` when the
+    target's ``filter`` or ``where`` no longer takes it): the re-check of an account that
+    has no version compares it with the account as pulled. Raises
+    :class:`~nhirecon.errors.DataError` for a value the mapping refuses."""
     _patch_form: PatchForm | None = None
     """The PATCH form the service took; ``None`` until a PATCH went through."""
     _no_patch: bool = False

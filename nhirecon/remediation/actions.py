@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from nhirecon.connectors.scim_writes import AccountState, LiveAccount, WriteResult, same_version
-from nhirecon.core.model import Remediation
+from nhirecon.core.model import Record, Remediation
 from nhirecon.errors import ConnectorError, NhireconError
 from nhirecon.exit_codes import ExitCode
 from nhirecon.remediation.plan import Action
@@ -35,6 +36,18 @@ class Writer(Protocol):
     def disable(self, resource_id: str, live: LiveAccount) -> WriteResult: ...
 
     def delete(self, resource_id: str, live: LiveAccount) -> WriteResult: ...
+
+
+@runtime_checkable
+class Remapping(Protocol):
+    """A :class:`Writer` that can map an account it reads as its target's pull maps it."""
+
+    def record_of(self, resource: Mapping[str, Any]) -> Record | None: ...
+
+
+UNCOMPARED: Final = frozenset({"location", "groups"})
+"""What the re-check of an account without a version does not compare: where it was read
+from, and its groups, which a pull may take from elsewhere (SCIM's ``/Groups``)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,11 @@ def perform(writer: Writer, task: Task) -> ActionResult:
             None,
             f"changed since the plan (version {action.version} → {live.version}); not written",
         )
+    changed = None if action.version or live.version else changed_since(writer, action, live)
+    if changed:
+        return ActionResult(
+            action, Outcome.SKIPPED, None, f"changed since it was read ({changed}); not written"
+        )
     try:
         if action.action is Remediation.DELETE:
             result = writer.delete(action.account_id, live)
@@ -146,6 +164,26 @@ def perform(writer: Writer, task: Task) -> ActionResult:
             writer, action, result.status, result.detail, precondition=live.version
         )
     return _after_failure(writer, action, result.status, result.detail or "write refused")
+
+
+def changed_since(writer: Writer, action: Action, live: LiveAccount) -> str:
+    """What changed in an account without a version since the audit read it, by its mapped
+    fields (``""``: nothing, or nothing can be compared); the account as the target's
+    pull maps it, read again by a writer that can map it (:class:`Remapping`)."""
+    if action.record is None or live.resource is None or not isinstance(writer, Remapping):
+        return ""
+    try:
+        now = writer.record_of(live.resource)
+    except NhireconError as exc:
+        return f"it no longer reads: {exc}"
+    if now is None:
+        return "the target's filter or where no longer takes it"
+    differ = [
+        name
+        for name in (field.name for field in fields(Record))
+        if name not in UNCOMPARED and getattr(action.record, name) != getattr(now, name)
+    ]
+    return f"{', '.join(differ)} differ" if differ else ""
 
 
 def _verify(writer: Writer, action: Action, status: int) -> ActionResult:

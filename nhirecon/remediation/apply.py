@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -278,6 +279,8 @@ def tasks_for(plan: Plan, live: Report) -> list[Task]:
             hold = "the finding no longer holds in a fresh audit; not written"
         elif current.action is not action.action:
             hold = f"a fresh audit calls for {current.action.value} instead; not written"
+        if current is not None:  # the account as the fresh audit read it, for the re-check
+            action = replace(action, record=current.record)
         tasks.append(Task(action, hold))
     return tasks
 

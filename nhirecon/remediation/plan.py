@@ -10,7 +10,7 @@ finding behind it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
@@ -44,6 +44,10 @@ class Action:
     """The account's version (SCIM ``meta.version``) when the plan was made."""
     username: str | None = None
     email: str | None = None
+    record: Record | None = field(default=None, compare=False, repr=False)
+    """The account as the audit read it, for the re-check of an account without a version
+    (see :func:`nhirecon.remediation.actions.perform`); not kept in a plan file: ``apply``
+    takes it from its own fresh audit."""
 
     @property
     def label(self) -> str:
@@ -136,6 +140,7 @@ def actions_from(findings: Iterable[Finding]) -> tuple[Action, ...]:
                 version=account.version,
                 username=account.username,
                 email=account.email,
+                record=account,
             )
         )
     return tuple(actions)

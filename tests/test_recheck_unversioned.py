@@ -1,0 +1,156 @@
+"""The live re-check against a SCIM service that gives no versions (no ``meta.version``, no
+``ETag``): the account read again just before its write is mapped as the pull mapped it,
+and an account that changed since it was read is not written (SPEC §8, live re-check)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nhirecon.remediation.actions import Outcome
+
+from .scim_server import (
+    EXPECTED_ACTIONS,
+    HR_CSV,
+    TOKEN,
+    TOKEN_ENV,
+    App,
+    ScimServer,
+    StartResponse,
+    estate_config,
+    running,
+    seed_estate,
+)
+from .test_remediation_rails import apply_data, audit_log, by_name, make_plan
+from .test_scim_vendor_writes import apply_audit, sent
+
+Change = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture(autouse=True)
+def _token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "hr.csv").write_text(HR_CSV, encoding="utf-8")
+    return tmp_path
+
+
+def versionless(recheck: dict[str, Change]) -> Any:
+    """A service that gives no version anywhere; ``recheck`` changes an account (by id)
+    when it is read on its own, as an administrator acting between the audit and the write
+    would have changed it."""
+
+    def action(environ: dict[str, Any], start_response: StartResponse, app: App) -> Iterable[bytes]:
+        captured: list[Any] = []
+        raw = b"".join(
+            app(environ, lambda status, headers, exc=None: captured.append((status, headers)))
+        )
+        body = json.loads(raw) if raw else None
+        resources = body.get("Resources", [body]) if isinstance(body, dict) else []
+        for resource in resources:
+            if isinstance(resource.get("meta"), dict):
+                resource["meta"].pop("version", None)
+            change = recheck.get(str(resource.get("id")))
+            if change is not None and "Resources" not in body:
+                change(resource)
+        data = json.dumps(body).encode() if body is not None else b""
+        status, headers = captured[0]
+        headers = [
+            (key, value) for key, value in headers if key.lower() not in ("etag", "content-length")
+        ]
+        start_response(status, [*headers, ("Content-Length", str(len(data)))])
+        return [data]
+
+    return action
+
+
+def start(
+    folder: Path, server: ScimServer, recheck: dict[str, Change] | None = None, **options: Any
+) -> Any:
+    (folder / "nhirecon.yaml").write_text(estate_config(server, **options), encoding="utf-8")
+    planted = seed_estate(server)
+    ids = {name: user["id"] for name, user in planted.items()}
+    server.add_group("vpn", [ids[name] for name in EXPECTED_ACTIONS])
+    changes = {ids[name]: change for name, change in (recheck or {}).items()}
+    server.faults.add(versionless(changes), method="GET", path=r"/Users", times=None)
+    return ids
+
+
+def renamed(resource: dict[str, Any]) -> None:
+    resource["displayName"] = "Robert Baker (on leave, keep)"
+
+
+def signed_in(resource: dict[str, Any]) -> None:
+    nhi = "urn:example:params:scim:schemas:extension:nhi:2.0:User"
+    resource.setdefault(nhi, {})["lastLoginAt"] = "2026-11-27T09:00:00Z"
+
+
+def unreadable(resource: dict[str, Any]) -> None:
+    resource["meta"]["created"] = "yesterday"
+
+
+@pytest.mark.parametrize("compare", ["[department]", "[department, groups]"])
+def test_unchanged_accounts_are_written_as_planned(folder: Path, compare: str) -> None:
+    """Their groups come from ``/Groups`` when the target compares them, and a user read
+    on its own lists none: not a change."""
+    with running() as server:
+        start(folder, server, compare=compare)
+        result = apply_audit(folder)
+        assert result.count(Outcome.DONE) == len(EXPECTED_ACTIONS), result.results
+        entries = by_name(audit_log(folder))
+        assert {name: entries[name]["outcome"] for name in EXPECTED_ACTIONS} == dict.fromkeys(
+            EXPECTED_ACTIONS, "done"
+        )
+        assert "If-Match" not in {key for seen in sent(server, "PATCH") for key in seen.headers}
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "said"),
+    [
+        ("bob", renamed, "changed since it was read (display_name differ); not written"),
+        ("erin", signed_in, "changed since it was read (last_login_at differ); not written"),
+        ("mallory", unreadable, "changed since it was read (it no longer reads: "),
+    ],
+)
+def test_an_account_changed_after_the_audit_is_not_written(
+    folder: Path, name: str, change: Change, said: str
+) -> None:
+    with running() as server:
+        ids = start(folder, server, {name: change})
+        result = apply_audit(folder)
+        entries = by_name(audit_log(folder))
+        assert entries[name]["outcome"] == "skipped"
+        assert entries[name]["detail"].startswith(said), entries[name]["detail"]
+        assert not [seen for seen in sent(server, "PATCH") if ids[name] in seen.path]
+        assert server.users()[name]["active"] is True
+        others = [other for other in EXPECTED_ACTIONS if other != name]
+        assert all(entries[other]["outcome"] == "done" for other in others)
+        assert result.count(Outcome.DONE) == len(others)
+
+
+def test_apply_compares_with_its_own_fresh_audit(folder: Path) -> None:
+    """A plan file keeps no account's fields: ``apply`` compares the re-check with the
+    account as its fresh audit read it. A change before that audit is one the audit saw
+    (the finding still holds: written); one after it is not written."""
+    with running() as server:
+        ids = start(folder, server)
+        data = make_plan(folder)
+        server.change_user(ids["olivia"], displayName="Olivia (renamed before apply)")
+        server.faults.rules.clear()
+        server.faults.add(
+            versionless({ids["bob"]: renamed}), method="GET", path=r"/Users", times=None
+        )
+        result = apply_data(folder, data)
+        entries = by_name(audit_log(folder))
+        assert entries["olivia"]["outcome"] == "done"
+        assert "olivia" not in server.users()
+        assert entries["bob"]["outcome"] == "skipped"
+        assert "display_name differ" in entries["bob"]["detail"]
+        assert result.count(Outcome.SKIPPED) == 1
