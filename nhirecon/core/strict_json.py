@@ -1,39 +1,56 @@
 """JSON read as RFC 8259 defines it: :func:`loads` is :func:`json.loads` without the
-extensions Python's decoder accepts, ``NaN``, ``Infinity`` and ``-Infinity``.
+extensions Python's decoder accepts, ``NaN``, ``Infinity`` and ``-Infinity``, and without
+reading a number beyond a 64-bit float (``1e400``) as infinity.
 
 RFC 8259 §6: "Numeric values that cannot be represented in the grammar below (such as
 Infinity and NaN) are not permitted." A serializer that writes them (Python's own
 ``json.dumps`` of a float ``nan``, as a spreadsheet's empty cell becomes) means a value
 that is missing or not a number; read as Python reads it, it would become the text
 ``nan`` in a record, compared and reported as if someone had typed it. It is refused
-instead, at its line and column, as any other text that is not JSON.
+instead, at its line and column, as any other text that is not JSON. So is a number too
+large for a 64-bit float, which RFC 8259 §6 leaves to the implementation's limits and
+Python would read as infinity.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Final
 
 NOT_JSON: Final = "is not JSON (RFC 8259 §6 allows no NaN or Infinity; write null for no value)"
+TOO_LARGE: Final = "is a number too large to read (beyond a 64-bit float, RFC 8259 §6)"
 
 
-class _Constant(ValueError):
-    """Raised from inside the decoder at a ``NaN`` or ``Infinity`` (it gives no offset)."""
+class _Refused(ValueError):
+    """Raised from inside the decoder at a value it must not read (it gives no offset):
+    ``args`` are the value's text and why."""
 
 
-def _refuse(name: str) -> Any:
-    raise _Constant(name)
+def _constant(name: str) -> Any:
+    raise _Refused(name, NOT_JSON)
 
 
-_DECODER: Final = json.JSONDecoder(parse_constant=_refuse)
-_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
-"""A string (stepped over whole) or one of the constants outside strings."""
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent, as :func:`json.loads` reads it, unless it
+    is beyond a 64-bit float, which Python reads as infinity: ``1e400`` would become the
+    text ``inf`` in a record."""
+    value = float(text)
+    if math.isinf(value):
+        raise _Refused(text, TOO_LARGE)
+    return value
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
+_STRING: Final = r'"(?:[^"\\]|\\.)*"'
+"""A JSON string, stepped over whole while looking for a refused value outside strings."""
 
 
 def loads(document: str | bytes | bytearray) -> Any:
     """``document`` parsed as :func:`json.loads` parses it (bytes decoded as it decodes them),
-    except that ``NaN``, ``Infinity`` and ``-Infinity`` are refused.
+    except that ``NaN``, ``Infinity``, ``-Infinity`` and numbers beyond a 64-bit float
+    (which Python reads as infinity) are refused.
 
     Raises :class:`json.JSONDecodeError` where :func:`json.loads` does, and at such a
     constant (with its line and column); :class:`UnicodeDecodeError` for bytes that are
@@ -47,14 +64,17 @@ def loads(document: str | bytes | bytearray) -> Any:
         text = document.decode(json.detect_encoding(document), "surrogatepass")
     try:
         return _DECODER.decode(text)
-    except _Constant as exc:
-        raise json.JSONDecodeError(f"{exc} {NOT_JSON}", text, _offset(text)) from None
+    except _Refused as exc:
+        value, why = exc.args
+        raise json.JSONDecodeError(f"{value} {why}", text, _offset(text, value)) from None
 
 
-def _offset(text: str) -> int:
-    """Where the first constant outside a string is: the one the decoder met first, since
-    it reads in order (only looked for once it has met one)."""
-    for found in _TOKEN.finditer(text):
+def _offset(text: str, value: str) -> int:
+    """Where ``value`` first stands outside a string as a whole token: where the decoder
+    met it, since it reads in order and stopped at the first refused one (looked for only
+    then)."""
+    token = re.compile(f"{_STRING}|(?<![-+.0-9A-Za-z])({re.escape(value)})(?![-+.0-9A-Za-z])")
+    for found in token.finditer(text):
         if found.group(1):
             return found.start(1)
     return 0
