@@ -162,6 +162,8 @@ def test_a_baseline_for_one_target_keeps_the_others_entries(run: Run, estate: Pa
     [
         (None, "not found"),
         ("{not json", "not JSON"),
+        ('{"nhirecon_baseline": 1,\n "entries": [NaN]}', ":2: not JSON: NaN is not JSON"),
+        ('{"n": 1' + "0" * 5000 + "}", "unreadable JSON: Exceeds the limit"),
         ('{"entries": []}', "not an nhirecon baseline"),
         ('{"nhirecon_baseline": 7, "entries": []}', "unsupported baseline version 7"),
         (
@@ -174,7 +176,7 @@ def test_a_baseline_for_one_target_keeps_the_others_entries(run: Run, estate: Pa
             "entries[0]: missing 'fingerprint'",
         ),
     ],
-    ids=["missing", "not-json", "foreign", "version", "kind", "fingerprint"],
+    ids=["missing", "not-json", "nan", "huge", "foreign", "version", "kind", "fingerprint"],
 )
 def test_a_bad_baseline_file_is_a_usage_error(
     run: Run, estate: Path, content: str | None, words: str
@@ -188,4 +190,4 @@ def test_a_bad_baseline_file_is_a_usage_error(
     if content == "{not json":
         code, report, stderr = audit_json(run, estate, NIGHTS[0], "--baseline", str(path))
         assert code == 2 and report == {}
-        assert f"baseline file {path}:1: not JSON" in stderr
+        assert f"baseline file {path}:1: not JSON" in stderr and "(column 2)" in stderr

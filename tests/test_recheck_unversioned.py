@@ -42,10 +42,10 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def versionless(recheck: dict[str, Change]) -> Any:
-    """A service that gives no version anywhere; ``recheck`` changes an account (by id)
-    when it is read on its own, as an administrator acting between the audit and the write
-    would have changed it."""
+def versionless(recheck: dict[str, Change], *, single: bool = False) -> Any:
+    """A service that gives no version anywhere (with ``single``, only its listing gives
+    none); ``recheck`` changes an account (by id) when it is read on its own, as an
+    administrator acting between the audit and the write would have changed it."""
 
     def action(environ: dict[str, Any], start_response: StartResponse, app: App) -> Iterable[bytes]:
         captured: list[Any] = []
@@ -54,17 +54,17 @@ def versionless(recheck: dict[str, Change]) -> Any:
         )
         body = json.loads(raw) if raw else None
         resources = body.get("Resources", [body]) if isinstance(body, dict) else []
+        listing = isinstance(body, dict) and "Resources" in body
         for resource in resources:
-            if isinstance(resource.get("meta"), dict):
+            if isinstance(resource.get("meta"), dict) and (listing or not single):
                 resource["meta"].pop("version", None)
             change = recheck.get(str(resource.get("id")))
             if change is not None and "Resources" not in body:
                 change(resource)
         data = json.dumps(body).encode() if body is not None else b""
         status, headers = captured[0]
-        headers = [
-            (key, value) for key, value in headers if key.lower() not in ("etag", "content-length")
-        ]
+        dropped = ("etag", "content-length") if listing or not single else ("content-length",)
+        headers = [(key, value) for key, value in headers if key.lower() not in dropped]
         start_response(status, [*headers, ("Content-Length", str(len(data)))])
         return [data]
 
@@ -72,14 +72,19 @@ def versionless(recheck: dict[str, Change]) -> Any:
 
 
 def start(
-    folder: Path, server: ScimServer, recheck: dict[str, Change] | None = None, **options: Any
+    folder: Path,
+    server: ScimServer,
+    recheck: dict[str, Change] | None = None,
+    *,
+    single: bool = False,
+    **options: Any,
 ) -> Any:
     (folder / "nhirecon.yaml").write_text(estate_config(server, **options), encoding="utf-8")
     planted = seed_estate(server)
     ids = {name: user["id"] for name, user in planted.items()}
     server.add_group("vpn", [ids[name] for name in EXPECTED_ACTIONS])
     changes = {ids[name]: change for name, change in (recheck or {}).items()}
-    server.faults.add(versionless(changes), method="GET", path=r"/Users", times=None)
+    server.faults.add(versionless(changes, single=single), method="GET", path=r"/Users", times=None)
     return ids
 
 
@@ -96,19 +101,35 @@ def unreadable(resource: dict[str, Any]) -> None:
     resource["meta"]["created"] = "yesterday"
 
 
-@pytest.mark.parametrize("compare", ["[department]", "[department, groups]"])
-def test_unchanged_accounts_are_written_as_planned(folder: Path, compare: str) -> None:
-    """Their groups come from ``/Groups`` when the target compares them, and a user read
-    on its own lists none: not a change."""
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"compare": "[department, groups]"},
+        # every account of the target is in the group, as /Groups (not the user) says
+        {
+            "compare": "[department, groups]",
+            "target_options": "where: {groups: [vpn]}",
+            "policy": "max_action_percent: 100",
+        },
+        # a version on the read of one account only
+        {"single": True},
+    ],
+    ids=["plain", "groups-compared", "where-groups", "version-on-single-reads"],
+)
+def test_unchanged_accounts_are_written_as_planned(folder: Path, options: dict[str, Any]) -> None:
+    """Their groups come from ``/Groups`` as in the pull, though a user read on its own
+    lists none."""
     with running() as server:
-        start(folder, server, compare=compare)
+        start(folder, server, **options)
         result = apply_audit(folder)
         assert result.count(Outcome.DONE) == len(EXPECTED_ACTIONS), result.results
         entries = by_name(audit_log(folder))
         assert {name: entries[name]["outcome"] for name in EXPECTED_ACTIONS} == dict.fromkeys(
             EXPECTED_ACTIONS, "done"
         )
-        assert "If-Match" not in {key for seen in sent(server, "PATCH") for key in seen.headers}
+        sent_versions = {"If-Match" in seen.headers for seen in sent(server, "PATCH")}
+        assert sent_versions == {bool(options.get("single"))}
 
 
 @pytest.mark.parametrize(
@@ -154,3 +175,35 @@ def test_apply_compares_with_its_own_fresh_audit(folder: Path) -> None:
         assert entries["bob"]["outcome"] == "skipped"
         assert "display_name differ" in entries["bob"]["detail"]
         assert result.count(Outcome.SKIPPED) == 1
+
+
+def test_a_change_is_caught_when_only_the_read_of_one_account_has_a_version(folder: Path) -> None:
+    """The listing gives no versions, a user read on its own does (an ``ETag``): the audit
+    read the account without one, so the re-check compares its fields all the same."""
+    with running() as server:
+        ids = start(folder, server, {"bob": renamed}, single=True)
+        apply_audit(folder)
+        entries = by_name(audit_log(folder))
+        assert entries["bob"]["outcome"] == "skipped"
+        assert "display_name differ" in entries["bob"]["detail"]
+        assert not [seen for seen in sent(server, "PATCH") if ids["bob"] in seen.path]
+        assert entries["erin"]["outcome"] == "done"
+        # the version the re-check read is sent back, as ever
+        assert all("If-Match" in seen.headers for seen in sent(server, "PATCH"))
+
+
+def reordered(resource: dict[str, Any]) -> None:
+    resource["emails"] = resource["emails"][::-1]
+
+
+def test_the_order_of_several_values_is_no_change(folder: Path) -> None:
+    """RFC 7643 §2.4: a multi-valued attribute has no order. Two addresses, neither
+    flagged primary, read in the other order, are the same addresses."""
+    with running() as server:
+        ids = start(folder, server, {"bob": reordered})
+        addresses = [{"value": "bob@example.com"}, {"value": "robert@example.com"}]
+        server.change_user(ids["bob"], emails=addresses)
+        apply_audit(folder)
+        entries = by_name(audit_log(folder))
+        assert entries["bob"]["outcome"] == "done", entries["bob"]["detail"]
+        assert server.users()["bob"]["active"] is False

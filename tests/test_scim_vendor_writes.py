@@ -464,6 +464,8 @@ def test_a_number_too_long_to_read_fails_the_read_not_the_run() -> None:
     [
         (("--max-age", "99999999999999w"), None, "longer than any plan can be old"),
         ((), b"\xff\xfe{\x00}", "not a plan file (not UTF-8"),
+        ((), b'{"plan_version": 1, "n": 1' + b"0" * 5000 + b"}", "plan file: unreadable JSON"),
+        ((), b'{"plan_version": 1,\n "actions": [Infinity]}', "Infinity is not JSON"),
     ],
 )
 def test_bad_apply_input_is_a_usage_error(

@@ -157,10 +157,17 @@ class ScimConnector(Connector):
             max_records=self.max_records,
         )
         for resource in resources:
-            resource_id = str(resource.get("id", ""))
-            if memberships is not None and not resource.get("groups"):
-                resource = {**resource, "groups": memberships.get(resource_id, [])}
-            yield RawRow(f"{self.url}/{USERS}/{resource_id}", scim_schema.lookup(resource))
+            yield self._row(resource, memberships)
+
+    def _row(
+        self, resource: Mapping[str, Any], memberships: Mapping[str, list[dict[str, str]]] | None
+    ) -> RawRow:
+        """A resource as a row to map, with the groups ``/Groups`` lists it in when it
+        names none itself (and the groups are used)."""
+        resource_id = str(resource.get("id", ""))
+        if memberships is not None and not resource.get("groups"):
+            resource = {**resource, "groups": memberships.get(resource_id, [])}
+        return RawRow(f"{self.url}/{USERS}/{resource_id}", scim_schema.lookup(resource))
 
     def memberships(self) -> dict[str, list[dict[str, str]]]:
         """Member id → the groups it is a direct member of (``value``, ``display``)."""
@@ -189,16 +196,15 @@ class ScimConnector(Connector):
         return ScimWriter(self.client, self.record_of)
 
     def record_of(self, resource: Mapping[str, Any]) -> Record | None:
-        """A resource read on its own (``GET /Users/{id}``), mapped as a pulled one is, for
-        the re-check before a write to see whether it changed since it was pulled; its
-        groups are its own (a pull takes them from ``/Groups``). ``None`` when the
-        target's ``filter`` or ``where`` no longer takes it.
+        """A resource read on its own (``GET /Users/{id}``), mapped as a pulled one is (its
+        groups from ``/Groups``, listed once, where it names none and they are used), for
+        the re-check before a write to see whether it changed since it was pulled.
+        ``None`` when the target's ``filter`` or ``where`` no longer takes it.
 
         Raises :class:`~nhirecon.errors.DataError` for a value the mapping refuses."""
         if self.filter and not compile_filter(self.filter).matches(resource):
             return None
-        resource_id = str(resource.get("id", ""))
-        row = RawRow(f"{self.url}/{USERS}/{resource_id}", scim_schema.lookup(resource))
+        row = self._row(resource, self.memberships() if self.wants_groups else None)
         with self._lock:
             if self._recheck is None:
                 self._recheck = FieldMapper(self)

@@ -43,8 +43,10 @@ def _finite(text: str) -> float:
 
 
 _DECODER: Final = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
-_STRING: Final = r'"(?:[^"\\]|\\.)*"'
-"""A JSON string, stepped over whole while looking for a refused value outside strings."""
+_STRING: Final = r'"(?:[^"\\]++|\\.)*+"?'
+"""A JSON string, stepped over whole while looking for a refused value outside strings;
+one left open runs to the end. Possessive, so that nothing is tried twice: the search
+stays linear in the text, whatever runs of quotes and backslashes it holds."""
 
 
 def loads(document: str | bytes | bytearray) -> Any:
@@ -70,10 +72,11 @@ def loads(document: str | bytes | bytearray) -> Any:
 
 
 def _offset(text: str, value: str) -> int:
-    """Where ``value`` first stands outside a string as a whole token: where the decoder
-    met it, since it reads in order and stopped at the first refused one (looked for only
-    then)."""
-    token = re.compile(f"{_STRING}|(?<![-+.0-9A-Za-z])({re.escape(value)})(?![-+.0-9A-Za-z])")
+    """Where the decoder met ``value``: its first occurrence outside a string that is not
+    the tail of a longer number. The decoder reads in order and stopped at the first value
+    it refused; all the text before it is JSON it read, in which a constant can only
+    stand where it is a value, and a number only whole (it reads the longest it can)."""
+    token = re.compile(f"{_STRING}|(?<![-+.0-9eE])({re.escape(value)})", re.DOTALL)
     for found in token.finditer(text):
         if found.group(1):
             return found.start(1)

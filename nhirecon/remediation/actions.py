@@ -45,11 +45,6 @@ class Remapping(Protocol):
     def record_of(self, resource: Mapping[str, Any]) -> Record | None: ...
 
 
-UNCOMPARED: Final = frozenset({"location", "groups"})
-"""What the re-check of an account without a version does not compare: where it was read
-from, and its groups, which a pull may take from elsewhere (SCIM's ``/Groups``)."""
-
-
 @dataclass(frozen=True)
 class ActionResult:
     action: Action
@@ -145,7 +140,7 @@ def perform(writer: Writer, task: Task) -> ActionResult:
             None,
             f"changed since the plan (version {action.version} → {live.version}); not written",
         )
-    changed = None if action.version or live.version else changed_since(writer, action, live)
+    changed = None if action.version else changed_since(writer, action, live)
     if changed:
         return ActionResult(
             action, Outcome.SKIPPED, None, f"changed since it was read ({changed}); not written"
@@ -167,9 +162,9 @@ def perform(writer: Writer, task: Task) -> ActionResult:
 
 
 def changed_since(writer: Writer, action: Action, live: LiveAccount) -> str:
-    """What changed in an account without a version since the audit read it, by its mapped
-    fields (``""``: nothing, or nothing can be compared); the account as the target's
-    pull maps it, read again by a writer that can map it (:class:`Remapping`)."""
+    """What changed in an account read without a version since the audit read it, by its
+    mapped fields (``""``: nothing, or nothing can be compared); the account as the
+    target's pull maps it, read again by a writer that can map it (:class:`Remapping`)."""
     if action.record is None or live.resource is None or not isinstance(writer, Remapping):
         return ""
     try:
@@ -178,12 +173,33 @@ def changed_since(writer: Writer, action: Action, live: LiveAccount) -> str:
         return f"it no longer reads: {exc}"
     if now is None:
         return "the target's filter or where no longer takes it"
-    differ = [
-        name
-        for name in (field.name for field in fields(Record))
-        if name not in UNCOMPARED and getattr(action.record, name) != getattr(now, name)
-    ]
+    differ = differing(action.record, now)
     return f"{', '.join(differ)} differ" if differ else ""
+
+
+def differing(seen: Record, now: Record) -> list[str]:
+    """The fields (and custom attributes) of two readings of one account that differ. Not
+    compared: where it was read from; its version, which one reading may lack (a listing
+    that gives none, a read of the one account that does); and the order of several
+    values: RFC 7643 §2.4 gives a multi-valued attribute none, so a field with several
+    values (emails, groups) is compared as the set of them."""
+    differ = []
+    for name in (field.name for field in fields(Record)):
+        if name in ("location", "version", "multi_values"):
+            continue
+        if name == "attributes":
+            keys = sorted({*seen.attributes, *now.attributes})
+            differ += [key for key in keys if set(seen.values(key)) != set(now.values(key))]
+        elif name == "groups" or name in seen.multi_values or name in now.multi_values:
+            if set(_all(seen, name)) != set(_all(now, name)):
+                differ.append(name)
+        elif getattr(seen, name) != getattr(now, name):
+            differ.append(name)
+    return differ
+
+
+def _all(record: Record, name: str) -> tuple[str, ...]:
+    return record.groups if name == "groups" else record.values(name)
 
 
 def _verify(writer: Writer, action: Action, status: int) -> ActionResult:

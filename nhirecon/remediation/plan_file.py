@@ -133,6 +133,8 @@ def from_json(text: str, where: str) -> Plan:
         data = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{where}: not a plan file: invalid JSON ({exc})") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise UsageError(f"{where}: not a plan file: unreadable JSON ({exc})") from None
     except RecursionError:
         raise UsageError(f"{where}: not a plan file: JSON nested too deeply") from None
     if not isinstance(data, dict) or data.get("plan_version") != PLAN_VERSION:

@@ -185,7 +185,11 @@ def load(path: Path) -> Baseline:
     try:
         document = strict_json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BaselineError(f"baseline file {path}:{exc.lineno}: not JSON: {exc.msg}") from None
+        raise BaselineError(
+            f"baseline file {path}:{exc.lineno}: not JSON: {exc.msg} (column {exc.colno})"
+        ) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise BaselineError(f"baseline file {path}: unreadable JSON: {exc}") from None
     except RecursionError:
         raise BaselineError(
             f"baseline file {path}: not a baseline: JSON nested too deeply"
