@@ -128,11 +128,13 @@ def test_input_reaches_the_child_and_a_hung_child_is_killed(
         with pytest.raises(subprocess.TimeoutExpired):
             forking.run(["audit", "-c", "hung.yaml", "--no-history"], tmp_path, env, None, 0)
         seen: list[str] = []
+        children = Path(f"/proc/{forking.process.pid}/task/{forking.process.pid}/children")
+        earlier = set(children.read_text().split())  # the child killed above may linger
 
         def umask_of_the_child() -> None:
-            children = Path(f"/proc/{forking.process.pid}/task/{forking.process.pid}/children")
             for _ in range(200):
-                for pid in children.read_text().split():
+                for pid in set(children.read_text().split()) - earlier:
+                    time.sleep(0.5)  # set just after the fork; then it waits on the server
                     status = Path(f"/proc/{pid}/status").read_text()
                     seen.extend(
                         line.split()[1] for line in status.splitlines() if line.startswith("Umask:")
