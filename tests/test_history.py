@@ -126,7 +126,9 @@ def test_findings_appear_persist_resolve_and_come_back(run: Run, estate: Path) -
     assert runs[1]["by_kind"]["jit-orphan"] == 2 and "orphan" not in runs[1]["by_kind"]
     table = run("history", "-c", str(estate / "nhirecon.yaml"))
     assert table.returncode == 0
-    assert "3 runs recorded in" in table.stdout
+    assert table.stdout.startswith(f"3 runs recorded in {estate / 'history.db'}\n\n")
+    assert NIGHTS[1] in table.stdout and "jit-orphan:2" in table.stdout
+    assert not [line for line in table.stdout.splitlines() if line != line.rstrip()]
     assert NIGHTS[1] in table.stdout and "jit-orphan:2" in table.stdout
 
 

@@ -59,7 +59,7 @@ def versionless(recheck: dict[str, Change], *, single: bool = False) -> Any:
             if isinstance(resource.get("meta"), dict) and (listing or not single):
                 resource["meta"].pop("version", None)
             change = recheck.get(str(resource.get("id")))
-            if change is not None and "Resources" not in body:
+            if change is not None and not listing:
                 change(resource)
         data = json.dumps(body).encode() if body is not None else b""
         status, headers = captured[0]
@@ -106,7 +106,7 @@ def unreadable(resource: dict[str, Any]) -> None:
     [
         {},
         {"compare": "[department, groups]"},
-        # every account of the target is in the group, as /Groups (not the user) says
+        # the target keeps the accounts in a group, which /Groups names (not the user)
         {
             "compare": "[department, groups]",
             "target_options": "where: {groups: [vpn]}",

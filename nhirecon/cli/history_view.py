@@ -26,8 +26,6 @@ def render(runs: Sequence[RunTrend], format_: str, *, path: Path, width: int = 1
     if not runs:
         return f"{path}: no runs recorded yet\n"
     table = Table(
-        title=f"{len(runs)} run{'s' if len(runs) != 1 else ''} recorded in {path}",
-        title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         expand=True,
@@ -50,4 +48,7 @@ def render(runs: Sequence[RunTrend], format_: str, *, path: Path, width: int = 1
         file=out, width=width, no_color=True, color_system=None, highlight=False, emoji=False
     )
     console.print(table)
-    return out.getvalue()
+    # The title as it is (a path is not wrapped or padded), and no line padded to the
+    # width with spaces, which a pipe, a diff or a mail would carry.
+    title = f"{len(runs)} run{'s' if len(runs) != 1 else ''} recorded in {path}\n"
+    return title + "".join(line.rstrip() + "\n" for line in out.getvalue().splitlines())

@@ -196,8 +196,8 @@ def _is_record_line(line: str) -> bool:
     whole document on one line (a ListResponse, or a page of an API listing)."""
     if not (line.startswith("{") and line.endswith("}")):
         return False
-    try:
-        item = strict_json.loads(line)
+    try:  # the shape only: the values are read, strictly, when the lines are
+        item = json.loads(line)
     except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         return False
     return (
