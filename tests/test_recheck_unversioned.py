@@ -5,22 +5,29 @@ and an account that changed since it was read is not written (SPEC §8, live re-
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nhirecon.remediation.actions import Outcome
+from nhirecon import config, pipeline
+from nhirecon.core.values import parse_datetime
+from nhirecon.exit_codes import ExitCode
+from nhirecon.remediation import apply as remediation
+from nhirecon.remediation.actions import ApplyResult, Outcome
 
 from .scim_server import (
     EXPECTED_ACTIONS,
     HR_CSV,
+    NOW,
     TOKEN,
     TOKEN_ENV,
     App,
     ScimServer,
     StartResponse,
+    answer,
     estate_config,
     running,
     seed_estate,
@@ -29,6 +36,7 @@ from .test_remediation_rails import apply_data, audit_log, by_name, make_plan
 from .test_scim_vendor_writes import apply_audit, sent
 
 Change = Callable[[dict[str, Any]], None]
+NHI = "urn:example:params:scim:schemas:extension:nhi:2.0:User"
 
 
 @pytest.fixture(autouse=True)
@@ -93,8 +101,7 @@ def renamed(resource: dict[str, Any]) -> None:
 
 
 def signed_in(resource: dict[str, Any]) -> None:
-    nhi = "urn:example:params:scim:schemas:extension:nhi:2.0:User"
-    resource.setdefault(nhi, {})["lastLoginAt"] = "2026-11-27T09:00:00Z"
+    resource.setdefault(NHI, {})["lastLoginAt"] = "2026-11-27T09:00:00Z"
 
 
 def unreadable(resource: dict[str, Any]) -> None:
@@ -207,3 +214,71 @@ def test_the_order_of_several_values_is_no_change(folder: Path) -> None:
         entries = by_name(audit_log(folder))
         assert entries["bob"]["outcome"] == "done", entries["bob"]["detail"]
         assert server.users()["bob"]["active"] is False
+
+
+def audit_then_apply(folder: Path, between: Callable[[], None]) -> ApplyResult:
+    """``audit --apply`` in-process, with ``between`` done after the audit's pull."""
+    loaded = config.load(folder / "nhirecon.yaml")
+    report = pipeline.audit(loaded, now=parse_datetime(NOW) or parse_datetime("now"))
+    actions = remediation.prepare(loaded, report, previous_identities=None)
+    between()
+    return remediation.apply_actions(loaded, actions, yes=True)
+
+
+def test_groups_that_cannot_be_listed_fail_the_recheck_once_not_skip_it(folder: Path) -> None:
+    """``/Groups``, which the re-check needs to map an account as the pull did, answers
+    503 after the audit: each action fails (exit 5), naming the listing, and the listing
+    is not tried again for every action."""
+    with running() as server:
+        start(folder, server, compare="[department, groups]")
+
+        marks: list[int] = []
+
+        def outage() -> None:
+            marks.append(len(server.faults.seen))
+            server.faults.rules.insert(
+                0, type(server.faults.rules[0])(None, re.compile("/Groups"), answer(503), None)
+            )
+
+        result = audit_then_apply(folder, outage)
+        assert result.exit_code is ExitCode.ACTIONS_FAILED
+        entries = audit_log(folder)
+        assert len(entries) == len(EXPECTED_ACTIONS)
+        assert all(entry["outcome"] == "failed" for entry in entries)
+        assert all(entry["detail"].startswith("re-check failed: GET ") for entry in entries)
+        assert all("/Groups" in entry["detail"] for entry in entries)
+        listed = [seen for seen in server.faults.seen[marks[0] :] if "/Groups" in seen.path]
+        assert 1 <= len(listed) <= 6, "one listing, with its retries (retries: 5)"
+        assert not sent(server, "PATCH") and not sent(server, "DELETE")
+
+
+def spelt_otherwise(resource: dict[str, Any]) -> None:
+    """The same account, spelt as another part of the service spells it: its own groups
+    (the listing gave none), ``lastModified`` with ``+00:00`` for ``Z``, a number with a
+    fraction, and ``meta`` and ``version`` capitalised (RFC 7643 §2.1: names are
+    case-insensitive)."""
+    resource["groups"] = [{"value": "g1", "display": "vpn-users"}]
+    meta = resource.pop("meta")
+    meta["lastModified"] = meta["lastModified"].replace("Z", "+00:00")
+    resource["Meta"] = meta
+    resource.setdefault(NHI, {})["costCode"] = 7.0
+
+
+def test_what_reads_alike_is_no_change(folder: Path) -> None:
+    with running() as server:
+        ids = start(
+            folder,
+            server,
+            dict.fromkeys(EXPECTED_ACTIONS, spelt_otherwise),
+            extra_map=f'cost_code: "{NHI}:costCode"',
+        )
+        for name in EXPECTED_ACTIONS:
+            extension = {**server.users()[name].get(NHI, {}), "costCode": "7"}
+            server.change_user(ids[name], **{NHI: extension})
+        result = apply_audit(folder)
+        entries = by_name(audit_log(folder))
+        assert {name: entries[name]["detail"] for name in EXPECTED_ACTIONS} == {
+            name: "deleted" if action == "delete" else "disabled"
+            for name, action in EXPECTED_ACTIONS.items()
+        }
+        assert result.count(Outcome.DONE) == len(EXPECTED_ACTIONS)

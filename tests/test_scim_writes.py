@@ -184,3 +184,9 @@ def test_account_state(resource_read: dict[str, Any], state: scim.AccountState) 
 def test_version_from_meta_else_etag() -> None:
     assert scim.resource_version({"meta": {"version": 'W/"8"'}}, 'W/"9"') == 'W/"8"'
     assert scim.resource_version({"id": "1"}, 'W/"9"') == 'W/"9"'
+    # names in any case (RFC 7643 §2.1), as the mapping of a pull reads them; a number
+    # as its text; anything else is no version
+    assert scim.resource_version({"Meta": {"Version": 'W/"3"'}}, None) == 'W/"3"'
+    assert scim.resource_version({"META": {"version": 7}}, None) == "7"
+    assert scim.resource_version({"meta": {"version": True}}, 'W/"1"') == 'W/"1"'
+    assert scim.resource_version({"meta": "W/3"}, None) is None

@@ -24,6 +24,7 @@ from nhirecon.connectors.scim_filter import FilterError, compile_filter
 from nhirecon.connectors.scim_listing import MAX_RECORDS
 from nhirecon.connectors.scim_writer import ScimWriter
 from nhirecon.core.model import Origin, Record
+from nhirecon.errors import ConnectorError
 from nhirecon.http import auth as auth_settings
 from nhirecon.http.limits import Limits
 from nhirecon.http.tls import warn_unverified
@@ -113,6 +114,7 @@ class ScimConnector(Connector):
         self._groups: dict[str, list[dict[str, str]]] | None = None
         self._recheck: FieldMapper | None = None
         """Maps the accounts the re-check reads (:meth:`record_of`)."""
+        self._groups_failure: ConnectorError | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -170,26 +172,37 @@ class ScimConnector(Connector):
         return RawRow(f"{self.url}/{USERS}/{resource_id}", scim_schema.lookup(resource))
 
     def memberships(self) -> dict[str, list[dict[str, str]]]:
-        """Member id → the groups it is a direct member of (``value``, ``display``)."""
+        """Member id → the groups it is a direct member of (``value``, ``display``); listed
+        once. A listing that failed fails every later call too, without being tried again
+        (the re-checks of a run's actions each ask for it)."""
         with self._lock:
+            if self._groups_failure is not None:
+                raise self._groups_failure
             if self._groups is None:
-                found: dict[str, list[dict[str, str]]] = {}
-                for group in self.client.list_all(
-                    GROUPS,
-                    page_size=self.page_size,
-                    max_workers=self.max_workers,
-                    max_records=self.max_records,
-                ):
-                    entry = {
-                        "value": str(group.get("id", "")),
-                        "display": str(group.get("displayName") or group.get("id", "")),
-                    }
-                    members = group.get("members") or []
-                    for member in members if isinstance(members, list) else []:
-                        if isinstance(member, Mapping) and member.get("value"):
-                            found.setdefault(str(member["value"]), []).append(entry)
-                self._groups = found
+                try:
+                    self._groups = self._list_memberships()
+                except ConnectorError as exc:
+                    self._groups_failure = exc
+                    raise
             return self._groups
+
+    def _list_memberships(self) -> dict[str, list[dict[str, str]]]:
+        found: dict[str, list[dict[str, str]]] = {}
+        for group in self.client.list_all(
+            GROUPS,
+            page_size=self.page_size,
+            max_workers=self.max_workers,
+            max_records=self.max_records,
+        ):
+            entry = {
+                "value": str(group.get("id", "")),
+                "display": str(group.get("displayName") or group.get("id", "")),
+            }
+            members = group.get("members") or []
+            for member in members if isinstance(members, list) else []:
+                if isinstance(member, Mapping) and member.get("value"):
+                    found.setdefault(str(member["value"]), []).append(entry)
+        return found
 
     def writer(self) -> ScimWriter:
         """What performs this target's disables and deletes, through the same client."""

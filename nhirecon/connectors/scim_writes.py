@@ -220,11 +220,23 @@ def account_state(resource: Mapping[str, Any]) -> AccountState:
 
 
 def resource_version(resource: Mapping[str, Any], etag: str | None) -> str | None:
-    """``meta.version`` of a resource, else the ``ETag`` header (RFC 7644 §3.14), as given."""
-    meta = resource.get("meta")
-    if isinstance(meta, Mapping) and isinstance(meta.get("version"), str):
-        return str(meta["version"])
+    """``meta.version`` of a resource, else the ``ETag`` header (RFC 7644 §3.14), as given;
+    its names read case-insensitively (RFC 7643 §2.1), as the mapping reads them, and a
+    number as its text."""
+    meta = _named(resource, "meta")
+    version = _named(meta, "version") if isinstance(meta, Mapping) else None
+    if isinstance(version, str):
+        return version
+    if isinstance(version, int) and not isinstance(version, bool):
+        return str(version)
     return etag
+
+
+def _named(data: Mapping[str, Any], name: str) -> Any:
+    """The value of attribute ``name`` of ``data``, its name in any case."""
+    if name in data:
+        return data[name]
+    return next((value for key, value in data.items() if key.casefold() == name), None)
 
 
 def opaque_tag(version: str | None) -> str | None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
 from nhirecon.connectors.scim_writes import AccountState, LiveAccount, WriteResult, same_version
 from nhirecon.core.model import Record, Remediation
-from nhirecon.errors import ConnectorError, NhireconError
+from nhirecon.core.values import ValueError_, parse_datetime
+from nhirecon.errors import ConnectorError, DataError, NhireconError
 from nhirecon.exit_codes import ExitCode
 from nhirecon.remediation.plan import Action
 
@@ -140,7 +143,10 @@ def perform(writer: Writer, task: Task) -> ActionResult:
             None,
             f"changed since the plan (version {action.version} → {live.version}); not written",
         )
-    changed = None if action.version else changed_since(writer, action, live)
+    try:
+        changed = None if action.version else changed_since(writer, action, live)
+    except ConnectorError as exc:  # what the re-check needed could not be read
+        return ActionResult(action, Outcome.FAILED, _status(exc), f"re-check failed: {exc}")
     if changed:
         return ActionResult(
             action, Outcome.SKIPPED, None, f"changed since it was read ({changed}); not written"
@@ -164,12 +170,15 @@ def perform(writer: Writer, task: Task) -> ActionResult:
 def changed_since(writer: Writer, action: Action, live: LiveAccount) -> str:
     """What changed in an account read without a version since the audit read it, by its
     mapped fields (``""``: nothing, or nothing can be compared); the account as the
-    target's pull maps it, read again by a writer that can map it (:class:`Remapping`)."""
+    target's pull maps it, read again by a writer that can map it (:class:`Remapping`).
+
+    Raises :class:`ConnectorError` when what the mapping needs cannot be read (a value
+    that no longer reads is a change, not a failure)."""
     if action.record is None or live.resource is None or not isinstance(writer, Remapping):
         return ""
     try:
         now = writer.record_of(live.resource)
-    except NhireconError as exc:
+    except DataError as exc:
         return f"it no longer reads: {exc}"
     if now is None:
         return "the target's filter or where no longer takes it"
@@ -178,28 +187,48 @@ def changed_since(writer: Writer, action: Action, live: LiveAccount) -> str:
 
 
 def differing(seen: Record, now: Record) -> list[str]:
-    """The fields (and custom attributes) of two readings of one account that differ. Not
-    compared: where it was read from; its version, which one reading may lack (a listing
-    that gives none, a read of the one account that does); and the order of several
-    values: RFC 7643 §2.4 gives a multi-valued attribute none, so a field with several
-    values (emails, groups) is compared as the set of them."""
+    """The fields (and custom attributes) of two readings of one account that differ.
+
+    Not compared: where it was read from; its version, which one reading may lack (a
+    listing that gives none, a read of the one account that does); its groups, which a
+    listing and a read of one account may take from different places (SCIM's own
+    ``groups`` or ``/Groups``); and the order of several values: RFC 7643 §2.4 gives a
+    multi-valued attribute none, so a field with several values (emails) is compared as
+    the set of them. A custom attribute's text is compared by what it says: the same
+    instant or the same number spelt two ways (``Z`` and ``+00:00``, ``1.0`` and ``1``)
+    is no change."""
     differ = []
     for name in (field.name for field in fields(Record)):
-        if name in ("location", "version", "multi_values"):
+        if name in _UNCOMPARED:
             continue
         if name == "attributes":
             keys = sorted({*seen.attributes, *now.attributes})
-            differ += [key for key in keys if set(seen.values(key)) != set(now.values(key))]
-        elif name == "groups" or name in seen.multi_values or name in now.multi_values:
-            if set(_all(seen, name)) != set(_all(now, name)):
+            differ += [key for key in keys if _said(seen.values(key)) != _said(now.values(key))]
+        elif name in seen.multi_values or name in now.multi_values:
+            if set(seen.values(name)) != set(now.values(name)):
                 differ.append(name)
         elif getattr(seen, name) != getattr(now, name):
             differ.append(name)
     return differ
 
 
-def _all(record: Record, name: str) -> tuple[str, ...]:
-    return record.groups if name == "groups" else record.values(name)
+_UNCOMPARED: Final = frozenset({"location", "version", "groups", "multi_values"})
+
+
+def _said(values: tuple[str, ...]) -> set[object]:
+    """What the texts of a custom attribute say: an instant or a number where the text
+    reads as one (ISO 8601, a decimal number), else the text itself."""
+    said: set[object] = set()
+    for text in values:
+        try:
+            said.add(Decimal(text) if _NUMBER.fullmatch(text) else parse_datetime(text))
+        except (ValueError_, ValueError, ArithmeticError):
+            said.add(text)
+    return said
+
+
+_NUMBER: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+"""A JSON number's spelling (RFC 8259 §6), read as a :class:`~decimal.Decimal`."""
 
 
 def _verify(writer: Writer, action: Action, status: int) -> ActionResult:
