@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from nhirecon import config, pipeline
-from nhirecon.core.values import parse_datetime
 from nhirecon.exit_codes import ExitCode
 from nhirecon.remediation import apply as remediation
 from nhirecon.remediation.actions import ApplyResult, Outcome
@@ -21,7 +20,6 @@ from nhirecon.remediation.actions import ApplyResult, Outcome
 from .scim_server import (
     EXPECTED_ACTIONS,
     HR_CSV,
-    NOW,
     TOKEN,
     TOKEN_ENV,
     App,
@@ -32,7 +30,7 @@ from .scim_server import (
     running,
     seed_estate,
 )
-from .test_remediation_rails import apply_data, audit_log, by_name, make_plan
+from .test_remediation_rails import INSTANT, apply_data, audit_log, by_name, make_plan
 from .test_scim_vendor_writes import apply_audit, sent
 
 Change = Callable[[dict[str, Any]], None]
@@ -219,7 +217,8 @@ def test_the_order_of_several_values_is_no_change(folder: Path) -> None:
 def audit_then_apply(folder: Path, between: Callable[[], None]) -> ApplyResult:
     """``audit --apply`` in-process, with ``between`` done after the audit's pull."""
     loaded = config.load(folder / "nhirecon.yaml")
-    report = pipeline.audit(loaded, now=parse_datetime(NOW) or parse_datetime("now"))
+    assert INSTANT is not None
+    report = pipeline.audit(loaded, now=INSTANT)
     actions = remediation.prepare(loaded, report, previous_identities=None)
     between()
     return remediation.apply_actions(loaded, actions, yes=True)

@@ -213,6 +213,7 @@ def differing(seen: Record, now: Record) -> list[str]:
 
 
 _UNCOMPARED: Final = frozenset({"location", "version", "groups", "multi_values"})
+"""The fields :func:`differing` leaves out (``multi_values`` through the fields it holds)."""
 
 
 def _said(values: tuple[str, ...]) -> set[object]:
