@@ -432,15 +432,13 @@ SEEN = Record(id="1", location="app.json:2", username="ann", department="Sales")
 def test_an_unversioned_account_is_compared_as_it_was_read(
     now: Record | None, outcome: str, detail: str
 ) -> None:
-    unversioned = LiveAccount(AccountState.ACTIVE, None, {"id": "1"})
-    the_task = task(version=None)
-    the_task = Task(replace(the_task.action, record=SEEN))
-    result = perform(RemappingWriter([unversioned, DISABLED], now=now), the_task)
+    the_task = Task(replace(task(version=None).action, record=SEEN))
+    result = perform(RemappingWriter([UNVERSIONED, DISABLED], now=now), the_task)
     assert (result.outcome.value, result.detail[: len(detail)]) == (outcome, detail)
     if now is not None and now.department != SEEN.department:
         assert result.detail == "changed since it was read (department differ); not written"
     # A writer that cannot map what it reads has nothing to compare with.
-    plain = perform(FakeWriter([unversioned, DISABLED]), the_task)
+    plain = perform(FakeWriter([UNVERSIONED, DISABLED]), the_task)
     assert (plain.outcome.value, plain.detail) == ("done", "disabled")
 
 

@@ -1,5 +1,6 @@
 """JSON read as RFC 8259 defines it: Python's ``json`` in every way, except that ``NaN``,
-``Infinity`` and ``-Infinity`` are refused at their line and column."""
+``Infinity``, ``-Infinity`` and numbers beyond a 64-bit float are refused at their line
+and column."""
 
 from __future__ import annotations
 
