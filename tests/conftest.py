@@ -120,18 +120,29 @@ def run(tmp_path: Path, launcher: Launcher | None) -> Run:
         folder = cwd or tmp_path
         if launcher is not None and not starts_differently(environment, launcher.environment):
             return launcher.run(list(args), folder, environment, input, timeout)
-        return subprocess.run(
-            [nhirecon_command(), *args],
-            cwd=folder,
-            env=environment,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return as_script(list(args), folder, environment, input, timeout)
 
     return runner
+
+
+def as_script(
+    argv: list[str],
+    folder: Path,
+    env: dict[str, str],
+    input: str | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """``nhirecon ARGV`` started as the installed script, in its own process."""
+    return subprocess.run(
+        [nhirecon_command(), *argv],
+        cwd=folder,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture

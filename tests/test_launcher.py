@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOW, ROOT, nhirecon_command
+from tests.conftest import NOW, ROOT, as_script, nhirecon_command
 from tests.launcher import Launcher, starts_differently
 
 SAMPLE = str(ROOT / "config.sample.yaml")
@@ -63,16 +63,7 @@ def script(
     argv: list[str], folder: Path, env: dict[str, str], input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``nhirecon ARGV`` started as the script, as the ``run`` fixture starts it."""
-    return subprocess.run(
-        [nhirecon_command(), *argv],
-        cwd=folder,
-        env=env,
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return as_script(argv, folder, env, input)
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
