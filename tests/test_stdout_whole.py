@@ -96,3 +96,54 @@ def test_a_whole_pipe_gets_the_whole_report(run: Run, tmp_path: Path, estate: Pa
     assert piped.returncode == filed.returncode == 0
     assert len(piped.stdout) > 200_000
     assert piped.stdout == (tmp_path / "r.md").read_text()
+
+
+SHORT_OUTPUTS = [
+    pytest.param(["--version"], id="version"),
+    pytest.param(["--help"], id="help"),
+    pytest.param(["audit", "--help"], id="audit-help"),
+    pytest.param(["connectors"], id="connectors"),
+    pytest.param(["validate"], id="validate"),
+    pytest.param(["history"], id="history"),
+    pytest.param(["audit", "-q", "--no-history", "--fail-on", "any>0"], id="audit-quiet"),
+]
+"""Commands whose whole output fits in stdout's buffer: it is written as the command ends
+(or by click itself), after the command's own handling of a refused write."""
+
+
+def _short(tmp_path: Path, estate: Path, args: list[str], stdout: int) -> tuple[int, str]:
+    wants_config = args[0] in ("validate", "history", "audit") and "--help" not in args
+    command = [nhirecon_command(), *args, *(["-c", str(estate)] if wants_config else [])]
+    done = subprocess.run(
+        command,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env=environment(tmp_path),
+        cwd=tmp_path,
+        check=False,
+    )
+    return done.returncode, done.stderr.decode()
+
+
+@pytest.mark.parametrize("args", SHORT_OUTPUTS)
+def test_a_short_output_to_a_full_disk_is_exit_2_in_one_line(
+    tmp_path: Path, estate: Path, args: list[str]
+) -> None:
+    with open("/dev/full", "wb") as full:
+        code, said = _short(tmp_path, estate, args, full.fileno())
+    assert (code, said) == (2, "nhirecon: error: stdout: cannot write: No space left on device\n")
+
+
+@pytest.mark.parametrize("args", SHORT_OUTPUTS)
+def test_a_short_output_to_a_reader_gone_is_exit_2_not_1(
+    tmp_path: Path, estate: Path, args: list[str]
+) -> None:
+    """Exit 1 would read as a failed gate, and 120 (the interpreter's last flush) as
+    nothing a caller knows."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try:
+        code, said = _short(tmp_path, estate, args, write)
+    finally:
+        os.close(write)
+    assert (code, said) == (2, "nhirecon: error: stdout was closed before the output was written\n")

@@ -8,14 +8,14 @@ imports the pipeline, the connectors and the reporters it needs when it runs, so
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from typer.core import TyperGroup
 
 from nhirecon import __version__
 from nhirecon.cli import audit, history, remediate, schema, setup
-from nhirecon.cli.common import COMMAND, report_internal_error, say, say_error
+from nhirecon.cli.common import COMMAND, quiet_stdout, report_internal_error, say, say_error
 from nhirecon.cli.options import (
     Color,
     ColorOption,
@@ -112,8 +112,12 @@ def main() -> None:
     reconfigure = getattr(sys.stderr, "reconfigure", None)
     if callable(reconfigure):
         reconfigure(errors="backslashreplace")
+    stdout = sys.stdout
     try:
-        app()
+        try:
+            app()
+        finally:
+            _deliver_stdout(stdout)
     except KeyboardInterrupt:
         say("nhirecon: interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))
@@ -127,3 +131,26 @@ def main() -> None:
     except Exception as exc:  # a bug: one line, exit 70, the traceback only with -v
         report_internal_error(exc)
         sys.exit(int(ExitCode.INTERNAL))
+
+
+def _deliver_stdout(stdout: TextIO) -> None:
+    """Flush what stdout still holds (a short report, a version, a summary line), so that
+    a refusal is the run's failure, exit 2 with one line, as for a long report. Left to the
+    interpreter's last flush, it would print a traceback and exit 120, a code no caller
+    knows; and a reader gone while click itself wrote (``--version``, ``--help``) would be
+    exit 1, the failed gate's code: click then replaces ``sys.stdout`` (``stdout`` is the
+    one the run began with) and exits 1. Raises :class:`~nhirecon.output.StdoutRefused` or
+    ``SystemExit(2)``."""
+    from nhirecon.output import StdoutRefused
+
+    try:
+        if sys.stdout is not stdout:
+            raise BrokenPipeError
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_stdout()
+        say_error("stdout was closed before the output was written")
+        sys.exit(int(ExitCode.USAGE))
+    except StdoutRefused:
+        quiet_stdout()  # the interpreter's last flush would be refused again
+        raise
