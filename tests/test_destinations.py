@@ -29,6 +29,9 @@ def estate(tmp_path: Path) -> Path:
         ("examples/hr.csv", "the export source 'hr' reads"),
         ("examples/crm_users.csv", "the export target 'crm' reads"),
         ("state/nhirecon/history.db", "this run's history"),
+        ("state/nhirecon/history.db-journal", "a journal of this run's history"),
+        ("state/nhirecon/history.db-wal", "a journal of this run's history"),
+        ("state/nhirecon/history.db-shm", "a journal of this run's history"),
         ("base.json", "this run's baseline"),
     ],
 )

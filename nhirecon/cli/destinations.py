@@ -10,6 +10,7 @@ from pathlib import Path
 from nhirecon.config import Config
 from nhirecon.errors import UsageError
 from nhirecon.state import paths
+from nhirecon.state.history_db import JOURNALS
 
 
 def own_files(config: Config, baseline: Path | None) -> dict[Path, str]:
@@ -23,7 +24,10 @@ def own_files(config: Config, baseline: Path | None) -> dict[Path, str]:
             found.setdefault(
                 endpoint.context.resolve(path), f"the export {role} {endpoint.name!r} reads"
             )
-    found.setdefault(config.history or paths.default_history(), "this run's history")
+    history = config.history or paths.default_history()
+    found.setdefault(history, "this run's history")
+    for side in JOURNALS:  # SQLite deletes its journal as the run commits: the report too
+        found.setdefault(history.with_name(history.name + side), "a journal of this run's history")
     audit_log = config.audit_log or paths.default_audit_log(config.path)
     found.setdefault(audit_log, "the audit log of this config")
     if baseline is not None:
