@@ -293,6 +293,85 @@ def test_a_damaged_history_file_is_refused_and_left_untouched(estate: Path) -> N
     assert path.read_bytes() == bytes(damaged)
 
 
+@pytest.mark.parametrize(
+    ("edit", "words", "reading"),
+    [
+        (
+            "UPDATE runs SET at = 'abc' WHERE id = 1",
+            "an instant holds 'abc', not an integer",
+            "trend",
+        ),
+        (
+            "UPDATE runs SET at = 1.5 WHERE id = 1",
+            "an instant holds 1.5, not an integer",
+            "trend",
+        ),
+        (
+            "UPDATE runs SET at = 10000000000000000 WHERE id = 1",
+            "the instant 10000000000000000 is out of range",
+            "trend",
+        ),
+        ("UPDATE run_counts SET counted = 'x'", "a run's count holds 'x', not an integer", "trend"),
+        (
+            "UPDATE run_counts SET kind = 'bogus' WHERE kind = 'orphan'",
+            "'bogus' is not a finding kind",
+            "trend",
+        ),
+        (
+            "UPDATE runs SET resolved = 1.5",
+            "a run's resolved count holds 1.5, not an integer",
+            "trend",
+        ),
+        (
+            "UPDATE run_places SET records = 'many'",
+            "a run's record count holds 'many', not an integer",
+            "count",
+        ),
+        (
+            "UPDATE sightings SET streak_start = 'x'",
+            "an instant holds 'x', not an integer",
+            "record",
+        ),
+        ("UPDATE findings SET kind = 'gone'", "'gone' is not a finding kind", "record"),
+    ],
+)
+def test_a_value_edited_by_hand_is_refused_naming_the_file(
+    estate: Path, edit: str, words: str, reading: str
+) -> None:
+    """SQLite keeps any type in any column of these tables: a value nhirecon never writes
+    there is a damaged file (exit 2, the file left as it is), never a crash (exit 70)."""
+    record(estate, NIGHTS[0])
+    record(estate, NIGHTS[1])
+    path = estate / "history.db"
+    with sqlite3.connect(path) as db:
+        db.execute(edit)
+    db.close()
+    before = path.read_bytes()
+    attempt = {
+        "trend": lambda: history.trend(path),
+        "count": lambda: history.last_source_count(path, "hr"),
+        "record": lambda: record(estate, NIGHTS[2]),
+    }[reading]
+    with pytest.raises(history_db.HistoryError) as caught:
+        attempt()
+    assert str(caught.value) == (
+        f"history file {path}: not a usable nhirecon history file ({words}); it was left"
+        " untouched: move it aside, point `history:` elsewhere, or use --no-history"
+    )
+    assert caught.value.exit_code == 2
+    assert path.read_bytes() == before
+
+
+def test_the_history_command_refuses_a_value_edited_by_hand(run: Run, estate: Path) -> None:
+    record(estate, NIGHTS[0])
+    with sqlite3.connect(estate / "history.db") as db:
+        db.execute("UPDATE runs SET at = 'abc'")
+    db.close()
+    shown = run("history", "-c", str(estate / "nhirecon.yaml"))
+    assert shown.returncode == 2, shown.stderr
+    assert "not a usable nhirecon history file (an instant holds 'abc'" in shown.stderr
+
+
 def test_an_empty_file_becomes_a_history(estate: Path) -> None:
     path = estate / "history.db"
     path.touch()

@@ -30,9 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from nhirecon.core.model import FindingKind
 from nhirecon.core.report import HistoryView, Report, ResolvedFinding, RunTrend, Seen
-from nhirecon.state.history_db import epoch, instant, reading, storable, writing
+from nhirecon.state.history_db import epoch, instant, kind, reading, storable, whole, writing
 from nhirecon.state.history_queries import (
     previous_run,
     read_trend,
@@ -233,15 +232,15 @@ def _record(db: sqlite3.Connection, report: Report, trend_runs: int) -> HistoryV
     resolved = [
         ResolvedFinding(
             fingerprint=str(fp),
-            kind=FindingKind(str(kind)),
+            kind=kind(stored_kind),
             target=str(where),
             account_id=None if account is None else str(account),
             identity_id=None if identity is None else str(identity),
             label=str(label),
-            first_seen=instant(int(began)),
-            last_seen=instant(int(ended)),
+            first_seen=instant(began),
+            last_seen=instant(ended),
         )
-        for fp, kind, where, account, identity, label, began, ended in resolved_between(
+        for fp, stored_kind, where, account, identity, label, began, ended in resolved_between(
             db, previous_by_place, run_id
         )
     ]
@@ -325,5 +324,5 @@ def _last_counts(path: Path, places: Sequence[str], role: str) -> dict[str, int]
                 (storable(place), role),
             ).fetchone()
             if row is not None:
-                found[place] = int(row[0])
+                found[place] = whole(row[0], "a run's record count")
     return found

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from nhirecon.core.model import FindingKind
 from nhirecon.core.values import as_utc
 from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
@@ -121,9 +122,44 @@ def epoch(moment: datetime) -> int:
     return int(as_utc(moment).timestamp())
 
 
-def instant(seconds: int) -> datetime:
-    """An instant as the file stores it, read back in UTC."""
-    return datetime.fromtimestamp(seconds, UTC)
+class Damaged(sqlite3.DatabaseError):
+    """A value of the file is not what nhirecon writes there (a file edited by hand, or
+    damaged): refused as any damaged file is, naming the file."""
+
+
+def whole(value: object, what: str) -> int:
+    """``value``, read from the file where nhirecon writes an integer (``what`` says
+    where); raises :class:`Damaged` for anything else (SQLite keeps any type in a column
+    of a table that is not ``STRICT``)."""
+    if type(value) is not int:
+        raise Damaged(f"{what} holds {_shown(value)}, not an integer")
+    return value
+
+
+def _shown(value: object) -> str:
+    """A value of the file, for a message: its ``repr``, cut to 40 characters."""
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:40] + "…"
+
+
+def instant(seconds: object) -> datetime:
+    """An instant as the file stores it, read back in UTC; raises :class:`Damaged` when
+    it is not one."""
+    try:
+        return datetime.fromtimestamp(whole(seconds, "an instant"), UTC)
+    except (OverflowError, OSError, ValueError):
+        raise Damaged(f"the instant {seconds} is out of range") from None
+
+
+def kind(value: object) -> FindingKind:
+    """A finding kind as the file stores it; raises :class:`Damaged` for one nhirecon
+    does not know."""
+    if type(value) is str and value in KINDS:
+        return FindingKind(value)
+    raise Damaged(f"{_shown(value)} is not a finding kind")
+
+
+KINDS: Final = frozenset(item.value for item in FindingKind)
 
 
 # --- opening -------------------------------------------------------------------------------

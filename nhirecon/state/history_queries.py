@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from nhirecon.core.model import FindingKind
 from nhirecon.core.report import RunTrend
-from nhirecon.state.history_db import instant
+from nhirecon.state.history_db import instant, kind, whole
 
 
 def previous_run(connection: sqlite3.Connection, place: str | None, at: int) -> int | None:
@@ -168,23 +168,23 @@ def read_trend(
         )
         by_kind: Counter[FindingKind] = Counter()
         total = excepted = new = 0
-        for kind, counted, was_excepted, fresh in connection.execute(
+        for stored, counted, was_excepted, fresh in connection.execute(
             "SELECT kind, counted, excepted, new FROM run_counts WHERE run_id = ?", (run_id,)
         ):
-            total += counted
-            excepted += was_excepted
-            new += fresh
+            total += whole(counted, "a run's count")
+            excepted += whole(was_excepted, "a run's count")
+            new += whole(fresh, "a run's count")
             if counted:
-                by_kind[FindingKind(kind)] += counted
+                by_kind[kind(stored)] += counted
         result.append(
             RunTrend(
                 at=instant(at),
                 places=places,
                 total=total,
                 excepted=excepted,
-                by_kind={kind: by_kind[kind] for kind in FindingKind if by_kind[kind]},
+                by_kind={each: by_kind[each] for each in FindingKind if by_kind[each]},
                 new=new,
-                resolved=resolved,
+                resolved=whole(resolved, "a run's resolved count"),
             )
         )
     return tuple(result)
