@@ -90,7 +90,26 @@ def test_control_characters_from_exports_still_give_well_formed_xml(tmp_path: Pa
     crm.write_text(crm.read_text().replace("old-admin,true", "old\x07admin\x1b,true"))
     text = JunitReporter().render(night(estate, NIGHTS[0], keep_history=False))
     root = ET.fromstring(text.encode())
-    assert "old\ufffdadmin\ufffd" in "".join(root.itertext())
+    assert "old\\x07admin\\x1b" in "".join(root.itertext())  # shown, as on a terminal
+
+
+def test_a_line_break_in_a_value_forges_no_line(report: Report) -> None:
+    """A failure lists its findings one a line: a value's own line break is shown escaped,
+    so that it cannot add a line that reads as another finding."""
+    forged = "x\nhigh orphan: FORGED (fingerprint 0)\u2028\r"
+    findings = tuple(
+        dataclasses.replace(item, message=forged + item.message) for item in report.findings
+    )
+    root = parse(dataclasses.replace(report, findings=findings))
+    failures = list(root.iter("failure"))
+    assert failures
+    for element in (*failures, *root.iter("system-out")):
+        lines = (element.text or "").split("\n")
+        assert all(line.startswith(("critical ", "high ", "medium ", "low ")) for line in lines)
+        assert all("x\\nhigh orphan: FORGED (fingerprint 0)\\u2028\\r" in line for line in lines)
+    assert sum(len((f.text or "").split("\n")) for f in failures) == sum(
+        int(f.get("message", "").split()[0]) for f in failures
+    )
 
 
 def test_junit_golden_file(report: Report) -> None:

@@ -17,6 +17,7 @@ from typing import Final
 from nhirecon.core.gate import count
 from nhirecon.core.model import Finding, FindingKind, GateRule
 from nhirecon.core.report import Report, TargetStats
+from nhirecon.core.text import inert
 from nhirecon.core.values import format_datetime
 from nhirecon.reporters.base import Reporter
 
@@ -40,7 +41,9 @@ def _xml(text: str) -> str:
 
 
 def _line(report: Report, finding: Finding) -> str:
-    """One finding: its message names the account or identity first."""
+    """One finding, on one line (:func:`~nhirecon.core.text.inert`: a line break in a
+    value is shown escaped, so that no value forges a finding's line in a CI page): its
+    message names the account or identity first."""
     notes = []
     seen = report.seen(finding)
     if seen is not None:
@@ -49,7 +52,10 @@ def _line(report: Report, finding: Finding) -> str:
         notes.append("baselined")
     suffix = f" [{', '.join(notes)}]" if notes else ""
     return _xml(
-        f"{finding.severity.value} {finding.message} (fingerprint {finding.fingerprint}){suffix}"
+        inert(
+            f"{finding.severity.value} {finding.message} (fingerprint {finding.fingerprint})"
+            f"{suffix}"
+        )
     )
 
 
