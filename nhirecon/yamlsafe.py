@@ -62,8 +62,13 @@ def child_path(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
+def load(text: str, *, max_nodes: int = MAX_NODES, as_written: bool = False) -> Document:
     """Parse one YAML document into plain data and key lines.
+
+    With ``as_written``, a plain (unquoted) scalar that YAML 1.1 would read as a number, a
+    boolean or a timestamp is kept as the text written (:data:`AS_WRITTEN`): for data,
+    where ``00012345`` is an employee id, not the octal number 5349, ``1:20`` a name, not
+    80, and ``on`` a word, not ``true``. ``null`` (``~``, an empty value) is still no value.
 
     Read with libyaml's parser where PyYAML was built with it (about ten times faster; a
     YAML inventory can be large), then composed and checked here as with PyYAML's own. A
@@ -74,7 +79,7 @@ def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
     (:data:`_PYTHON_ONLY`), and a value tagged ``!`` (seen as it is composed)."""
     if _FastLoader is not None and not _PYTHON_ONLY.search(text):
         with contextlib.suppress(YamlError):
-            return _read(_FastLoader(text), max_nodes)
+            return _read(_FastLoader(text), max_nodes, as_written)
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:  # a control character such as NUL, seen up front
@@ -82,17 +87,17 @@ def load(text: str, *, max_nodes: int = MAX_NODES) -> Document:
         if exc.character == 0:
             raise YamlError("NUL character in the file (binary or corrupted?)", where) from exc
         raise YamlError(f"character #x{exc.character:04x} is not allowed in YAML", where) from exc
-    return _read(loader, max_nodes)
+    return _read(loader, max_nodes, as_written)
 
 
-def _read(loader: _Reading, max_nodes: int) -> Document:
+def _read(loader: _Reading, max_nodes: int, as_written: bool) -> Document:
     try:
         node = loader.get_single_node()
         if node is None:
             return Document(None, {})
         if loader.aliased or loader.nodes > max_nodes:  # else nothing expands, and the
             _check_expansion(node, max_nodes)  # composer has bounded the depth
-        builder = _Builder(loader, max_nodes)
+        builder = _Builder(loader, max_nodes, as_written)
         return Document(builder.build(node, ""), builder.lines)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -224,11 +229,18 @@ def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
             stack.extend((child, False) for child in _children(node))
 
 
+AS_WRITTEN = frozenset(
+    f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "bool", "timestamp")
+)
+"""The tags of the plain scalars that ``load(..., as_written=True)`` keeps as text."""
+
+
 class _Builder:
-    def __init__(self, loader: _Reading, max_nodes: int) -> None:
+    def __init__(self, loader: _Reading, max_nodes: int, as_written: bool) -> None:
         self.loader = loader
         self.budget = max_nodes
         self.lines: dict[str, int] = {}
+        self.as_written = as_written
 
     def build(self, node: yaml.Node, path: str) -> Any:
         self.budget -= 1
@@ -262,6 +274,9 @@ class _Builder:
         return self._scalar(node)
 
     def _scalar(self, node: yaml.Node) -> Any:
+        if self.as_written and node.tag in AS_WRITTEN and isinstance(node, yaml.ScalarNode):
+            if not node.style:  # plain (None, or "" from libyaml): YAML's guess of a type
+                return node.value
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, OverflowError) as exc:  # 2026-02-30 looks like a timestamp

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def read(loader: object, text: str) -> tuple[str, object]:
+def read(loader: object, text: str, as_written: bool = False) -> tuple[str, object]:
     """What one parser makes of ``text``: the document and its lines, or the error."""
     try:
-        document = yamlsafe._read(loader(text), yamlsafe.MAX_NODES)  # type: ignore[operator]
+        document = yamlsafe._read(loader(text), yamlsafe.MAX_NODES, as_written)  # type: ignore[operator]
     except yamlsafe.YamlError as exc:
         return "error", (str(exc), exc.line)
     except yaml.YAMLError as exc:  # PyYAML's reader, up front
@@ -32,10 +32,10 @@ def read(loader: object, text: str) -> tuple[str, object]:
     return "read", (document.data, document.lines)
 
 
-def loaded(text: str) -> tuple[str, object]:
+def loaded(text: str, as_written: bool = False) -> tuple[str, object]:
     """What :func:`yamlsafe.load` makes of ``text``."""
     try:
-        document = yamlsafe.load(text)
+        document = yamlsafe.load(text, as_written=as_written)
     except yamlsafe.YamlError as exc:
         return "error", (str(exc), exc.line)
     return "read", (document.data, document.lines)
@@ -45,19 +45,21 @@ def agree(text: str, *, lenient: bool = False) -> None:
     """libyaml, where it is used, reads ``text`` as PyYAML does, and ``load`` says the
     same with libyaml as without it. With ``lenient``, libyaml may also read a text that
     PyYAML refuses (a few malformed ones: ``>#``, a `` ? `` inside ``[...]`` or
-    ``{...}``), but never read one differently."""
-    python = read(yamlsafe._Loader, text)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(yamlsafe, "_FastLoader", None)
-        without = loaded(text)
-    if not yamlsafe._PYTHON_ONLY.search(text):
-        fast = read(yamlsafe._FastLoader, text)
-        if fast[0] == "read" and python[0] == "error" and lenient:
-            assert loaded(text) == fast
-            return
-        if fast[0] == "read":
-            assert fast == python, text
-    assert loaded(text) == without, text
+    ``{...}``), but never read one differently. Each as a config is read, and as data
+    (``as_written``: YAML's guesses of numbers, booleans and dates left as text)."""
+    for as_written in (False, True):
+        python = read(yamlsafe._Loader, text, as_written)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(yamlsafe, "_FastLoader", None)
+            without = loaded(text, as_written)
+        if not yamlsafe._PYTHON_ONLY.search(text):
+            fast = read(yamlsafe._FastLoader, text, as_written)
+            if fast[0] == "read" and python[0] == "error" and lenient:
+                assert loaded(text, as_written) == fast
+                continue
+            if fast[0] == "read":
+                assert fast == python, text
+        assert loaded(text, as_written) == without, text
 
 
 def yaml_files() -> list[Path]:

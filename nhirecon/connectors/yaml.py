@@ -37,7 +37,7 @@ class YamlConnector(Connector):
         with files.reading(self.path, self.encoding, max_line=files.MAX_DOCUMENT_BYTES) as handle:
             text = files.read_document(self.path, handle)
         try:
-            document = yamlsafe.load(text)
+            document = yamlsafe.load(text, as_written=True)
         except yamlsafe.YamlError as exc:
             line = f":{exc.line}" if exc.line else ""
             raise DataError(f"{self.path}{line}: invalid YAML: {exc}") from None
