@@ -274,9 +274,9 @@ class _Builder:
         return self._scalar(node)
 
     def _scalar(self, node: yaml.Node) -> Any:
-        if self.as_written and node.tag in AS_WRITTEN and isinstance(node, yaml.ScalarNode):
-            if not node.style:  # plain (None, or "" from libyaml): YAML's guess of a type
-                return node.value
+        # A plain scalar's style is None (PyYAML) or "" (libyaml): its type is YAML's guess.
+        if self.as_written and node.tag in AS_WRITTEN and not node.style:
+            return node.value
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, OverflowError) as exc:  # 2026-02-30 looks like a timestamp
