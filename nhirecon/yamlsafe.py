@@ -275,7 +275,7 @@ class _Builder:
 
     def _scalar(self, node: yaml.Node) -> Any:
         # A plain scalar's style is None (PyYAML) or "" (libyaml): its type is YAML's guess.
-        if self.as_written and node.tag in AS_WRITTEN and not node.style:
+        if self.as_written and node.tag in AS_WRITTEN and not getattr(node, "style", None):
             return node.value
         try:
             return self.loader.construct_object(node, deep=True)
