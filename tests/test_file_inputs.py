@@ -314,12 +314,35 @@ def test_a_plain_array_needs_no_key_and_refuses_one() -> None:
 
 MARKERS = [
     ({"@odata.nextLink": "https://graph.microsoft.com/v1.0/users?$skiptoken=X"}, "@odata.nextLink"),
+    ({"@odata.nextlink": "https://graph.microsoft.com/v1.0/users?$skiptoken=X"}, "@odata.nextLink"),
+    ({"odata.nextLink": "directoryObjects/$/Microsoft.DirectoryServices.User?$skiptoken=X"},
+     "odata.nextLink"),
     ({"nextLink": "https://management.azure.com/?$skiptoken=X"}, "nextLink"),
     ({"next": "https://api.example.com/users?page=2"}, "next"),
     ({"links": {"next": "/users?page[number]=2"}}, "links.next"),
+    ({"_links": {"next": "/rest/api/user/list?start=25"}, "size": 1}, "_links.next"),
     ({"nextPageToken": "BAgVPQ"}, "nextPageToken"),
+    ({"NextToken": "eyJNYXJrZXIiOiBudWxsfQ=="}, "NextToken"),
+    ({"IsTruncated": True, "Marker": "AAFJ0eXAiOiJKV1Qi"}, "IsTruncated"),
+    ({"isLast": False, "nextPage": "https://x.atlassian.net/rest/api/3/users/search?startAt=1"},
+     "isLast"),
+    ({"pageInfo": {"hasNextPage": True, "endCursor": "Y3Vyc29y"}}, "pageInfo.hasNextPage"),
+    ({"response_metadata": {"next_cursor": "dXNlcjpVMEc5V0ZYTlo="}},
+     "response_metadata.next_cursor"),
+]  # fmt: skip
+"""One page of a listing, as each service writes it (Microsoft Graph, in any case; Azure AD
+Graph; Azure Resource Manager; JSON:API; Confluence; Google; AWS; AWS IAM's `ListUsers`;
+Jira; a GraphQL connection; Slack)."""
+LAST_PAGES = [
+    {"next": None},
+    {"nextPageToken": ""},
+    {"links": {"next": None}},
+    {},
+    {"IsTruncated": False},
+    {"isLast": True},
+    {"pageInfo": {"hasNextPage": False}},
+    {"_links": {"self": "/rest/api/user/list"}},
 ]
-LAST_PAGES = [{"next": None}, {"nextPageToken": ""}, {"links": {"next": None}}, {}]
 
 
 @pytest.mark.parametrize("kind", ["json", "yaml"])
@@ -333,7 +356,11 @@ def test_next_page_markers_are_refused(
     path.write_text(json.dumps({"users": [{"id": "1"}], **marker}), encoding="utf-8")
     for options in ({}, {"key": "users"}):
         message = data_error(CONNECTORS[kind], path, **options)
-        assert f"holds one page of several (`{name}` is set)" in message
+        said = "is false" if name == "isLast" else "is true" if name in FLAGS else "is set"
+        assert f"holds one page of several (`{name}` {said})" in message
+
+
+FLAGS = {"IsTruncated", "pageInfo.hasNextPage"}
 
 
 @pytest.mark.parametrize("kind", ["json", "yaml"])

@@ -4,7 +4,7 @@ that says where, and the next-page markers that show a file is one page of sever
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +12,34 @@ from nhirecon.connectors.context import ConnectorContext
 from nhirecon.connectors.files import option_key
 from nhirecon.errors import ConfigError, DataError
 
-PAGE_MARKERS = (
-    "@odata.nextLink",
-    "nextLink",
-    "next",
-    "links.next",
-    "nextPageToken",
-    "NextToken",
-    "response_metadata.next_cursor",
+
+def _set(value: Any) -> bool:
+    return value not in (None, "", False, [], {})
+
+
+def _is(flag: bool) -> Callable[[Any], bool]:
+    """A flag's value, as JSON writes it, or as a YAML export reads it (as written)."""
+    word = "true" if flag else "false"
+    return lambda value: value is flag or (isinstance(value, str) and value.casefold() == word)
+
+
+PAGE_MARKERS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("@odata.nextLink", _set, "is set"),  # Microsoft Graph (OData 4)
+    ("odata.nextLink", _set, "is set"),  # Azure AD Graph (OData 3)
+    ("nextLink", _set, "is set"),  # Azure Resource Manager
+    ("next", _set, "is set"),
+    ("links.next", _set, "is set"),  # JSON:API
+    ("_links.next", _set, "is set"),  # Confluence, HAL
+    ("nextPageToken", _set, "is set"),  # Google
+    ("NextToken", _set, "is set"),  # AWS
+    ("IsTruncated", _is(True), "is true"),  # AWS IAM (with `Marker`)
+    ("isLast", _is(False), "is false"),  # Jira, Atlassian
+    ("pageInfo.hasNextPage", _is(True), "is true"),  # GraphQL connections (GitHub)
+    ("response_metadata.next_cursor", _set, "is set"),  # Slack
 )
-"""Where an API response says that more pages follow (Microsoft Graph, JSON:API and
-others, Google, AWS, Slack): a file holding one is one page of several."""
+"""Where an API response says that more pages follow: the member (or a path ``a.b`` of
+members, found in any case), what its value says when it does, and how a message says so.
+A file holding one is one page of several."""
 
 
 def check_key(key: str | None, context: ConnectorContext) -> str | None:
@@ -36,18 +53,29 @@ def check_key(key: str | None, context: ConnectorContext) -> str | None:
 
 
 def page_marker(node: object) -> str | None:
-    """The next-page marker ``node`` (an object of a document) carries with a value."""
+    """How ``node`` (an object of a document) says that more pages follow (``isLast`` is
+    false), by :data:`PAGE_MARKERS`; ``None`` when it does not."""
     if not isinstance(node, Mapping):
         return None
-    for marker in PAGE_MARKERS:
-        value: Any = node.get(marker)
+    members = _by_name(node)
+    for marker, more, said in PAGE_MARKERS:
+        value: Any = members.get(marker.casefold())
         if value is None and "." in marker:
             outer, inner = marker.split(".", 1)
-            holder = node.get(outer)
-            value = holder.get(inner) if isinstance(holder, Mapping) else None
-        if value not in (None, "", False, [], {}):
-            return marker
+            holder = members.get(outer.casefold())
+            value = _by_name(holder).get(inner.casefold()) if isinstance(holder, Mapping) else None
+        if more(value):
+            return f"`{marker}` {said}"
     return None
+
+
+def _by_name(node: Mapping[Any, Any]) -> dict[str, Any]:
+    """The members of ``node`` by their name in any case (the first of names alike)."""
+    members: dict[str, Any] = {}
+    for name, value in node.items():
+        if isinstance(name, str):
+            members.setdefault(name.casefold(), value)
+    return members
 
 
 def refuse_page(path: Path, node: object) -> None:
@@ -55,7 +83,7 @@ def refuse_page(path: Path, node: object) -> None:
     marker = page_marker(node)
     if marker is not None:
         raise DataError(
-            f"{path}: holds one page of several (`{marker}` is set), not the whole listing;"
+            f"{path}: holds one page of several ({marker}), not the whole listing;"
             " follow it to the last page and save every page's records together (one"
             " JSON array, or one list under `key`)"
         )
