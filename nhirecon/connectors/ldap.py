@@ -122,6 +122,7 @@ class LdapConnector(Connector):
         allow_plain: bool = False,
         service_account_ous: Sequence[str] = (),
         timeout: float = 30.0,
+        references: Literal["fail", "skip"] = "fail",
     ) -> None:
         """Options (the keys of a ``connector: ldap`` source or target):
 
@@ -138,7 +139,12 @@ class LdapConnector(Connector):
         - ``allow_plain``: permit ``ldap://`` without TLS to another machine (the password
           then crosses the network in clear);
         - ``service_account_ous``: DNs of OUs whose entries are service accounts;
-        - ``timeout``: seconds to connect and to wait for each answer.
+        - ``timeout``: seconds to connect and to wait for each answer;
+        - ``references``: what a search reference does (a referral to another server,
+          never followed: it would carry the bind password there): ``fail`` the pull (the
+          default: the listing would lack that server's entries), or ``skip`` it with a
+          warning. With ``flavor: ad``, the references to the domain's DNS and
+          configuration partitions, which hold no account, are skipped either way.
         """
         super().__init__(context=context)
         key = f"{context.key}." if context.key else ""
@@ -156,6 +162,7 @@ class LdapConnector(Connector):
         self.page_size = page_size
         self.start_tls = start_tls
         self.timeout = float(timeout)
+        self.references = references
         self.bind_dn = bind_dn
         self.service_ous: tuple[DnKey, ...] = tuple(map(ldap_ad.dn_key, service_account_ous))
         try:
@@ -272,7 +279,13 @@ class LdapConnector(Connector):
         directory.connect()
         try:
             pages = directory.pages(
-                self.base_dn, self.filter, self.scope, self.attributes, self.page_size
+                self.base_dn,
+                self.filter,
+                self.scope,
+                self.attributes,
+                self.page_size,
+                references=self.references,
+                ad=self.flavor == "ad",
             )
             if not self.resolve_mail:
                 yield from self._rows(entries, (entry for page in pages for entry in page))

@@ -19,6 +19,7 @@ from ipaddress import ip_address
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Final, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from nhirecon.connectors import ldap_ad
 from nhirecon.connectors.ldap_ad import DnKey
@@ -38,6 +39,11 @@ MAX_DETAIL: Final = 400
 """How much of a server's or the library's message an error repeats."""
 MAX_TEXT: Final = 4096
 """The longest message text unpacked when it spells a tuple (see :func:`reasons`)."""
+
+AD_PARTITIONS: Final = frozenset({"dc=domaindnszones", "dc=forestdnszones", "cn=configuration"})
+"""The first RDN of the partitions an Active Directory domain controller refers a subtree
+search of the domain's root to: DNS records and the forest's configuration, never an
+account. Every such search meets them, so they are not a partial listing."""
 
 Entry = tuple[str, Mapping[str, Sequence[bytes]]]
 """One entry of a search: its DN and its raw attributes."""
@@ -109,13 +115,27 @@ class Directory:
                 self.connection.unbind()
 
     def pages(
-        self, base: str, search_filter: str, scope: str, attributes: list[str], page_size: int
+        self,
+        base: str,
+        search_filter: str,
+        scope: str,
+        attributes: list[str],
+        page_size: int,
+        *,
+        references: str = "fail",
+        ad: bool = False,
     ) -> Iterator[list[Entry]]:
-        """Each page of a search; the listing is checked complete before its last page."""
+        """Each page of a search; the listing is checked complete before its last page.
+
+        Search references (RFC 4511 §4.5.3: entries held by another server, never followed)
+        fail the pull after its last page with ``references="fail"``: the listing lacks
+        their entries. With ``"skip"`` a warning names them. With ``ad``, references to
+        the domain's DNS and configuration partitions (:data:`AD_PARTITIONS`) are skipped
+        either way."""
         connection = self.connection
         cookie: bytes | None = None
         pages = count = 0
-        references: list[str] = []
+        referred: list[str] = []
         while True:
             self.call(
                 f"search of {base!r} failed",
@@ -134,7 +154,7 @@ class Directory:
                 if item.get("type") == "searchResEntry":
                     found.append((str(item["dn"]), item.get("raw_attributes") or {}))
                 elif item.get("type") == "searchResRef":
-                    references.extend(str(uri) for uri in item.get("uri") or ())
+                    referred.extend(str(uri) for uri in item.get("uri") or ())
             count += len(found)
             try:
                 cookie = next_cookie(connection.result, cookie)
@@ -147,16 +167,27 @@ class Directory:
                     f"{self.url}: the search of {base!r} is incomplete after {count} entries"
                     f" on {pages} page{'s' * (pages > 1)}: {exc}; no partial directory is used"
                 ) from None
+            if cookie is None:
+                referred = [uri for uri in referred if not (ad and _ad_partition(uri))]
+                if referred and references == "fail":
+                    raise ConnectorError(
+                        f"{self.url}: the search of {base!r} was referred to other servers"
+                        f" ({len(referred)}: {', '.join(referred[:3])}), whose entries are"
+                        " not read (a referral is never followed: it would carry the bind"
+                        " password elsewhere); no partial directory is used: read each"
+                        " server as its own input, narrow `base_dn`, or set"
+                        " `references: skip` to read without those entries"
+                    )
             yield found
             if cookie is None:
                 break
-        if references:
+        if referred:
             log.warning(
                 "%s: %d search references to other servers were not followed (the bind"
                 " password is never sent elsewhere), so their entries are not read: %s",
                 self.url,
-                len(references),
-                ", ".join(references[:3]),
+                len(referred),
+                ", ".join(referred[:3]),
             )
         log.info("%s: %d entries in %d pages", self.url, count, pages)
 
@@ -288,3 +319,10 @@ def _is_address(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _ad_partition(uri: str) -> bool:
+    """Whether an LDAP URL (RFC 4516) refers to one of :data:`AD_PARTITIONS`."""
+    dn = unquote(urlsplit(uri).path.lstrip("/"))
+    first = dn.split(",", 1)[0].replace(" ", "").casefold()
+    return first in AD_PARTITIONS
