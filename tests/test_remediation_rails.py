@@ -624,3 +624,66 @@ def test_a_plan_without_actions_reads_and_writes_nothing(
     assert result.results == ()
     assert result.summary() == "nothing to apply"
     assert len(server.faults.seen) == mark
+
+
+# --- a plan's reasons and versions against the fresh audit ---------------------------------
+
+BOB = "E2,bob@example.com,bob,Bob Baker,terminated,Engineering,"
+
+
+def test_an_action_a_fresh_audit_calls_for_another_reason_is_held(
+    server: ScimServer, estate: Planted, folder: Path
+) -> None:
+    """The reviewer approved "disable bob: he left". Bob is back (active in HR), and only
+    his end date past makes him ``expired``: a reason no one approved."""
+    data = make_plan(folder)
+    hr = folder / "hr.csv"
+    hr.write_text(
+        hr.read_text().replace(BOB, "E2,bob@example.com,bob,Bob Baker,active,Eng,2026-02-01")
+    )
+    mark = len(server.faults.seen)
+    result = apply_data(folder, data)
+    assert result.exit_code is ExitCode.OK
+    entries = by_name(audit_log(folder))
+    assert entries["bob"]["outcome"] == "skipped"
+    assert entries["bob"]["detail"] == (
+        "the finding the plan names (leaver) no longer holds in a fresh audit, which finds"
+        " expired instead; not written"
+    )
+    assert server.users()["bob"]["active"] is True
+    assert writes(server, mark) == Counter({"PATCH": 2, "DELETE": 1})
+
+
+def test_the_audit_log_names_the_plans_reason_that_still_holds(
+    server: ScimServer, estate: Planted, folder: Path
+) -> None:
+    data = make_plan(folder)
+    [planned] = [a for a in data["actions"] if a["account"]["username"] == "bob"]
+    hr = folder / "hr.csv"
+    hr.write_text(hr.read_text().replace(BOB, BOB + "2026-02-01"))  # a leaver, expired too
+    assert apply_data(folder, data).exit_code is ExitCode.OK
+    entry = by_name(audit_log(folder))["bob"]
+    assert entry["outcome"] == "done"
+    assert [f["kind"] for f in planned["findings"]] == ["leaver"]
+    assert entry["findings"] == planned["findings"]
+
+
+@pytest.mark.parametrize("blank", [None, ""])
+def test_a_plan_whose_version_was_blanked_is_not_written(
+    server: ScimServer, estate: Planted, folder: Path, blank: str | None
+) -> None:
+    """Without its version, a plan could not tell that bob changed since it was made: the
+    fields the re-check compares would be the fresh audit's, read after the change."""
+    data = make_plan(folder)
+    for action in data["actions"]:
+        if action["account"]["username"] == "bob":
+            action["account"]["version"] = blank
+    server.change_user(estate["bob"]["id"], displayName="Bobby")
+    result = apply_data(folder, data)
+    assert result.exit_code is ExitCode.OK
+    entry = by_name(audit_log(folder))["bob"]
+    assert entry["outcome"] == "skipped"
+    assert entry["detail"].startswith("the plan holds no version of the account, which reads W/"), (
+        entry["detail"]
+    )
+    assert server.users()["bob"]["active"] is True

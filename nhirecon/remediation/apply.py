@@ -269,7 +269,12 @@ def check_plan(config: Config, plan: Plan, *, wall_now: datetime, max_age: timed
 
 
 def tasks_for(plan: Plan, live: Report) -> list[Task]:
-    """The plan's actions, each held back when the live audit no longer calls for it."""
+    """The plan's actions, each held back when the live audit no longer calls for it for
+    a finding the plan names (the reviewer approved that reason, not another), or when
+    the plan holds no version of an account that now has one (whether it changed since
+    the plan could not be told). An action that goes ahead carries the plan's findings
+    that still hold (the audit log's reason) and the account as the fresh audit read it
+    (for the re-check of an account without a version)."""
     wanted = {action.key: action for action in actions_from(live.findings)}
     tasks = []
     for action in plan.actions:
@@ -279,8 +284,20 @@ def tasks_for(plan: Plan, live: Report) -> list[Task]:
             hold = "the finding no longer holds in a fresh audit; not written"
         elif current.action is not action.action:
             hold = f"a fresh audit calls for {current.action.value} instead; not written"
-        if current is not None:  # the account as the fresh audit read it, for the re-check
-            action = replace(action, record=current.record)
+        else:
+            holding = {reason.fingerprint for reason in current.findings}
+            still = tuple(reason for reason in action.findings if reason.fingerprint in holding)
+            if not still:
+                hold = (
+                    f"the finding the plan names ({action.kinds}) no longer holds in a fresh"
+                    f" audit, which finds {current.kinds} instead; not written"
+                )
+            elif current.version is not None and not action.version:
+                hold = (
+                    f"the plan holds no version of the account, which reads {current.version}"
+                    " now: whether it changed since the plan cannot be told; not written"
+                )
+            action = replace(action, findings=still or action.findings, record=current.record)
         tasks.append(Task(action, hold))
     return tasks
 
