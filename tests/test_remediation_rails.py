@@ -287,11 +287,12 @@ def _on_terminal(folder: Path, answer_text: bytes, *args: str) -> tuple[int, str
     return code, screen.decode(errors="replace")
 
 
+@pytest.mark.parametrize("answer", [b"n\n", b"\n", b"\x04"], ids=["no", "enter", "ctrl-d"])
 def test_terminal_shows_the_actions_and_a_no_writes_nothing(
-    server: ScimServer, estate: Planted, folder: Path
+    server: ScimServer, estate: Planted, folder: Path, answer: bytes
 ) -> None:
-    code, screen = _on_terminal(folder, b"n\n", "audit", "--now", NOW, "--apply", "-q")
-    assert code == 4
+    code, screen = _on_terminal(folder, answer, "audit", "--now", NOW, "--apply", "-q")
+    assert code == 4, screen
     for name, action in EXPECTED_ACTIONS.items():
         assert any(name in line and action in line for line in screen.splitlines()), name
     assert "Write these 4 changes to the targets?" in screen

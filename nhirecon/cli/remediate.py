@@ -55,9 +55,13 @@ def confirmer() -> remediation.Confirm | None:
         # on the terminal before the question is asked.
         listing = remediation_view.actions_text(actions)
         console.print(listing, markup=False, emoji=False, end="")
-        return typer.confirm(
-            f"Write these {len(actions)} changes to the targets?", default=False, err=True
-        )
+        try:
+            return typer.confirm(
+                f"Write these {len(actions)} changes to the targets?", default=False, err=True
+            )
+        except typer.Abort:  # Ctrl-C or Ctrl-D at the question: no answer is not a yes
+            console.print()
+            return False
 
     return ask
 
