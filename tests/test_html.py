@@ -457,6 +457,30 @@ def test_a_real_browser_shows_hostile_values_as_text(tmp_path: Path) -> None:
     _check_shown_as_text(page, HOSTILE)
 
 
+def test_a_long_value_without_spaces_keeps_the_page_in_its_window(tmp_path: Path) -> None:
+    """A 5,000-character name would push every other column of every table out of a mail
+    client's window: values wrap anywhere. Measured by the browser itself, on a copy of the
+    page that may run one more script (its policy taken out) to report the width."""
+    chromium = _chromium()
+    long_name = "x" * 5000
+    report = _built([_finding(FindingKind.ORPHAN, 1, long_name, linked=False)])
+    page = HtmlReporter().render(report)
+    page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+    measure = (
+        "<script>addEventListener('load',()=>{document.body.dataset.width=Math.max("
+        "document.documentElement.scrollWidth,...[...document.querySelectorAll('table')]"
+        ".map(t=>Math.ceil(t.getBoundingClientRect().width)))})</script></body>"
+    )
+    page_file = tmp_path / "long.html"
+    page_file.write_text(page.replace("</body>", measure), encoding="utf-8")
+    shown = _browser(
+        chromium, tmp_path / "profile", "--window-size=1200,900", "--dump-dom", page_file.as_uri()
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    width = Page(shown.stdout).body.get("data-width")
+    assert width is not None and int(width) <= 1200, width
+
+
 def test_control_and_bidi_characters_are_shown_escaped_not_written_raw() -> None:
     from nhirecon.core.findings import make
     from nhirecon.core.gate import evaluate
