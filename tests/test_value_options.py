@@ -584,6 +584,12 @@ BAD_OPTIONS = [
     ("null_values: [no]", "targets[0].null_values[0]", "got the YAML boolean false"),
     ("date_format: dd.mm.yyyy", "targets[0].date_format", "has no % directive"),
     ("date_format: '%Q'", "targets[0].date_format", "bad directive"),
+    ("date_format: '%Y-%m-%d %H:%M:%S %Z'", "targets[0].date_format", "%Z reads a zone's name"),
+    (
+        "date_formats: {last_login_at: '%d.%m.%Y %Z'}",
+        "targets[0].date_formats.last_login_at",
+        "use %z for an offset",
+    ),
     ("date_format: ''", "targets[0].date_format", "expected a non-empty string"),
     ("date_formats: {seen: epoch}", "targets[0].date_formats.seen", "unknown key"),
     ("date_formats: {expires_at: epochs}", "targets[0].date_formats.expires_at", "no % directive"),

@@ -147,6 +147,13 @@ def pattern_problem(pattern: str) -> str | None:
     """Why ``pattern`` cannot be a strptime date format, or ``None`` when it can."""
     if "%" not in pattern:
         return "has no % directive"
+    if "Z" in re.findall("%(.)", pattern, re.DOTALL):  # %% is a literal %, read as one
+        return (
+            "%Z reads a zone's name (UTC, GMT or this machine's own) but keeps no zone from"
+            " it, so the value would be read in `timezone` whatever zone it names, and"
+            " would read or fail by the machine's zone: use %z for an offset (+0100), or"
+            " leave the zone out of the pattern and set `timezone`"
+        )
     try:
         datetime.strptime("", pattern)
     except ValueError as exc:
