@@ -177,6 +177,28 @@ def _use_findings(folder: Path, row: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
+    "moment",
+    [
+        "1970-01-01T00:00:00.000Z",
+        "1970-01-01T00:00:00Z",
+        "1969-12-31T19:00:00-05:00",
+        "1970-01-01T05:30:00+05:30",
+        "1970-01-01",
+    ],
+)
+def test_the_unix_epoch_is_never_signed_in_alike(tmp_path: Path, moment: str) -> None:
+    """Google writes a user who never signed in as ``1970-01-01T00:00:00.000Z``: no date,
+    in every spelling of that instant, for either engine (a date of 1971 or later is the
+    engine's own to read)."""
+    lines = [line for line in app_lines() if not line.startswith("A3,")]
+    app = csv_text(APP_HEADER, [*lines, f"A3,user3@example.com,true,{moment}"])
+    report = check(Estate(app=app), tmp_path, Engine.READS, report=True)
+    assert isinstance(report, Report)
+    assert [f.kind.value for f in report.findings if f.subject_id == "A3"] == []  # not dormant
+    assert {f.subject_id for f in report.findings if f.kind.value == "dormant"} == {"AD1"}
+
+
+@pytest.mark.parametrize(
     ("kind", "password", "console", "fires"),
     [
         ("service_account", "true", "", True),

@@ -33,10 +33,11 @@ ISO: Final = f"{DAY}|{DAY}{TIME}{OFFSET}"
 """The ISO 8601 spellings read as plain: a date, or a date and time to the second (with
 up to six decimals) and an optional zone, each of which ``datetime.fromisoformat`` takes
 (a property test checks it)."""
-FIRST_YEAR: Final = "1700"
+FIRST_YEAR: Final = "1971"
 LAST_YEAR: Final = "9998"
 """Years read as plain: far from the "never" sentinels (``0001-01-01``, the FILETIME
-epoch 1601) and from the end of the calendar, which a zone's offset could pass."""
+epoch 1601, the Unix epoch 1970, which a zone's offset may write as 1969) and from the
+end of the calendar, which a zone's offset could pass."""
 TEXT: Final = "text"
 """The kind of a field whose value is its text (see :attr:`Field.kind`)."""
 

@@ -2,7 +2,9 @@
 
 A reader is built once per format and input and remembers the raw values it has already
 read (exports repeat dates a lot). Every reader gives aware UTC datetimes; the "no value"
-sentinels of Microsoft and Active Directory exports read as no value in any format.
+sentinels of Microsoft and Active Directory exports, and the Unix epoch itself (Google's
+``lastLoginTime`` of a user who never signed in, Admin SDK Directory API), read as no value
+in any format.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def date_reader(form: str, zone: tzinfo, nulls: frozenset[str] = frozenset()) ->
             moment = moment.astimezone(UTC)
         except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC instant
             raise ValueError_(f"{shown!r} is out of range in UTC") from None
-        return None if moment == FILETIME_EPOCH else moment
+        return None if moment == FILETIME_EPOCH or moment == UNIX_EPOCH else moment
 
     def from_text(value: str) -> datetime | None:
         if not value or value in NEVER or (nulls and value.casefold() in nulls):
