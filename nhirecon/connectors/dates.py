@@ -52,7 +52,7 @@ def date_reader(form: str, zone: tzinfo, nulls: frozenset[str] = frozenset()) ->
             moment = moment.astimezone(UTC)
         except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC instant
             raise ValueError_(f"{shown!r} is out of range in UTC") from None
-        return None if moment == FILETIME_EPOCH or moment == UNIX_EPOCH else moment
+        return None if moment in (FILETIME_EPOCH, UNIX_EPOCH) else moment
 
     def from_text(value: str) -> datetime | None:
         if not value or value in NEVER or (nulls and value.casefold() in nulls):
