@@ -50,8 +50,8 @@ def test_the_message_says_what_changed(report: Report) -> None:
     assert lines[2].startswith("By kind: jit-orphan 1, orphan 1, leaver 1")
     assert lines[3:6] == [
         "New:",
-        "• high orphan in crm: old-admin",
-        "• medium dormant in crm: old-admin",
+        "```• high orphan in crm: old-admin",
+        "• medium dormant in crm: old-admin```",
     ]
     assert lines[-1] == "Report: https://reports.example.com/nightly.html"
 
@@ -62,6 +62,40 @@ def test_text_from_other_systems_cannot_inject_slack_markup(tmp_path: Path) -> N
     text = webhook.message(first, None)["text"]
     assert "&lt;b&gt;mallory&lt;/b&gt;&amp;\"x'" in text
     assert "<b>" not in text and "Report:" not in text
+
+
+FORGERIES = [
+    "x\n\n*FAKE: gate passed*",
+    "https://evil.example/phish",
+    "a```\n*b*```",
+    "<!channel> _c_ ~d~ `e`",
+    "f\u2028g\rh",
+]
+
+
+def test_a_name_forges_no_line_link_or_mark(report: Report) -> None:
+    """Names from other systems stand in one code block, each on its own line: no line
+    break of theirs starts a line, no run of backticks closes the block, and mrkdwn marks,
+    mentions and bare URLs inside it are text (Slack has no escape for them elsewhere)."""
+    new = [item for item in report.findings if (seen := report.seen(item)) and seen.new]
+    forged = [
+        dataclasses.replace(
+            item,
+            account=dataclasses.replace(item.account, username=name, email=None)
+            if item.account
+            else None,
+        )
+        for item, name in zip(new * len(FORGERIES), FORGERIES, strict=False)
+    ]
+    text = webhook.message(dataclasses.replace(report, findings=tuple(forged)), None)["text"]
+    assert text.count("```") == 2
+    head, block, tail = text.split("```")
+    assert head.endswith("New:\n") and not tail
+    listed = block.split("\n")
+    assert len(listed) == len(forged) and all(line.startswith("• ") for line in listed)
+    assert "x\\n\\n*FAKE: gate passed*" in listed[0]
+    assert "https://evil.example/phish" not in head + tail
+    assert "&lt;!channel&gt;" in block and "<" not in text
 
 
 @responses.activate

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from nhirecon.core.model import FindingKind
 from nhirecon.core.report import Report
+from nhirecon.core.text import inert
 from nhirecon.core.values import format_datetime
 
 if TYPE_CHECKING:
@@ -60,8 +61,21 @@ class Notify:
 
 
 def _slack(text: str) -> str:
-    """Slack's own escaping for message text (``&``, ``<`` and ``>`` only)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's own escaping for message text (``&``, ``<`` and ``>`` only), on one line
+    (:func:`~nhirecon.core.text.inert`: a line break is shown as ``\\n``)."""
+    return inert(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+FENCE: Final = "```"
+"""Opens and closes the block that lists the new findings (Slack mrkdwn, and Markdown)."""
+
+
+def _in_block(text: str) -> str:
+    """``text`` for a line of the findings' block: :func:`_slack`, and a zero-width space
+    after each backtick, so that no value can close the block. In a block, mrkdwn marks
+    (``*bold*``, ``_``, ``~``), links and bare URLs are shown as text; Slack has no escape
+    for them anywhere else ("Formatting text for app surfaces", Slack API docs)."""
+    return _slack(text).replace("`", "`\u200b")
 
 
 def wanted(settings: Notify, report: Report) -> bool:
@@ -105,13 +119,15 @@ def message(report: Report, link: str | None) -> dict[str, Any]:
         lines.append(f"By kind: {by_kind}")
     if new_findings:
         lines.append("New:")
+        listed = []
         for item in new_findings[:MAX_LISTED]:
             subject = item.account or item.identity
             name = subject.label if subject else item.fingerprint
-            lines.append(
-                f"• {item.severity.value} {item.kind.value} in {_slack(item.target)}: "
-                f"{_slack(name)}"
+            listed.append(
+                f"• {item.severity.value} {item.kind.value} in {_in_block(item.target)}: "
+                f"{_in_block(name)}"
             )
+        lines.append(FENCE + "\n".join(listed) + FENCE)  # names come from other systems
         if len(new_findings) > MAX_LISTED:
             lines.append(f"… and {len(new_findings) - MAX_LISTED} more")
     if link:
