@@ -17,6 +17,7 @@ from nhirecon.cli.common import (
     progress_bars,
     run,
     say,
+    say_error,
     setup_logging,
     stderr,
 )
@@ -77,6 +78,19 @@ def tell(result: ApplyResult, quiet: bool) -> None:
             log.warning("%s", remediation_view.result_line(item))
     if result.results and not quiet:
         say(result.summary())
+    stopped(result)
+
+
+def stopped(result: ApplyResult) -> None:
+    """Why the run stopped before its last action, and which actions were made but are
+    not in the audit log (their lines could not be written): shown even with ``-q``."""
+    from nhirecon.cli import remediation_view
+
+    if not result.stopped:
+        return
+    for item in result.unlogged:
+        log.error("not in the audit log: %s", remediation_view.result_line(item))
+    say_error(result.stopped)
 
 
 def plan_command(
@@ -188,6 +202,7 @@ def apply_command(
             )
         if not quiet:
             sys.stdout.write(remediation_view.results_text(result))
+            stopped(result)
         else:
             tell(result, quiet=True)
         return result.exit_code

@@ -64,19 +64,27 @@ class ActionResult:
 class ApplyResult:
     run_id: str
     results: tuple[ActionResult, ...]
+    """The actions attempted, in the order of the tasks."""
     audit_log: Path
+    stopped: str = ""
+    """Why the run stopped before every action was attempted: the audit log could not be
+    written (no action is attempted that no line can record); empty when it did not."""
+    unlogged: tuple[ActionResult, ...] = ()
+    """Actions attempted whose line the audit log could not take (in flight as it failed)."""
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for result in self.results if result.outcome is outcome)
 
     @property
     def exit_code(self) -> ExitCode:
+        if self.stopped:
+            return ExitCode.SAFETY
         failed = self.count(Outcome.FAILED)
         return ExitCode.ACTIONS_FAILED if failed else ExitCode.OK
 
     def summary(self) -> str:
         if not self.results:
-            return "nothing to apply"
+            return "nothing to apply" if not self.stopped else "no action was attempted"
         return (
             f"applied {len(self.results)} actions: {self.count(Outcome.DONE)} done,"
             f" {self.count(Outcome.SKIPPED)} skipped, {self.count(Outcome.FAILED)} failed"

@@ -20,22 +20,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Final
 
 from nhirecon import pipeline
 from nhirecon.config import Config
 from nhirecon.core.guards import source_drop_problem
 from nhirecon.core.report import Report
-from nhirecon.core.values import format_datetime
 from nhirecon.errors import SafetyError
 from nhirecon.remediation import rails
-from nhirecon.remediation.actions import ActionResult, ApplyResult, Task, Writer, perform
+from nhirecon.remediation.actions import ApplyResult, Outcome, Task, Writer
 from nhirecon.remediation.audit_log import AuditLog, audit_log_path
+from nhirecon.remediation.execute import Clock, Executed, Progress, execute, wall_clock
 from nhirecon.remediation.plan import Action, Plan, actions_from
 
 log = logging.getLogger(__name__)
@@ -44,79 +44,6 @@ DEFAULT_MAX_AGE: Final = timedelta(hours=24)
 
 Confirm = Callable[[Sequence[Action]], bool]
 """Shows the actions to a person and returns their answer."""
-Progress = Callable[[str, int], None]
-Clock = Callable[[], datetime]
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def _entry(run_id: str, result: ActionResult, clock: Clock) -> dict[str, Any]:
-    action = result.action
-    return {
-        "time": format_datetime(clock().replace(microsecond=0)),
-        "run_id": run_id,
-        "target": action.target,
-        "account": {"id": action.account_id, "username": action.username, "email": action.email},
-        "action": action.action.value,
-        "findings": [
-            {"kind": reason.kind.value, "fingerprint": reason.fingerprint}
-            for reason in action.findings
-        ],
-        "outcome": result.outcome.value,
-        "http_status": result.status,
-        "detail": result.detail,
-        "observed": result.observed,
-    }
-
-
-def execute(
-    tasks: Sequence[Task],
-    writers: Mapping[str, Writer],
-    audit_log: AuditLog,
-    *,
-    run_id: str,
-    workers: Mapping[str, int],
-    progress: Progress = lambda label, count: None,
-    clock: Clock = wall_clock,
-) -> tuple[ActionResult, ...]:
-    """Attempt every task, each target on its own workers.
-
-    Each outcome is written to the audit log by the worker that got it, as soon as it has
-    it. On an interrupt, tasks not yet started are dropped; those in flight finish (and are
-    logged), then the interrupt goes on.
-    """
-
-    def attempt(writer: Writer, task: Task) -> ActionResult:
-        if audit_log.failure:  # an action no line can record is never attempted
-            raise SafetyError(audit_log.failure)
-        result = perform(writer, task)
-        audit_log.write(_entry(run_id, result, clock))
-        return result
-
-    results: list[ActionResult] = []
-    by_target: dict[str, list[Task]] = {}
-    for task in tasks:
-        by_target.setdefault(task.action.target, []).append(task)
-    for target in sorted(by_target):
-        label = f"applying {target}"
-        progress(label, 0)
-        pool = ThreadPoolExecutor(max(1, workers.get(target, 1)), thread_name_prefix="nhirecon")
-        futures: list[Future[ActionResult]] = []
-        try:
-            futures = [pool.submit(attempt, writers[target], task) for task in by_target[target]]
-            for count, future in enumerate(as_completed(futures), start=1):
-                results.append(future.result())
-                progress(label, count)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            pool.shutdown(wait=True)
-    order = {task.action.key: index for index, task in enumerate(tasks)}
-    return tuple(sorted(results, key=lambda result: order[result.action.key]))
 
 
 def guard(
@@ -202,9 +129,10 @@ def run(
     names = sorted({task.action.target for task in tasks})
     audit_log = AuditLog(path)
     log.info("each action is recorded in the audit log %s", path)
+    executed = Executed()
     try:
         with _writers(config, names) as writers:
-            results = execute(
+            execute(
                 tasks,
                 writers,
                 audit_log,
@@ -212,10 +140,34 @@ def run(
                 workers=_workers(config, names),
                 progress=progress,
                 clock=clock,
+                done=executed,
             )
+    except BaseException:
+        _say_so_far(executed, tasks, path)
+        raise
     finally:
         audit_log.close()
-    return ApplyResult(run_id, results, path)
+    results, unlogged = executed.in_order(tasks)
+    return ApplyResult(run_id, results, path, audit_log.failure, unlogged)
+
+
+def _say_so_far(executed: Executed, tasks: Sequence[Task], path: Path) -> None:
+    """On an interrupt, what the actions attempted did: each is in the audit log. Said as
+    an error, so that ``-q`` (a cron job) shows it beside the interrupt's own line."""
+    results, _ = executed.in_order(tasks)
+    if not results:
+        return
+    counts = {outcome: sum(1 for r in results if r.outcome is outcome) for outcome in Outcome}
+    log.error(
+        "interrupted after %d of %d actions (%d done, %d skipped, %d failed), each in the"
+        " audit log %s; a re-run does only what is left",
+        len(results),
+        len(tasks),
+        counts[Outcome.DONE],
+        counts[Outcome.SKIPPED],
+        counts[Outcome.FAILED],
+        path,
+    )
 
 
 def prepare(

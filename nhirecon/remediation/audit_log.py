@@ -33,7 +33,7 @@ class AuditLog:
         try:
             make_folder(path.parent)
             # O_NONBLOCK: opening a named pipe for writing would wait for a reader forever
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
             self._fd = os.open(path, flags, PRIVATE)
         except OSError as exc:
             raise SafetyError(
@@ -54,6 +54,33 @@ class AuditLog:
                 f"{path}: cannot make the audit log private ({exc.strerror or exc}); nothing is"
                 " written without it"
             ) from None
+        try:
+            self._end_torn_line()
+        except OSError as exc:
+            os.close(self._fd)
+            raise SafetyError(
+                f"{path}: cannot write the audit log ({exc.strerror or exc}); nothing is"
+                " written without it"
+            ) from None
+
+    def _end_torn_line(self) -> None:
+        """End the last line with a line break if it lacks one: a run stopped by a full
+        disk may have written part of a line, and this run's first line must not be
+        appended to it (a reader skips the torn line alone)."""
+        size = os.fstat(self._fd).st_size
+        if size and os.pread(self._fd, 1, size - 1) != b"\n":
+            self._whole(b"\n")
+            os.fsync(self._fd)
+
+    def _whole(self, data: bytes) -> None:
+        """Write all of ``data``: the kernel may take only part of it (a file-size limit,
+        a disk filling up), and then refuses the rest with the reason."""
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            if not written:
+                raise OSError(f"wrote 0 of {len(view)} bytes")
+            view = view[written:]
 
     def write(self, entry: Mapping[str, Any]) -> None:
         """Append one line and sync it to disk; :class:`SafetyError` when it cannot be, after
@@ -62,7 +89,7 @@ class AuditLog:
         line = text.encode("utf-8", "backslashreplace")  # a lone surrogate: its JSON escape
         with self._lock:
             try:
-                os.write(self._fd, line)
+                self._whole(line)
                 os.fsync(self._fd)
             except OSError as exc:
                 self.failure = (
