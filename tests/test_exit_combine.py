@@ -177,6 +177,8 @@ def test_a_rule_is_written_back_in_one_canonical_form() -> None:
         ("orphan<3", "is not SELECTOR OP N"),
         ("orphan>-1", "is not SELECTOR OP N"),
         ("orphan=>1", "is not SELECTOR OP N"),
+        ("any>\u0663", "is not SELECTOR OP N"),  # ٣, an Arabic-Indic 3: only 0-9 count
+        ("any>\uff11", "is not SELECTOR OP N"),  # １, a full-width 1
         ("orphans>0", "unknown finding kind 'orphans'"),
         ("orphan,,leaver>0", "unknown finding kind ''"),
         ("severity:urgent>0", "unknown severity 'urgent' in 'severity:urgent>0' (one of critical,"),

@@ -15,7 +15,7 @@ from nhirecon.core.model import (
     Severity,
 )
 
-_RULE = re.compile(r"^\s*(?P<selector>[^<>=]+?)\s*(?P<op>>=|>)\s*(?P<n>\d+)\s*$")
+_RULE = re.compile(r"^\s*(?P<selector>[^<>=]+?)\s*(?P<op>>=|>)\s*(?P<n>[0-9]+)\s*$")
 _KINDS = {kind.value: kind for kind in FindingKind}
 
 
