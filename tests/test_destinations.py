@@ -67,3 +67,15 @@ def test_a_long_file_name_is_written(run: Run, tmp_path: Path, estate: Path) -> 
     assert done.returncode == 0, done.stderr
     assert (tmp_path / name).read_text().startswith("{")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_dash_is_not_taken_for_stdout_nor_written_as_a_file(
+    run: Run, tmp_path: Path, estate: Path
+) -> None:
+    done = run("audit", "-c", str(estate), "--now", NOW, "-f", "json", "-o", "-")
+    assert done.returncode == 2, done.stderr
+    assert "-o -: a format without -o goes to stdout" in done.stderr
+    assert not (tmp_path / "-").exists() and done.stdout == ""
+    named = run("audit", "-c", str(estate), "--now", NOW, "-f", "json", "-o", str(tmp_path / "-"))
+    assert named.returncode in (0, 1), named.stderr
+    assert (tmp_path / "-").read_text().startswith("{")

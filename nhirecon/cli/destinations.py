@@ -40,6 +40,11 @@ def check(outputs: Sequence[Path], own: dict[Path, str]) -> None:
     ``own``; before anything is read or written."""
     seen: dict[Path, Path] = {}
     for output in outputs:
+        if str(output) == "-":  # many tools' name for stdout; here it would be a file "-"
+            raise UsageError(
+                "-o -: a format without -o goes to stdout; leave -o out for it (a file"
+                " named - is written when its folder is given too: $PWD/-)"
+            )
         resolved = _resolved(output)
         if resolved in own:
             raise UsageError(f"-o {output}: that is {own[resolved]}; write the report elsewhere")
