@@ -375,6 +375,20 @@ def test_a_last_page_marker_without_a_value_is_fine(
     assert len(rows(CONNECTORS[kind], path, key="users")) == 2
 
 
+def test_a_last_graph_answer_on_one_line_is_a_document_that_needs_its_key(
+    tmp_path: Path,
+) -> None:
+    """Compact, as ``curl`` saves it: its ``@odata.context`` says it is a document, so it
+    gets the document's hint rather than being read as one record of JSON Lines."""
+    import json
+
+    document = json.loads((INPUTS / "graph_users_all.json").read_text(encoding="utf-8"))
+    path = tmp_path / "users.json"
+    path.write_text(json.dumps(document, separators=(",", ":")) + "\n", encoding="utf-8")
+    assert "(here: `key: value`)" in data_error(JsonConnector, path)
+    assert len(rows(JsonConnector, path, key="value")) == len(document["value"])
+
+
 def test_a_page_saved_on_one_line_is_not_taken_for_json_lines(tmp_path: Path) -> None:
     page = (INPUTS / "graph_users_page1.json").read_text(encoding="utf-8")
     path = tmp_path / "page.json"

@@ -193,7 +193,8 @@ class JsonConnector(Connector):
 
 def _is_record_line(line: str) -> bool:
     """Whether a first line is a whole record object (so the file is JSON Lines), not a
-    whole document on one line (a ListResponse, or a page of an API listing)."""
+    whole document on one line (a ListResponse, a page of an API listing, or an OData
+    answer such as Microsoft Graph's, which says so in ``@odata.context``)."""
     if not (line.startswith("{") and line.endswith("}")):
         return False
     try:  # the shape only: the values are read, strictly, when the lines are
@@ -203,6 +204,7 @@ def _is_record_line(line: str) -> bool:
     return (
         isinstance(item, dict)
         and not _is_list_response(item)
+        and "@odata.context" not in item
         and documents.page_marker(item) is None
     )
 
