@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import yaml
 
+from nhirecon.core.values import Flag
+
 MAX_NODES = 1_000_000
 """How many nodes a document may expand to, aliases included."""
 MAX_DEPTH = 100
@@ -68,7 +70,9 @@ def load(text: str, *, max_nodes: int = MAX_NODES, as_written: bool = False) -> 
     With ``as_written``, a plain (unquoted) scalar that YAML 1.1 would read as a number, a
     boolean or a timestamp is kept as the text written (:data:`AS_WRITTEN`): for data,
     where ``00012345`` is an employee id, not the octal number 5349, ``1:20`` a name, not
-    80, and ``on`` a word, not ``true``. ``null`` (``~``, an empty value) is still no value.
+    80, and ``on`` a name, not ``true``. A boolean's text is a :class:`Flag`, which a
+    yes/no field still reads as YAML meant it (``active: on``). ``null`` (``~``, an empty
+    value) is still no value.
 
     Read with libyaml's parser where PyYAML was built with it (about ten times faster; a
     YAML inventory can be large), then composed and checked here as with PyYAML's own. A
@@ -229,6 +233,7 @@ def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
             stack.extend((child, False) for child in _children(node))
 
 
+BOOL = "tag:yaml.org,2002:bool"
 AS_WRITTEN = frozenset(
     f"tag:yaml.org,2002:{kind}" for kind in ("int", "float", "bool", "timestamp")
 )
@@ -276,6 +281,8 @@ class _Builder:
     def _scalar(self, node: yaml.Node) -> Any:
         # A plain scalar's style is None (PyYAML) or "" (libyaml): its type is YAML's guess.
         if self.as_written and node.tag in AS_WRITTEN and not getattr(node, "style", None):
+            if node.tag == BOOL:  # YAML's truth stays at hand for a yes/no field
+                return Flag(node.value, bool(self.loader.construct_object(node)))
             return node.value
         try:
             return self.loader.construct_object(node, deep=True)

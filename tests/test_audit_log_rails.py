@@ -198,3 +198,35 @@ def test_an_interrupt_loses_no_write_and_says_what_was_done(tmp_path: Path, sign
     assert {entry["outcome"] for entry in logged} == {"done"}
     said = "interrupted after 2 of 4 actions (2 done, 0 skipped, 0 failed), each in the audit log"
     assert f"{said} {log_path}" in errors
+
+
+def test_no_line_joins_one_the_disk_cut_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker still in flight when a line was cut must not append its own to the
+    fragment (where no reader would find it): it is refused, and so counted unlogged."""
+    real = os.write
+    calls = 0
+
+    def cut_second_line(fd: int, data: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            return real(fd, bytes(data)[:10])  # part of the line: the disk is full
+        if calls == 3:
+            raise OSError(28, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(
+        audit_log, "os", types.SimpleNamespace(**{**vars(os), "write": cut_second_line})
+    )
+    log = audit_log.AuditLog(tmp_path / "actions.jsonl")
+    log.write({"n": 1})
+    with pytest.raises(SafetyError, match="No space left on device"):
+        log.write({"n": 2, "pad": "x" * 40})
+    monkeypatch.setattr(audit_log, "os", os)  # the disk has room again
+    with pytest.raises(SafetyError, match="No space left on device"):
+        log.write({"n": 3})
+    log.close()
+    text = (tmp_path / "actions.jsonl").read_text()
+    assert text == '{"n": 1}\n{"n": 2, "' and calls == 3

@@ -198,6 +198,23 @@ def test_the_unix_epoch_is_never_signed_in_alike(tmp_path: Path, moment: str) ->
     assert {f.subject_id for f in report.findings if f.kind.value == "dormant"} == {"AD1"}
 
 
+def test_the_unix_epoch_as_an_expiry_or_a_rotation_is_a_date_long_past(tmp_path: Path) -> None:
+    """Only a date of last use reads the epoch as "never": an account that expired, or a
+    key last rotated, at the epoch is reported, not left out (fails closed)."""
+    header = "id,email,active,last_login,expires,rotated"
+    lines = [f"A{i},user{i}@example.com,true,2026-11-20,," for i in range(12)]
+    epoch = "1970-01-01T00:00:00Z"
+    lines[3] = f"A3,user3@example.com,true,2026-11-20,{epoch},{epoch}"
+    target = {"map": {**APP_MAP, "expires_at": "expires", "credential_rotated_at": "rotated"}}
+    estate = Estate(app=csv_text(header, lines), target=target)
+    report = check(estate, tmp_path, Engine.READS, report=True)
+    assert isinstance(report, Report)
+    assert sorted(f.kind.value for f in report.findings if f.subject_id == "A3") == [
+        "expired",
+        "stale-credential",
+    ]
+
+
 @pytest.mark.parametrize(
     ("kind", "password", "console", "fires"),
     [

@@ -69,6 +69,16 @@ def test_a_long_file_name_is_written(run: Run, tmp_path: Path, estate: Path) -> 
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.parametrize(("command", "said"), [("plan", "a plan"), ("baseline", "a baseline")])
+def test_plan_and_baseline_refuse_a_dash_too(
+    run: Run, tmp_path: Path, estate: Path, command: str, said: str
+) -> None:
+    done = run(command, "-c", str(estate), "--now", NOW, "-o", "-")
+    assert done.returncode == 2, done.stderr
+    assert f"-o -: {said} is written to a file" in done.stderr
+    assert not (tmp_path / "-").exists()
+
+
 def test_a_dash_is_not_taken_for_stdout_nor_written_as_a_file(
     run: Run, tmp_path: Path, estate: Path
 ) -> None:

@@ -48,11 +48,17 @@ def test_the_message_says_what_changed(report: Report) -> None:
     )
     assert lines[1] == "Gate FAILED: orphan,jit-orphan&gt;0 (count 2)"
     assert lines[2].startswith("By kind: jit-orphan 1, orphan 1, leaver 1")
-    assert lines[3:6] == [
-        "New:",
-        "```• high orphan in crm: old-admin",
-        "• medium dormant in crm: old-admin```",
-    ]
+    assert (
+        lines[3:7]
+        == [
+            "New:",
+            "```",
+            "• high orphan in crm: old-admin",
+            "• medium dormant in crm: old-admin",
+            "```",
+        ][:4]
+    )
+    assert lines[7] == "```"
     assert lines[-1] == "Report: https://reports.example.com/nightly.html"
 
 
@@ -91,7 +97,8 @@ def test_a_name_forges_no_line_link_or_mark(report: Report) -> None:
     assert text.count("```") == 2
     head, block, tail = text.split("```")
     assert head.endswith("New:\n") and not tail
-    listed = block.split("\n")
+    assert block.startswith("\n") and block.endswith("\n")  # each fence on its own line
+    listed = block[1:-1].split("\n")
     assert len(listed) == len(forged) and all(line.startswith("• ") for line in listed)
     assert "x\\n\\n*FAKE: gate passed*" in listed[0]
     assert "https://evil.example/phish" not in head + tail

@@ -669,6 +669,21 @@ def test_the_audit_log_names_the_plans_reason_that_still_holds(
     assert entry["findings"] == planned["findings"]
 
 
+def test_the_audit_log_leaves_out_a_planned_reason_that_no_longer_holds(
+    server: ScimServer, estate: Planted, folder: Path
+) -> None:
+    """Planned for two reasons, of which one still holds: the write goes ahead for it,
+    and the log names it alone."""
+    data = make_plan(folder)
+    [planned] = [a for a in data["actions"] if a["account"]["username"] == "bob"]
+    expired = fingerprint(FindingKind.EXPIRED, "app", estate["bob"]["id"])
+    planned["findings"].append({"kind": "expired", "fingerprint": expired})
+    assert apply_data(folder, data).exit_code is ExitCode.OK
+    entry = by_name(audit_log(folder))["bob"]
+    assert entry["outcome"] == "done"
+    assert [f["kind"] for f in entry["findings"]] == ["leaver"]
+
+
 @pytest.mark.parametrize("blank", [None, ""])
 def test_a_plan_whose_version_was_blanked_is_not_written(
     server: ScimServer, estate: Planted, folder: Path, blank: str | None

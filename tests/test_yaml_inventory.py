@@ -67,3 +67,25 @@ def test_an_owner_id_with_a_leading_zero_is_that_owner(run: Run, tmp_path: Path)
     [finding] = json.loads(done.stdout)["findings"]
     assert finding["kind"] == "ownerless"
     assert finding["identity"]["owner"] == "00012345"
+
+
+def test_a_yaml_boolean_is_still_a_yes_no_for_a_yes_no_field(tmp_path: Path) -> None:
+    """``active: on`` meant active to every YAML 1.1 writer; ``owner: on`` is a name."""
+    (tmp_path / "nhi.yaml").write_text(
+        "- {id: a1, owner: on, active: on, password_enabled: Off}\n"
+        "- {id: a2, owner: yes, active: NO, password_enabled: YES}\n"
+        "- {id: a3, owner: 'on', active: 'true'}\n"
+    )
+    context = ConnectorContext(
+        "inv",
+        tmp_path,
+        {},
+        {"owner": "owner", "active": "active", "password_enabled": "password_enabled"},
+    )
+    connector = YamlConnector(context=context, path="nhi.yaml")
+    records = list(connector.records())
+    assert [(r.owner, r.active, r.password_enabled) for r in records] == [
+        ("on", True, False),
+        ("yes", False, True),
+        ("on", True, None),
+    ]

@@ -40,11 +40,7 @@ def check(outputs: Sequence[Path], own: dict[Path, str]) -> None:
     ``own``; before anything is read or written."""
     seen: dict[Path, Path] = {}
     for output in outputs:
-        if str(output) == "-":  # many tools' name for stdout; here it would be a file "-"
-            raise UsageError(
-                "-o -: a format without -o goes to stdout; leave -o out for it (a file"
-                " named - is written when its folder is given too: $PWD/-)"
-            )
+        not_a_dash(output, "a format without -o goes to stdout; leave -o out for it")
         resolved = _resolved(output)
         if resolved in own:
             raise UsageError(f"-o {output}: that is {own[resolved]}; write the report elsewhere")
@@ -56,3 +52,12 @@ def check(outputs: Sequence[Path], own: dict[Path, str]) -> None:
 def _resolved(path: Path) -> Path:
     """``path`` absolute, its links and ``..`` followed as far as they exist."""
     return path.expanduser().resolve(strict=False)
+
+
+def not_a_dash(output: Path, instead: str) -> None:
+    """Refuse ``-o -`` (:class:`UsageError`): many tools' name for stdout, it would be
+    written here as a file named ``-``; ``instead`` says what to do."""
+    if str(output) == "-":
+        raise UsageError(
+            f"-o -: {instead} (a file named - is written when its folder is given too: $PWD/-)"
+        )

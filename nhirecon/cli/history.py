@@ -58,9 +58,11 @@ def baseline_command(
 
     def body() -> None:
         from nhirecon import pipeline
+        from nhirecon.cli import destinations
         from nhirecon.output import check_destination, write_all
         from nhirecon.state import baseline as baselines
 
+        destinations.not_a_dash(output, "a baseline is written to a file")
         instant = parse_now(now)
         loaded = load_config(config_path)
         check_destination(output)

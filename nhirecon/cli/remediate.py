@@ -120,12 +120,14 @@ def plan_command(
         from datetime import UTC, datetime
 
         from nhirecon import pipeline
-        from nhirecon.cli import remediation_view
+        from nhirecon.cli import destinations, remediation_view
         from nhirecon.output import write_all
         from nhirecon.remediation import apply as remediation
         from nhirecon.remediation import plan as planning
         from nhirecon.remediation import plan_file as plan_files
         from nhirecon.state import tracking
+
+        destinations.not_a_dash(output, "a plan is written to a file")
 
         instant = parse_now(now)
         loaded = load_config(config_path)

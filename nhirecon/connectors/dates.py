@@ -2,10 +2,9 @@
 
 A reader is built once per format and input and remembers the raw values it has already
 read (exports repeat dates a lot). Every reader gives aware UTC datetimes; the "no value"
-sentinels of Microsoft and Active Directory exports, and the Unix epoch itself (Google's
-``lastLoginTime`` of a user who never signed in, Admin SDK Directory API), read as no value
-in any format.
-"""
+sentinels of Microsoft and Active Directory exports read as no value in any format, and so
+does the Unix epoch as a date of last use (Google's ``lastLoginTime`` of a user who never
+signed in, Admin SDK Directory API)."""
 
 from __future__ import annotations
 
@@ -34,12 +33,17 @@ _MISSING: Final = object()
 _ZERO: Final = timedelta(0)
 
 
-def date_reader(form: str, zone: tzinfo, nulls: frozenset[str] = frozenset()) -> Reader:
+def date_reader(
+    form: str, zone: tzinfo, nulls: frozenset[str] = frozenset(), *, used: bool = False
+) -> Reader:
     """Reads dates written in ``form`` (see ``DATE_FORMS``) as aware UTC datetimes; a
     date-time or date without a zone is in ``zone``. The ``null_values`` words and the
-    "never" sentinels read as no value."""
+    "never" sentinels read as no value; for a date of last use (``used``), so does the
+    Unix epoch (Google's ``lastLoginTime`` of a user who never signed in): as an expiry or
+    a rotation it stays a date, long past, so that nothing is left unreported."""
     convert = _CONVERTERS.get(form) or _pattern(form)
     cache: dict[str, datetime | None] = {}
+    never = (FILETIME_EPOCH, UNIX_EPOCH) if used else (FILETIME_EPOCH,)
 
     def settle(moment: datetime, shown: str) -> datetime | None:
         if moment.tzinfo is None:
@@ -52,7 +56,7 @@ def date_reader(form: str, zone: tzinfo, nulls: frozenset[str] = frozenset()) ->
             moment = moment.astimezone(UTC)
         except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC instant
             raise ValueError_(f"{shown!r} is out of range in UTC") from None
-        return None if moment in (FILETIME_EPOCH, UNIX_EPOCH) else moment
+        return None if moment in never else moment
 
     def from_text(value: str) -> datetime | None:
         if not value or value in NEVER or (nulls and value.casefold() in nulls):

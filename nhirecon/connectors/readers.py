@@ -12,6 +12,8 @@ from nhirecon.core.model import DATE_FIELDS
 from nhirecon.core.values import ValueError_, text
 from nhirecon.errors import DataError
 
+USE_FIELDS: Final = frozenset({"last_login_at", "last_interactive_login_at"})
+"""The dates of last use, where the Unix epoch means "never" (see ``dates.date_reader``)."""
 SHARED_FIELDS: Final = frozenset({"status", "kind", "department", "title", "manager"})
 """Fields whose values recur from record to record; each distinct value is held once."""
 SHARED_VALUES: Final = 65_536
@@ -42,9 +44,11 @@ class Readers:
     def of(self, name: str) -> Reader:
         if name in DATE_FIELDS:
             form = self.options.date_formats.get(name, self.options.date_format)
-            if form not in self.dates:
-                self.dates[form] = dates.date_reader(form, self.zone, self.nulls)
-            return self.dates[form]
+            used = name in USE_FIELDS
+            key = f"{form}\0used" if used else form
+            if key not in self.dates:
+                self.dates[key] = dates.date_reader(form, self.zone, self.nulls, used=used)
+            return self.dates[key]
         reader = self.fixed.get(name, self.text)
         return sharing(reader) if name in SHARED_FIELDS else reader
 

@@ -35,12 +35,28 @@ def text(raw: object) -> str | None:
     return value or None
 
 
+class Flag(str):
+    """Text that its format reads as a yes/no (YAML 1.1: ``on``, ``off``, ``y``, ``no``...),
+    kept as written: a text field reads the text (``owner: on`` is the name ``on``), a
+    yes/no field its :attr:`truth` (``active: on`` is active)."""
+
+    truth: bool
+
+    def __new__(cls, written: str, truth: bool) -> Flag:
+        made = super().__new__(cls, written)
+        made.truth = truth
+        return made
+
+
 def parse_bool(raw: object) -> bool | None:
-    """True/false from booleans and the usual words, any case; ``None`` when empty."""
+    """True/false from booleans, a :class:`Flag`, and the usual words, any case; ``None``
+    when empty."""
     if raw is None:
         return None
     if isinstance(raw, bool):
         return raw
+    if isinstance(raw, Flag):
+        return raw.truth
     if isinstance(raw, int) and raw in (0, 1):
         return bool(raw)
     word = str(raw).strip().casefold()

@@ -67,7 +67,8 @@ def _slack(text: str) -> str:
 
 
 FENCE: Final = "```"
-"""Opens and closes the block that lists the new findings (Slack mrkdwn, and Markdown)."""
+"""Opens and closes the block that lists the new findings, each fence on a line of its own
+(so that Markdown services read it as Slack does)."""
 
 
 def _in_block(text: str) -> str:
@@ -127,7 +128,7 @@ def message(report: Report, link: str | None) -> dict[str, Any]:
                 f"• {item.severity.value} {item.kind.value} in {_in_block(item.target)}: "
                 f"{_in_block(name)}"
             )
-        lines.append(FENCE + "\n".join(listed) + FENCE)  # names come from other systems
+        lines += [FENCE, *listed, FENCE]  # names come from other systems
         if len(new_findings) > MAX_LISTED:
             lines.append(f"… and {len(new_findings) - MAX_LISTED} more")
     if link:

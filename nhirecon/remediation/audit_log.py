@@ -33,7 +33,7 @@ class AuditLog:
         try:
             make_folder(path.parent)
             # O_NONBLOCK: opening a named pipe for writing would wait for a reader forever
-            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
             self._fd = os.open(path, flags, PRIVATE)
         except OSError as exc:
             raise SafetyError(
@@ -66,9 +66,27 @@ class AuditLog:
     def _end_torn_line(self) -> None:
         """End the last line with a line break if it lacks one: a run stopped by a full
         disk may have written part of a line, and this run's first line must not be
-        appended to it (a reader skips the torn line alone)."""
+        appended to it (a reader skips the torn line alone). The last byte is read through
+        a descriptor of its own: the log itself is open for writing only, as a log the
+        owner may write but not read (mode 0200) is opened."""
         size = os.fstat(self._fd).st_size
-        if size and os.pread(self._fd, 1, size - 1) != b"\n":
+        if not size:
+            return
+        try:
+            reader = os.open(f"/proc/self/fd/{self._fd}", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            try:  # no /proc: the same file, by its path, if it is still the one open
+                reader = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                return  # unreadable: nothing can be told of its last line
+        try:
+            if os.path.sameopenfile(reader, self._fd):
+                last = os.pread(reader, 1, size - 1)
+            else:
+                last = b"\n"
+        finally:
+            os.close(reader)
+        if last != b"\n":
             self._whole(b"\n")
             os.fsync(self._fd)
 
@@ -88,6 +106,8 @@ class AuditLog:
         text = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
         line = text.encode("utf-8", "backslashreplace")  # a lone surrogate: its JSON escape
         with self._lock:
+            if self.failure:  # a line may be torn: one written now would join it, unread
+                raise SafetyError(self.failure)
             try:
                 self._whole(line)
                 os.fsync(self._fd)
