@@ -477,6 +477,34 @@ def test_a_page_token_that_comes_back_is_refused(tmp_path: Path, iam: FakeIam) -
         pull(open_target(tmp_path, iam, records="service_accounts"))
 
 
+def test_a_200_answer_that_holds_an_error_is_no_page(tmp_path: Path, iam: FakeIam) -> None:
+    """Neither the accounts' listing nor an account's keys may end early on one."""
+    _, headers, body = google_error(500, "backend error", "INTERNAL")
+    iam.faults.append(on_page(1, (200, headers, body)))
+    with pytest.raises(ConnectorError, match=r"GET .*pageToken.*200.*backend error"):
+        pull(open_target(tmp_path, iam, records="service_accounts"))
+    iam.faults.clear()
+    iam.keys[email("ci-deployer")] = {"error": {"code": 500, "message": "backend error"}}
+    with pytest.raises(ConnectorError, match=r"GET .*/keys.*200.*backend error"):
+        pull(open_target(tmp_path, iam))
+
+
+def test_empty_pages_that_never_end_are_refused(tmp_path: Path, iam: FakeIam) -> None:
+    served = [0]
+
+    def endless(seen: Seen) -> Answer | None:
+        if seen.path != ACCOUNTS or seen.query.get("pageToken") is None:
+            return None
+        served[0] += 1
+        page = {"nextPageToken": f"t{served[0]}"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(page).encode()
+
+    iam.faults.append(endless)
+    with pytest.raises(ConnectorError, match="11 empty pages in a row"):
+        pull(open_target(tmp_path, iam, records="service_accounts"))
+    assert served[0] == 11
+
+
 def test_a_page_with_more_accounts_than_asked_for_is_refused(tmp_path: Path, iam: FakeIam) -> None:
     with pytest.raises(ConnectorError, match=r"2 accounts on a page of at most 1"):
         pull(open_target(tmp_path, iam, page_size=1))

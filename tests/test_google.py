@@ -518,6 +518,34 @@ def test_a_page_token_that_comes_back_is_refused(tmp_path: Path, google: FakeGoo
         pull(open_target(tmp_path, google))
 
 
+def test_a_200_answer_that_holds_an_error_is_no_last_page(
+    tmp_path: Path, google: FakeGoogle
+) -> None:
+    """Read as a page, it has no users and no token: the listing would end on page 2 with
+    the users of page 1 alone, and their orphans unreported."""
+    _, headers, body = google_error(500, "backend error", "backendError")
+    google.faults.append(on_page(1, (200, headers, body)))
+    with pytest.raises(ConnectorError, match=r"GET .*pageToken.*200.*backend error"):
+        pull(open_target(tmp_path, google))
+
+
+def test_empty_pages_that_never_end_are_refused(tmp_path: Path, google: FakeGoogle) -> None:
+    """Each empty page carries a new token, so none repeats: after ten, refused."""
+    served = [0]
+
+    def endless(seen: Seen) -> Answer | None:
+        if seen.path != USERS or seen.query.get("pageToken") is None:
+            return None
+        served[0] += 1
+        page = {"kind": "admin#directory#users", "nextPageToken": f"t{served[0]}"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(page).encode()
+
+    google.faults.append(endless)
+    with pytest.raises(ConnectorError, match="11 empty pages in a row"):
+        pull(open_target(tmp_path, google))
+    assert served[0] == 11
+
+
 def test_a_page_with_more_users_than_asked_for_is_refused(
     tmp_path: Path, google: FakeGoogle
 ) -> None:

@@ -31,7 +31,7 @@ from nhirecon.connectors.json import row
 from nhirecon.connectors.scim_listing import MAX_RECORDS
 from nhirecon.errors import ConnectorError, DataError
 from nhirecon.http import google_auth
-from nhirecon.http.google_errors import GoogleGet
+from nhirecon.http.google_errors import GoogleGet, empty_run, next_token
 from nhirecon.http.limits import Limits
 from nhirecon.http.tls import warn_unverified
 from nhirecon.http.urls import url_problem
@@ -211,7 +211,7 @@ class GcpConnector(Connector):
         than asked for, or more than ``max_records`` accounts fails the pull."""
         token: str | None = None
         seen: set[str] = set()
-        count = 0
+        count = empty = 0
         while True:
             query: dict[str, str | int] = {"pageSize": self.page_size}
             if token is not None:
@@ -235,7 +235,8 @@ class GcpConnector(Connector):
                     if not isinstance(account.get(name), str) or not account[name].strip():
                         raise ConnectorError(f"GET {url}: accounts[{index}] has no `{name}`")
                 yield account, f"{self.accounts_url}/{quote(account['uniqueId'], safe='')}"
-            token = _next_token(data, url)
+            token = next_token(data, url)
+            empty = empty_run(empty, len(accounts), token, url)
             if token is None:
                 return
             if token in seen:
@@ -332,12 +333,3 @@ def _listed(data: object, name: str, url: str) -> list[Mapping[str, Any]]:
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise ConnectorError(f"GET {url}: `{name}` is not a list of objects")
     return items
-
-
-def _next_token(data: Mapping[str, Any], url: str) -> str | None:
-    token = data.get("nextPageToken")
-    if token is None or token == "":
-        return None
-    if not isinstance(token, str):
-        raise ConnectorError(f"GET {url}: `nextPageToken` is not a string: {token!r}")
-    return token

@@ -29,7 +29,6 @@ from nhirecon.connectors.google_users import (
     MAX_PAGE,
     SCOPE,
     USERS_PATH,
-    next_token,
     page_users,
     user_view,
 )
@@ -37,7 +36,7 @@ from nhirecon.connectors.json import row
 from nhirecon.connectors.scim_listing import MAX_RECORDS
 from nhirecon.errors import ConnectorError
 from nhirecon.http import google_auth
-from nhirecon.http.google_errors import GoogleGet
+from nhirecon.http.google_errors import GoogleGet, empty_run, next_token
 from nhirecon.http.limits import Limits
 from nhirecon.http.tls import warn_unverified
 from nhirecon.http.urls import url_problem
@@ -166,7 +165,7 @@ class GoogleConnector(Connector):
         ``max_records`` fails the pull."""
         token: str | None = None
         seen: set[str] = set()
-        count = 0
+        count = empty = 0
         while True:
             url = self.page_url(token)
             data = self.get(url)
@@ -179,6 +178,7 @@ class GoogleConnector(Connector):
             log.debug("%s: %d users (%d so far)", url, len(users), count)
             yield from users
             token = next_token(data, url)
+            empty = empty_run(empty, len(users), token, url)
             if token is None:
                 return
             if token in seen:

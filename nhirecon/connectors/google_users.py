@@ -126,13 +126,3 @@ def page_users(data: object, url: str, page_size: int) -> list[Mapping[str, Any]
         if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
             raise ConnectorError(f"GET {url}: users[{index}] has no `id`")
     return users
-
-
-def next_token(data: Mapping[str, Any], url: str) -> str | None:
-    """The page token to ask for next, or ``None`` at the end of the listing."""
-    token = data.get("nextPageToken")
-    if token is None or token == "":
-        return None
-    if not isinstance(token, str):
-        raise ConnectorError(f"GET {url}: `nextPageToken` is not a string: {token!r}")
-    return token

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from nhirecon.errors import ConnectorError
 from nhirecon.http.answers import DETAIL_LIMIT, HttpError, Response, error_detail
 from nhirecon.http.limits import rate_limit_wait, rate_limited
 from nhirecon.http.transport import Transport
@@ -77,7 +78,15 @@ class GoogleGet:
             response = self.transport.request("GET", url)
             attempts += response.attempts
             if response.status == 200:
-                return response.json()
+                data = response.json()
+                if not (isinstance(data, dict) and isinstance(data.get("error"), dict)):
+                    return data
+                # A 200 that holds Google's error body (a proxy's, or a backend's failure
+                # passed on) is no page: read as one, it would end the listing early.
+                reasons, message = google_error(response)
+                raise self.failure(
+                    response, reasons, message or "a 200 answer holding an error", attempts
+                )
             reasons, message = google_error(response)
             if (
                 response.status == 403
@@ -124,3 +133,32 @@ class GoogleGet:
         return HttpError(
             response.method, response.url, response.status, redactor.scrub_message(detail)
         )
+
+
+MAX_EMPTY_PAGES: Final = 10
+"""Empty pages in a row that still carry a ``nextPageToken``: a listing past this many is
+refused as one that does not end (each token new, so no token repeats)."""
+
+
+def next_token(data: Mapping[str, Any], url: str) -> str | None:
+    """The page token to ask for next (``nextPageToken``, Google's list methods), or
+    ``None`` at the end of the listing; raises :class:`ConnectorError` when it is not
+    text."""
+    token = data.get("nextPageToken")
+    if token is None or token == "":
+        return None
+    if not isinstance(token, str):
+        raise ConnectorError(f"GET {url}: `nextPageToken` is not a string: {token!r}")
+    return token
+
+
+def empty_run(run: int, listed: int, token: str | None, url: str) -> int:
+    """How many empty pages in a row have pointed further, with this one (``listed``
+    items, ``token`` next); raises :class:`ConnectorError` past :data:`MAX_EMPTY_PAGES`."""
+    run = run + 1 if not listed and token is not None else 0
+    if run > MAX_EMPTY_PAGES:
+        raise ConnectorError(
+            f"GET {url}: {run} empty pages in a row, each pointing to another; refusing a"
+            " listing that does not end"
+        )
+    return run
