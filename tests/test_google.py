@@ -507,6 +507,35 @@ def test_it_serves_as_a_source_include_too(tmp_path: Path, google: FakeGoogle) -
     assert records[0].email == "alice@corp.example"
 
 
+def test_as_the_source_a_suspended_or_archived_user_is_a_leaver(
+    run: Run, tmp_path: Path, google: FakeGoogle
+) -> None:
+    """Without a status, the source could tell no leaver: eve (suspended) and hank
+    (archived) keep active accounts in the CRM, which are leavers'."""
+    emails = ["alice", "eve", "hank"]
+    crm = "".join(f"c{n},{name}@corp.example,true\n" for n, name in enumerate(emails))
+    (tmp_path / "crm.csv").write_text("id,email,active\n" + crm)
+    options = target(google).replace("    ", "  ")
+    (tmp_path / "nhirecon.yaml").write_text(
+        "version: 1\n"
+        "source:\n"
+        "  name: workspace\n"
+        "  connector: google\n"
+        "  map: {id: id}\n"
+        f"{options}"
+        "targets:\n"
+        "  - {name: crm, connector: csv, path: crm.csv,"
+        " map: {id: id, email: email, active: active}}\n",
+        encoding="utf-8",
+    )
+    done = run("audit", "--now", NOW, "--no-history", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    leavers = {f["account"]["email"]: f["identity"]["status"] for f in report["findings"]
+               if f["kind"] == "leaver"}  # fmt: skip
+    assert leavers == {"eve@corp.example": "suspended", "hank@corp.example": "archived"}
+
+
 # Complete listings only -----------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ MAX_PAGE: Final = 500
 NEVER: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """Google's ``lastLoginTime`` for a user who never signed in: ``1970-01-01T00:00:00.000Z``."""
 ACTIVE: Final = "active"
+STATUS: Final = "accountStatus"
 ALL_EMAILS: Final = "allEmails"
 PRIMARY_ORGANIZATION: Final = "primaryOrganization"
 
@@ -35,6 +36,7 @@ DEFAULT_MAP: Final[Mapping[str, str]] = {
     "email": ALL_EMAILS,
     "display_name": "name.fullName",
     "active": ACTIVE,
+    "status": STATUS,
     "department": f"{PRIMARY_ORGANIZATION}.department",
     "title": f"{PRIMARY_ORGANIZATION}.title",
     "manager": "relations[type=manager].value",
@@ -47,9 +49,11 @@ to and overrides it."""
 
 def user_view(user: Mapping[str, Any], location: str) -> dict[str, Any]:
     """A user as Google sends it, with the "never" of ``lastLoginTime`` as ``null`` (the
-    field still exists: the user never signed in) and three names added:
+    field still exists: the user never signed in) and four names added:
 
     - ``active``: neither ``suspended`` nor ``archived`` (an archived user cannot sign in);
+    - ``accountStatus``: ``archived``, ``suspended`` or ``active``, so that a Google source
+      tells its leavers (``active_status`` is ``[active]`` by default);
     - ``allEmails``: every address of the account, ``primaryEmail`` first (it is the one
       shown), then ``emails[].address``, ``aliases`` and ``nonEditableAliases``;
     - ``primaryOrganization``: the one entry of ``organizations``, or the one flagged
@@ -67,6 +71,7 @@ def user_view(user: Mapping[str, Any], location: str) -> dict[str, Any]:
                 " the account is active"
             )
     view[ACTIVE] = not (suspended or archived)
+    view[STATUS] = "archived" if archived else "suspended" if suspended else "active"
     view[ALL_EMAILS] = _addresses(user)
     view[PRIMARY_ORGANIZATION] = _primary_organization(user.get("organizations"))
     return view
