@@ -28,7 +28,7 @@ from nhirecon.core.credentials import SharedCredentials
 from nhirecon.core.duplicates import Duplicates
 from nhirecon.core.evidence import TARGET_NEEDS, evaluated
 from nhirecon.core.exceptions import Exceptions
-from nhirecon.core.findings import Clock, TargetRules, account_findings
+from nhirecon.core.findings import Clock, TargetRules, account_findings, is_active
 from nhirecon.core.gate import evaluate
 from nhirecon.core.model import (
     Finding,
@@ -292,7 +292,7 @@ def _audit(
     broad = _source_broad(config, source)
     shared = SharedCredentials(source.name)
     for identity in source.identities:
-        if (identity.status or "active").casefold() in config.source.active_status:
+        if is_active(identity, config.source.active_status):
             shared.see(source.name, identity)
     for target in targets:
         target_stats, target_findings, target_broad = audit_target(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from nhirecon.columnar.keys import Input, column
-from nhirecon.columnar.values import literal, one_of
+from nhirecon.columnar.values import one_of
 
 
 class Row:
@@ -26,10 +26,10 @@ class Row:
 
 
 def active_status(row: Row, statuses: frozenset[str]) -> str:
-    """SQL: the row's status is one of ``statuses`` (the source's ``active_status``), an
-    absent status counting as ``active``, as the rules read it."""
-    status = f"lower(coalesce({row.value('status')}, {literal('active')}))"
-    return one_of(status, statuses)
+    """SQL: the row's status is one of ``statuses`` (the source's ``active_status``), or
+    it has none, as the rules read it (:func:`nhirecon.core.findings.is_active`)."""
+    status = row.value("status")
+    return f"({status} IS NULL OR {one_of(f'lower({status})', statuses)})"
 
 
 def non_human(row: Row) -> str:

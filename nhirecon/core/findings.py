@@ -204,8 +204,7 @@ def account_findings(
     else:
         identity = link.identity
         assert identity is not None
-        status = (identity.status or "active").casefold()
-        is_leaver = status not in active_status
+        is_leaver = not is_active(identity, active_status)
         if is_leaver:
             add(
                 FindingKind.LEAVER,
@@ -349,3 +348,10 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
             {"credential_rotated_at": format_datetime(rotated), "days": clock.days_since(rotated)},
             identity,
         )
+
+
+def is_active(identity: Record, active_status: frozenset[str]) -> bool:
+    """Whether ``identity`` counts as active: its status is one of ``active_status``
+    (case-folded), or it has none. An identity without a status counts as active whatever
+    words ``active_status`` lists (an inventory beside an HR export often has no status)."""
+    return identity.status is None or identity.status.casefold() in active_status

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nhirecon.core.findings import Clock, ago, day, human_use, make, subject_keys
+from nhirecon.core.findings import Clock, ago, day, human_use, is_active, make, subject_keys
 from nhirecon.core.model import Finding, FindingKind, Record, Remediation
 from nhirecon.core.values import format_datetime, key_for
 
@@ -19,7 +19,7 @@ def source_findings(
     manual = (Remediation.MANUAL, f"fix in {source}")
     found = []
     for identity in identities:
-        if identity.is_human or _status(identity) not in active_status:
+        if identity.is_human or not is_active(identity, active_status):
             continue
         name = identity.label
         problem = _owner_problem(identity, owners, active_status, source)
@@ -72,7 +72,7 @@ def _owners(identities: Sequence[Record], active_status: frozenset[str]) -> dict
     thousand owners asked for, not every name of every identity."""
     owners: dict[str, list[Record]] = {}
     for identity in identities:
-        if not identity.is_human and _status(identity) in active_status:
+        if not identity.is_human and is_active(identity, active_status):
             key = key_for(identity.owner, "casefold")
             if key is not None:
                 owners[key] = []
@@ -83,10 +83,6 @@ def _owners(identities: Sequence[Record], active_status: frozenset[str]) -> dict
                 if matches is not None:
                     matches.append(identity)
     return owners
-
-
-def _status(identity: Record) -> str:
-    return (identity.status or "active").casefold()
 
 
 def _owner_problem(
@@ -111,7 +107,7 @@ def _owner_problem(
             {"owner": owner, "problem": "ambiguous", "candidates": ids},
         )
     [found] = matches
-    if _status(found) not in active_status:
+    if not is_active(found, active_status):
         return (
             f"owner {owner!r} is not active in {source} (status {found.status!r})",
             {"owner": owner, "problem": "inactive", "owner_status": found.status},
