@@ -30,7 +30,7 @@ class Readers:
         self.zone = dates.time_zone(options.timezone)
         nulls = options.null_values
         self.nulls = nulls
-        self.dates: dict[str, Reader] = {}
+        self.dates: dict[tuple[str, bool], Reader] = {}
         self.fixed: dict[str, Reader] = {
             "active": parsers.without_nulls(parsers.active_reader(options.active_values), nulls),
             "kind": parsers.without_nulls(parsers.kind_reader(options.kind_values), nulls),
@@ -44,10 +44,9 @@ class Readers:
     def of(self, name: str) -> Reader:
         if name in DATE_FIELDS:
             form = self.options.date_formats.get(name, self.options.date_format)
-            used = name in USE_FIELDS
-            key = f"{form}\0used" if used else form
+            key = (form, name in USE_FIELDS)
             if key not in self.dates:
-                self.dates[key] = dates.date_reader(form, self.zone, self.nulls, used=used)
+                self.dates[key] = dates.date_reader(form, self.zone, self.nulls, used=key[1])
             return self.dates[key]
         reader = self.fixed.get(name, self.text)
         return sharing(reader) if name in SHARED_FIELDS else reader

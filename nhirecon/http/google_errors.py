@@ -1,5 +1,7 @@
-"""Google APIs' answers: the JSON error body they share, their rate limits as waits, and a
-failure that names the URL, the status, Google's reason and what it usually means.
+"""Google APIs' answers: the JSON error body they share (in a 200 answer too, refused), their
+rate limits as waits, a failure that names the URL, the status, Google's reason and what it
+usually means, and the page tokens of their list methods (:func:`next_token`, with a
+listing of endless empty pages refused by :func:`empty_run`).
 
 Every Google API answers an error with the same body, "Errors" of Google's API design
 guide (cloud.google.com/apis/design/errors): ``{"error": {"code", "message", "status",

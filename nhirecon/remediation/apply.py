@@ -140,7 +140,7 @@ def run(
                 workers=_workers(config, names),
                 progress=progress,
                 clock=clock,
-                done=executed,
+                executed=executed,
             )
     except BaseException:
         _say_so_far(executed, tasks, path)

@@ -33,8 +33,13 @@ class AuditLog:
         try:
             make_folder(path.parent)
             # O_NONBLOCK: opening a named pipe for writing would wait for a reader forever
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
-            self._fd = os.open(path, flags, PRIVATE)
+            flags = os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+            self._readable = True  # to find a line a full disk cut short (_end_torn_line)
+            try:
+                self._fd = os.open(path, flags | os.O_RDWR, PRIVATE)
+            except PermissionError:  # a log its owner may write but not read (mode 0200)
+                self._readable = False
+                self._fd = os.open(path, flags | os.O_WRONLY, PRIVATE)
         except OSError as exc:
             raise SafetyError(
                 f"{path}: cannot open the audit log ({exc.strerror or exc}; a symbolic link"
@@ -66,27 +71,10 @@ class AuditLog:
     def _end_torn_line(self) -> None:
         """End the last line with a line break if it lacks one: a run stopped by a full
         disk may have written part of a line, and this run's first line must not be
-        appended to it (a reader skips the torn line alone). The last byte is read through
-        a descriptor of its own: the log itself is open for writing only, as a log the
-        owner may write but not read (mode 0200) is opened."""
+        appended to it (a reader skips the torn line alone). A log that cannot be read is
+        left as it is."""
         size = os.fstat(self._fd).st_size
-        if not size:
-            return
-        try:
-            reader = os.open(f"/proc/self/fd/{self._fd}", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            try:  # no /proc: the same file, by its path, if it is still the one open
-                reader = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except OSError:
-                return  # unreadable: nothing can be told of its last line
-        try:
-            if os.path.sameopenfile(reader, self._fd):
-                last = os.pread(reader, 1, size - 1)
-            else:
-                last = b"\n"
-        finally:
-            os.close(reader)
-        if last != b"\n":
+        if self._readable and size and os.pread(self._fd, 1, size - 1) != b"\n":
             self._whole(b"\n")
             os.fsync(self._fd)
 

@@ -75,10 +75,10 @@ def execute(
     workers: Mapping[str, int],
     progress: Progress = lambda label, count: None,
     clock: Clock = wall_clock,
-    done: Executed | None = None,
-) -> Executed:
-    """Attempt every task, each target on its own workers; ``done`` (given, or a new one)
-    collects what was attempted as it happens, so that a caller interrupted still knows it.
+    executed: Executed,
+) -> None:
+    """Attempt every task, each target on its own workers; ``executed`` collects what was
+    attempted as it happens, so that a caller interrupted still knows it.
 
     Each outcome is written to the audit log by the worker that got it, as soon as it has
     it. Once a line cannot be written, no further task is attempted (those in flight finish
@@ -86,7 +86,6 @@ def execute(
     those in flight finish and are logged, even through a second interrupt, then the
     interrupt goes on.
     """
-    executed = Executed() if done is None else done
     lock = threading.Lock()
 
     def attempt(writer: Writer, task: Task) -> None:
@@ -124,7 +123,6 @@ def execute(
             raise
         finally:
             _finish(pool, futures)
-    return executed
 
 
 def _finish(pool: ThreadPoolExecutor, futures: Sequence[Future[None]]) -> None:

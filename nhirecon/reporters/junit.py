@@ -51,11 +51,9 @@ def _line(report: Report, finding: Finding) -> str:
     if report.is_baselined(finding):
         notes.append("baselined")
     suffix = f" [{', '.join(notes)}]" if notes else ""
-    return _xml(
-        inert(
-            f"{finding.severity.value} {finding.message} (fingerprint {finding.fingerprint})"
-            f"{suffix}"
-        )
+    # inert() leaves no character XML 1.0 cannot carry: each is one str.isprintable refuses
+    return inert(
+        f"{finding.severity.value} {finding.message} (fingerprint {finding.fingerprint}){suffix}"
     )
 
 
