@@ -201,6 +201,68 @@ def test_groups_come_from_the_groups_endpoint_only_when_compared(
     assert any(seen.path.endswith("/Groups") for seen in server.faults.seen)
 
 
+def _without_members(body: dict[str, Any]) -> None:
+    """A service that leaves ``members`` out of what it returns for a group."""
+    for group in body.get("Resources", [body]):
+        group.pop("members", None)
+
+
+def _listed_alone(server: ScimServer) -> list[str]:
+    return sorted(seen.query for seen in server.faults.seen if "/Groups/" in seen.path)
+
+
+def test_groups_listed_without_members_are_read_alone_asking_for_them(
+    server: ScimServer, load: Load
+) -> None:
+    planted = seed_estate(server)
+    server.add_group("admins", [planted["alice"]["id"], planted["bob"]["id"]])
+    server.add_group("eng", [planted["alice"]["id"]])
+    server.add_group("empty", [])
+    server.faults.add(rewrite_list(_without_members), method="GET", path=r"/Groups\?", times=None)
+    accounts = {account.username: account for account in pull(load(compare="[groups]"))}
+    assert accounts["alice"].groups == ("admins", "eng")
+    assert accounts["bob"].groups == ("admins",)
+    assert accounts["carol"].groups == ()
+    assert _listed_alone(server) == ["attributes=members"] * 3
+
+
+def test_a_group_gone_before_it_is_read_alone_is_left_out(server: ScimServer, load: Load) -> None:
+    planted = seed_estate(server)
+    server.add_group("admins", [planted["alice"]["id"]])
+    gone = server.add_group("gone", [planted["alice"]["id"]])
+    server.faults.add(rewrite_list(_without_members), method="GET", path=r"/Groups\?", times=None)
+    server.faults.add(answer(404), method="GET", path=f"/Groups/{gone['id']}", times=None)
+    accounts = {account.username: account for account in pull(load(compare="[groups]"))}
+    assert accounts["alice"].groups == ("admins",)
+
+
+def test_a_service_that_never_shows_members_fails_the_pull(server: ScimServer, load: Load) -> None:
+    """AWS IAM Identity Center returns no ``members``, listed or read alone: every account
+    would read as in no group, each a false ``stale-attribute``."""
+    planted = seed_estate(server)
+    server.add_group("admins", [planted["alice"]["id"]])
+    server.add_group("eng", [planted["bob"]["id"]])
+    server.faults.add(rewrite_list(_without_members), method="GET", path="/Groups", times=None)
+    with pytest.raises(ConnectorError) as caught:
+        pull(load(compare="[groups]"))
+    assert f"{server.url}/Groups: none of the 2 groups shows its members" in str(caught.value)
+    assert caught.value.exit_code == 3
+    assert _listed_alone(server) == ["attributes=members"] * 2
+
+
+def test_a_failed_read_of_a_group_alone_fails_the_pull_naming_url_and_status(
+    server: ScimServer, load: Load
+) -> None:
+    planted = seed_estate(server)
+    group = server.add_group("admins", [planted["alice"]["id"]])
+    server.faults.add(rewrite_list(_without_members), method="GET", path=r"/Groups\?", times=None)
+    server.faults.add(answer(403), method="GET", path=f"/Groups/{group['id']}", times=None)
+    with pytest.raises(ConnectorError) as caught:
+        pull(load(compare="[groups]"))
+    assert f"{server.url}/Groups/{group['id']}?attributes=members" in str(caught.value)
+    assert "403" in str(caught.value)
+
+
 def test_basic_auth_from_environment(
     server: ScimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

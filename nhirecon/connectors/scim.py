@@ -5,7 +5,7 @@ Accounts are paged by cursor (RFC 9865) where the service offers it, else on
 provably complete, or that holds a resource outside the configured ``filter``, fails the
 pull (see :mod:`nhirecon.connectors.scim_listing`). Group membership comes from
 ``/Groups`` when it is needed (``compare: [groups]`` or ``map: {groups: ...}``), since many
-services never fill in ``User.groups``.
+services never fill in ``User.groups`` (see :mod:`nhirecon.connectors.scim_groups`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Final
 
-from nhirecon.connectors import scim_schema
+from nhirecon.connectors import scim_groups, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.context import range_problems
 from nhirecon.connectors.mapping import FieldMapper
@@ -33,7 +33,7 @@ from nhirecon.http.urls import url_problem
 
 log = logging.getLogger(__name__)
 
-GROUPS: Final = "Groups"
+GROUPS: Final = scim_groups.GROUPS
 USERS: Final = "Users"
 POSITIVE: Final = ("timeout", "page_size", "max_workers", "max_response_mb", "max_records")
 
@@ -187,22 +187,13 @@ class ScimConnector(Connector):
             return self._groups
 
     def _list_memberships(self) -> dict[str, list[dict[str, str]]]:
-        found: dict[str, list[dict[str, str]]] = {}
-        for group in self.client.list_all(
+        listing = self.client.list_all(
             GROUPS,
             page_size=self.page_size,
             max_workers=self.max_workers,
             max_records=self.max_records,
-        ):
-            entry = {
-                "value": str(group.get("id", "")),
-                "display": str(group.get("displayName") or group.get("id", "")),
-            }
-            members = group.get("members") or []
-            for member in members if isinstance(members, list) else []:
-                if isinstance(member, Mapping) and member.get("value"):
-                    found.setdefault(str(member["value"]), []).append(entry)
-        return found
+        )
+        return scim_groups.memberships(self.client, listing, max_workers=self.max_workers)
 
     def writer(self) -> ScimWriter:
         """What performs this target's disables and deletes, through the same client."""

@@ -1,0 +1,93 @@
+"""Group membership read from a SCIM service's ``/Groups`` (RFC 7643 §4.2, RFC 7644 §3.4).
+
+Many services never fill in ``User.groups``, so membership is read from the groups'
+``members``. A group that shows no ``members`` in the listing is either empty (RFC 7643
+§2.5: an empty multi-valued attribute is unassigned, and may be left out) or one whose
+members the service does not list: some leave ``members`` out of listings only, and
+return it when the group is read alone and asked for (RFC 7644 §3.4.2.5, ``attributes``);
+AWS IAM Identity Center returns it from neither ("Limitations from SCIM specification",
+IAM Identity Center SCIM Implementation Developer Guide). So each such group is read
+alone, asking for its members. A group that shows none even then is taken as empty when
+other groups of the service do show theirs; when no group of the service ever shows a
+member, membership cannot be told from what it returns, and reading it fails rather than
+report every account as in no group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, Final
+from urllib.parse import quote
+
+from nhirecon.connectors.scim_client import ScimClient
+from nhirecon.connectors.scim_protocol import ProtocolError
+from nhirecon.errors import ConnectorError
+
+GROUPS: Final = "Groups"
+ASK_FOR_MEMBERS: Final = "attributes=members"
+"""The query that asks a service for a group's members (RFC 7644 §3.4.2.5); ``id`` is
+always returned with them (RFC 7643 §7, ``returned: always``)."""
+
+Memberships = dict[str, list[dict[str, str]]]
+"""Member id → the groups it is a direct member of, each ``{"value": id, "display": name}``."""
+
+
+def shows_members(group: Mapping[str, Any]) -> bool:
+    """Whether a group resource carries its ``members`` (an empty list counts)."""
+    return isinstance(group.get("members"), list)
+
+
+def memberships(
+    client: ScimClient, groups: Iterable[Mapping[str, Any]], *, max_workers: int = 1
+) -> Memberships:
+    """Member id → the groups of ``groups`` (a ``/Groups`` listing) it is a direct member
+    of. A group listed without ``members`` is read alone (``GET /Groups/{id}?attributes=
+    members``), those reads ``max_workers`` at a time; one gone by then (404) is left out.
+
+    Raises :class:`~nhirecon.errors.ConnectorError` for an answer other than 200 or 404, or
+    when there are groups and none of them shows its members, listed or read alone.
+    """
+    listed = list(groups)
+    read: list[Mapping[str, Any] | None] = list(listed)
+    unshown = [index for index, group in enumerate(listed) if not shows_members(group)]
+    if unshown:
+        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+            alone = pool.map(partial(_read_alone, client), [listed[at] for at in unshown])
+            for at, group in zip(unshown, alone, strict=True):
+                read[at] = group
+    present = [group for group in read if group is not None]
+    if present and not any(shows_members(group) for group in present):
+        raise ConnectorError(
+            f"{client.base_url}/{GROUPS}: none of the {len(present)} groups shows its members,"
+            " in the listing or read alone with ?attributes=members, so no account's groups"
+            " can be told from this service; leave groups out of compare and map for it"
+        )
+    found: Memberships = {}
+    for group, original in zip(read, listed, strict=True):
+        if group is None:
+            continue
+        entry = {
+            "value": str(original.get("id", "")),
+            "display": str(original.get("displayName") or original.get("id", "")),
+        }
+        for member in group.get("members") or []:
+            if isinstance(member, Mapping) and member.get("value"):
+                found.setdefault(str(member["value"]), []).append(entry)
+    return found
+
+
+def _read_alone(client: ScimClient, group: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The group read on its own with its members asked for; ``None`` when it is gone."""
+    group_id = str(group.get("id", ""))
+    url = f"{client.base_url}/{GROUPS}/{quote(group_id, safe='')}?{ASK_FOR_MEMBERS}"
+    response = client.transport.request("GET", url)
+    if response.status == 404:
+        return None
+    if response.status != 200:
+        raise client.transport.fail(response, "200 or 404")
+    resource = response.json()
+    if not isinstance(resource, Mapping) or str(resource.get("id")) != group_id:
+        raise ProtocolError(f"GET {response.url}: expected the group {group_id!r}")
+    return resource
