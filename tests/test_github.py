@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -573,6 +574,25 @@ def test_installations_beside_keys_never_read_as_unused(
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert findings_of(report) == {("orphan", "github-credentials", "sketchy-app")}
+
+
+def test_a_deploy_key_without_last_used_never_reads_as_never_used(
+    github: FakeGitHub, tmp_path: Path, run: Run
+) -> None:
+    """GitHub Enterprise Server releases without ``last_used`` leave the key out: its use is
+    unknown, not "never", though a token grant beside it makes ``dormant`` evaluated."""
+    del github.keys["web"][1]["last_used"]  # legacy-ci, added in 2024
+    body = f"records: credentials\ncredential_types: [deploy_keys, fine_grained_pats]{BY_NAME}"
+    write_config(tmp_path, github, {"credentials": body})
+    result = run("audit", "--now", NOW, "--no-history", "-f", "json", env={TOKEN_ENV: TOKEN})
+    assert result.returncode == 0, result.stderr
+    found = findings_of(json.loads(result.stdout))
+    assert ("dormant", "github-credentials", "never-used") in found  # a grant: null is never
+    assert ("stale-credential", "github-credentials", "legacy-ci") in found  # its age is known
+    assert ("dormant", "github-credentials", "legacy-ci") not in found
+    records = pull(tmp_path, github, "credentials", "credential_types: [deploy_keys]")
+    assert records["legacy-ci"].created_at is None
+    assert records["legacy-ci"].credential_rotated_at == datetime(2024, 1, 10, 9, 30, tzinfo=UTC)
 
 
 def test_an_installation_count_that_differs_from_what_was_read_fails(

@@ -407,6 +407,15 @@ def test_merged_rows_unite_groups_and_values_and_take_the_latest_date(tmp_path: 
     assert coverage is not None and (coverage.rows, coverage.records) == (4, 2)
 
 
+@pytest.mark.parametrize("rows", ["A1,\nA1,false\n", "A1,false\nA1,\n"])
+def test_a_blank_cell_beside_a_value_takes_the_value_whatever_the_order(
+    tmp_path: Path, rows: str
+) -> None:
+    """As the README says: an empty cell is no value, not a different one."""
+    [record], _ = csv_records(tmp_path, f"id,active\n{rows}", repeated_rows="merge")
+    assert record.active is False
+
+
 @pytest.mark.parametrize(
     ("column", "first", "second", "shown"),
     [
