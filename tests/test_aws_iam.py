@@ -818,3 +818,24 @@ def test_a_write_whose_effect_shows_late_is_waited_for_and_done(
     (line,) = audit_lines(tmp_path / "actions.jsonl")
     assert (line["outcome"], line["observed"]) == ("done", "verified inactive")
     assert status(aws, "bob") == {keys["bob"][0]: "Inactive"}
+
+
+@pytest.mark.parametrize("records", ["users", "access_keys"])
+def test_an_account_where_nothing_was_ever_used_is_dormant_not_unevaluated(
+    tmp_path: Path, aws: StandIn, run: Run, records: str
+) -> None:
+    """IAM says when each password and key was last used, ``null`` when never: with no
+    use anywhere, the sign-in field is still provided, and old accounts are dormant."""
+    make_user(aws, "alice", password=True, keys=1)
+    make_user(aws, "bob", keys=1)
+    path = write_config(tmp_path, aws, records=records)
+    later = (NOW + timedelta(days=400)).isoformat()
+    result = run("audit", "-c", str(path), "-f", "json", "--no-history", "--now", later)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    [target] = report["targets"]
+    assert "dormant" not in {item["rule"] for item in target["not_evaluated"]}
+    dormant = {
+        item["account"]["username"] for item in report["findings"] if item["kind"] == "dormant"
+    }
+    assert dormant == {"alice", "bob"}

@@ -21,7 +21,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal
@@ -145,7 +145,7 @@ class AwsIamConnector(Connector):
           an access key's ``owner`` is its user);
         - ``kind_tag``: the user tag that gives ``kind`` (untagged: ``human``).
         """
-        super().__init__(context=context)
+        super().__init__(context=_never_used(context, records))
         self.listing: Records = records
         self.owner_tag = owner_tag
         self.kind_tag = kind_tag
@@ -339,6 +339,15 @@ def _key_fields(key: Key) -> dict[str, Any]:
         "LastUsedService": used.get("ServiceName") if key.used else None,
         "LastUsedRegion": used.get("Region") if key.used else None,
     }
+
+
+def _never_used(context: ConnectorContext, records: Records) -> ConnectorContext:
+    """``context`` with the dates of use named as paths every record has (``null``: never
+    used), so that an account where nothing was ever used still gets ``dormant``."""
+    defaults = USERS_MAP if records == "users" else KEYS_MAP
+    dates = ("last_login_at", "last_interactive_login_at")
+    named = {name: defaults[name] for name in dates if name not in context.field_map}
+    return replace(context, field_map=MappingProxyType({**context.field_map, **named}))
 
 
 def _required(item: Mapping[str, Any], name: str, operation: str) -> str:

@@ -189,20 +189,14 @@ def pat_view(grant: Mapping[str, Any], where: str) -> dict[str, Any]:
 def deploy_key_view(key: Mapping[str, Any], repository: str, where: str) -> dict[str, Any]:
     """A deploy key of ``repository`` (``owner/name``). Keys are immutable, so the key's
     age is its rotation age; ``credential_id`` is its SHA-256 fingerprint as ``ssh-keygen
-    -l`` prints it, so the same key elsewhere is the same credential.
-
-    ``last_used`` is optional in GitHub's schema (GitHub Enterprise Server releases before
-    it was added leave it out): ``null`` is "never used", but a key without it has no
-    known use, so its date is ``nhirecon.added_at`` rather than ``created_at`` and it never
-    reads as never used."""
+    -l`` prints it, so the same key elsewhere is the same credential. ``last_used`` is
+    optional in GitHub's schema (older Enterprise Server leaves it out): ``null`` is "never
+    used", but a key without it has no known use, so its date is then ``added_at``."""
     enabled = key.get("enabled", True)
     if not isinstance(enabled, bool):
         raise DataError(f"{where}: enabled is {enabled!r}, not true or false")
-    use: dict[str, Any] = (
-        {"created_at": key.get("created_at"), "last_login_at": key.get("last_used")}
-        if "last_used" in key
-        else {"added_at": key.get("created_at")}
-    )
+    created, used = key.get("created_at"), key.get("last_used")
+    use = {"created_at": created, "last_login_at": used} if "last_used" in key else {}
     return {
         **key,
         ADDED: {
@@ -213,8 +207,8 @@ def deploy_key_view(key: Mapping[str, Any], repository: str, where: str) -> dict
             "kind": "api_key",
             "credential_id": fingerprint(key.get("key"), where),
             "active": enabled,
-            **use,
-            "credential_rotated_at": key.get("created_at"),
+            **(use or {"added_at": created}),
+            "credential_rotated_at": created,
             "repository": repository,
         },
     }
