@@ -89,3 +89,31 @@ def test_a_dash_is_not_taken_for_stdout_nor_written_as_a_file(
     named = run("audit", "-c", str(estate), "--now", NOW, "-f", "json", "-o", str(tmp_path / "-"))
     assert named.returncode in (0, 1), named.stderr
     assert (tmp_path / "-").read_text().startswith("{")
+
+
+@pytest.mark.parametrize("command", ["plan", "baseline"])
+@pytest.mark.parametrize(
+    ("destination", "named"),
+    [
+        ("config.sample.yaml", "this run's config"),
+        ("examples/hr.csv", "the export source 'hr' reads"),
+        ("state/nhirecon/history.db", "this run's history"),
+        ("state/nhirecon/history.db-wal", "a journal of this run's history"),
+        ("actions.jsonl", "the audit log of this config"),
+    ],
+)
+def test_plan_and_baseline_never_write_over_a_file_of_the_run(
+    run: Run, tmp_path: Path, estate: Path, command: str, destination: str, named: str
+) -> None:
+    """``plan -o hr.csv`` replaced the HR export with a plan, exit 0."""
+    with estate.open("a", encoding="utf-8") as config:
+        config.write("audit_log: actions.jsonl\n")
+    (tmp_path / "actions.jsonl").write_text("")
+    seeded = run("audit", "-c", str(estate), "--now", NOW, "-q")
+    assert seeded.returncode in (0, 1), seeded.stderr  # a history to keep
+    target = tmp_path / destination
+    before = target.read_bytes() if target.exists() else None
+    done = run(command, "-c", str(estate), "--now", NOW, "-o", destination)
+    assert done.returncode == 2, done.stderr
+    assert f"-o {destination}: that is {named}; write the {command} elsewhere" in done.stderr
+    assert (target.read_bytes() if target.exists() else None) == before

@@ -1,6 +1,7 @@
-"""Where ``audit -o`` may write: never twice to one file, and never over a file the run
-itself reads or keeps (its config, an export it audits, its baseline, history or audit
-log), which a slip of the shell (``-o hr.csv``) would otherwise replace with a report."""
+"""Where ``audit -o`` (and ``plan -o``, ``baseline -o``) may write: never twice to one
+file, and never over a file the run itself reads or keeps (its config, an export it
+audits, its baseline, history or audit log), which a slip of the shell (``-o hr.csv``)
+would otherwise replace with a report."""
 
 from __future__ import annotations
 
@@ -35,15 +36,15 @@ def own_files(config: Config, baseline: Path | None) -> dict[Path, str]:
     return {_resolved(path): what for path, what in found.items()}
 
 
-def check(outputs: Sequence[Path], own: dict[Path, str]) -> None:
+def check(outputs: Sequence[Path], own: dict[Path, str], written: str = "report") -> None:
     """Refuse (:class:`UsageError`, exit 2) an ``-o`` given twice or naming a file of
-    ``own``; before anything is read or written."""
+    ``own``; before anything is read or written. ``written``: what ``-o`` writes."""
     seen: dict[Path, Path] = {}
     for output in outputs:
         not_a_dash(output, "a format without -o goes to stdout; leave -o out for it")
         resolved = _resolved(output)
         if resolved in own:
-            raise UsageError(f"-o {output}: that is {own[resolved]}; write the report elsewhere")
+            raise UsageError(f"-o {output}: that is {own[resolved]}; write the {written} elsewhere")
         if resolved in seen:
             raise UsageError(f"-o {output}: the same file as -o {seen[resolved]}; one report each")
         seen[resolved] = output

@@ -65,6 +65,7 @@ def baseline_command(
         destinations.not_a_dash(output, "a baseline is written to a file")
         instant = parse_now(now)
         loaded = load_config(config_path)
+        destinations.check([output], destinations.own_files(loaded, None), "baseline")
         check_destination(output)
         previous = baselines.load(output) if output.exists() else None
         with progress_bars(not quiet) as progress:

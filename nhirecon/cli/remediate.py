@@ -131,6 +131,7 @@ def plan_command(
 
         instant = parse_now(now)
         loaded = load_config(config_path)
+        destinations.check([output], destinations.own_files(loaded, None), "plan")
         previous = None if accept_source_drop else tracking.previous_source_count(loaded)
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(loaded, now=instant, only=list(target or []), progress=progress)
