@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nhirecon.columnar.engine import Progress
 from nhirecon.columnar.pulled import Pulled
 from nhirecon.config import Config, Endpoint, Source
 from nhirecon.connectors import registry
 from nhirecon.connectors.coverage import Coverage
-from nhirecon.core.evidence import SOURCE_NEEDS, Evidence, evidence
+from nhirecon.core.evidence import SOURCE_NEEDS, Evidence, NotEvaluated, evidence
 from nhirecon.core.model import CANONICAL_FIELDS, FindingKind, Record
 from nhirecon.core.report import Place
 from nhirecon.errors import DataError, SafetyError
@@ -57,7 +57,7 @@ def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
     """Every identity of the source, from all its inputs; ids must be unique."""
     identities: list[Record] = []
     seen: set[str] = set()
-    pulls = []
+    pulls, counts = [], []
     for endpoint in source.inputs:
         before = len(identities)
         pulled = registry.pull(endpoint)
@@ -79,6 +79,7 @@ def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
                 " report the accounts it should cover as orphans (is the export empty or"
                 " truncated?)"
             )
+        counts.append(len(identities) - before)
     log.info("source %s: %d identities from %s", source.name, len(identities), _inputs(source))
     if not identities:
         raise SafetyError(
@@ -89,9 +90,46 @@ def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
         source.name,
         source.inputs[0].connector.name,
         tuple(identities),
-        evidence_of([pulled.coverage for pulled in pulls], SOURCE_NEEDS),
+        _statusless(
+            evidence_of([pulled.coverage for pulled in pulls], SOURCE_NEEDS),
+            list(zip(source.inputs, [pulled.coverage for pulled in pulls], counts, strict=True)),
+        ),
         place_of(source.inputs),
     )
+
+
+def _statusless(
+    pooled: Evidence, inputs: Sequence[tuple[Endpoint, Coverage | None, int]]
+) -> Evidence:
+    """``pooled`` (the evidence of the source's inputs together), with ``leaver`` not
+    evaluated for each input that has no status where another has one: its identities all
+    count as active, so none of their accounts is found to be a leaver's, which the
+    inputs' statuses together would hide. An input whose status column is empty in every
+    row is warned of. A source of one input, or none of whose inputs has a status, is
+    judged on ``pooled`` alone (see ``pipeline._warn_of_status``)."""
+    if len(inputs) < 2 or any(item.rule is FindingKind.LEAVER for item in pooled.not_evaluated):
+        return pooled
+    skipped = []
+    for endpoint, coverage, count in inputs:
+        label = f"{endpoint.key} ({endpoint.name})"
+        if coverage is None:
+            continue
+        if "status" not in coverage.provided:
+            skipped.append(
+                NotEvaluated(
+                    FindingKind.LEAVER,
+                    f"{label} provides no status: its {count} identities count as active, so"
+                    " no account is found to belong to a leaver among them",
+                )
+            )
+        elif count and not coverage.values.get("status"):
+            log.warning(
+                "no identity of %s has a status (the column is empty): its %d identities"
+                " count as active, so no account is found to belong to a leaver among them",
+                label,
+                count,
+            )
+    return replace(pooled, not_evaluated=(*pooled.not_evaluated, *skipped))
 
 
 def _first(records: Sequence[Record], id_: str) -> str:

@@ -8,7 +8,7 @@ the interpreter's stack in this module or in whatever reads the data afterwards.
 
 from __future__ import annotations
 
-import contextlib
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +35,11 @@ class YamlError(Exception):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message)
         self.line = line
+
+
+class Refused(YamlError):
+    """What the document holds is refused (too many values, an ambiguous number), not how
+    it is written: every parser reads it so, and it is not read again by another."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,12 @@ def load(text: str, *, max_nodes: int = MAX_NODES, as_written: bool = False) -> 
     text with a tab, a byte order mark past its start or a character YAML does not allow
     (:data:`_PYTHON_ONLY`), and a value tagged ``!`` (seen as it is composed)."""
     if _FastLoader is not None and not _PYTHON_ONLY.search(text):
-        with contextlib.suppress(YamlError):
+        try:
             return _read(_FastLoader(text), max_nodes, as_written)
+        except Refused:
+            raise
+        except YamlError:
+            pass  # read again below, for PyYAML's message
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:  # a control character such as NUL, seen up front
@@ -100,7 +109,7 @@ def _read(loader: _Reading, max_nodes: int, as_written: bool) -> Document:
         if node is None:
             return Document(None, {})
         if loader.aliased or loader.nodes > max_nodes:  # else nothing expands, and the
-            _check_expansion(node, max_nodes)  # composer has bounded the depth
+            _check_expansion(node, max_nodes, aliased=loader.aliased)  # depth is bounded
         builder = _Builder(loader, max_nodes, as_written)
         return Document(builder.build(node, ""), builder.lines)
     except yaml.MarkedYAMLError as exc:
@@ -198,7 +207,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
+def _check_expansion(root: yaml.Node, max_nodes: int, *, aliased: bool = True) -> None:
     """Refuse an alias bomb, a self-referring alias or aliases that nest too deeply, before
     building anything.
 
@@ -221,10 +230,7 @@ def _check_expansion(root: yaml.Node, max_nodes: int) -> None:
             if depths[key] > MAX_DEPTH:
                 raise YamlError(TOO_DEEP, node.start_mark.line + 1)
             if sizes[key] > max_nodes:
-                raise YamlError(
-                    "document expands to too many nodes (an alias bomb?)",
-                    node.start_mark.line + 1,
-                )
+                raise Refused(_too_many(max_nodes, aliased=aliased), node.start_mark.line + 1)
         elif key in open_nodes:
             raise YamlError("an alias refers to a node that contains it", node.start_mark.line + 1)
         elif key not in sizes:
@@ -240,19 +246,34 @@ AS_WRITTEN = frozenset(
 """The tags of the plain scalars that ``load(..., as_written=True)`` keeps as text."""
 
 
+INT, FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_BOTH_READ_ALIKE = re.compile(
+    r"[-+]?(0|[1-9][0-9]*)|0x[0-9a-fA-F]+|[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
+)
+"""The numbers YAML 1.1 (PyYAML) and YAML 1.2 (editors checking a file against its JSON
+schema) read alike: ``060`` is 48 to the one and 60 to the other, ``1:30`` is 90 or text,
+``1_000`` 1000 or text."""
+
+
+def _too_many(max_nodes: int, *, aliased: bool) -> str:
+    expanded = " once its aliases are expanded (an alias bomb?)" if aliased else ""
+    return f"the document holds more than {max_nodes:,} values{expanded}"
+
+
 class _Builder:
     def __init__(self, loader: _Reading, max_nodes: int, as_written: bool) -> None:
         self.loader = loader
         self.budget = max_nodes
         self.lines: dict[str, int] = {}
         self.as_written = as_written
+        self.aliased = loader.aliased
+        self.max_nodes = max_nodes
 
     def build(self, node: yaml.Node, path: str) -> Any:
         self.budget -= 1
         if self.budget < 0:
-            raise YamlError(
-                "document expands to too many nodes (an alias bomb?)", node.start_mark.line + 1
-            )
+            message = _too_many(self.max_nodes, aliased=self.aliased)
+            raise Refused(message, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in PLAIN_TAGS:
             raise YamlError(f"tag {node.tag!r} is not allowed", node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
@@ -285,15 +306,32 @@ class _Builder:
                 return Flag(node.value, bool(self.loader.construct_object(node)))
             return node.value
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except (ValueError, OverflowError) as exc:  # 2026-02-30 looks like a timestamp
             kind = str(node.tag).rpartition(":")[2]
             raise YamlError(
                 f"cannot read {node.value!r} (a YAML {kind}): {exc}", node.start_mark.line + 1
             ) from None
+        if node.tag in (INT, FLOAT) and not getattr(node, "style", None):
+            _check_number(node, value)
+        return value
 
     def _pairs(self, node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlError("merge keys (<<) are not supported", key_node.start_mark.line + 1)
             yield key_node, value_node
+
+
+def _check_number(node: yaml.Node, value: Any) -> None:
+    """Refuse a number that is not finite (``.nan``, ``.inf``: no limit is meant so), or
+    that YAML 1.1 and 1.2 read differently (see :data:`_BOTH_READ_ALIKE`)."""
+    text, line = str(node.value), node.start_mark.line + 1
+    if not math.isfinite(value):
+        raise Refused(f"{text!r} is not a finite number", line)
+    if not _BOTH_READ_ALIKE.fullmatch(text):
+        raise Refused(
+            f"{text!r} is {value!r} in YAML 1.1, as read here, but not in YAML 1.2, as"
+            " editors read it: write the number in plain decimals (or quote it for text)",
+            line,
+        )

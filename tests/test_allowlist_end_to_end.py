@@ -123,16 +123,21 @@ def test_an_entry_that_names_no_account_is_reported_and_warned_of(
 ) -> None:
     """A misspelt ``protected`` entry protects nothing, and says so on every run; so does
     an exception for the source that names no identity."""
-    config = estate.read_text(encoding="utf-8").replace(
-        "- {target: app, account: breakglass}",
-        "- {target: app, account: breakglas}\n  - {target: hr, account: nobody@corp.example}",
+    config = (
+        estate.read_text(encoding="utf-8")
+        .replace("- {target: app, account: breakglass}", "- {target: app, account: breakglas}")
+        .replace(
+            "exceptions:\n",
+            "exceptions:\n  - {target: hr, account: nobody@corp.example, reason: r,"
+            " owner: o@corp.example, expires: 2027-06-30}\n",
+        )
     )
     write("nhirecon.yaml", config)
     done = run("audit", "-c", str(estate), "-f", "json", "--now", NOW_TEXT, "--no-history")
     report = json.loads(done.stdout)
     idle = [entry for entry in report["allowlist"] if not entry["accounts"]]
     assert [(entry["target"], entry["entry"], entry["effect"]) for entry in idle] == [
-        ("hr", "nobody@corp.example", "protects nothing"),
+        ("hr", "nobody@corp.example", "suppresses nothing"),
         ("app", "breakglas", "protects nothing"),
     ]
     assert "protected entry 'breakglas' on app names no account: protects nothing" in (done.stderr)

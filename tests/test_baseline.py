@@ -191,3 +191,33 @@ def test_a_bad_baseline_file_is_a_usage_error(
         code, report, stderr = audit_json(run, estate, NIGHTS[0], "--baseline", str(path))
         assert code == 2 and report == {}
         assert f"baseline file {path}:1: not JSON" in stderr and "(column 2)" in stderr
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"kind": "dormant"},  # another kind over a leaver's fingerprint
+        {"target": "legacy-wiki"},  # another target
+        {"account": None},  # the account left out
+        {"account": "c9"},  # another account
+    ],
+    ids=["kind", "target", "no-account", "account"],
+)
+def test_an_entry_whose_fields_are_not_its_fingerprints_accepts_nothing(
+    run: Run, estate: Path, edit: dict[str, Any]
+) -> None:
+    """A reviewed-looking entry (``dormant legacy-wiki old-test-user``) that carries the
+    fingerprint of a critical ``leaver`` must not accept it: the file is refused."""
+    path = estate / "accepted.json"
+    written = run(
+        "baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0], "-o", str(path)
+    )
+    assert written.returncode == 0, written.stderr
+    document = json.loads(path.read_text())
+    leaver = next(entry for entry in document["entries"] if entry["kind"] == "leaver")
+    leaver.update(edit, label="old-test-user")
+    path.write_text(json.dumps(document))
+    code, report, stderr = audit_json(run, estate, NIGHTS[0], "--baseline", str(path))
+    assert code == 2 and report == {}, stderr
+    assert f"baseline file {path}: entries[" in stderr
+    assert "is not the fingerprint of" in stderr or "is that of leaver crm c2" in stderr

@@ -98,13 +98,18 @@ def test_correlation_on_the_version_tag_is_left_to_the_usual_reading(tmp_path: P
     assert [finding.kind.value for finding in report.findings] == ["orphan"]
 
 
-def test_a_protected_entry_on_the_source_that_names_two_identities(tmp_path: Path) -> None:
+def test_an_exception_on_the_source_that_names_two_identities(tmp_path: Path) -> None:
     estate = Estate(
         hr=csv_text("id,email,login", ["bob,a@example.com,a", "E2,b@example.com,bob"]),
         app=csv_text("uid,email", ["u1,a@example.com"]),
         source={"map": {"id": "id", "email": "email", "username": "login"}},
         target={"map": {"id": "uid", "email": "email"}},
-        more={"protected": [{"target": "hr", "account": "bob"}]},
+        more={
+            "exceptions": [
+                {"target": "hr", "account": "bob", "reason": "r", "owner": "o@example.com"}
+                | {"expires": "2027-06-30"}
+            ]
+        },
     )
     report = check(estate, tmp_path, Engine.READS, report=True)
     assert isinstance(report, Report)

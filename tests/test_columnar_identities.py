@@ -149,24 +149,29 @@ def test_an_owner_whose_row_is_not_plain_keeps_its_service(tmp_path: Path) -> No
 
 
 def test_an_allowlist_entry_keeps_the_service_it_names(tmp_path: Path) -> None:
-    """An exception or a ``protected`` entry on the source names a healthy service: it is
-    kept (the allowlist's report counts the identities each entry names), and the report
-    is the usual one."""
+    """An exception on the source names a healthy service: it is kept (the allowlist's
+    report counts the identities each entry names), and the report is the usual one."""
     estate = _estate(_rows())
     estate = Estate(
         hr=estate.hr,
         app=estate.app,
         source=estate.source,
         more={
-            "protected": [{"target": "hr", "account": "SVC-EMAIL"}],
             "exceptions": [
+                {
+                    "target": "hr",
+                    "account": "SVC-EMAIL",
+                    "reason": "accepted",
+                    "owner": "security@example.com",
+                    "expires": "2027-06-30",
+                },
                 {
                     "target": "hr",
                     "account": "svc-id@example.com",
                     "reason": "accepted",
                     "owner": "security@example.com",
                     "expires": "2027-06-30",
-                }
+                },
             ],
         },
     )

@@ -222,7 +222,11 @@ def test_a_key_from_the_file_cannot_start_a_line_of_its_own(write: Write) -> Non
         ("policy: {max_actions: true}", "policy.max_actions", "expected a whole number"),
         ("policy: {max_action_percent: '5'}", "policy.max_action_percent", "expected a number"),
         ("notify: {webhook_url_env: X, when: ~}", "notify.when", "expected one of always"),
-        ("protected: [{target: hr, account: ' '}]", "protected[0].account", "non-empty"),
+        (
+            "exceptions: [{target: hr, account: ' ', reason: r, owner: o, expires: 2027-01-01}]",
+            "exceptions[0].account",
+            "non-empty",
+        ),
     ],
 )
 def test_values_are_read_strictly(write: Write, entry: str, key: str, message: str) -> None:

@@ -91,6 +91,24 @@ def test_plan_refuses_a_shrunken_source_too(folder: Path, run: Run) -> None:
     assert made.returncode == 0, made.stderr
 
 
+def test_baseline_refuses_a_shrunken_source_too(folder: Path, run: Run) -> None:
+    """A baseline written from a truncated HR export would accept, as known, the orphans of
+    every person cut out: the gate then passes when one of them really leaves."""
+    assert run("audit", "--now", NOW, "-q", cwd=folder).returncode == 0
+    (folder / "hr.csv").write_text(people(1), encoding="utf-8")
+    (folder / "app.csv").write_text(
+        "uid,email,enabled\n" + "".join(f"A{n},user{n}@example.com,true\n" for n in range(10))
+    )
+    refused = run("baseline", "--now", NOW, "-o", "base.json", cwd=folder)
+    assert refused.returncode == 4, refused.stderr
+    assert "90.0% fewer" in refused.stderr and "--accept-source-drop" in refused.stderr
+    assert not (folder / "base.json").exists()
+    made = run("baseline", "--now", NOW, "-o", "base.json", "--accept-source-drop", cwd=folder)
+    assert made.returncode == 0, made.stderr
+    assert "wrote base.json: 9 accepted findings" in made.stdout
+    assert recorded(folder) == [10], "a baseline records no run"
+
+
 def test_validate_connect_refuses_an_empty_source_input_as_audit_does(
     folder: Path, run: Run
 ) -> None:

@@ -57,3 +57,48 @@ def test_an_identity_without_a_status_is_active(
         for f in json.loads(done.stdout)["findings"]
     )
     assert found == [("ownerless", "S1")]
+
+
+@pytest.mark.parametrize("hr_status", ["renamed", "empty"])
+def test_an_include_with_a_status_never_hides_an_input_without_one(
+    run: Run, tmp_path: Path, hr_status: str
+) -> None:
+    """HR's status column renamed away (or empty in every row), beside an inventory that
+    has one: HR's people all count as active and no account is a leaver's. Said per input,
+    as it is for a source of one input, not hidden by the inventory's statuses."""
+    column = "EmploymentStatus" if hr_status == "renamed" else "status"
+    cells = ("active", "terminated") if hr_status == "renamed" else ("", "")
+    (tmp_path / "hr.csv").write_text(
+        f"id,email,{column}\nE1,alice@x.example,{cells[0]}\nE2,bob@x.example,{cells[1]}\n"
+    )
+    (tmp_path / "inv.yaml").write_text(
+        "- {id: N1, name: svc1, type: service_account, owner: E1, status: active}\n"
+    )
+    (tmp_path / "app.csv").write_text("id,email,active\na2,bob@x.example,true\n")
+    (tmp_path / "nhirecon.yaml").write_text(
+        "version: 1\n"
+        "source: {name: hr, connector: csv, path: hr.csv, map: {id: id, email: email},\n"
+        "         include: [{connector: yaml, path: inv.yaml,\n"
+        "                    map: {id: id, username: name, kind: type, owner: owner,"
+        " status: status}}]}\n"
+        "targets:\n"
+        "  - {name: app, connector: csv, path: app.csv,"
+        " correlate: [{account: email, identity: email}]}\n"
+    )
+    done = run("audit", "-c", "nhirecon.yaml", "--now", NOW, "--no-history", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    skipped = report["source"]["not_evaluated"]
+    said = [item["reason"] for item in skipped if item["rule"] == "leaver"]
+    if hr_status == "renamed":
+        assert said == [
+            "source (hr) provides no status: its 2 identities count as active, so no account"
+            " is found to belong to a leaver among them"
+        ]
+    else:
+        assert said == []
+        assert "no identity of source (hr) has a status (the column is empty)" in done.stderr
+    text = run("audit", "-c", "nhirecon.yaml", "--now", NOW, "--no-history", "-f", "table")
+    assert ("not evaluated for want of data: leaver (hr)" in text.stdout) is (
+        hr_status == "renamed"
+    )

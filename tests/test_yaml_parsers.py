@@ -5,6 +5,7 @@ must not change with libyaml, but for the few malformed texts only libyaml reads
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -178,7 +179,7 @@ def test_a_document_with_too_many_nodes_is_refused_where_the_count_says() -> Non
     assert composed is not None
     nodes = 1 + 2 + 40 * 5  # the root, "people" and its list, and each entry's five
     with pytest.raises(yamlsafe.YamlError) as expected:
-        yamlsafe._check_expansion(composed, nodes - 1)
+        yamlsafe._check_expansion(composed, nodes - 1, aliased=False)
     for fast in (yamlsafe._FastLoader, None):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(yamlsafe, "_FastLoader", fast)
@@ -189,3 +190,40 @@ def test_a_document_with_too_many_nodes_is_refused_where_the_count_says() -> Non
             str(expected.value),
             expected.value.line,
         )
+    assert "values once" not in str(refused.value)  # no alias: not "an alias bomb?"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("a: 060\n", "'060' is 48 in YAML 1.1"),
+        ("a: 1:30\n", "'1:30' is 90 in YAML 1.1"),
+        ("a: 1_000\n", "'1_000' is 1000 in YAML 1.1"),
+        ("a: 0b101\n", "'0b101' is 5 in YAML 1.1"),
+        ("a: .nan\n", "'.nan' is not a finite number"),
+        ("a: -.Inf\n", "'-.Inf' is not a finite number"),
+    ],
+)
+def test_a_number_yaml_versions_read_differently_is_refused_by_both_parsers(
+    text: str, said: str
+) -> None:
+    """A config's ``dormant_days: 060`` was 48 days, silently; ``.nan`` turned a rail off."""
+    for fast in (yamlsafe._FastLoader, None):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(yamlsafe, "_FastLoader", fast)
+            with pytest.raises(yamlsafe.Refused, match=re.escape(said)) as refused:
+                yamlsafe.load(text)
+        assert refused.value.line == 1
+    assert yamlsafe.load(text, as_written=True).data["a"] == text[3:-1]  # data: as written
+    assert yamlsafe.load(text.replace(": ", ": '").replace("\n", "'\n")).data["a"] == text[3:-1]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        *(("a: 60", 60), ("a: -3", -3), ("a: +5", 5), ("a: 0", 0), ("a: 0x14", 20)),
+        *(("a: 1.5", 1.5), ("a: 2.5e+3", 2500.0), ("a: .5", 0.5)),
+    ],
+)
+def test_numbers_both_versions_read_alike_are_read(text: str, value: float) -> None:
+    assert yamlsafe.load(text).data["a"] == value

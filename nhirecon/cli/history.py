@@ -17,6 +17,7 @@ from nhirecon.cli.common import (
     setup_logging,
 )
 from nhirecon.cli.options import (
+    AcceptDropOption,
     Color,
     ColorOption,
     ConfigOption,
@@ -42,6 +43,7 @@ def baseline_command(
         ),
     ] = "",
     target: TargetOption = None,
+    accept_source_drop: AcceptDropOption = False,
     now: NowOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -61,6 +63,7 @@ def baseline_command(
         from nhirecon.cli import destinations
         from nhirecon.output import check_destination, write_all
         from nhirecon.state import baseline as baselines
+        from nhirecon.state import tracking
 
         destinations.not_a_dash(output, "a baseline is written to a file")
         instant = parse_now(now)
@@ -68,10 +71,14 @@ def baseline_command(
         destinations.check([output], destinations.own_files(loaded, None), "baseline")
         check_destination(output)
         previous = baselines.load(output) if output.exists() else None
+        identities = None if accept_source_drop else tracking.previous_source_count(loaded)
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(
                 loaded, now=instant, only=list(target or []), gate_rules=(), progress=progress
             )
+        # A truncated source would make every account of the people cut out an orphan to
+        # accept: the baseline is refused as an audit would be.
+        tracking.check_source_drop(loaded, report, identities)
         accepted = baselines.build(report, note=note, previous=previous)
         write_all([(output, baselines.dumps(accepted))])
         if not quiet:

@@ -67,6 +67,12 @@ def check(found: Problems, data: Any) -> None:
                     f"{section}[{index}].target",
                     f"no source or target named {target!r} (known: {', '.join(sorted(known))})",
                 )
+            elif section == "protected" and target is not None and target == names[0][1]:
+                found.add(
+                    f"{section}[{index}].target",
+                    f"{target!r} is the source, which nothing is written to: name the target"
+                    " whose account is to be protected",
+                )
 
 
 def _inputs(source: Any, targets: list[Any]) -> Iterator[tuple[str, Any, frozenset[str], str]]:

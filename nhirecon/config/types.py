@@ -11,6 +11,7 @@ it takes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Final
@@ -53,7 +54,7 @@ def _whole(value: Any) -> int:
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise problem(f"expected a number, got {describe(value)}")
     if value < 0:
         raise problem(f"must not be negative, got {value}")

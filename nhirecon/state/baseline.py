@@ -13,8 +13,11 @@ A baseline file is JSON::
       ]
     }
 
-Only ``fingerprint`` decides a match; the other fields are there for the people who
-review the file. Entries are sorted by kind, target and label so that diffs stay small.
+``fingerprint`` decides a match; the other fields are there for the people who review
+the file, so they must tell the truth about it: an entry whose ``account`` is not the one
+its fingerprint hashes, or whose fingerprint matches a finding of another kind, target or
+account, refuses the file (an entry that reads as a dormant test account must not accept a
+leaver). Entries are sorted by kind, target and label so that diffs stay small.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any, Final
 from nhirecon.connectors import files
 from nhirecon.core import strict_json
 from nhirecon.core.gate import evaluate
-from nhirecon.core.model import Finding, FindingKind
+from nhirecon.core.model import Finding, FindingKind, fingerprint
 from nhirecon.core.report import BaselineEntry, BaselineView, Report
 from nhirecon.core.values import ValueError_, format_datetime, parse_datetime
 from nhirecon.errors import NhireconError
@@ -96,9 +99,9 @@ def build(report: Report, *, note: str = "", previous: Baseline | None = None) -
             fresh = replace(fresh, note=earlier.note, accepted_at=earlier.accepted_at)
         entries[finding.fingerprint] = fresh
     covered = _covered(report)
-    for fingerprint, entry in kept.items():
+    for key, entry in kept.items():
         if entry.target not in covered:
-            entries.setdefault(fingerprint, entry)
+            entries.setdefault(key, entry)
     return Baseline(
         path="",
         generated_at=report.generated_at,
@@ -159,7 +162,7 @@ def _entry(data: Any, where: str) -> BaselineEntry:
     except ValueError_ as exc:
         raise ValueError(f"{where}.accepted_at: {exc}") from None
     account = data.get("account")
-    return BaselineEntry(
+    entry = BaselineEntry(
         fingerprint=_text(data["fingerprint"], f"{where}.fingerprint"),
         kind=kind,
         target=_text(data["target"], f"{where}.target"),
@@ -168,6 +171,21 @@ def _entry(data: Any, where: str) -> BaselineEntry:
         note=_text(data.get("note"), f"{where}.note", optional=True),
         accepted_at=accepted,
     )
+    if entry.account is not None and entry.fingerprint != fingerprint(
+        entry.kind, entry.target, entry.account
+    ):
+        raise ValueError(
+            f"{where}: {entry.fingerprint} is not the fingerprint of {_said(entry)}"
+            f" (edited by hand?); {REWRITE}"
+        )
+    return entry
+
+
+REWRITE: Final = "write the file again with `nhirecon baseline`"
+
+
+def _said(entry: BaselineEntry) -> str:
+    return f"{entry.kind.value} {entry.target} {entry.account or '(no account)'}"
 
 
 def load(path: Path) -> Baseline:
@@ -224,6 +242,21 @@ def apply(report: Report, baseline: Baseline) -> Report:
     """
     known = baseline.by_fingerprint()
     accepted = frozenset(f.fingerprint for f in report.findings if f.fingerprint in known)
+    for finding in (*report.findings, *(finding for finding, _ in report.excepted)):
+        entry = known.get(finding.fingerprint)
+        account = finding.account.id if finding.account else None
+        if entry is not None and (entry.kind, entry.target, entry.account) != (
+            finding.kind,
+            finding.target,
+            account,
+        ):
+            at = baseline.entries.index(entry)
+            subject = account or (finding.identity.id if finding.identity else "")
+            raise BaselineError(
+                f"baseline file {baseline.path}: entries[{at}] says {_said(entry)}, but its"
+                f" fingerprint is that of {finding.kind.value} {finding.target} {subject}"
+                f" (edited by hand?); {REWRITE}"
+            )
     present = {f.fingerprint for f in report.findings}
     present |= {finding.fingerprint for finding, _ in report.excepted}
     covered = _covered(report)
