@@ -166,6 +166,12 @@ def test_a_baseline_for_one_target_keeps_the_others_entries(run: Run, estate: Pa
         ('{"n": 1' + "0" * 5000 + "}", "unreadable JSON: Exceeds the limit"),
         ('{"entries": []}', "not an nhirecon baseline"),
         ('{"nhirecon_baseline": 7, "entries": []}', "unsupported baseline version 7"),
+        ('{"nhirecon_baseline": true, "entries": []}', "unsupported baseline version True"),
+        ('{"nhirecon_baseline": 1.0, "entries": []}', "unsupported baseline version 1.0"),
+        (
+            '{"nhirecon_baseline": 1, "generated_at": [], "entries": []}',
+            "generated_at: expected a date and time, got []",
+        ),
         (
             '{"nhirecon_baseline": 1, "entries": [{"fingerprint": "x", "kind": "zombie", '
             '"target": "crm"}]}',
@@ -176,7 +182,10 @@ def test_a_baseline_for_one_target_keeps_the_others_entries(run: Run, estate: Pa
             "entries[0]: missing 'fingerprint'",
         ),
     ],
-    ids=["missing", "not-json", "nan", "huge", "foreign", "version", "kind", "fingerprint"],
+    ids=[
+        *("missing", "not-json", "nan", "huge", "foreign", "version", "true", "float"),
+        *("generated", "kind", "fingerprint"),
+    ],
 )
 def test_a_bad_baseline_file_is_a_usage_error(
     run: Run, estate: Path, content: str | None, words: str

@@ -165,6 +165,8 @@ def test_plan_files_round_trip_and_are_deterministic() -> None:
     [
         (lambda d: d.pop("config"), "config: missing"),
         (lambda d: d.update(plan_version=2), "plan_version"),
+        (lambda d: d.update(plan_version=True), "plan_version: expected 1"),
+        (lambda d: d.update(plan_version=1.0), "plan_version: expected 1"),
         (lambda d: d["actions"][0].update(action="wipe"), "actions[0].action: unknown value"),
         (lambda d: d["actions"][0].update(action="none"), "expected disable or delete"),
         (lambda d: d["targets"][0].update(accounts="11"), "targets[0].accounts"),

@@ -137,7 +137,8 @@ def from_json(text: str, where: str) -> Plan:
         raise UsageError(f"{where}: not a plan file: unreadable JSON ({exc})") from None
     except RecursionError:
         raise UsageError(f"{where}: not a plan file: JSON nested too deeply") from None
-    if not isinstance(data, dict) or data.get("plan_version") != PLAN_VERSION:
+    version = data.get("plan_version") if isinstance(data, dict) else None
+    if type(version) is not int or version != PLAN_VERSION:  # not true, not 1.0
         raise reader.fail("plan_version", f"expected {PLAN_VERSION}")
     config = reader.get(data, "", "config", dict)
     source = reader.get(data, "", "source", dict)

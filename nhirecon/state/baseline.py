@@ -216,13 +216,15 @@ def load(path: Path) -> Baseline:
         if not isinstance(document, dict) or VERSION_KEY not in document:
             raise ValueError(f"not an nhirecon baseline (no {VERSION_KEY!r} key)")
         version = document[VERSION_KEY]
-        if version != FORMAT_VERSION:
+        if type(version) is not int or version != FORMAT_VERSION:  # not true, not 1.0
             raise ValueError(f"unsupported baseline version {version!r} (expected 1)")
         entries = document.get("entries")
         if not isinstance(entries, list):
             raise ValueError("'entries' must be a list")
         parsed = [_entry(item, f"entries[{index}]") for index, item in enumerate(entries)]
         generated = document.get("generated_at")
+        if generated is not None and not isinstance(generated, str):
+            raise ValueError(f"generated_at: expected a date and time, got {generated!r}")
         source = document.get("source")
         return Baseline(
             path=str(path),
