@@ -14,7 +14,7 @@ from nhirecon.core.correlate import Correlator, IdentityIndex, Link, Step
 from nhirecon.core.duplicates import Duplicates
 from nhirecon.core.exceptions import Exceptions
 from nhirecon.core.findings import Clock, account_findings
-from nhirecon.core.model import ExceptionRule, Finding, Record
+from nhirecon.core.model import ExceptionRule, Finding, FindingKind, Record
 from nhirecon.core.values import key_for
 from nhirecon.errors import UsageError
 from nhirecon.pipeline import (
@@ -63,6 +63,13 @@ class Explanation:
     link: Link
     findings: tuple[Finding, ...]
     excepted: tuple[tuple[Finding, ExceptionRule], ...]
+
+    @property
+    def not_replayed(self) -> tuple[FindingKind, ...]:
+        """The kinds that may concern the account but are not replayed here: whether its
+        credential is also held elsewhere (``shared-credential``) takes the source and
+        every target, and ``explain`` reads one target."""
+        return (FindingKind.SHARED_CREDENTIAL,) if self.account.credential_id else ()
 
 
 def explain(

@@ -179,7 +179,7 @@ def audit_target(
         named.see(account)
         duplicates.see(account, link)
         if shared is not None:
-            shared.see(target.name, account)
+            shared.see(target.name, account, link.identity)
         findings.extend(
             account_findings(rules, account, link, source.name, clock, config.source.active_status)
         )

@@ -114,20 +114,21 @@ def _statusless(
         label = f"{endpoint.key} ({endpoint.name})"
         if coverage is None:
             continue
+        counted = "its identity counts" if count == 1 else f"its {count} identities count"
         if "status" not in coverage.provided:
             skipped.append(
                 NotEvaluated(
                     FindingKind.LEAVER,
-                    f"{label} provides no status: its {count} identities count as active, so"
-                    " no account is found to belong to a leaver among them",
+                    f"{label} provides no status: {counted} as active, so no account is"
+                    " found to belong to a leaver among them",
                 )
             )
         elif count and not coverage.values.get("status"):
             log.warning(
-                "no identity of %s has a status (the column is empty): its %d identities"
-                " count as active, so no account is found to belong to a leaver among them",
+                "no identity of %s has a status (the column is empty): %s as active, so no"
+                " account is found to belong to a leaver among them",
                 label,
-                count,
+                counted,
             )
     return replace(pooled, not_evaluated=(*pooled.not_evaluated, *skipped))
 

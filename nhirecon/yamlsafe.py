@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import yaml
 
@@ -247,12 +247,24 @@ AS_WRITTEN = frozenset(
 
 
 INT, FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-_BOTH_READ_ALIKE = re.compile(
-    r"[-+]?(0|[1-9][0-9]*)|0x[0-9a-fA-F]+|[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
+_YAML12_NUMBERS: Final = (
+    (re.compile(r"[-+]?[0-9]+"), int),
+    (re.compile(r"0o[0-7]+"), lambda text: int(text[2:], 8)),
+    (re.compile(r"0x[0-9a-fA-F]+"), lambda text: int(text[2:], 16)),
+    (re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"), float),
 )
-"""The numbers YAML 1.1 (PyYAML) and YAML 1.2 (editors checking a file against its JSON
-schema) read alike: ``060`` is 48 to the one and 60 to the other, ``1:30`` is 90 or text,
-``1_000`` 1000 or text."""
+"""How YAML 1.2's core schema reads a number (editors checking a file against its JSON
+schema read YAML 1.2): ``060`` is 60 there and 48 in YAML 1.1, ``1:30`` and ``1_000``
+are text there."""
+
+
+def yaml12_number(text: str) -> float | None:
+    """The number YAML 1.2 reads ``text`` as; ``None`` when it reads text."""
+    for pattern, read in _YAML12_NUMBERS:
+        if pattern.fullmatch(text):
+            number: float = read(text)
+            return number
+    return None
 
 
 def _too_many(max_nodes: int, *, aliased: bool) -> str:
@@ -312,7 +324,7 @@ class _Builder:
             raise YamlError(
                 f"cannot read {node.value!r} (a YAML {kind}): {exc}", node.start_mark.line + 1
             ) from None
-        if node.tag in (INT, FLOAT) and not getattr(node, "style", None):
+        if node.tag in (INT, FLOAT):  # plain, or tagged !!int / !!float
             _check_number(node, value)
         return value
 
@@ -325,13 +337,15 @@ class _Builder:
 
 def _check_number(node: yaml.Node, value: Any) -> None:
     """Refuse a number that is not finite (``.nan``, ``.inf``: no limit is meant so), or
-    that YAML 1.1 and 1.2 read differently (see :data:`_BOTH_READ_ALIKE`)."""
+    that YAML 1.1 and 1.2 read differently (see :func:`yaml12_number`)."""
     text, line = str(node.value), node.start_mark.line + 1
     if not math.isfinite(value):
         raise Refused(f"{text!r} is not a finite number", line)
-    if not _BOTH_READ_ALIKE.fullmatch(text):
+    other = yaml12_number(text)
+    if other != value:
+        said = "text" if other is None else repr(other)
         raise Refused(
-            f"{text!r} is {value!r} in YAML 1.1, as read here, but not in YAML 1.2, as"
+            f"{text!r} is {value!r} in YAML 1.1, as read here, but {said} in YAML 1.2, as"
             " editors read it: write the number in plain decimals (or quote it for text)",
             line,
         )

@@ -224,9 +224,19 @@ def test_an_entry_whose_fields_are_not_its_fingerprints_accepts_nothing(
     assert written.returncode == 0, written.stderr
     document = json.loads(path.read_text())
     leaver = next(entry for entry in document["entries"] if entry["kind"] == "leaver")
-    leaver.update(edit, label="old-test-user")
+    leaver.update(edit, label="old-test-user", note="a test account, SEC-9")
     path.write_text(json.dumps(document))
     code, report, stderr = audit_json(run, estate, NIGHTS[0], "--baseline", str(path))
     assert code == 2 and report == {}, stderr
     assert f"baseline file {path}: entries[" in stderr
     assert "is not the fingerprint of" in stderr or "is that of leaver crm c2" in stderr
+    # What the message says to do works: the file is written anew, the entry truthful and
+    # without the note that was written for what it claimed to be.
+    again = run(
+        "baseline", "-c", str(estate / "nhirecon.yaml"), "--now", NIGHTS[0], "-o", str(path)
+    )
+    assert again.returncode == 0, again.stderr
+    [mended] = [e for e in json.loads(path.read_text())["entries"] if e["kind"] == "leaver"]
+    assert (mended["target"], mended["account"], mended["note"]) == ("crm", "c2", "")
+    code, report, stderr = audit_json(run, estate, NIGHTS[0], "--baseline", str(path))
+    assert code == 0, stderr

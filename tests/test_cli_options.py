@@ -479,7 +479,9 @@ def test_validate_json_prints_nothing_when_a_connector_fails(run: Run, tmp_path:
 
 def test_explain_json(run: Run) -> None:
     document = json_of(run, "explain", "crm", LEAVER, "-c", SAMPLE, "--now", NOW, "-f", "json")
-    assert set(document) == {"target", "account", "trail", "result", "findings", "excepted"}
+    assert set(document) == {
+        *("target", "account", "trail", "result", "findings", "excepted", "not_replayed")
+    }
     assert document["target"] == "crm" and document["account"]["email"] == LEAVER
     step = document["trail"][0]
     assert set(step) == {"rule", "account_field", "identity_field", "mode", "values", "matches"}

@@ -385,3 +385,16 @@ def test_plugins_that_would_fail_later_are_skipped_with_the_reason(
     assert plugins["undescribed"].problem == "it has no description"
     assert "annotations do not resolve at run time (NameError" in plugins["forward-only"].problem
     assert registry.lookup("renamed") is None
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_number_option_that_is_not_finite_is_refused(value: float) -> None:
+    """A NaN timeout failed as an internal error mid-pull; YAML refuses ``.nan`` already, so
+    this guards what reaches a connector any other way."""
+    from nhirecon.connectors.scim import ScimConnector
+
+    problems = ScimConnector.check_options(
+        {"url": "https://scim.example.com/v2", "timeout": value, "max_response_mb": value}
+    )
+    assert [name for name, _ in problems] == ["timeout", "max_response_mb"]
+    assert all("expected a finite number" in message for _, message in problems)

@@ -117,3 +117,22 @@ def test_plan_and_baseline_never_write_over_a_file_of_the_run(
     assert done.returncode == 2, done.stderr
     assert f"-o {destination}: that is {named}; write the {command} elsewhere" in done.stderr
     assert (target.read_bytes() if target.exists() else None) == before
+
+
+@pytest.mark.parametrize("command", ["audit", "plan", "baseline"])
+def test_the_ca_bundle_a_target_trusts_is_never_written_over(
+    run: Run, tmp_path: Path, estate: Path, command: str
+) -> None:
+    """``plan -o ca.pem`` replaced the CA bundle a live target trusts with a plan."""
+    idp = (
+        "targets:\n  - {name: idp, connector: scim, url: 'https://scim.example.com/scim/v2',"
+        " auth: {type: none}, ca_bundle: ca.pem}\n"
+    )
+    estate.write_text(estate.read_text(encoding="utf-8").replace("targets:\n", idp, 1))
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    formats = ["-f", "json"] if command == "audit" else []
+    done = run(command, "-c", str(estate), "--now", NOW, *formats, "-o", "ca.pem")
+    assert done.returncode == 2, done.stderr
+    assert "-o ca.pem: that is the CA bundle target 'idp' trusts" in done.stderr
+    assert bundle.read_text() == "-----BEGIN CERTIFICATE-----\n"

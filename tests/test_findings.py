@@ -271,6 +271,13 @@ def test_owner_unknown_or_inactive_in_the_source_is_ownerless() -> None:
     assert [f.detail["problem"] for f in found] == ["unknown", "inactive"]
 
 
+def test_an_owner_that_names_the_identity_itself_is_ownerless_and_said_so() -> None:
+    people = [nhi("S1", email="svc@example.com", owner="SVC@example.com"), nhi("S2", owner="S2")]
+    found = source_findings("hr", people, ACTIVE, CLOCK)
+    assert [f.detail["problem"] for f in found] == ["self", "self"]
+    assert found[0].message.endswith("owner 'SVC@example.com' is the identity itself")
+
+
 def test_owner_matched_by_id_email_or_username_is_fine() -> None:
     people = [
         person("E1", email="a@example.com", username="alice"),

@@ -595,6 +595,24 @@ def test_a_deploy_key_without_last_used_never_reads_as_never_used(
     assert records["legacy-ci"].credential_rotated_at == datetime(2024, 1, 10, 9, 30, tzinfo=UTC)
 
 
+def test_an_enterprise_server_without_last_used_is_read_whole(
+    github: FakeGitHub, tmp_path: Path, run: Run
+) -> None:
+    """No key says ``last_used`` (nor is there a token grant or an installation): the
+    pull is read, and no key is dormant, rather than the default path failing it."""
+    for keys in github.keys.values():
+        for key in keys:
+            del key["last_used"]
+    github.pats.clear()
+    github.installations.clear()
+    write_config(tmp_path, github, {"credentials": f"records: credentials{BY_NAME}"})
+    result = run("audit", "--now", NOW, "--no-history", "-f", "json", env={TOKEN_ENV: TOKEN})
+    assert result.returncode == 0, result.stderr
+    found = findings_of(json.loads(result.stdout))
+    assert ("stale-credential", "github-credentials", "legacy-ci") in found
+    assert not {kind for kind, _, _ in found} & {"dormant"}
+
+
 def test_an_installation_count_that_differs_from_what_was_read_fails(
     github: FakeGitHub, tmp_path: Path
 ) -> None:

@@ -146,6 +146,18 @@ def test_both_kinds_end_to_end(run: Run, write: Write) -> None:
         ("shared-credential", "aws", "u1"),
         ("shared-credential", "hr", "S1"),
     ]
+    shared = [f for f in report["findings"] if f["kind"] == "shared-credential"]
+    identities = {f["target"]: (f["identity"] or {}).get("id") for f in shared}
+    assert identities == {"aws": "S1", "hr": "S1"}  # u1 is linked to S1: its finding says so
+    # explain reads one target: it says which finding about the account it cannot replay
+    base = ("explain", "aws", "-c", str(config), "--now", NOW_TEXT)
+    text = run(*base[:2], "u1", *base[2:])
+    assert text.returncode == 0, text.stderr
+    assert "not replayed: shared-credential (credential AKIAEXAMPLE1 is compared" in text.stdout
+    explained = json.loads(run(*base[:2], "u1", *base[2:], "-f", "json").stdout)
+    assert explained["not_replayed"] == ["shared-credential"]
+    plain = run(*base[:2], "u2", *base[2:], "-f", "json")
+    assert json.loads(plain.stdout)["not_replayed"] == []
     [target] = report["targets"]
     assert target["not_evaluated"] == [
         {"rule": "dormant", "reason": "the input provides no last_login_at"},

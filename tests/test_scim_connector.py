@@ -226,6 +226,53 @@ def test_groups_listed_without_members_are_read_alone_asking_for_them(
     assert _listed_alone(server) == ["attributes=members"] * 3
 
 
+def _groups_requests(server: ScimServer) -> list[str]:
+    return [f"{seen.path}?{seen.query}" for seen in server.faults.seen if "/Groups" in seen.path]
+
+
+def test_empty_groups_left_out_of_the_listing_are_empty_after_one_question(
+    server: ScimServer, load: Load
+) -> None:
+    """A service that leaves ``members`` out of an empty group (RFC 7643 §2.5), as
+    scim2-server does: one filtered count says no more groups have members than the
+    listing shows, and no group is read alone; a tenant whose groups are all empty too."""
+    planted = seed_estate(server)
+    server.add_group("nobody-yet", [])
+    server.add_group("also-empty", [])
+    accounts = {account.username: account for account in pull(load(compare="[groups]"))}
+    assert {account.groups for account in accounts.values()} == {()}
+    server.add_group("admins", [planted["alice"]["id"]])
+    server.faults.seen.clear()
+    accounts = {account.username: account for account in pull(load(compare="[groups]"))}
+    assert accounts["alice"].groups == ("admins",) and accounts["bob"].groups == ()
+    asked = _groups_requests(server)
+    assert ["filter=members%20pr" in url for url in asked].count(True) == 1, asked
+    assert not _listed_alone(server)
+
+
+def test_groups_are_not_read_when_every_account_names_its_own_or_groups_are_mapped_elsewhere(
+    server: ScimServer, load: Load
+) -> None:
+    """A service that fills ``User.groups`` (and hides ``members``), or a ``map`` that
+    takes ``groups`` from another attribute: ``/Groups`` is never needed, never read."""
+    planted = seed_estate(server)
+    server.add_group("admins", [planted["alice"]["id"]])
+    server.faults.add(rewrite_list(_without_members), method="GET", path="/Groups", times=None)
+
+    def own_groups(body: dict[str, Any]) -> None:
+        for user in body.get("Resources", []):
+            user["groups"] = [{"value": "g1", "display": f"team-{user['userName']}"}]
+
+    server.faults.add(rewrite_list(own_groups), method="GET", path=r"/Users\?", times=None)
+    accounts = {account.username: account for account in pull(load(compare="[groups]"))}
+    assert accounts["alice"].groups == ("team-alice",)
+    assert _groups_requests(server) == []
+    server.faults.rules.clear()
+    server.faults.add(rewrite_list(_without_members), method="GET", path="/Groups", times=None)
+    pull(load(compare="[department]", extra_map="groups: title"))
+    assert _groups_requests(server) == []
+
+
 def test_a_group_gone_before_it_is_read_alone_is_left_out(server: ScimServer, load: Load) -> None:
     planted = seed_estate(server)
     server.add_group("admins", [planted["alice"]["id"]])
@@ -248,6 +295,19 @@ def test_a_service_that_never_shows_members_fails_the_pull(server: ScimServer, l
     assert f"{server.url}/Groups: none of the 2 groups shows its members" in str(caught.value)
     assert caught.value.exit_code == 3
     assert _listed_alone(server) == ["attributes=members"] * 2
+
+
+def test_a_service_that_cannot_count_groups_with_members_and_shows_none_fails(
+    server: ScimServer, load: Load
+) -> None:
+    """AWS IAM Identity Center filters by ``eq`` only: ``members pr`` is refused (400),
+    and no group shows members: whether they are empty cannot be told."""
+    planted = seed_estate(server)
+    server.add_group("admins", [planted["alice"]["id"]])
+    server.faults.add(answer(400), method="GET", path="members%20pr", times=None)
+    server.faults.add(rewrite_list(_without_members), method="GET", path="/Groups", times=None)
+    with pytest.raises(ConnectorError, match="and the service cannot say"):
+        pull(load(compare="[groups]"))
 
 
 def test_a_failed_read_of_a_group_alone_fails_the_pull_naming_url_and_status(

@@ -222,8 +222,22 @@ def test_a_number_yaml_versions_read_differently_is_refused_by_both_parsers(
     ("text", "value"),
     [
         *(("a: 60", 60), ("a: -3", -3), ("a: +5", 5), ("a: 0", 0), ("a: 0x14", 20)),
+        *(("a: 07", 7), ("a: 00", 0), ('a: !!int "7"', 7)),  # 7 and 0 in either version
         *(("a: 1.5", 1.5), ("a: 2.5e+3", 2500.0), ("a: .5", 0.5)),
     ],
 )
 def test_numbers_both_versions_read_alike_are_read(text: str, value: float) -> None:
     assert yamlsafe.load(text).data["a"] == value
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('a: !!int "060"', "'060' is 48 in YAML 1.1, as read here, but 60 in YAML 1.2"),
+        ("a: !!int '1_000'", "'1_000' is 1000 in YAML 1.1, as read here, but text in YAML 1.2"),
+        ('a: !!float ".nan"', "'.nan' is not a finite number"),
+    ],
+)
+def test_a_tag_does_not_get_a_number_past_the_check(text: str, said: str) -> None:
+    with pytest.raises(yamlsafe.Refused, match=re.escape(said)):
+        yamlsafe.load(text)

@@ -19,11 +19,15 @@ def own_files(config: Config, baseline: Path | None) -> dict[Path, str]:
     run's config``, ``the export target 'crm' reads``)."""
     found = {config.path: "this run's config"}
     for endpoint in (*config.source.inputs, *(target.endpoint for target in config.targets)):
-        path = endpoint.options.get("path")
+        role = "target" if endpoint.key.startswith("targets") else "source"
+        path, bundle = endpoint.options.get("path"), endpoint.options.get("ca_bundle")
         if isinstance(path, str):
-            role = "target" if endpoint.key.startswith("targets") else "source"
             found.setdefault(
                 endpoint.context.resolve(path), f"the export {role} {endpoint.name!r} reads"
+            )
+        if isinstance(bundle, str):
+            found.setdefault(
+                endpoint.context.resolve(bundle), f"the CA bundle {role} {endpoint.name!r} trusts"
             )
     history = config.history or paths.default_history()
     found.setdefault(history, "this run's history")

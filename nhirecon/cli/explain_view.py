@@ -65,6 +65,11 @@ def render(result: Explanation) -> str:
             f"  - excepted {finding.kind.value}: {rule.reason} (owner {rule.owner}, "
             f"until {rule.expires.isoformat()})"
         )
+    for kind in result.not_replayed:
+        lines.append(
+            f"not replayed: {kind.value} (credential {account.credential_id} is compared"
+            " with the source and every target: see the audit's report)"
+        )
     return "\n".join(inert(line) for line in lines) + "\n"
 
 
@@ -114,6 +119,7 @@ def render_json(result: Explanation) -> str:
             {**serialize.finding(finding), "exception": serialize.exception(rule)}
             for finding, rule in result.excepted
         ],
+        "not_replayed": [kind.value for kind in result.not_replayed],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 

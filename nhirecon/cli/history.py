@@ -70,7 +70,7 @@ def baseline_command(
         loaded = load_config(config_path)
         destinations.check([output], destinations.own_files(loaded, None), "baseline")
         check_destination(output)
-        previous = baselines.load(output) if output.exists() else None
+        previous = baselines.load(output, checked=False) if output.exists() else None
         identities = None if accept_source_drop else tracking.previous_source_count(loaded)
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(

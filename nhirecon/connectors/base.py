@@ -13,6 +13,7 @@ import types
 import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from math import isfinite
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -148,8 +149,8 @@ def _fits(value: object, expected: Any) -> bool:
     if origin is typing.Literal:
         return value in typing.get_args(expected)
     base = origin or expected
-    if base is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+    if base is float:  # a finite one: no timeout, limit or rate is meant by NaN or infinity
+        return isinstance(value, int | float) and not isinstance(value, bool) and isfinite(value)
     if base is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if base in (list, tuple, Sequence):
@@ -169,6 +170,9 @@ def _describe(expected: Any) -> str:
     if expected is type(None):
         return "nothing"
     base = origin or expected
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
-        base, getattr(base, "__name__", str(base))
-    )
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a finite number",
+        bool: "true or false",
+    }.get(base, getattr(base, "__name__", str(base)))

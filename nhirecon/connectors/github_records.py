@@ -195,8 +195,8 @@ def deploy_key_view(key: Mapping[str, Any], repository: str, where: str) -> dict
     enabled = key.get("enabled", True)
     if not isinstance(enabled, bool):
         raise DataError(f"{where}: enabled is {enabled!r}, not true or false")
-    created, used = key.get("created_at"), key.get("last_used")
-    use = {"created_at": created, "last_login_at": used} if "last_used" in key else {}
+    created = key.get("created_at")
+    use = {"created_at": created} if "last_used" in key else {"added_at": created}
     return {
         **key,
         ADDED: {
@@ -207,7 +207,8 @@ def deploy_key_view(key: Mapping[str, Any], repository: str, where: str) -> dict
             "kind": "api_key",
             "credential_id": fingerprint(key.get("key"), where),
             "active": enabled,
-            **(use or {"added_at": created}),
+            **use,
+            "last_login_at": key.get("last_used"),
             "credential_rotated_at": created,
             "repository": repository,
         },

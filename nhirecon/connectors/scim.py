@@ -146,11 +146,14 @@ class ScimConnector(Connector):
 
     @property
     def wants_groups(self) -> bool:
-        """Whether group membership is used (compared, or mapped explicitly)."""
-        return "groups" in self.context.compared or "groups" in self.context.field_map
+        """Whether group membership is used (compared, or mapped explicitly) and read from
+        the users' ``groups`` (not mapped from another attribute)."""
+        context = self.context
+        default = scim_schema.DEFAULT_MAP["groups"]
+        used = "groups" in context.compared or "groups" in context.field_map
+        return used and context.field_map.get("groups", default) == default
 
     def rows(self) -> Iterator[RawRow]:
-        memberships = self.memberships() if self.wants_groups else None
         resources = self.client.list_all(
             USERS,
             page_size=self.page_size,
@@ -159,16 +162,15 @@ class ScimConnector(Connector):
             max_records=self.max_records,
         )
         for resource in resources:
-            yield self._row(resource, memberships)
+            yield self._row(resource)
 
-    def _row(
-        self, resource: Mapping[str, Any], memberships: Mapping[str, list[dict[str, str]]] | None
-    ) -> RawRow:
+    def _row(self, resource: Mapping[str, Any]) -> RawRow:
         """A resource as a row to map, with the groups ``/Groups`` lists it in when it
-        names none itself (and the groups are used)."""
+        names none itself and the groups are used: ``/Groups`` is read the first time an
+        account needs it, and never when every account names its own (``User.groups``)."""
         resource_id = str(resource.get("id", ""))
-        if memberships is not None and not resource.get("groups"):
-            resource = {**resource, "groups": memberships.get(resource_id, [])}
+        if self.wants_groups and not resource.get("groups"):
+            resource = {**resource, "groups": self.memberships().get(resource_id, [])}
         return RawRow(f"{self.url}/{USERS}/{resource_id}", scim_schema.lookup(resource))
 
     def memberships(self) -> dict[str, list[dict[str, str]]]:
@@ -208,7 +210,7 @@ class ScimConnector(Connector):
         Raises :class:`~nhirecon.errors.DataError` for a value the mapping refuses."""
         if self.filter and not compile_filter(self.filter).matches(resource):
             return None
-        row = self._row(resource, self.memberships() if self.wants_groups else None)
+        row = self._row(resource)
         with self._lock:
             if self._recheck is None:
                 self._recheck = FieldMapper(self)

@@ -24,14 +24,15 @@ class SharedCredentials:
     read, not with every account."""
 
     source: str
-    _holders: dict[str, list[tuple[str, Record]]] = field(default_factory=dict)
+    _holders: dict[str, list[tuple[str, Record, Record | None]]] = field(default_factory=dict)
 
-    def see(self, place: str, record: Record) -> None:
+    def see(self, place: str, record: Record, identity: Record | None = None) -> None:
         """Note ``record`` of ``place`` (the source's name or a target's) if it holds a
-        credential; a disabled account holds nothing that can be used."""
+        credential; a disabled account holds nothing that can be used. ``identity``: the
+        one an account is linked to, named by its finding."""
         key = record.credential_id.strip() if record.credential_id else ""
         if key and record.active:
-            self._holders.setdefault(key, []).append((place, record))
+            self._holders.setdefault(key, []).append((place, record, identity))
 
     def findings(self) -> list[Finding]:
         """One finding per holder of each credential id held in more than one place."""
@@ -39,8 +40,8 @@ class SharedCredentials:
         for key, holders in sorted(self._holders.items()):
             if len(holders) < 2:
                 continue
-            places = [f"{place}/{record.id}" for place, record in holders]
-            for place, record in holders:
+            places = [f"{place}/{record.id}" for place, record, _ in holders]
+            for place, record, identity in holders:
                 others = [where for where in places if where != f"{place}/{record.id}"]
                 on_source = place == self.source
                 found.append(
@@ -48,7 +49,7 @@ class SharedCredentials:
                         FindingKind.SHARED_CREDENTIAL,
                         place,
                         None if on_source else record,
-                        record if on_source else None,
+                        record if on_source else identity,
                         f"{record.label}: credential {key} is also held by {', '.join(others)}",
                         {"credential_id": key, "holders": places},
                         MANUAL,

@@ -95,9 +95,10 @@ def _owner_problem(
     key = key_for(owner, "casefold")
     if owner is None or key is None:
         return "has no owner", {"owner": None, "problem": "missing"}
-    matches = sorted(
-        (found for found in owners.get(key, ()) if found is not identity), key=lambda r: r.id
-    )
+    named = owners.get(key, ())
+    matches = sorted((found for found in named if found is not identity), key=lambda r: r.id)
+    if not matches and any(found is identity for found in named):
+        return (f"owner {owner!r} is the identity itself", {"owner": owner, "problem": "self"})
     if not matches:
         return (f"owner {owner!r} is unknown in {source}", {"owner": owner, "problem": "unknown"})
     if len(matches) > 1:  # as in correlation: never guess which one is meant

@@ -95,7 +95,7 @@ def build(report: Report, *, note: str = "", previous: Baseline | None = None) -
     for finding in report.findings:
         earlier = kept.get(finding.fingerprint)
         fresh = entry_for(finding, note=note, accepted_at=report.generated_at)
-        if earlier is not None:
+        if earlier is not None and _said(earlier) == _said(fresh):  # not an entry that lied
             fresh = replace(fresh, note=earlier.note, accepted_at=earlier.accepted_at)
         entries[finding.fingerprint] = fresh
     covered = _covered(report)
@@ -142,7 +142,7 @@ def _text(value: Any, where: str, *, optional: bool = False) -> str:
     return value
 
 
-def _entry(data: Any, where: str) -> BaselineEntry:
+def _entry(data: Any, where: str, *, checked: bool = True) -> BaselineEntry:
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected an object")
     unknown = sorted(set(data) - set(ENTRY_KEYS))
@@ -171,8 +171,10 @@ def _entry(data: Any, where: str) -> BaselineEntry:
         note=_text(data.get("note"), f"{where}.note", optional=True),
         accepted_at=accepted,
     )
-    if entry.account is not None and entry.fingerprint != fingerprint(
-        entry.kind, entry.target, entry.account
+    if (
+        checked
+        and entry.account is not None
+        and entry.fingerprint != fingerprint(entry.kind, entry.target, entry.account)
     ):
         raise ValueError(
             f"{where}: {entry.fingerprint} is not the fingerprint of {_said(entry)}"
@@ -188,9 +190,11 @@ def _said(entry: BaselineEntry) -> str:
     return f"{entry.kind.value} {entry.target} {entry.account or '(no account)'}"
 
 
-def load(path: Path) -> Baseline:
+def load(path: Path, *, checked: bool = True) -> Baseline:
     """Read a baseline file (a regular file: not a pipe, a device or a folder); errors name
-    the file and the entry."""
+    the file and the entry. Not ``checked``: an entry whose account is not the one its
+    fingerprint hashes is read all the same (for ``nhirecon baseline`` to write the file
+    anew, keeping only the notes of entries that tell the truth)."""
     try:
         text = files.read_whole(path, files.MAX_DOCUMENT_BYTES, "a baseline").decode("utf-8-sig")
     except FileNotFoundError:
@@ -221,7 +225,9 @@ def load(path: Path) -> Baseline:
         entries = document.get("entries")
         if not isinstance(entries, list):
             raise ValueError("'entries' must be a list")
-        parsed = [_entry(item, f"entries[{index}]") for index, item in enumerate(entries)]
+        parsed = [
+            _entry(item, f"entries[{index}]", checked=checked) for index, item in enumerate(entries)
+        ]
         generated = document.get("generated_at")
         if generated is not None and not isinstance(generated, str):
             raise ValueError(f"generated_at: expected a date and time, got {generated!r}")
