@@ -69,7 +69,8 @@ class Explanation:
         """The kinds that may concern the account but are not replayed here: whether its
         credential is also held elsewhere (``shared-credential``) takes the source and
         every target, and ``explain`` reads one target."""
-        return (FindingKind.SHARED_CREDENTIAL,) if self.account.credential_id else ()
+        holds = self.account.credential_id and self.account.active  # disabled: holds none
+        return (FindingKind.SHARED_CREDENTIAL,) if holds else ()
 
 
 def explain(

@@ -79,7 +79,8 @@ def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
                 " report the accounts it should cover as orphans (is the export empty or"
                 " truncated?)"
             )
-        counts.append(len(identities) - before)
+        read = identities[before:] if len(source.inputs) > 1 else []  # for _per_input
+        counts.append((len(read), sum(1 for identity in read if not identity.is_human)))
     log.info("source %s: %d identities from %s", source.name, len(identities), _inputs(source))
     if not identities:
         raise SafetyError(
@@ -90,7 +91,7 @@ def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
         source.name,
         source.inputs[0].connector.name,
         tuple(identities),
-        _statusless(
+        _per_input(
             evidence_of([pulled.coverage for pulled in pulls], SOURCE_NEEDS),
             list(zip(source.inputs, [pulled.coverage for pulled in pulls], counts, strict=True)),
         ),
@@ -98,38 +99,43 @@ def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
     )
 
 
-def _statusless(
-    pooled: Evidence, inputs: Sequence[tuple[Endpoint, Coverage | None, int]]
+def _per_input(
+    pooled: Evidence, inputs: Sequence[tuple[Endpoint, Coverage | None, tuple[int, int]]]
 ) -> Evidence:
-    """``pooled`` (the evidence of the source's inputs together), with ``leaver`` not
-    evaluated for each input that has no status where another has one: its identities all
-    count as active, so none of their accounts is found to be a leaver's, which the
-    inputs' statuses together would hide. An input whose status column is empty in every
-    row is warned of. A source of one input, or none of whose inputs has a status, is
-    judged on ``pooled`` alone (see ``pipeline._warn_of_status``)."""
-    if len(inputs) < 2 or any(item.rule is FindingKind.LEAVER for item in pooled.not_evaluated):
+    """``pooled`` (the evidence of a source's inputs together), with the rules an input
+    cannot support though the others do, as not evaluated for that input: ``leaver`` for
+    one without a status (its identities all count as active, so none of their accounts
+    is found to be a leaver's) and ``human-use`` for one with non-human identities but
+    neither ``password_enabled`` nor ``last_interactive_login_at``. Together, the inputs
+    would hide it. An input whose status column is empty in every row is warned of. A
+    source of one input is judged on ``pooled`` alone (see ``pipeline._warn_of_status``)."""
+    if len(inputs) < 2:
         return pooled
+    whole = {item.rule for item in pooled.not_evaluated}
     skipped = []
-    for endpoint, coverage, count in inputs:
-        label = f"{endpoint.key} ({endpoint.name})"
+    for endpoint, coverage, (count, non_human) in inputs:
         if coverage is None:
             continue
+        path = endpoint.options.get("path")
+        label = f"{endpoint.key} ({path if isinstance(path, str) else endpoint.connector.name})"
         counted = "its identity counts" if count == 1 else f"its {count} identities count"
-        if "status" not in coverage.provided:
-            skipped.append(
-                NotEvaluated(
-                    FindingKind.LEAVER,
-                    f"{label} provides no status: {counted} as active, so no account is"
-                    " found to belong to a leaver among them",
-                )
-            )
-        elif count and not coverage.values.get("status"):
+        if FindingKind.LEAVER not in whole and "status" not in coverage.provided:
+            reason = f"{label} provides no status: {counted} as active, so no account is"
+            reason += " found to belong to a leaver among them"
+            skipped.append(NotEvaluated(FindingKind.LEAVER, reason, endpoint.key))
+        elif FindingKind.LEAVER not in whole and count and not coverage.values.get("status"):
             log.warning(
                 "no identity of %s has a status (the column is empty): %s as active, so no"
                 " account is found to belong to a leaver among them",
                 label,
                 counted,
             )
+        used = SOURCE_NEEDS[FindingKind.HUMAN_USE]
+        if FindingKind.HUMAN_USE not in whole and non_human and coverage.provided.isdisjoint(used):
+            them = "identity is" if non_human == 1 else f"{non_human} identities are"
+            reason = f"{label} provides no {' or '.join(used)}: its non-human {them}"
+            reason += " not checked for human-use"
+            skipped.append(NotEvaluated(FindingKind.HUMAN_USE, reason, endpoint.key))
     return replace(pooled, not_evaluated=(*pooled.not_evaluated, *skipped))
 
 

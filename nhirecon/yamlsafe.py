@@ -339,7 +339,7 @@ def _check_number(node: yaml.Node, value: Any) -> None:
     """Refuse a number that is not finite (``.nan``, ``.inf``: no limit is meant so), or
     that YAML 1.1 and 1.2 read differently (see :func:`yaml12_number`)."""
     text, line = str(node.value), node.start_mark.line + 1
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # an int is finite
         raise Refused(f"{text!r} is not a finite number", line)
     other = yaml12_number(text)
     if other != value:

@@ -240,3 +240,24 @@ def test_an_entry_whose_fields_are_not_its_fingerprints_accepts_nothing(
     assert (mended["target"], mended["account"], mended["note"]) == ("crm", "c2", "")
     code, report, stderr = audit_json(run, estate, NIGHTS[0], "--baseline", str(path))
     assert code == 0, stderr
+
+
+def test_entries_of_targets_a_run_does_not_cover_are_kept_only_when_truthful(
+    estate: Path,
+) -> None:
+    """``baseline -o FILE --target crm`` keeps the other targets' entries as they are, but
+    not one whose account is not what its fingerprint hashes: the file it writes would be
+    refused again."""
+    from nhirecon.core.model import FindingKind, fingerprint
+    from nhirecon.core.report import BaselineEntry
+
+    first = night(estate, NIGHTS[0], keep_history=False)
+    kind = FindingKind.DORMANT
+    truthful = BaselineEntry(
+        fingerprint(kind, "legacy", "w1"), kind, "legacy", "w1", "w1", "", None
+    )
+    lying = BaselineEntry(fingerprint(kind, "legacy", "w9"), kind, "legacy", "w2", "w2", "", None)
+    previous = baseline.Baseline("b.json", None, "hr", (truthful, lying))
+    built = baseline.build(first, previous=previous)
+    kept = [entry for entry in built.entries if entry.target == "legacy"]
+    assert kept == [truthful]

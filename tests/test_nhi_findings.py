@@ -184,3 +184,18 @@ def test_a_password_enabled_value_that_is_not_yes_or_no_names_the_row(
     assert done.returncode == 3
     assert "aws.csv:2" in done.stderr and "'maybe' is not a yes/no value" in done.stderr
     assert "active_values" not in done.stderr
+
+
+def test_explain_replays_no_shared_credential_for_a_disabled_account() -> None:
+    """A disabled account holds nothing usable (it is never a holder), so nothing about
+    its credential is left unreplayed; an active one's is."""
+    from nhirecon.core.correlate import UNMATCHED
+    from nhirecon.core.model import FindingKind, Record
+    from nhirecon.explain import Explanation
+
+    def explained(active: bool) -> Explanation:
+        account = Record("u1", "aws.csv:2", active=active, credential_id="AKIAEXAMPLE1")
+        return Explanation("aws", account, (), UNMATCHED, (), ())
+
+    assert explained(True).not_replayed == (FindingKind.SHARED_CREDENTIAL,)
+    assert explained(False).not_replayed == ()

@@ -230,24 +230,47 @@ def _groups_requests(server: ScimServer) -> list[str]:
     return [f"{seen.path}?{seen.query}" for seen in server.faults.seen if "/Groups" in seen.path]
 
 
-def test_empty_groups_left_out_of_the_listing_are_empty_after_one_question(
+def test_a_tenant_whose_groups_are_all_empty_is_read_after_one_question(
     server: ScimServer, load: Load
 ) -> None:
-    """A service that leaves ``members`` out of an empty group (RFC 7643 §2.5), as
-    scim2-server does: one filtered count says no more groups have members than the
-    listing shows, and no group is read alone; a tenant whose groups are all empty too."""
-    planted = seed_estate(server)
+    """scim2-server leaves ``members`` out of an empty group (RFC 7643 §2.5): with every
+    group empty, none shows a member even read alone, and the service is asked how many
+    have members; none, so every account is in no group, and the pull stands."""
+    seed_estate(server)
     server.add_group("nobody-yet", [])
     server.add_group("also-empty", [])
     accounts = {account.username: account for account in pull(load(compare="[groups]"))}
     assert {account.groups for account in accounts.values()} == {()}
-    server.add_group("admins", [planted["alice"]["id"]])
-    server.faults.seen.clear()
-    accounts = {account.username: account for account in pull(load(compare="[groups]"))}
-    assert accounts["alice"].groups == ("admins",) and accounts["bob"].groups == ()
     asked = _groups_requests(server)
     assert ["filter=members%20pr" in url for url in asked].count(True) == 1, asked
-    assert not _listed_alone(server)
+    assert _listed_alone(server) == ["attributes=members"] * 2
+
+
+@pytest.mark.parametrize("counted", [0, 1], ids=["says-none", "page-length"])
+def test_a_count_of_groups_with_members_never_empties_a_group_read_alone(
+    server: ScimServer, load: Load, counted: int
+) -> None:
+    """A service that hides members in listings and miscounts ``members pr`` (0, or the
+    page's length): each group is read alone all the same, and what it shows decides."""
+    planted = seed_estate(server)
+    server.add_group("admins", [planted["alice"]["id"]])
+    server.add_group("ops", [planted["bob"]["id"], planted["carol"]["id"]])
+    server.faults.add(
+        answer(
+            200,
+            body={
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": counted,
+                "Resources": [],
+            },
+        ),
+        method="GET",
+        path="members%20pr",
+        times=None,
+    )
+    server.faults.add(rewrite_list(_without_members), method="GET", path=r"/Groups\?", times=None)
+    accounts = {account.username: account for account in pull(load(compare="[groups]"))}
+    assert (accounts["alice"].groups, accounts["carol"].groups) == (("admins",), ("ops",))
 
 
 def test_groups_are_not_read_when_every_account_names_its_own_or_groups_are_mapped_elsewhere(
@@ -271,6 +294,19 @@ def test_groups_are_not_read_when_every_account_names_its_own_or_groups_are_mapp
     server.faults.add(rewrite_list(_without_members), method="GET", path="/Groups", times=None)
     pull(load(compare="[department]", extra_map="groups: title"))
     assert _groups_requests(server) == []
+
+
+def test_groups_mapped_to_their_ids_are_read_from_the_groups_too(
+    server: ScimServer, load: Load
+) -> None:
+    """``groups.value`` (the groups' ids) reads the users' groups as ``groups.display``
+    does, in any case (RFC 7643 §2.1): ``/Groups`` is read for them."""
+    planted = seed_estate(server)
+    admins = server.add_group("admins", [planted["alice"]["id"]])
+    accounts = {
+        a.username: a for a in pull(load(compare="[groups]", extra_map="groups: Groups.value"))
+    }
+    assert accounts["alice"].groups == (admins["id"],)
 
 
 def test_a_group_gone_before_it_is_read_alone_is_left_out(server: ScimServer, load: Load) -> None:

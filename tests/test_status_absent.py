@@ -92,13 +92,53 @@ def test_an_include_with_a_status_never_hides_an_input_without_one(
     said = [item["reason"] for item in skipped if item["rule"] == "leaver"]
     if hr_status == "renamed":
         assert said == [
-            "source (hr) provides no status: its 2 identities count as active, so no account"
+            "source (hr.csv) provides no status: its 2 identities count as active, so no account"
             " is found to belong to a leaver among them"
         ]
     else:
         assert said == []
-        assert "no identity of source (hr) has a status (the column is empty)" in done.stderr
+        assert "no identity of source (hr.csv) has a status (the column is empty)" in done.stderr
+    assert [item.get("input") for item in skipped if item["rule"] == "leaver"] == (
+        ["source"] if hr_status == "renamed" else []
+    )
     text = run("audit", "-c", "nhirecon.yaml", "--now", NOW, "--no-history", "-f", "table")
-    assert ("not evaluated for want of data: leaver (hr)" in text.stdout) is (
-        hr_status == "renamed"
+    assert ("leaver (hr: source)" in text.stdout) is (hr_status == "renamed")
+
+
+def test_an_include_without_what_human_use_reads_is_said_and_the_others_findings_stand(
+    run: Run, tmp_path: Path
+) -> None:
+    """Two inventories of service accounts: one says which have a console password, the
+    other (its column renamed) does not. The first's ``human-use`` stands; the second is
+    listed as not checked, rather than hidden by the first's column."""
+    (tmp_path / "hr.csv").write_text("id,email,status\nE1,alice@x.example,active\n")
+    (tmp_path / "inv1.yaml").write_text(
+        "- {id: N1, name: svc1, type: service_account, owner: E1, console: true}\n"
+    )
+    (tmp_path / "inv2.yaml").write_text(
+        "- {id: N2, name: svc2, type: service_account, owner: E1, console_password: true}\n"
+    )
+    (tmp_path / "app.csv").write_text("id,email,active\na1,alice@x.example,true\n")
+    inventory = "map: {id: id, username: name, kind: type, owner: owner"
+    (tmp_path / "nhirecon.yaml").write_text(
+        "version: 1\n"
+        "source: {name: hr, connector: csv, path: hr.csv, map: {id: id, email: email,"
+        " status: status},\n"
+        f"         include: [{{connector: yaml, path: inv1.yaml, {inventory},"
+        " password_enabled: console}},\n"
+        f"                   {{connector: yaml, path: inv2.yaml, {inventory}}}}}]}}\n"
+        "targets:\n"
+        "  - {name: app, connector: csv, path: app.csv,"
+        " correlate: [{account: email, identity: email}]}\n"
+    )
+    done = run("audit", "-c", "nhirecon.yaml", "--now", NOW, "--no-history", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    found = sorted((f["kind"], (f["account"] or f["identity"])["id"]) for f in report["findings"])
+    assert ("human-use", "N1") in found
+    [item] = [i for i in report["source"]["not_evaluated"] if i["rule"] == "human-use"]
+    assert item["input"] == "source.include[1]"
+    assert item["reason"] == (
+        "source.include[1] (inv2.yaml) provides no password_enabled or last_interactive_login_at:"
+        " its non-human identity is not checked for human-use"
     )

@@ -223,6 +223,7 @@ def test_a_number_yaml_versions_read_differently_is_refused_by_both_parsers(
     [
         *(("a: 60", 60), ("a: -3", -3), ("a: +5", 5), ("a: 0", 0), ("a: 0x14", 20)),
         *(("a: 07", 7), ("a: 00", 0), ('a: !!int "7"', 7)),  # 7 and 0 in either version
+        *((f"a: {'1' * 400}", int("1" * 400)), (f'a: !!int "{"1" * 400}"', int("1" * 400))),
         *(("a: 1.5", 1.5), ("a: 2.5e+3", 2500.0), ("a: .5", 0.5)),
     ],
 )

@@ -13,9 +13,8 @@ import types
 import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from math import isfinite
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from nhirecon.connectors.context import ConnectorContext, Lookup, RawRow
 from nhirecon.connectors.coverage import Coverage
@@ -149,8 +148,12 @@ def _fits(value: object, expected: Any) -> bool:
     if origin is typing.Literal:
         return value in typing.get_args(expected)
     base = origin or expected
-    if base is float:  # a finite one: no timeout, limit or rate is meant by NaN or infinity
-        return isinstance(value, int | float) and not isinstance(value, bool) and isfinite(value)
+    if base is float:  # no timeout, size or wait is meant by NaN, infinity or 1e300
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and abs(value) <= MAX_NUMBER  # false for NaN; an int of any size compares
+        )
     if base is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if base in (list, tuple, Sequence):
@@ -159,6 +162,11 @@ def _fits(value: object, expected: Any) -> bool:
     if base in (dict, Mapping):
         return isinstance(value, dict)
     return isinstance(value, base) if isinstance(base, type) else True
+
+
+MAX_NUMBER: Final = 1e9
+"""The largest number a float option takes: a timeout, a size in MiB or a wait of more
+than a billion is a slip, and overflows what the clock or a size can hold."""
 
 
 def _describe(expected: Any) -> str:
@@ -173,6 +181,6 @@ def _describe(expected: Any) -> str:
     return {
         str: "a string",
         int: "an integer",
-        float: "a finite number",
+        float: "a number of at most 1e9",
         bool: "true or false",
     }.get(base, getattr(base, "__name__", str(base)))

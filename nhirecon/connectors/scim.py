@@ -147,11 +147,13 @@ class ScimConnector(Connector):
     @property
     def wants_groups(self) -> bool:
         """Whether group membership is used (compared, or mapped explicitly) and read from
-        the users' ``groups`` (not mapped from another attribute)."""
+        the users' ``groups`` (``groups.display``, ``groups.value``: attribute names are
+        case-insensitive, RFC 7643 §2.1), not mapped from another attribute."""
         context = self.context
-        default = scim_schema.DEFAULT_MAP["groups"]
         used = "groups" in context.compared or "groups" in context.field_map
-        return used and context.field_map.get("groups", default) == default
+        path = context.field_map.get("groups", scim_schema.DEFAULT_MAP["groups"])
+        paths = (path,) if isinstance(path, str) else tuple(path)
+        return used and any(one.lower().partition(".")[0] == "groups" for one in paths)
 
     def rows(self) -> Iterator[RawRow]:
         resources = self.client.list_all(

@@ -6,13 +6,12 @@ Many services never fill in ``User.groups``, so membership is read from the grou
 members the service does not list: some leave ``members`` out of listings only, and
 return it when the group is read alone and asked for (RFC 7644 §3.4.2.5, ``attributes``);
 AWS IAM Identity Center returns it from neither ("Limitations from SCIM specification",
-IAM Identity Center SCIM Implementation Developer Guide). One question tells the two
-apart: how many groups have members (``filter=members pr``, RFC 7644 §3.4.2.2). When no
-more than the listing shows, the others are empty; otherwise, or when the service cannot
-say, each group listed without ``members`` is read alone, asking for them. When no group
-of the service shows a member even then, while some have members or the service cannot
-say, membership cannot be told from what it returns, and reading it fails rather than
-report every account as in no group.
+IAM Identity Center SCIM Implementation Developer Guide). So each group listed without
+``members`` is read alone, asking for them: what a group shows of itself is the only
+answer that names its members. When no group shows a member even then, the service is
+asked how many groups have members (``filter=members pr``, RFC 7644 §3.4.2.2): none, and
+every group is empty; otherwise, or when it cannot say, membership cannot be told from
+what it returns, and reading it fails rather than report every account as in no group.
 """
 
 from __future__ import annotations
@@ -46,36 +45,31 @@ def memberships(
 ) -> Memberships:
     """Member id → the groups of ``groups`` (a ``/Groups`` listing) it is a direct member
     of. Groups listed without ``members`` are read alone (``GET /Groups/{id}?attributes=
-    members``, ``max_workers`` at a time) unless the service says no more groups have
-    members than the listing shows; one gone by then (404) is left out.
+    members``, ``max_workers`` at a time); one gone by then (404) is left out.
 
     Raises :class:`~nhirecon.errors.ConnectorError` for an answer other than 200 or 404, or
-    when some group is listed without ``members``, none shows any, listed or read alone,
-    and the service does not say that no group has members.
+    when no group shows any member, listed or read alone, and the service does not say
+    that no group has members.
     """
     listed = list(groups)
     read: list[Mapping[str, Any] | None] = list(listed)
     unshown = [index for index, group in enumerate(listed) if not shows_members(group)]
-    if not unshown:
-        return _by_member(listed, read)
-    with_members = _count_with_members(client)
-    if with_members is not None and with_members <= sum(
-        1 for group in listed if shows_members(group) and group["members"]
-    ):
-        return _by_member(listed, read)  # the groups listed without members are empty
-    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        alone = pool.map(partial(_read_alone, client), [listed[at] for at in unshown])
-        for at, group in zip(unshown, alone, strict=True):
-            read[at] = group
+    if unshown:
+        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+            alone = pool.map(partial(_read_alone, client), [listed[at] for at in unshown])
+            for at, group in zip(unshown, alone, strict=True):
+                read[at] = group
     present = [group for group in read if group is not None]
     if present and not any(shows_members(group) for group in present):
-        said = "cannot say" if with_members is None else f"says {with_members} have members"
-        raise ConnectorError(
-            f"{client.base_url}/{GROUPS}: none of the {len(present)} groups shows its members,"
-            f" in the listing or read alone with ?attributes=members, and the service {said}"
-            f" (?{HAVE_MEMBERS}), so no account's groups can be told from it; leave groups"
-            " out of compare and map for it"
-        )
+        with_members = _count_with_members(client)
+        if with_members != 0:
+            said = "cannot say" if with_members is None else f"says {with_members} have"
+            raise ConnectorError(
+                f"{client.base_url}/{GROUPS}: none of the {len(present)} groups shows its"
+                f" members, in the listing or read alone with ?attributes=members, and the"
+                f" service {said} members (?{HAVE_MEMBERS}), so no account's groups can be"
+                " told from it; leave groups out of compare and map for it"
+            )
     return _by_member(listed, read)
 
 
@@ -92,7 +86,7 @@ def _count_with_members(client: ScimClient) -> int | None:
         return None
     try:
         body = response.json()
-    except ValueError:
+    except ConnectorError:  # not JSON: it cannot say
         return None
     total = body.get("totalResults") if isinstance(body, Mapping) else None
     return total if type(total) is int and total >= 0 else None

@@ -21,6 +21,9 @@ class NotEvaluated:
 
     rule: FindingKind
     reason: str
+    input: str | None = None
+    """The one input of a source (``source.include[0]``) it was skipped for, where the
+    others support it: their findings of the rule stand. ``None``: the whole place."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ def evidence(
 
 def evaluated(findings: Iterable[Finding], place: str, skipped: Evidence) -> list[Finding]:
     """``findings`` without those of ``place`` from rules its evidence could not support."""
-    rules = {item.rule for item in skipped.not_evaluated}
+    rules = {item.rule for item in skipped.not_evaluated if item.input is None}
     if not rules:
         return list(findings)
     return [f for f in findings if not (f.target == place and f.kind in rules)]

@@ -286,7 +286,11 @@ def context(report: Report) -> dict[str, object]:
             for entry in report.allowlist
         ],
         "not_evaluated": [
-            {"rule": item.rule.value, "place": place, "reason": item.reason}
+            {
+                "rule": item.rule.value,
+                "place": place if item.input is None else f"{place}: {item.input}",
+                "reason": item.reason,
+            }
             for place, item in overview.skipped(report)
         ],
         "baseline": _baseline(report),

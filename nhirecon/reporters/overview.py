@@ -201,7 +201,8 @@ def _skipped_lines(report: Report, shown: Shown) -> list[str]:
     nothing when every rule was."""
     places: dict[FindingKind, list[str]] = {}
     for place, item in skipped(report):
-        places.setdefault(item.rule, []).append(shown(place))
+        where = shown(place) if item.input is None else f"{shown(place)}: {item.input}"
+        places.setdefault(item.rule, []).append(where)
     if not places:
         return []
     rules = [f"{kind.value} ({', '.join(places[kind])})" for kind in FindingKind if kind in places]

@@ -312,7 +312,9 @@ def evidence(value: Evidence) -> dict[str, Any]:
     return {
         "coverage": dict(value.coverage),
         "not_evaluated": [
-            {"rule": item.rule.value, "reason": item.reason} for item in value.not_evaluated
+            {"rule": item.rule.value, "reason": item.reason}
+            | ({} if item.input is None else {"input": item.input})
+            for item in value.not_evaluated
         ],
     }
 

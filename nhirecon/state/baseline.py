@@ -100,7 +100,7 @@ def build(report: Report, *, note: str = "", previous: Baseline | None = None) -
         entries[finding.fingerprint] = fresh
     covered = _covered(report)
     for key, entry in kept.items():
-        if entry.target not in covered:
+        if entry.target not in covered and _truthful(entry):
             entries.setdefault(key, entry)
     return Baseline(
         path="",
@@ -171,11 +171,7 @@ def _entry(data: Any, where: str, *, checked: bool = True) -> BaselineEntry:
         note=_text(data.get("note"), f"{where}.note", optional=True),
         accepted_at=accepted,
     )
-    if (
-        checked
-        and entry.account is not None
-        and entry.fingerprint != fingerprint(entry.kind, entry.target, entry.account)
-    ):
+    if checked and not _truthful(entry):
         raise ValueError(
             f"{where}: {entry.fingerprint} is not the fingerprint of {_said(entry)}"
             f" (edited by hand?); {REWRITE}"
@@ -184,6 +180,14 @@ def _entry(data: Any, where: str, *, checked: bool = True) -> BaselineEntry:
 
 
 REWRITE: Final = "write the file again with `nhirecon baseline`"
+
+
+def _truthful(entry: BaselineEntry) -> bool:
+    """Whether the entry's account is the one its fingerprint hashes (an entry about the
+    source names none, and is checked against the finding it matches instead)."""
+    return entry.account is None or entry.fingerprint == fingerprint(
+        entry.kind, entry.target, entry.account
+    )
 
 
 def _said(entry: BaselineEntry) -> str:
