@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,19 @@ def test_an_identity_without_a_status_is_active(
     assert found == [("ownerless", "S1")]
 
 
+APP_TARGET = (
+    "targets:\n  - {name: app, connector: csv, path: app.csv,"
+    " correlate: [{account: email, identity: email}]}\n"
+)
+
+
+def audited(run: Run) -> tuple[Any, dict[str, Any]]:
+    """The JSON audit of the folder's ``nhirecon.yaml``, which must pass."""
+    done = run("audit", "-c", "nhirecon.yaml", "--now", NOW, "--no-history", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    return done, json.loads(done.stdout)
+
+
 @pytest.mark.parametrize("hr_status", ["renamed", "empty"])
 def test_an_include_with_a_status_never_hides_an_input_without_one(
     run: Run, tmp_path: Path, hr_status: str
@@ -80,14 +94,9 @@ def test_an_include_with_a_status_never_hides_an_input_without_one(
         "source: {name: hr, connector: csv, path: hr.csv, map: {id: id, email: email},\n"
         "         include: [{connector: yaml, path: inv.yaml,\n"
         "                    map: {id: id, username: name, kind: type, owner: owner,"
-        " status: status}}]}\n"
-        "targets:\n"
-        "  - {name: app, connector: csv, path: app.csv,"
-        " correlate: [{account: email, identity: email}]}\n"
+        " status: status}}]}\n" + APP_TARGET
     )
-    done = run("audit", "-c", "nhirecon.yaml", "--now", NOW, "--no-history", "-f", "json")
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    done, report = audited(run)
     skipped = report["source"]["not_evaluated"]
     said = [item["reason"] for item in skipped if item["rule"] == "leaver"]
     if hr_status == "renamed":
@@ -126,14 +135,9 @@ def test_an_include_without_what_human_use_reads_is_said_and_the_others_findings
         " status: status},\n"
         f"         include: [{{connector: yaml, path: inv1.yaml, {inventory},"
         " password_enabled: console}},\n"
-        f"                   {{connector: yaml, path: inv2.yaml, {inventory}}}}}]}}\n"
-        "targets:\n"
-        "  - {name: app, connector: csv, path: app.csv,"
-        " correlate: [{account: email, identity: email}]}\n"
+        f"                   {{connector: yaml, path: inv2.yaml, {inventory}}}}}]}}\n" + APP_TARGET
     )
-    done = run("audit", "-c", "nhirecon.yaml", "--now", NOW, "--no-history", "-f", "json")
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    _, report = audited(run)
     found = sorted((f["kind"], (f["account"] or f["identity"])["id"]) for f in report["findings"])
     assert ("human-use", "N1") in found
     [item] = [i for i in report["source"]["not_evaluated"] if i["rule"] == "human-use"]
