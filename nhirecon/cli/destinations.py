@@ -1,7 +1,7 @@
 """Where ``audit -o`` (and ``plan -o``, ``baseline -o``) may write: never twice to one
 file, and never over a file the run itself reads or keeps (its config, an export it
-audits, its baseline, history or audit log), which a slip of the shell (``-o hr.csv``)
-would otherwise replace with a report."""
+audits, a CA bundle it trusts, its baseline, history or audit log), which a slip of the
+shell (``-o hr.csv``) would otherwise replace with a report."""
 
 from __future__ import annotations
 
