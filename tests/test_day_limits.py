@@ -98,6 +98,30 @@ def test_dormant_when_the_last_sign_in_is_older_than_dormant_days(
         assert is_the_linked_identity(dormant[0])
 
 
+def test_an_age_just_past_a_limit_never_reads_as_within_it() -> None:
+    """A second past 30 days is 30 whole days: the message says "more than 30 days ago",
+    not "30 days ago; limit 30"; an expiry hours ago is "less than a day ago"."""
+    policy = Policy(dormant_days=LIMIT, credential_max_age_days=LIMIT)
+    past = limit_ago(SECOND)
+    acc = account(
+        "a1",
+        created_at=past - DAY,
+        last_login_at=past,
+        credential_rotated_at=past,
+        expires_at=ago(timedelta(hours=5)),
+    )
+    found = findings(acc, policy, linked())
+    [dormant] = of_kind(found, K.DORMANT)
+    [stale] = of_kind(found, K.STALE_CREDENTIAL)
+    [expired] = of_kind(found, K.EXPIRED)
+    assert f"(more than {LIMIT} days ago; limit {LIMIT})" in dormant.message
+    assert f"(more than {LIMIT} days ago; limit {LIMIT})" in stale.message
+    assert expired.message.endswith("(less than a day ago)")
+    assert dormant.detail["days"] == stale.detail["days"] == LIMIT  # the detail stays whole
+    later = findings(account("a2", last_login_at=limit_ago(DAY * 2)), policy)
+    assert f"({LIMIT + 2} days ago; limit {LIMIT})" in of_kind(later, K.DORMANT)[0].message
+
+
 @pytest.mark.parametrize(("offset", "past"), AROUND_THE_LIMIT)
 def test_never_used_account_is_dormant_when_created_more_than_dormant_days_ago(
     offset: timedelta, past: bool

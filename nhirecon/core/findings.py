@@ -275,8 +275,14 @@ def human_use(
     return f"{kind} {' and '.join(reasons)}", detail
 
 
-def ago(days: int) -> str:
-    """``N days ago``, or ``1 day ago``."""
+def ago(days: int, limit: int | None = None) -> str:
+    """``N days ago``, ``1 day ago`` or ``less than a day ago`` (``days`` counts whole
+    days); ``more than N days ago`` when a finding says the age is over a ``limit`` of N
+    days that the whole days only reach (``N days ago; limit N`` would read as within it)."""
+    if limit is not None and days == limit:
+        return f"more than {days} days ago"
+    if days == 0:
+        return "less than a day ago"
     return "1 day ago" if days == 1 else f"{days} days ago"
 
 
@@ -319,8 +325,9 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
         if clock.older_than(last, policy.dormant_days):
             add(
                 FindingKind.DORMANT,
-                f"{name}: last used {day(last)} ({ago(clock.days_since(last))}; "
-                f"limit {policy.dormant_days})",
+                f"{name}: last used {day(last)}"
+                f" ({ago(clock.days_since(last), policy.dormant_days)};"
+                f" limit {policy.dormant_days})",
                 {"last_login_at": format_datetime(last), "days": clock.days_since(last)},
                 identity,
             )
@@ -331,7 +338,7 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
         add(
             FindingKind.DORMANT,
             f"{name}: never used since it was created on {day(created)} "
-            f"({ago(clock.days_since(created))})",
+            f"({ago(clock.days_since(created), policy.dormant_days)})",
             {
                 "last_login_at": None,
                 "created_at": format_datetime(created),
@@ -343,8 +350,9 @@ def _usage_findings(account: Record, identity: Record | None, clock: Clock, add:
     if rotated is not None and clock.older_than(rotated, policy.credential_max_age_days):
         add(
             FindingKind.STALE_CREDENTIAL,
-            f"{name}: credential last rotated {day(rotated)} ({clock.days_since(rotated)} "
-            f"days ago; limit {policy.credential_max_age_days})",
+            f"{name}: credential last rotated {day(rotated)}"
+            f" ({ago(clock.days_since(rotated), policy.credential_max_age_days)};"
+            f" limit {policy.credential_max_age_days})",
             {"credential_rotated_at": format_datetime(rotated), "days": clock.days_since(rotated)},
             identity,
         )
