@@ -339,7 +339,9 @@ def _warn_of_status(source: SourceData) -> None:
     status at all lists ``leaver`` in its ``not_evaluated`` instead (SPEC §3.2), which
     every report shows, as it does for the other rules."""
     evidence = source.evidence
-    if any(item.rule is FindingKind.LEAVER and not item.input for item in evidence.not_evaluated):
+    if any(
+        item.rule is FindingKind.LEAVER and item.input is None for item in evidence.not_evaluated
+    ):
         return
     if source.count and not evidence.coverage.get("status", 0):
         log.warning(

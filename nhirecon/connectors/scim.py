@@ -10,6 +10,7 @@ services never fill in ``User.groups`` (see :mod:`nhirecon.connectors.scim_group
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterator, Mapping
@@ -144,7 +145,7 @@ class ScimConnector(Connector):
     def default_origin(self, external_id: str | None) -> Origin:
         return scim_schema.scim_origin(external_id)
 
-    @property
+    @functools.cached_property
     def wants_groups(self) -> bool:
         """Whether group membership is used (compared, or mapped explicitly) and read from
         the users' ``groups`` (``groups.display``, ``groups.value``: attribute names are
