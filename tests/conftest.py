@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = DATA / "golden"
+pytest_plugins = ("tests.scim_server",)
+"""The SCIM server's fixtures (``server``, ``scim_token``), for the modules that use them."""
+
 NOW = "2026-11-28T00:00:00Z"
 """The instant the example estate is evaluated at in tests."""
 

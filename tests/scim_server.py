@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from scim2_models import ResourceType, Schema, ScimProvider, ServiceProviderConfig
 from scim2_server.memory import InMemoryStorage
 from scim2_server.service import ScimService
@@ -406,6 +407,19 @@ def running(**options: Any) -> Iterator[ScimServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def server() -> Iterator[ScimServer]:
+    """A running server, stopped after the test (imported by the modules that use it)."""
+    with running() as started:
+        yield started
+
+
+@pytest.fixture
+def scim_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bearer token the server takes, where the configs of these tests look for it."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
 
 
 # --- an estate that exercises the finding kinds ------------------------------------------

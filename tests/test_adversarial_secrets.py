@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from .scim_server import (
     answer,
     drop_after_commit,
     estate_config,
-    running,
     seed_estate,
 )
 
@@ -100,12 +98,6 @@ def oauth2(server: ScimServer) -> Setup:
 
 
 SETUPS = {"bearer": bearer, "basic": basic_auth, "oauth2": oauth2}
-
-
-@pytest.fixture
-def server() -> Iterator[ScimServer]:
-    with running() as started:
-        yield started
 
 
 class Runs:

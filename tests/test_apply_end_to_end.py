@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import stat
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +20,10 @@ from .scim_server import (
     TOKEN_ENV,
     ScimServer,
     estate_config,
-    running,
     seed_estate,
 )
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
-
-
-@pytest.fixture
-def server() -> Iterator[ScimServer]:
-    with running() as started:
-        yield started
 
 
 @pytest.fixture

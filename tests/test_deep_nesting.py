@@ -7,7 +7,6 @@ bad-input corpus (tests/data/bad/cases.yaml).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from .conftest import NOW, ROOT, Run
-from .scim_server import TOKEN, TOKEN_ENV, ScimServer, rewrite_list, running
+from .scim_server import TOKEN, TOKEN_ENV, ScimServer, rewrite_list
 
 ESTATE = ROOT / "tests" / "data" / "bad" / "estate"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -109,12 +108,6 @@ def test_a_record_nesting_exactly_the_limit_is_read(run: Run, tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     report = json.loads((work / "out" / "report.json").read_text(encoding="utf-8"))
     assert report["targets"][0]["accounts"] == 1
-
-
-@pytest.fixture
-def server() -> Iterator[ScimServer]:
-    with running() as started:
-        yield started
 
 
 def test_a_deep_scim_answer_names_the_url(run: Run, tmp_path: Path, server: ScimServer) -> None:

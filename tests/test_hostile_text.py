@@ -24,7 +24,6 @@ import sys
 import termios
 import time
 import tty
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,6 @@ from .scim_server import (
     ScimServer,
     answer,
     estate_config,
-    running,
     seed_estate,
 )
 
@@ -366,12 +364,6 @@ SCIM_ERROR = {
     "status": "400",
     "detail": ERROR_DETAIL,
 }
-
-
-@pytest.fixture
-def server() -> Iterator[ScimServer]:
-    with running() as started:
-        yield started
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,12 +52,6 @@ Planted = dict[str, dict[str, Any]]
 @pytest.fixture(autouse=True)
 def _token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-
-
-@pytest.fixture
-def server() -> Iterator[ScimServer]:
-    with running() as started:
-        yield started
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ from .scim_server import (
     delay,
     estate_config,
     rewrite_list,
-    running,
     seed_estate,
     token_endpoint,
 )
@@ -40,15 +39,7 @@ error (SPEC §3.2), so the accounts a test adds sign in."""
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 
-@pytest.fixture
-def server() -> Iterator[ScimServer]:
-    with running() as started:
-        yield started
-
-
-@pytest.fixture(autouse=True)
-def _token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+pytestmark = pytest.mark.usefixtures("scim_token")
 
 
 Load = Callable[..., config.Config]

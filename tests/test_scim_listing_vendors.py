@@ -41,7 +41,6 @@ from .scim_server import (
     answer,
     estate_config,
     rewrite_list,
-    running,
     seed_estate,
 )
 
@@ -53,15 +52,7 @@ Action = Callable[[dict[str, Any], StartResponse, App], Iterable[bytes]]
 USERS = r"/Users\?"
 
 
-@pytest.fixture
-def server() -> Iterator[ScimServer]:
-    with running() as started:
-        yield started
-
-
-@pytest.fixture(autouse=True)
-def _token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+pytestmark = pytest.mark.usefixtures("scim_token")
 
 
 def write_config(server: ScimServer, folder: Path, options: str = "") -> Path:

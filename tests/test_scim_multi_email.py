@@ -8,7 +8,7 @@ Against the real scim2-server; the vendor's habits are a middleware that rewrite
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ from .scim_server import (
     ScimServer,
     estate_config,
     rewrite_list,
-    running,
 )
 
 SIGNED_IN = {"lastLoginAt": "2026-11-20T00:00:00Z"}
@@ -65,12 +64,6 @@ VENDORS: dict[str, Callable[[dict[str, Any]], None]] = {
     "primary-stripped-home-first": strip_primary_home_first,
     "object-and-bare-string": mix_bare_string,
 }
-
-
-@pytest.fixture
-def server() -> Iterator[ScimServer]:
-    with running() as started:
-        yield started
 
 
 @pytest.fixture(params=sorted(VENDORS))

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from nhirecon.connectors import documents, files, paths, scim_schema
+from nhirecon.connectors import documents, files, paths, scim_manager, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, Lookup, RawRow
 from nhirecon.connectors.context import Has
 from nhirecon.connectors.json_lines_of import Elements, locate
@@ -134,13 +134,19 @@ class JsonConnector(Connector):
         record whose text opens more brackets than the nesting limit, or whose text was
         not found, is walked to see whether it nests too deeply."""
         lines, opened = found if found else ([], [])
+        managers: Mapping[str, str | None] = {}
+        if self.is_scim and scim_manager.wanted(self.context, scim_schema.DEFAULT_MAP):
+            managers = scim_manager.addresses(items)  # ids of users outside it stay ids
         for index, item in enumerate(items):
             where = f"{self.path}:{lines[index]}" if lines else f"{self.path}{prefix}[{index}]"
             if not isinstance(item, dict):
                 raise DataError(f"{where}: expected an object, got {type(item).__name__}")
             if (not opened or opened[index] > MAX_DEPTH) and too_deep(item):
                 raise DataError(f"{where}: {TOO_DEEP}")
-            yield RawRow(where, scim_schema.lookup(item)) if self.is_scim else row(where, item)
+            if self.is_scim:
+                yield RawRow(where, scim_schema.lookup(scim_manager.resolved(item, managers)))
+            else:
+                yield row(where, item)
 
     def _document(self, text: str) -> Iterator[RawRow]:
         document = self._parse(text, "")

@@ -5,7 +5,9 @@ Accounts are paged by cursor (RFC 9865) where the service offers it, else on
 provably complete, or that holds a resource outside the configured ``filter``, fails the
 pull (see :mod:`nhirecon.connectors.scim_listing`). Group membership comes from
 ``/Groups`` when it is needed (``compare: [groups]`` or ``map: {groups: ...}``), since many
-services never fill in ``User.groups`` (see :mod:`nhirecon.connectors.scim_groups`).
+services never fill in ``User.groups`` (see :mod:`nhirecon.connectors.scim_groups`). A
+manager's id is read as the manager's address when the manager is used (see
+:mod:`nhirecon.connectors.scim_manager`); the listing is then held until it ends.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Final
 
-from nhirecon.connectors import scim_groups, scim_schema
+from nhirecon.connectors import scim_groups, scim_manager, scim_schema
 from nhirecon.connectors.base import Connector, ConnectorContext, RawRow
 from nhirecon.connectors.context import range_problems
 from nhirecon.connectors.mapping import FieldMapper
@@ -116,6 +118,8 @@ class ScimConnector(Connector):
         self._recheck: FieldMapper | None = None
         """Maps the accounts the re-check reads (:meth:`record_of`)."""
         self._groups_failure: ConnectorError | None = None
+        self._addresses: dict[str, str | None] = {}
+        """User id → address, of the users read (see :mod:`nhirecon.connectors.scim_manager`)."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -156,25 +160,53 @@ class ScimConnector(Connector):
         paths = (path,) if isinstance(path, str) else tuple(path)
         return used and any(one.lower().partition(".")[0] == "groups" for one in paths)
 
+    @functools.cached_property
+    def wants_manager(self) -> bool:
+        """Whether the manager's id is read as the manager's address (see
+        :mod:`nhirecon.connectors.scim_manager`)."""
+        return scim_manager.wanted(self.context, scim_schema.DEFAULT_MAP)
+
     def rows(self) -> Iterator[RawRow]:
-        resources = self.client.list_all(
+        resources: Iterable[Mapping[str, Any]] = self.client.list_all(
             USERS,
             page_size=self.page_size,
             scim_filter=self.filter,
             max_workers=self.max_workers,
             max_records=self.max_records,
         )
+        if self.wants_manager:  # every user before any row: a manager may be listed later
+            resources = list(resources)
+            with self._lock:
+                self._addresses.update(scim_manager.addresses(resources))
+            self._manager_addresses(resources)
         for resource in resources:
             yield self._row(resource)
 
     def _row(self, resource: Mapping[str, Any]) -> RawRow:
         """A resource as a row to map, with the groups ``/Groups`` lists it in when it
         names none itself and the groups are used: ``/Groups`` is read the first time an
-        account needs it, and never when every account names its own (``User.groups``)."""
+        account needs it, and never when every account names its own (``User.groups``);
+        and its manager's id read as the manager's address when the manager is used."""
         resource_id = str(resource.get("id", ""))
         if self.wants_groups and not resource.get("groups"):
             resource = {**resource, "groups": self.memberships().get(resource_id, [])}
+        if self.wants_manager:
+            resource = scim_manager.resolved(resource, self._manager_addresses([resource]))
         return RawRow(f"{self.url}/{USERS}/{resource_id}", scim_schema.lookup(resource))
+
+    def _manager_addresses(
+        self, resources: Iterable[Mapping[str, Any]]
+    ) -> Mapping[str, str | None]:
+        """User id → address, for the managers ``resources`` name: from the users read
+        so far, else each read alone, once."""
+        with self._lock:
+            named = {scim_manager.manager_id(resource) for resource in resources}
+            unknown = [one for one in named if one is not None and one not in self._addresses]
+            if unknown:
+                self._addresses.update(
+                    scim_manager.look_up(self.client, unknown, max_workers=self.max_workers)
+                )
+            return self._addresses
 
     def memberships(self) -> dict[str, list[dict[str, str]]]:
         """Member id → the groups it is a direct member of (``value``, ``display``); listed

@@ -13,11 +13,13 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from nhirecon.connectors.scim_filter import FilterError, compile_filter
 from nhirecon.connectors.scim_listing import MAX_RECORDS, Listing
 from nhirecon.connectors.scim_protocol import (
     Features,
+    ProtocolError,
     Request,
     config_request,
     parse_features,
@@ -101,3 +103,22 @@ class ScimClient:
             max_workers=max_workers,
             max_records=max_records,
         )
+
+    def read_alone(
+        self, resource_type: str, resource_id: str, query: str
+    ) -> Mapping[str, Any] | None:
+        """One resource read on its own (``GET /{type}/{id}?{query}``, RFC 7644 §3.4.1);
+        ``None`` when it is gone (404).
+
+        Raises :class:`~nhirecon.errors.ConnectorError` for any other answer than 200, or a
+        200 that is not the resource asked for (another ``id``)."""
+        url = f"{self.base_url}/{resource_type}/{quote(resource_id, safe='')}?{query}"
+        response = self.transport.request("GET", url)
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise self.transport.fail(response, "200 or 404")
+        resource = response.json()
+        if not isinstance(resource, Mapping) or str(resource.get("id")) != resource_id:
+            raise ProtocolError(f"GET {response.url}: expected the resource {resource_id!r}")
+        return resource

@@ -20,10 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Final
-from urllib.parse import quote
 
 from nhirecon.connectors.scim_client import ScimClient
-from nhirecon.connectors.scim_protocol import ProtocolError
 from nhirecon.errors import ConnectorError
 
 GROUPS: Final = "Groups"
@@ -113,14 +111,4 @@ def _by_member(
 
 def _read_alone(client: ScimClient, group: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The group read on its own with its members asked for; ``None`` when it is gone."""
-    group_id = str(group.get("id", ""))
-    url = f"{client.base_url}/{GROUPS}/{quote(group_id, safe='')}?{ASK_FOR_MEMBERS}"
-    response = client.transport.request("GET", url)
-    if response.status == 404:
-        return None
-    if response.status != 200:
-        raise client.transport.fail(response, "200 or 404")
-    resource = response.json()
-    if not isinstance(resource, Mapping) or str(resource.get("id")) != group_id:
-        raise ProtocolError(f"GET {response.url}: expected the group {group_id!r}")
-    return resource
+    return client.read_alone(GROUPS, str(group.get("id", "")), ASK_FOR_MEMBERS)
