@@ -191,7 +191,7 @@ def audit(
         keep = not no_history
         # Recorded in the history only once the reports are written.
         with tracking.tracked(report, loaded, accepted=accepted, keep_history=keep) as report:
-            for line in baselines.stale_lines(report.baseline) if report.baseline else ():
+            for line in baselines.warning_lines(report.baseline) if report.baseline else ():
                 log.warning("%s", line)
             table = _Table(color, kinds=kind or (), levels=severity or (), limit=limit)
             _emit(report, pairs, table)

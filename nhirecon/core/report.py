@@ -127,6 +127,9 @@ class BaselineEntry:
     note: str
     accepted_at: datetime | None
     """When the finding was accepted (``None`` when the file does not say)."""
+    fields: tuple[str, ...] | None = None
+    """For a ``stale-attribute``, the fields whose drift was accepted (sorted): a drift in
+    another field is not accepted. ``None``: any (an entry written without them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,9 @@ class BaselineView:
     """Fingerprints of this run's findings that the baseline accepts: they do not count."""
     stale: tuple[BaselineEntry, ...]
     """Entries, for the places this run covered, that match no finding any more."""
+    outgrown: tuple[tuple[BaselineEntry, tuple[str, ...]], ...] = ()
+    """Entries whose finding now has more than they accepted (a ``stale-attribute`` with a
+    field they do not name), with the fields they do not name: those findings count."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,10 @@ A baseline file is JSON::
       ]
     }
 
+A ``stale-attribute`` entry also holds ``"fields"``, the compared fields whose drift was
+accepted: the finding is accepted only while no other field drifts (a reviewed drift of
+``department`` does not accept a later one of ``groups``).
+
 ``fingerprint`` decides a match; the other fields are there for the people who review
 the file, so they must tell the truth about it: an entry whose ``account`` is not the one
 its fingerprint hashes, or whose fingerprint matches a finding of another kind, target or
@@ -40,7 +44,16 @@ from nhirecon.exit_codes import ExitCode
 
 FORMAT_VERSION: Final = 1
 VERSION_KEY: Final = "nhirecon_baseline"
-ENTRY_KEYS: Final = ("fingerprint", "kind", "target", "account", "label", "note", "accepted_at")
+ENTRY_KEYS: Final = (
+    "fingerprint",
+    "kind",
+    "target",
+    "account",
+    "label",
+    "note",
+    "accepted_at",
+    "fields",
+)
 
 
 class BaselineError(NhireconError):
@@ -80,7 +93,23 @@ def entry_for(finding: Finding, *, note: str, accepted_at: datetime) -> Baseline
         label=subject.label if subject else "",
         note=note,
         accepted_at=accepted_at,
+        fields=drifted(finding),
     )
+
+
+def drifted(finding: Finding) -> tuple[str, ...] | None:
+    """The fields a ``stale-attribute`` finding names, sorted; ``None`` for another kind."""
+    if finding.kind is not FindingKind.STALE_ATTRIBUTE:
+        return None
+    return tuple(sorted({str(item["field"]) for item in finding.detail.get("fields", ())}))
+
+
+def unaccepted(entry: BaselineEntry, finding: Finding) -> tuple[str, ...]:
+    """The fields of ``finding`` that ``entry`` does not accept (none: it accepts it all)."""
+    found = drifted(finding)
+    if entry.fields is None or found is None:
+        return ()
+    return tuple(name for name in found if name not in entry.fields)
 
 
 def build(report: Report, *, note: str = "", previous: Baseline | None = None) -> Baseline:
@@ -96,7 +125,10 @@ def build(report: Report, *, note: str = "", previous: Baseline | None = None) -
         earlier = kept.get(finding.fingerprint)
         fresh = entry_for(finding, note=note, accepted_at=report.generated_at)
         if earlier is not None and _said(earlier) == _said(fresh):  # not an entry that lied
-            fresh = replace(fresh, note=earlier.note, accepted_at=earlier.accepted_at)
+            # accepted anew (now) when it accepts more fields than it did
+            grew = bool(unaccepted(earlier, finding))
+            accepted_at = fresh.accepted_at if grew else earlier.accepted_at
+            fresh = replace(fresh, note=earlier.note, accepted_at=accepted_at)
         entries[finding.fingerprint] = fresh
     covered = _covered(report)
     for key, entry in kept.items():
@@ -120,6 +152,7 @@ def entry_data(entry: BaselineEntry) -> dict[str, Any]:
         "label": entry.label,
         "note": entry.note,
         "accepted_at": format_datetime(entry.accepted_at) if entry.accepted_at else None,
+        **({} if entry.fields is None else {"fields": list(entry.fields)}),
     }
 
 
@@ -162,6 +195,16 @@ def _entry(data: Any, where: str, *, checked: bool = True) -> BaselineEntry:
     except ValueError_ as exc:
         raise ValueError(f"{where}.accepted_at: {exc}") from None
     account = data.get("account")
+    fields = data.get("fields")
+    if fields is not None and (
+        kind is not FindingKind.STALE_ATTRIBUTE
+        or not isinstance(fields, list)
+        or not all(isinstance(name, str) and name for name in fields)
+    ):
+        raise ValueError(
+            f"{where}.fields: expected a list of field names, and only in a stale-attribute"
+            f" entry (got {fields!r})"
+        )
     entry = BaselineEntry(
         fingerprint=_text(data["fingerprint"], f"{where}.fingerprint"),
         kind=kind,
@@ -170,6 +213,7 @@ def _entry(data: Any, where: str, *, checked: bool = True) -> BaselineEntry:
         label=_text(data.get("label"), f"{where}.label", optional=True),
         note=_text(data.get("note"), f"{where}.note", optional=True),
         accepted_at=accepted,
+        fields=None if fields is None else tuple(sorted(set(fields))),
     )
     if checked and not _truthful(entry):
         raise ValueError(
@@ -253,7 +297,12 @@ def apply(report: Report, baseline: Baseline) -> Report:
     are listed as stale, so that the file can be pruned.
     """
     known = baseline.by_fingerprint()
-    accepted = frozenset(f.fingerprint for f in report.findings if f.fingerprint in known)
+    matched = [(known[f.fingerprint], f) for f in report.findings if f.fingerprint in known]
+    outgrown = tuple(
+        (entry, more) for entry, finding in matched if (more := unaccepted(entry, finding))
+    )
+    beyond = {entry.fingerprint for entry, _ in outgrown}
+    accepted = frozenset(f.fingerprint for _, f in matched if f.fingerprint not in beyond)
     for finding in (*report.findings, *(finding for finding, _ in report.excepted)):
         entry = known.get(finding.fingerprint)
         account = finding.account.id if finding.account else None
@@ -282,16 +331,29 @@ def apply(report: Report, baseline: Baseline) -> Report:
         entries=len(baseline.entries),
         accepted=accepted,
         stale=stale,
+        outgrown=outgrown,
     )
     marked = replace(report, baseline=view)
     rules = [outcome.rule for outcome in report.gate.outcomes]
     return replace(marked, gate=evaluate(rules, marked.gated))
 
 
-def stale_lines(view: BaselineView) -> Sequence[str]:
-    """One log line per stale entry, for stderr."""
+def warning_lines(view: BaselineView) -> Sequence[str]:
+    """One log line per stale entry, and per entry its finding has outgrown, for stderr."""
     return [
-        f"baseline {view.path}: stale entry {entry.kind.value} {entry.target} "
-        f"{entry.label or entry.account or entry.fingerprint} matches nothing now"
-        for entry in view.stale
+        *(
+            f"baseline {view.path}: stale entry {entry.kind.value} {entry.target} "
+            f"{_named(entry)} matches nothing now"
+            for entry in view.stale
+        ),
+        *(
+            f"baseline {view.path}: entry {entry.kind.value} {entry.target} {_named(entry)}"
+            f" accepts {', '.join(entry.fields or ())}, but {', '.join(more)} now"
+            f" {'differs' if len(more) == 1 else 'differ'} too: the finding counts"
+            for entry, more in view.outgrown
+        ),
     ]
+
+
+def _named(entry: BaselineEntry) -> str:
+    return entry.label or entry.account or entry.fingerprint
