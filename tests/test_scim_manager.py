@@ -15,10 +15,10 @@ from nhirecon import config, pipeline
 from nhirecon.connectors import scim_manager
 from nhirecon.connectors.scim import ScimConnector
 from nhirecon.core.model import Finding, Record
-from nhirecon.errors import ConnectorError
+from nhirecon.errors import ConfigError, ConnectorError
 from nhirecon.remediation.actions import differing
 
-from .scim_server import ENTERPRISE, TOKEN_ENV, ScimServer, answer
+from .scim_server import ENTERPRISE, TOKEN_ENV, ScimServer, answer, rewrite_list
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
@@ -231,3 +231,75 @@ def test_a_resource_is_not_changed_in_place() -> None:
     assert resource == copy
     assert scim_manager.resolved(resource, {"2": None}) is resource
     assert scim_manager.resolved(resource, {}) is resource
+
+
+def test_a_filter_on_the_raw_manager_path_is_refused_while_the_manager_is_read_as_an_address(
+    server: ScimServer, tmp_path: Path
+) -> None:
+    """A ``where_not`` written against the ids would see addresses once ``manager`` is
+    compared, and stop excluding what it excluded (accounts a plan could then delete)."""
+    where = f'    where_not: {{"{ENTERPRISE}:manager.value": [some-id]}}\n'
+    assert _pull(_scim(server, tmp_path, options=where, compare="[department]")) == {}
+    with pytest.raises(ConfigError) as caught:
+        _pull(_scim(server, tmp_path, options=where))
+    assert "targets[0].where_not" in str(caught.value)
+    assert "filter on the field `manager`" in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def _manager_values(values: dict[str, str]) -> Any:
+    """A listing whose users' manager ids are ``values`` (by userName): a lying service."""
+
+    def change(body: dict[str, Any]) -> None:
+        for resource in body["Resources"]:
+            value = values[resource["userName"]]
+            resource.setdefault(ENTERPRISE, {})["manager"] = {"value": value}
+
+    return rewrite_list(change)
+
+
+def test_ids_that_name_no_user_stay_without_a_failure_or_a_request(
+    server: ScimServer, tmp_path: Path
+) -> None:
+    """``.`` and ``..`` (a URL resolves them to another path), a lone surrogate (no URL
+    carries it), a listed user's own address (a service that puts the address where the
+    id belongs), and an id the service answers 400 for."""
+    for name in ("alice", "bob", "carol", "dave", "erin"):
+        _person(server, name)
+    values = dict(
+        zip(
+            ("alice", "bob", "carol", "dave", "erin"),
+            (".", "..", "\ud800x", "Bob@Example.com", "not-a-guid"),
+            strict=True,
+        )
+    )
+    server.faults.add(_manager_values(values), method="GET", path=r"/Users\?", times=None)
+    server.faults.add(answer(400), method="GET", path="/Users/not-a-guid", times=None)
+    accounts = _pull(_scim(server, tmp_path))
+    assert {name: accounts[name].manager for name in values} == values
+    assert _lookups(server) == ["/v2/Users/not-a-guid?attributes=emails"]
+
+
+def test_the_re_check_does_not_count_a_manager_read_differently_as_a_change() -> None:
+    """The manager is read from the manager's own resource: deleted by the same run, or
+    its address changed, the account itself did not change."""
+    seen = Record(id="u1", location="x", manager="bob@example.com", email="a@example.com")
+    now = Record(id="u1", location="y", manager="2819c223", email="a@example.com")
+    assert differing(seen, now) == []
+    assert differing(seen, Record(id="u1", location="y", email="b@example.com")) == ["email"]
+
+
+def test_a_saved_list_response_reads_numeric_ids_and_one_address_written_twice(
+    tmp_path: Path,
+) -> None:
+    resources = [
+        {"id": "1", "userName": "alice", ENTERPRISE: {"manager": {"value": "2"}}},
+        {
+            "id": 2,
+            "userName": "bob",
+            "emails": [{"value": "bob@example.com"}, {"value": "Bob@Example.com"}],
+        },
+    ]
+    (tmp_path / "app.json").write_text(json.dumps({"Resources": resources}), encoding="utf-8")
+    loaded = _write(tmp_path, "name: app\n    connector: json\n    path: app.json")
+    assert _pull(loaded)["alice"].manager == "bob@example.com"

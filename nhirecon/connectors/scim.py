@@ -119,6 +119,8 @@ class ScimConnector(Connector):
         """Maps the accounts the re-check reads (:meth:`record_of`)."""
         self._groups_failure: ConnectorError | None = None
         self._addresses: dict[str, str | None] = {}
+        self._listed: set[str] = set()
+        """The addresses of the users listed, case-folded."""
         """User id → address, of the users read (see :mod:`nhirecon.connectors.scim_manager`)."""
         self._lock = threading.Lock()
 
@@ -178,6 +180,7 @@ class ScimConnector(Connector):
             resources = list(resources)
             with self._lock:
                 self._addresses.update(scim_manager.addresses(resources))
+                self._listed.update(m.casefold() for m in self._addresses.values() if m)
             self._manager_addresses(resources)
         for resource in resources:
             yield self._row(resource)
@@ -198,10 +201,17 @@ class ScimConnector(Connector):
         self, resources: Iterable[Mapping[str, Any]]
     ) -> Mapping[str, str | None]:
         """User id → address, for the managers ``resources`` name: from the users read
-        so far, else each read alone, once."""
+        so far, else each read alone, once; a value that is already a listed user's address
+        (a service that puts the address where the id belongs) is not looked up."""
         with self._lock:
             named = {scim_manager.manager_id(resource) for resource in resources}
-            unknown = [one for one in named if one is not None and one not in self._addresses]
+            unknown = [
+                one
+                for one in named
+                if one is not None
+                and one not in self._addresses
+                and one.casefold() not in self._listed
+            ]
             if unknown:
                 self._addresses.update(
                     scim_manager.look_up(self.client, unknown, max_workers=self.max_workers)

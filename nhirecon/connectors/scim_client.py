@@ -105,19 +105,25 @@ class ScimClient:
         )
 
     def read_alone(
-        self, resource_type: str, resource_id: str, query: str
+        self, resource_type: str, resource_id: str, query: str, *, missing: tuple[int, ...] = (404,)
     ) -> Mapping[str, Any] | None:
         """One resource read on its own (``GET /{type}/{id}?{query}``, RFC 7644 §3.4.1);
-        ``None`` when it is gone (404).
+        ``None`` when the answer's status is one of ``missing`` (it is gone).
 
         Raises :class:`~nhirecon.errors.ConnectorError` for any other answer than 200, or a
-        200 that is not the resource asked for (another ``id``)."""
-        url = f"{self.base_url}/{resource_type}/{quote(resource_id, safe='')}?{query}"
+        200 that is not the resource asked for (another ``id``), or an id no URL can carry."""
+        try:
+            url = f"{self.base_url}/{resource_type}/{quote(resource_id, safe='')}?{query}"
+        except UnicodeEncodeError:
+            raise ProtocolError(
+                f"{self.base_url}/{resource_type}: unreadable id {resource_id!r}"
+            ) from None
         response = self.transport.request("GET", url)
-        if response.status == 404:
+        if response.status in missing:
             return None
         if response.status != 200:
-            raise self.transport.fail(response, "200 or 404")
+            expected = " or ".join(["200", *(str(status) for status in missing)])
+            raise self.transport.fail(response, expected)
         resource = response.json()
         if not isinstance(resource, Mapping) or str(resource.get("id")) != resource_id:
             raise ProtocolError(f"GET {response.url}: expected the resource {resource_id!r}")

@@ -21,6 +21,7 @@ from typing import Any, Final
 from nhirecon.connectors.context import ConnectorContext
 from nhirecon.connectors.scim_client import ScimClient
 from nhirecon.connectors.scim_schema import ENTERPRISE_USER
+from nhirecon.errors import ConfigError
 
 MANAGER_ID: Final = f"{ENTERPRISE_USER}:manager.value"
 """The path of the manager's id (RFC 7643 §4.3)."""
@@ -42,9 +43,21 @@ def wanted(context: ConnectorContext, defaults: Mapping[str, str]) -> bool:
         paths = (path,) if isinstance(path, str) else path
         return any(one.casefold() == MANAGER_ID.casefold() for one in paths)
 
-    if any(is_manager(path) for path in field_map.values()):
-        return True
-    return any(field not in field_map and is_manager(defaults.get(field, "")) for field in used)
+    explicit = any(is_manager(path) for path in field_map.values())
+    if not explicit and not any(
+        field not in field_map and is_manager(defaults.get(field, "")) for field in used
+    ):
+        return False
+    for option in ("where", "where_not"):
+        for key in getattr(options, option):
+            if is_manager(key):
+                raise ConfigError(
+                    f"filters on {key!r}, which reads as the manager's address, not the id,"
+                    " while the manager is used (compared, correlated or mapped): filter on"
+                    " the field `manager` (the address) instead",
+                    key=context.option_key(option),
+                )
+    return True
 
 
 def manager_id(resource: Mapping[str, Any]) -> str | None:
@@ -67,19 +80,37 @@ def address(resource: Mapping[str, Any]) -> str | None:
         if isinstance(item, Mapping)
     ]
     found = [(value, primary) for value, primary in values if isinstance(value, str) and value]
-    primary = [value for value, is_primary in found if is_primary]
+    primary: dict[str, str] = {}
+    distinct: dict[str, str] = {}  # one address written twice is one address
+    for value, is_primary in found:
+        distinct.setdefault(value.casefold(), value)
+        if is_primary:
+            primary.setdefault(value.casefold(), value)
     if len(primary) == 1:
-        return str(primary[0])
-    return str(found[0][0]) if len(found) == 1 else None
+        return next(iter(primary.values()))
+    return next(iter(distinct.values())) if len(distinct) == 1 and not primary else None
 
 
 def addresses(resources: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
-    """User id → :func:`address`, for every resource with an id."""
+    """User id → :func:`address`, for every resource with an id (a number as its text)."""
     return {
-        resource["id"]: address(resource)
+        str(resource["id"]): address(resource)
         for resource in resources
-        if isinstance(resource, Mapping) and isinstance(resource.get("id"), str)
+        if isinstance(resource, Mapping) and type(resource.get("id")) in (str, int)
     }
+
+
+def readable(user_id: str) -> bool:
+    """Whether an id can be read alone at ``/Users/{id}``: not ``.`` or ``..`` (which a
+    URL resolves to another path, RFC 3986 §5.2.4), and text a URL can carry (no lone
+    surrogate). An id that cannot is no user's, and stays as the service gave it."""
+    if user_id in (".", ".."):
+        return False
+    try:
+        user_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def resolved(resource: Mapping[str, Any], known: Mapping[str, str | None]) -> Mapping[str, Any]:
@@ -122,10 +153,12 @@ def look_up(
 ) -> dict[str, str | None]:
     """User id → :func:`address`, each user read alone (``GET /Users/{id}?attributes=
     emails``, RFC 7644 §3.4.1 and §3.4.2.5; ``max_workers`` at a time); ``None`` for an id
-    that names no user (404).
+    that names no user: one that is not :func:`readable`, or answered 404, or 400 (a
+    service that refuses an id of the wrong form, as one whose ``manager.value`` holds an
+    address rather than an id).
 
-    Raises :class:`~nhirecon.errors.ConnectorError` for an answer other than 200 or 404,
-    or a 200 that is not the user asked for."""
+    Raises :class:`~nhirecon.errors.ConnectorError` for any other answer, or a 200 that is
+    not the user asked for."""
     wanted_ids = sorted(set(ids))
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         found = pool.map(partial(_read_alone, client), wanted_ids)
@@ -133,7 +166,9 @@ def look_up(
 
 
 def _read_alone(client: ScimClient, user_id: str) -> str | None:
-    user = client.read_alone(client.resource_type, user_id, ASK_FOR_EMAILS)
+    if not readable(user_id):
+        return None
+    user = client.read_alone(client.resource_type, user_id, ASK_FOR_EMAILS, missing=(400, 404))
     return None if user is None else address(user)
 
 

@@ -200,11 +200,13 @@ def differing(seen: Record, now: Record) -> list[str]:
     Not compared: where it was read from; its version, which one reading may lack (a
     listing that gives none, a read of the one account that does); its groups, which a
     listing and a read of one account may take from different places (SCIM's own
-    ``groups`` or ``/Groups``); and the order of several values: RFC 7643 §2.4 gives a
-    multi-valued attribute none, so a field with several values (emails) is compared as
-    the set of them. A custom attribute's text is compared by what it says: the same
-    instant or the same number spelt two ways (``Z`` and ``+00:00``, ``1.0`` and ``1``)
-    is no change."""
+    ``groups`` or ``/Groups``); its manager, which SCIM reads from the manager's own
+    resource (as an address), so that it changes when the manager's resource does
+    (deleted by the same run, its address changed) though the account did not; and the
+    order of several values: RFC 7643 §2.4 gives a multi-valued attribute none, so a field
+    with several values (emails) is compared as the set of them. A custom attribute's text
+    is compared by what it says: the same instant or the same number spelt two ways (``Z``
+    and ``+00:00``, ``1.0`` and ``1``) is no change."""
     differ = []
     for name in (field.name for field in fields(Record)):
         if name in _UNCOMPARED:
@@ -220,7 +222,7 @@ def differing(seen: Record, now: Record) -> list[str]:
     return differ
 
 
-_UNCOMPARED: Final = frozenset({"location", "version", "groups", "multi_values"})
+_UNCOMPARED: Final = frozenset({"location", "version", "groups", "manager", "multi_values"})
 """The fields :func:`differing` leaves out (``multi_values`` through the fields it holds)."""
 
 
