@@ -104,8 +104,9 @@ def _explain(
             config, [target], now, quiet, min_bytes=minimum, sought={target.name: keys}
         )
     if triaged is None:
-        source = pull_source(config.source)
-        accounts: Iterable[Record] = target_accounts(registry.pull(target.endpoint), target, quiet)
+        source = pull_source(config.source, as_of=now)
+        pulled = registry.pull(target.endpoint, now)
+        accounts: Iterable[Record] = target_accounts(pulled, target, quiet)
     else:
         source = triaged_source(config, triaged.source)
         accounts = triaged.targets[target.name]

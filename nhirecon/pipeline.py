@@ -167,7 +167,7 @@ def audit_target(
     findings: list[Finding] = []
     started = time.monotonic()
     if triaged is None:
-        pulled = registry.pull(target.endpoint)
+        pulled = registry.pull(target.endpoint, clock.now)
         accounts: Iterable[Record] = target_accounts(pulled, target, progress)
     else:
         accounts = triaged
@@ -275,7 +275,7 @@ def _audit(
             config, targets, now, progress, min_bytes=0 if engine == "columnar" else MIN_BYTES
         )
     source = (
-        pull_source(config.source, progress)
+        pull_source(config.source, progress, now)
         if triaged is None
         else triaged_source(config, triaged.source)
     )

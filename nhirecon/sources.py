@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from nhirecon.columnar.engine import Progress
 from nhirecon.columnar.pulled import Pulled
@@ -53,14 +54,17 @@ def counted(records: Iterable[Record], label: str, progress: Progress) -> Iterat
     progress(label, count)
 
 
-def pull_source(source: Source, progress: Progress = quiet) -> SourceData:
-    """Every identity of the source, from all its inputs; ids must be unique."""
+def pull_source(
+    source: Source, progress: Progress = quiet, as_of: datetime | None = None
+) -> SourceData:
+    """Every identity of the source, from all its inputs, for a run evaluated at ``as_of``
+    (see :attr:`~nhirecon.connectors.context.ConnectorContext.as_of`); ids must be unique."""
     identities: list[Record] = []
     seen: set[str] = set()
     pulls, counts = [], []
     for endpoint in source.inputs:
         before = len(identities)
-        pulled = registry.pull(endpoint)
+        pulled = registry.pull(endpoint, as_of)
         pulls.append(pulled)
         for identity in counted(pulled, endpoint.name, progress):
             if len(source.inputs) > 1:  # each pull's ids are distinct: check across them

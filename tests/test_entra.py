@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from nhirecon import config
+from nhirecon import config, pipeline
 from nhirecon.connectors.entra_objects import latest_sign_in
 from nhirecon.core.model import Record
 from nhirecon.errors import ConfigError, ConnectorError
@@ -632,6 +632,74 @@ def test_applications(tmp_path: Path, entra: FakeEntra) -> None:
     )
     bot = found["report-bot"]
     assert (bot.owner, bot.expires_at) == (None, at("2026-06-01T00:00:00Z"))
+
+
+def _application(name: str, *credentials: tuple[str, str | None]) -> dict[str, Any]:
+    return {
+        "id": f"id-{name}",
+        "appId": f"app-{name}",
+        "displayName": name,
+        "createdDateTime": "2023-01-01T00:00:00Z",
+        "passwordCredentials": [
+            {"keyId": f"{name}-{n}", "startDateTime": start, "endDateTime": end}
+            for n, (start, end) in enumerate(credentials)
+        ],
+        "keyCredentials": [],
+        "owners": [],
+    }
+
+
+def test_an_old_secret_still_valid_beside_a_new_one_is_a_stale_credential(
+    tmp_path: Path, entra: FakeEntra
+) -> None:
+    """Each secret is valid from its own start to its own end (Graph's passwordCredential):
+    adding a secret does not retire an older one, so an application whose 2023 secret still
+    works has not rotated it, however new its latest secret is."""
+    entra.replace(
+        "applications.json",
+        {
+            "value": [
+                _application(
+                    "billing-sync",
+                    ("2023-01-10T00:00:00Z", "2027-01-10T00:00:00Z"),
+                    ("2026-11-01T00:00:00Z", "2028-11-01T00:00:00Z"),
+                ),
+                _application(
+                    "rotated-app",
+                    ("2023-01-10T00:00:00Z", "2026-11-10T00:00:00Z"),
+                    ("2026-11-01T00:00:00Z", "2028-11-01T00:00:00Z"),
+                ),
+                _application("open-ended", ("2023-02-01T00:00:00Z", None)),
+                _application(
+                    "all-ended",
+                    ("2023-01-10T00:00:00Z", "2024-01-10T00:00:00Z"),
+                    ("2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z"),
+                ),
+            ]
+        },
+    )
+    loaded = config.load(write_config(tmp_path, entra, objects="applications"))
+    endpoint = loaded.targets[0].endpoint
+    found = by_name(list(endpoint.open(at("2026-11-28T00:00:00Z")).records()))
+    rotated = {name: record.credential_rotated_at for name, record in found.items()}
+    assert rotated == {
+        "billing-sync": at("2023-01-10T00:00:00Z"),
+        "rotated-app": at("2026-11-01T00:00:00Z"),  # the 2023 secret ended on 2026-11-10
+        "open-ended": at("2023-02-01T00:00:00Z"),
+        "all-ended": at("2024-01-01T00:00:00Z"),
+    }
+
+    def stale(now: str) -> list[str]:
+        return sorted(
+            finding.account.display_name or ""
+            for finding in pipeline.audit(loaded, now=at(now)).findings
+            if finding.kind.value == "stale-credential" and finding.account is not None
+        )
+
+    assert stale("2026-11-28T00:00:00Z") == ["all-ended", "billing-sync", "open-ended"]
+    # evaluated at the run's --now, not when it runs: on 2027-01-20 billing-sync's 2023
+    # secret has ended, and its newest is 80 days old
+    assert stale("2027-01-20T00:00:00Z") == ["all-ended", "open-ended"]
 
 
 # Certificates ----------------------------------------------------------------------------

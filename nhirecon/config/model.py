@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,13 +40,15 @@ class Endpoint:
     """The config file and line that define it (``nhirecon.yaml:12``), for reports that
     point at a file (SARIF) when its records come from a URL."""
 
-    def open(self) -> Connector:
-        """A connector instance ready to pull; :class:`ConfigError` when the connector's
+    def open(self, as_of: datetime | None = None) -> Connector:
+        """A connector instance ready to pull, for a run evaluated at ``as_of`` when given
+        (see :attr:`ConnectorContext.as_of`); :class:`ConfigError` when the connector's
         optional library is not installed (see :meth:`unusable`)."""
         problem = self.unusable()
         if problem is not None:
             raise problem
-        return self.connector(context=self.context, **self.options)
+        context = self.context if as_of is None else replace(self.context, as_of=as_of)
+        return self.connector(context=context, **self.options)
 
     def unusable(self) -> ConfigError | None:
         """Why its connector cannot work on this installation (an extra not installed),

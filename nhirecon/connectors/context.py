@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal, NamedTuple
@@ -90,6 +91,11 @@ class ConnectorContext:
     ``correlate`` rules, or for a source input the identity side of every target's.
     ``None`` when not known (a context built outside the config): every mapped field then
     counts as driving a decision (SPEC §3.2)."""
+
+    as_of: datetime | None = None
+    """The instant the run evaluates at (``--now``), when the run gives it: a connector
+    that must tell which of an object's credentials are still valid reads it (``None``:
+    the moment it reads them)."""
 
     def option_key(self, option: str) -> str:
         """The key path of one of its options, for messages: ``targets[2].ca_bundle``."""

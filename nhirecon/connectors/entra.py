@@ -15,6 +15,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Literal
 
 from nhirecon.connectors import entra_objects
@@ -248,6 +249,7 @@ class EntraConnector(Connector):
         )
 
     def rows(self) -> Iterator[RawRow]:
+        as_of = self.context.as_of or datetime.now(UTC)
         try:
             url = self.listing_url()
             log.debug("%s: listing %s", self.where, url)
@@ -255,7 +257,7 @@ class EntraConnector(Connector):
                 location = f"{self.client.root}/{self.kind.path}/{item['id']}"
                 if self.kind.expand_owners:
                     item = self._with_owners(item)
-                record = {**item, **self.kind.derive(item, location)}
+                record = {**item, **self.kind.derive(item, location, as_of)}
                 yield RawRow(location, dotted_lookup(record), dotted_has(record))
         except ConnectorError as exc:
             raise ConnectorError(f"{self.where}: {exc}") from exc

@@ -47,7 +47,8 @@ SIGN_IN_PAGE: Final = 500
 500 then, whatever ``$top`` says)."""
 _PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-Derive = Callable[[Mapping[str, Any], str], dict[str, object]]
+Derive = Callable[[Mapping[str, Any], str, datetime], dict[str, object]]
+"""The ``nhirecon.*`` values of an object: (the object, its location, the run's instant)."""
 """An object and where it was read → its ``nhirecon.*`` values."""
 
 
@@ -123,13 +124,20 @@ def status(item: Mapping[str, Any]) -> str | None:
 
 
 def credential_dates(
-    item: Mapping[str, Any], where: str
+    item: Mapping[str, Any], where: str, as_of: datetime
 ) -> tuple[datetime | None, datetime | None]:
-    """When the object's credentials (secrets and certificates) run out, and when the newest
-    was added: the latest ``endDateTime`` (an identity expires when its last credential
-    does) and the latest ``startDateTime``. ``(None, None)`` without credentials."""
+    """When the object's credentials (secrets and certificates) run out, and since when it
+    has held the oldest one still valid at ``as_of``: the latest ``endDateTime`` (an
+    identity expires when its last credential does), and the earliest ``startDateTime`` of
+    the credentials that have not ended by ``as_of`` (one without an ``endDateTime`` has
+    not ended). Each credential in the collection is valid from its own start to its own
+    end (Microsoft Graph, passwordCredential and keyCredential resource types), so adding a
+    secret does not retire an older one: an object whose old secret still works has not
+    rotated it. When every credential has ended, the latest ``startDateTime``; ``(None,
+    None)`` without credentials."""
     ends: list[datetime] = []
     starts: list[datetime] = []
+    valid: list[datetime] = []
     for kind in CREDENTIALS:
         listed = item.get(kind) or []
         if not isinstance(listed, list):
@@ -144,7 +152,10 @@ def credential_dates(
                 ends.append(end)
             if start is not None:
                 starts.append(start)
-    return (max(ends) if ends else None, max(starts) if starts else None)
+                if end is None or end > as_of:
+                    valid.append(start)
+    rotated = min(valid) if valid else max(starts) if starts else None
+    return (max(ends) if ends else None, rotated)
 
 
 def owner_references(owners: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -163,12 +174,12 @@ def owner_references(owners: Sequence[Mapping[str, Any]]) -> list[str]:
     return list(dict.fromkeys(ordered))
 
 
-def _owned(item: Mapping[str, Any], where: str) -> dict[str, object]:
+def _owned(item: Mapping[str, Any], where: str, as_of: datetime) -> dict[str, object]:
     owners = item.get(OWNERS_NAVIGATION) or []
     if not isinstance(owners, list) or not all(isinstance(o, Mapping) for o in owners):
         raise DataError(f"{where}: owners: expected a list of directory objects")
     references = owner_references(owners)
-    expires, rotated = credential_dates(item, where)
+    expires, rotated = credential_dates(item, where, as_of)
     return {
         OWNER: references[0] if references else None,
         OWNERS: references,
@@ -177,20 +188,20 @@ def _owned(item: Mapping[str, Any], where: str) -> dict[str, object]:
     }
 
 
-def _user(item: Mapping[str, Any], where: str) -> dict[str, object]:
+def _user(item: Mapping[str, Any], where: str, as_of: datetime) -> dict[str, object]:
     derived: dict[str, object] = {STATUS: status(item)}
     if SIGN_IN_ACTIVITY in item:
         derived[LAST_SIGN_IN] = latest_sign_in(item, where)
     return derived
 
 
-def _service_principal(item: Mapping[str, Any], where: str) -> dict[str, object]:
+def _service_principal(item: Mapping[str, Any], where: str, as_of: datetime) -> dict[str, object]:
     kind = "workload" if item.get("servicePrincipalType") == MANAGED_IDENTITY else "service_account"
-    return {STATUS: status(item), KIND: kind, **_owned(item, where)}
+    return {STATUS: status(item), KIND: kind, **_owned(item, where, as_of)}
 
 
-def _application(item: Mapping[str, Any], where: str) -> dict[str, object]:
-    return {KIND: "service_account", **_owned(item, where)}
+def _application(item: Mapping[str, Any], where: str, as_of: datetime) -> dict[str, object]:
+    return {KIND: "service_account", **_owned(item, where, as_of)}
 
 
 _OWNED_SOURCES: Final[Mapping[str, tuple[str, ...]]] = {

@@ -8,6 +8,7 @@ import os
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, Final, Protocol
 
@@ -156,13 +157,13 @@ class Endpoint(Protocol):
     def connector(self) -> type[Connector]: ...
     @property
     def options(self) -> Mapping[str, Any]: ...
-    def open(self) -> Connector: ...
+    def open(self, as_of: datetime | None = None) -> Connector: ...
 
 
-def connect(endpoint: Endpoint) -> Connector:
-    """``endpoint.open()``, with a failure named as :func:`pull` names it."""
+def connect(endpoint: Endpoint, as_of: datetime | None = None) -> Connector:
+    """``endpoint.open(as_of)``, with a failure named as :func:`pull` names it."""
     try:
-        return endpoint.open()
+        return endpoint.open(as_of)
     except NhireconError:
         raise
     except Exception as exc:
@@ -180,14 +181,16 @@ class Pull:
     an :class:`InternalError` (exit 70).
     """
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, as_of: datetime | None = None) -> None:
         self.endpoint = endpoint
+        self.as_of = as_of
+        """The instant the run evaluates at (see :attr:`ConnectorContext.as_of`)."""
         self.coverage: Coverage | None = None
         """``None`` until every record was read, or when the connector does not say."""
 
     def __iter__(self) -> Iterator[Record]:
         try:
-            connector = connect(self.endpoint)
+            connector = connect(self.endpoint, self.as_of)
             records = connector.records()
             if type(connector).records is not Connector.records:
                 records = _distinct(records, self.endpoint)  # the mapping checks its own
@@ -211,9 +214,10 @@ def _distinct(records: Iterator[Record], endpoint: Endpoint) -> Iterator[Record]
         yield record
 
 
-def pull(endpoint: Endpoint) -> Pull:
-    """Every record of a source input or target (see :class:`Pull`)."""
-    return Pull(endpoint)
+def pull(endpoint: Endpoint, as_of: datetime | None = None) -> Pull:
+    """Every record of a source input or target, for a run evaluated at ``as_of`` (see
+    :class:`Pull`)."""
+    return Pull(endpoint, as_of)
 
 
 def failure(endpoint: Endpoint, exc: Exception) -> NhireconError:
