@@ -839,3 +839,71 @@ def test_an_account_where_nothing_was_ever_used_is_dormant_not_unevaluated(
         item["account"]["username"] for item in report["findings"] if item["kind"] == "dormant"
     }
     assert dormant == {"alice", "bob"}
+
+
+def _certificate() -> str:
+    """A self-signed certificate, as IAM's UploadSigningCertificate takes it (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nhirecon-test")])
+    made = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(OLD)
+        .not_valid_after(NOW + timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    return made.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _ssh_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    public = ed25519.Ed25519PrivateKey.generate().public_key()
+    return public.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
+def test_an_active_ssh_key_or_signing_certificate_is_access(
+    tmp_path: Path, aws: StandIn, run: Run
+) -> None:
+    """An SSH public key "can be used for authentication with a CodeCommit repository"
+    while Active (IAM API Reference, UpdateSSHPublicKey): a leaver holding one still has
+    access, and was read as inactive (no finding) when only passwords and access keys
+    counted."""
+    iam = client(aws)
+    make_user(aws, "bob")  # terminated in the inventory; no password, no access key
+    iam.upload_ssh_public_key(UserName="bob", SSHPublicKeyBody=_ssh_key())
+    make_user(aws, "svc-deploy")
+    iam.upload_signing_certificate(UserName="svc-deploy", CertificateBody=_certificate())
+    make_user(aws, "svc-backup")
+    uploaded = iam.upload_ssh_public_key(UserName="svc-backup", SSHPublicKeyBody=_ssh_key())
+    iam.update_ssh_public_key(
+        UserName="svc-backup",
+        SSHPublicKeyId=uploaded["SSHPublicKey"]["SSHPublicKeyId"],
+        Status="Inactive",
+    )
+    records = pull(tmp_path, aws, records="users")
+    by_name = {record.username: record for record in records.values()}
+    assert (by_name["bob"].active, by_name["svc-deploy"].active) == (True, True)
+    assert not by_name["svc-backup"].active
+    assert by_name["bob"].credential_rotated_at is not None  # the key's upload
+
+    path = write_config(tmp_path, aws, records="users")
+    result = run("audit", "-c", str(path), "-f", "json", "--no-history")
+    assert result.returncode == 0, result.stderr
+    kinds = {
+        (item["kind"], item["account"]["username"])
+        for item in json.loads(result.stdout)["findings"]
+    }
+    assert ("leaver", "bob") in kinds
+    assert {call["UserName"] for call in aws.actions("ListSigningCertificates")} >= {"bob"}

@@ -106,6 +106,19 @@ class Details:
     tags: Mapping[str, str]
     password: bool
     keys: tuple[Key, ...]
+    others: tuple[Mapping[str, Any], ...] = ()
+    """Its SSH public keys and signing certificates (``records: users`` only), each with
+    its ``Status`` and ``UploadDate``: an active one signs in too."""
+
+
+OTHER_CREDENTIALS: Final = (
+    ("ListSSHPublicKeys", "SSHPublicKeys"),
+    ("ListSigningCertificates", "Certificates"),
+)
+"""The user's credentials besides the console password and access keys that are read: an
+SSH public key "can be used for authentication with a CodeCommit repository" while
+``Active`` (IAM API Reference, UpdateSSHPublicKey), and an active signing certificate signs
+requests (ListSigningCertificates). Each listing is paginated to its end."""
 
 
 class AwsIamConnector(Connector):
@@ -243,7 +256,13 @@ class AwsIamConnector(Connector):
             )
             used = answer.get("AccessKeyLastUsed")
             keys.append(Key(metadata, used if isinstance(used, Mapping) else {}))
-        return Details(tags, password, tuple(keys))
+        others: list[Mapping[str, Any]] = []
+        if self.listing == "users":
+            for operation, items in OTHER_CREDENTIALS:
+                for item in self.iam.pages(operation, items, about, UserName=name):
+                    _required(item, "Status", operation)
+                    others.append(item)
+        return Details(tags, password, tuple(keys), tuple(others))
 
     def _tag(self, tags: Mapping[str, str], name: str) -> str | None:
         """A tag's value; IAM user tag keys are case-insensitive (case is kept as written)."""
@@ -268,26 +287,30 @@ class AwsIamConnector(Connector):
         }
 
     def user_record(self, user: Mapping[str, Any], details: Details) -> dict[str, Any]:
-        """One IAM user: active while it has a console password or an active key; last
-        used at the latest of its console sign-in and every key's last use; its credential
-        as old as its oldest active key."""
+        """One IAM user: active while it has a console password or any active credential
+        (an access key, an SSH public key, a signing certificate); last used at the latest
+        of its console sign-in and every key's last use; its credential as old as its
+        oldest active one."""
         _required(user, "UserId", "ListUsers")
         active_keys = [key for key in details.keys if key.active]
+        active_others = [item for item in details.others if item.get("Status") == "Active"]
         password_used = user.get("PasswordLastUsed")
         uses = [key.used for key in details.keys if key.used is not None]
         if isinstance(password_used, datetime):
             uses.append(password_used)
         created = [key.metadata.get("CreateDate") for key in active_keys]
+        created += [item.get("UploadDate") for item in active_others]
         oldest = min((when for when in created if isinstance(when, datetime)), default=None)
         return {
             **self._user_fields(user, details),
             "CreateDate": _date(user.get("CreateDate")),
             "owner": self._tag(details.tags, self.owner_tag),
-            "active": details.password or bool(active_keys),
+            "active": details.password or bool(active_keys) or bool(active_others),
             "last_login_at": _date(max(uses, default=None)),
             "credential_rotated_at": _date(oldest),
             "access_keys": [_key_fields(key) for key in details.keys],
             "active_access_keys": len(active_keys),
+            "active_other_credentials": len(active_others),
         }
 
     def key_record(self, user: Mapping[str, Any], details: Details, key: Key) -> dict[str, Any]:

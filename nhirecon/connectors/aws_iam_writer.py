@@ -231,8 +231,10 @@ class Iam:
 
 
 def _snake(operation: str) -> str:
-    """``ListAccessKeys`` → ``list_access_keys``: boto3's method name for an operation."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+    """``ListAccessKeys`` → ``list_access_keys``, ``ListSSHPublicKeys`` →
+    ``list_ssh_public_keys``: boto3's method name for an operation (botocore's own
+    ``xform_name``; botocore comes with boto3, which every caller has)."""
+    return str(importlib.import_module("botocore").xform_name(operation))
 
 
 def key_state(status: object) -> AccountState:
