@@ -40,7 +40,7 @@ from nhirecon.connectors.aws_iam import AwsIamConnector  # noqa: E402
 from nhirecon.core.model import Record  # noqa: E402
 from nhirecon.errors import ConfigError, ConnectorError  # noqa: E402
 
-from .conftest import Run, default_audit_log  # noqa: E402
+from .conftest import EXAMPLES, Run, default_audit_log  # noqa: E402
 
 ACCOUNT = "123456789012"
 """moto's account for the dummy credentials."""
@@ -907,3 +907,18 @@ def test_an_active_ssh_key_or_signing_certificate_is_access(
     }
     assert ("leaver", "bob") in kinds
     assert {call["UserName"] for call in aws.actions("ListSigningCertificates")} >= {"bob"}
+
+
+@pytest.mark.parametrize("records", ["users", "access_keys"])
+def test_the_example_read_only_policy_holds_every_call_an_audit_makes(
+    tmp_path: Path, aws: StandIn, run: Run, records: str
+) -> None:
+    policy = json.loads((EXAMPLES / "aws-iam" / "policy-read-only.json").read_text())
+    allowed = {action for each in policy["Statement"] for action in each["Action"]}
+    make_user(aws, "alice", keys=1, password=True)
+    path = write_config(tmp_path, aws, records=records)
+    aws.calls.clear()  # the calls that made the estate
+    result = run("audit", "-c", str(path), "-f", "json", "--no-history")
+    assert result.returncode == 0, result.stderr
+    called = {f"iam:{call['Action']}" for call in aws.calls if call.get("Version") == "2010-05-08"}
+    assert called and called <= allowed, sorted(called - allowed)

@@ -85,6 +85,10 @@ def test_a_drift_in_a_field_the_entry_does_not_name_counts(run: Run, tmp_path: P
     assert code == 1
     assert _baselined(report) == {"u1": False, "u2": False}
     assert report["gate"]["rules"][0]["count"] == 2
+    (outgrown,) = report["baseline"]["outgrown"]  # in the report, not only on stderr
+    assert (outgrown["account"], outgrown["fields"]) == ("u1", ["department"])
+    assert outgrown["differing_now"] == ["title"]
+    assert report["baseline"]["matched"] == 0 and report["baseline"]["stale"] == []
     assert (
         "entry stale-attribute app alice@example.com accepts department, but title now differs"
         " too: the finding counts"
@@ -111,7 +115,12 @@ def test_an_entry_keeps_accepting_fewer_fields_and_keeps_its_date(run: Run, tmp_
     assert (entry["fields"], entry["accepted_at"]) == (["department"], NOW)
 
 
-def test_an_entry_written_without_fields_accepts_any_drift(run: Run, tmp_path: Path) -> None:
+def test_an_entry_written_without_fields_accepts_any_drift_and_says_so(
+    run: Run, tmp_path: Path
+) -> None:
+    """A file written before entries named their fields: its entries accept any drift (as
+    they did), a warning says how many and what to do, and writing the file again names
+    the fields with a new date, since it then accepts drifts nobody reviewed."""
     config = _estate(tmp_path)
     accepted = tmp_path / "accepted.json"
     assert run("baseline", "-c", str(config), "--now", NOW, "-o", str(accepted)).returncode == 0
@@ -122,6 +131,13 @@ def test_an_entry_written_without_fields_accepts_any_drift(run: Run, tmp_path: P
     code, report, stderr = _audit(run, config, accepted)
     assert code == 0 and _baselined(report) == {"u1": True}
     assert "differs too" not in stderr
+    assert (
+        "1 stale-attribute entry names no fields, and so accepts any drift of its account" in stderr
+    )
+    rewritten = run("baseline", "-c", str(config), "--now", LATER, "-o", str(accepted))
+    assert rewritten.returncode == 0, rewritten.stderr
+    (entry,) = json.loads(accepted.read_text())["entries"]
+    assert (entry["fields"], entry["accepted_at"]) == (["department", "title"], LATER)
 
 
 @pytest.mark.parametrize(
@@ -130,9 +146,10 @@ def test_an_entry_written_without_fields_accepts_any_drift(run: Run, tmp_path: P
         (lambda e: e.update(fields="department"), "entries[0].fields: expected a list"),
         (lambda e: e.update(fields=["department", 3]), "entries[0].fields: expected a list"),
         (lambda e: e.update(fields=[""]), "entries[0].fields: expected a list"),
+        (lambda e: e.update(fields=[]), "entries[0].fields: expected a list"),
         (lambda e: e.update(kind="orphan"), "entries[0].fields: expected a list"),
     ],
-    ids=["text", "number", "empty", "another-kind"],
+    ids=["text", "number", "empty-name", "no-names", "another-kind"],
 )
 def test_malformed_fields_are_a_usage_error_naming_the_entry(
     run: Run, tmp_path: Path, change: Any, said: str

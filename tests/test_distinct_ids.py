@@ -86,3 +86,25 @@ def test_an_id_in_two_inputs_of_the_source_names_the_first_place(tmp_path: Path)
 def test_distinct_ids_from_two_inputs_are_all_kept(tmp_path: Path) -> None:
     source = hr_and_bots(tmp_path, "B1,x@example.com\n")
     assert [identity.id for identity in pull_source(source).identities] == ["E1", "E2", "B1"]
+
+
+class _OldEndpoint:
+    """An endpoint made before connectors were given the run's instant: ``open()`` takes
+    no argument (the shape of :class:`~nhirecon.connectors.registry.Endpoint` then)."""
+
+    def __init__(self, inner: Endpoint) -> None:
+        self.inner = inner
+        self.name, self.key = inner.name, inner.key
+        self.connector, self.options = inner.connector, inner.options
+
+    def open(self) -> Connector:
+        return self.inner.open()
+
+
+class _TwoRecords(OwnRecords):
+    ids: ClassVar[tuple[str, ...]] = ("a", "b")
+
+
+def test_an_endpoint_whose_open_takes_no_instant_is_still_pulled(tmp_path: Path) -> None:
+    old = _OldEndpoint(endpoint(tmp_path, _TwoRecords, "targets[0]"))
+    assert [record.id for record in registry.pull(old)] == ["a", "b"]  # type: ignore[arg-type]

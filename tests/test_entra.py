@@ -20,7 +20,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from nhirecon import config, pipeline
+from nhirecon import config, explain, pipeline
+from nhirecon.connectors import registry
 from nhirecon.connectors.entra_objects import latest_sign_in
 from nhirecon.core.model import Record
 from nhirecon.errors import ConfigError, ConnectorError
@@ -700,6 +701,30 @@ def test_an_old_secret_still_valid_beside_a_new_one_is_a_stale_credential(
     # evaluated at the run's --now, not when it runs: on 2027-01-20 billing-sync's 2023
     # secret has ended, and its newest is 80 days old
     assert stale("2027-01-20T00:00:00Z") == ["all-ended", "open-ended"]
+
+    def explained(now: str) -> list[str]:
+        found = explain.explain(loaded, "entra", "id-billing-sync", now=at(now)).findings
+        return [finding.kind.value for finding in found]
+
+    assert "stale-credential" in explained("2026-11-28T00:00:00Z")
+    assert "stale-credential" not in explained("2027-01-20T00:00:00Z")
+
+
+def test_the_source_is_read_at_the_runs_instant(
+    tmp_path: Path, entra: FakeEntra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each source input is opened with the instant the run evaluates at, as a target is."""
+    loaded = config.load(write_config(tmp_path, entra, objects="applications"))
+    opened: list[datetime | None] = []
+    real = registry.pull
+
+    def pull(endpoint: Any, as_of: datetime | None = None) -> Any:
+        opened.append(as_of)
+        return real(endpoint, as_of)
+
+    monkeypatch.setattr(registry, "pull", pull)
+    pipeline.audit(loaded, now=at("2027-01-20T00:00:00Z"), engine="python")
+    assert opened == [at("2027-01-20T00:00:00Z")] * 2  # the source's input, the target
 
 
 # Certificates ----------------------------------------------------------------------------

@@ -200,6 +200,10 @@ def reference_report(value: Report) -> dict[str, Any]:
             "entries": value.baseline.entries,
             "matched": len(value.baseline.accepted),
             "stale": [entry_data(entry) for entry in value.baseline.stale],
+            "outgrown": [
+                {**entry_data(entry), "differing_now": list(more)}
+                for entry, more in value.baseline.outgrown
+            ],
         }
     return data
 

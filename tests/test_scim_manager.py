@@ -233,17 +233,22 @@ def test_a_resource_is_not_changed_in_place() -> None:
     assert scim_manager.resolved(resource, {}) is resource
 
 
-def test_a_filter_on_the_raw_manager_path_is_refused_while_the_manager_is_read_as_an_address(
-    server: ScimServer, tmp_path: Path
+@pytest.mark.parametrize("key", [f'"{ENTERPRISE}:manager.value"', "manager"], ids=["raw", "field"])
+def test_a_filter_on_the_manager_is_refused_while_the_manager_is_read_as_an_address(
+    server: ScimServer, tmp_path: Path, key: str
 ) -> None:
     """A ``where_not`` written against the ids would see addresses once ``manager`` is
-    compared, and stop excluding what it excluded (accounts a plan could then delete)."""
-    where = f'    where_not: {{"{ENTERPRISE}:manager.value": [some-id]}}\n'
-    assert _pull(_scim(server, tmp_path, options=where, compare="[department]")) == {}
+    compared, and stop excluding what it excluded (accounts a plan could then delete). A
+    filter alone leaves the manager the service's id."""
+    bob = _person(server, "bob")
+    _person(server, "alice", manager=bob)
+    where = f"    where_not: {{{key}: [{bob}]}}\n"
+    kept = _pull(_scim(server, tmp_path, options=where, compare="[department]"))
+    assert sorted(kept) == ["bob"]  # alice, managed by bob's id, is left out
     with pytest.raises(ConfigError) as caught:
         _pull(_scim(server, tmp_path, options=where))
     assert "targets[0].where_not" in str(caught.value)
-    assert "filter on the field `manager`" in str(caught.value)
+    assert "a filter written for ids would no longer match" in str(caught.value)
     assert caught.value.exit_code == 2
 
 

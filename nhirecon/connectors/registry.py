@@ -161,9 +161,10 @@ class Endpoint(Protocol):
 
 
 def connect(endpoint: Endpoint, as_of: datetime | None = None) -> Connector:
-    """``endpoint.open(as_of)``, with a failure named as :func:`pull` names it."""
+    """``endpoint.open(as_of)`` (``open()`` without an instant, as an endpoint made before
+    connectors were given one takes it), with a failure named as :func:`pull` names it."""
     try:
-        return endpoint.open(as_of)
+        return endpoint.open() if as_of is None else endpoint.open(as_of)
     except NhireconError:
         raise
     except Exception as exc:

@@ -31,30 +31,37 @@ _EXTENSION: Final = ENTERPRISE_USER.casefold()
 
 def wanted(context: ConnectorContext, defaults: Mapping[str, str]) -> bool:
     """Whether a field reads the manager's id and is used: mapped to it explicitly in
-    ``map``, or by ``defaults`` for a field compared, correlated on or filtered on (every
-    field when what correlation reads is not known). Attribute names and schema URNs are
-    case-insensitive (RFC 7643 §2.1)."""
+    ``map``, or by ``defaults`` for a field compared or correlated on (every field when
+    what correlation reads is not known). A filter (``where``, ``where_not``) alone does not
+    make it used: its values were written for the ids the service gives. Attribute names
+    and schema URNs are case-insensitive (RFC 7643 §2.1).
+
+    Raises :class:`~nhirecon.errors.ConfigError` when it is used and a filter names it (the
+    field or its raw path): the filter would see addresses where it was written for ids,
+    and silently stop excluding (or start excluding) what it did."""
     field_map = context.field_map
     options = context.value_options
     correlated = defaults.keys() if context.correlated is None else context.correlated
-    used = {*context.compared, *correlated, *options.where, *options.where_not}
+    used = {*context.compared, *correlated}
 
     def is_manager(path: str | tuple[str, ...]) -> bool:
         paths = (path,) if isinstance(path, str) else path
         return any(one.casefold() == MANAGER_ID.casefold() for one in paths)
 
+    def reads_manager(field: str) -> bool:
+        return is_manager(field_map[field] if field in field_map else defaults.get(field, ""))
+
     explicit = any(is_manager(path) for path in field_map.values())
-    if not explicit and not any(
-        field not in field_map and is_manager(defaults.get(field, "")) for field in used
-    ):
+    if not explicit and not any(reads_manager(field) for field in used):
         return False
     for option in ("where", "where_not"):
         for key in getattr(options, option):
-            if is_manager(key):
+            if is_manager(key) or reads_manager(key):
                 raise ConfigError(
-                    f"filters on {key!r}, which reads as the manager's address, not the id,"
-                    " while the manager is used (compared, correlated or mapped): filter on"
-                    " the field `manager` (the address) instead",
+                    f"filters on {key!r}, which reads the manager's id as the manager's"
+                    " address while the manager is compared, correlated on or mapped: a"
+                    " filter written for ids would no longer match; leave the manager out"
+                    " of the filter, or out of compare, correlate and map",
                     key=context.option_key(option),
                 )
     return True

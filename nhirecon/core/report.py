@@ -145,6 +145,9 @@ class BaselineView:
     outgrown: tuple[tuple[BaselineEntry, tuple[str, ...]], ...] = ()
     """Entries whose finding now has more than they accepted (a ``stale-attribute`` with a
     field they do not name), with the fields they do not name: those findings count."""
+    unfielded: int = 0
+    """How many ``stale-attribute`` entries name no fields (files written before entries
+    did): they accept any drift of their accounts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -302,6 +302,10 @@ def run_context(report: Report) -> dict[str, Any]:
             "entries": baseline.entries,
             "matched": len(baseline.accepted),
             "stale": Items(lambda: (entry_data(entry) for entry in baseline.stale)),
+            "outgrown": [
+                {**entry_data(entry), "differing_now": list(more)}
+                for entry, more in baseline.outgrown
+            ],
         }
     return data
 

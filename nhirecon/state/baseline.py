@@ -126,7 +126,10 @@ def build(report: Report, *, note: str = "", previous: Baseline | None = None) -
         fresh = entry_for(finding, note=note, accepted_at=report.generated_at)
         if earlier is not None and _said(earlier) == _said(fresh):  # not an entry that lied
             # accepted anew (now) when it accepts more fields than it did
-            grew = bool(unaccepted(earlier, finding))
+            # it accepts more than it did: a field more, or fields where it named none
+            # (written before entries named them, it accepted drifts nobody reviewed)
+            named_now = earlier.fields is None and fresh.fields is not None
+            grew = named_now or bool(unaccepted(earlier, finding))
             accepted_at = fresh.accepted_at if grew else earlier.accepted_at
             fresh = replace(fresh, note=earlier.note, accepted_at=accepted_at)
         entries[finding.fingerprint] = fresh
@@ -199,11 +202,12 @@ def _entry(data: Any, where: str, *, checked: bool = True) -> BaselineEntry:
     if fields is not None and (
         kind is not FindingKind.STALE_ATTRIBUTE
         or not isinstance(fields, list)
+        or not fields
         or not all(isinstance(name, str) and name for name in fields)
     ):
         raise ValueError(
-            f"{where}.fields: expected a list of field names, and only in a stale-attribute"
-            f" entry (got {fields!r})"
+            f"{where}.fields: expected a list of one or more field names, and only in a"
+            f" stale-attribute entry (got {fields!r})"
         )
     entry = BaselineEntry(
         fingerprint=_text(data["fingerprint"], f"{where}.fingerprint"),
@@ -332,6 +336,10 @@ def apply(report: Report, baseline: Baseline) -> Report:
         accepted=accepted,
         stale=stale,
         outgrown=outgrown,
+        unfielded=sum(
+            entry.kind is FindingKind.STALE_ATTRIBUTE and entry.fields is None
+            for entry in baseline.entries
+        ),
     )
     marked = replace(report, baseline=view)
     rules = [outcome.rule for outcome in report.gate.outcomes]
@@ -351,6 +359,19 @@ def warning_lines(view: BaselineView) -> Sequence[str]:
             f" accepts {', '.join(entry.fields or ())}, but {', '.join(more)} now"
             f" {'differs' if len(more) == 1 else 'differ'} too: the finding counts"
             for entry, more in view.outgrown
+        ),
+        *(
+            [
+                f"baseline {view.path}: {view.unfielded} stale-attribute"
+                + (
+                    " entry names no fields, and so accepts any drift of its account"
+                    if view.unfielded == 1
+                    else " entries name no fields, and so accept any drift of their accounts"
+                )
+                + "; write the file again with `nhirecon baseline -o` to name them"
+            ]
+            if view.unfielded
+            else []
         ),
     ]
 
