@@ -119,9 +119,9 @@ class ScimConnector(Connector):
         """Maps the accounts the re-check reads (:meth:`record_of`)."""
         self._groups_failure: ConnectorError | None = None
         self._addresses: dict[str, str | None] = {}
+        """User id → address, of the users read (see :mod:`nhirecon.connectors.scim_manager`)."""
         self._listed: set[str] = set()
         """The addresses of the users listed, case-folded."""
-        """User id → address, of the users read (see :mod:`nhirecon.connectors.scim_manager`)."""
         self._lock = threading.Lock()
 
     @classmethod

@@ -3,12 +3,12 @@
 The enterprise extension's ``manager.value`` is "the id of the SCIM resource representing
 the User's manager" (RFC 7643 §4.3): an opaque id the service assigned. An HR export names
 a manager by address, so an id compared with it would differ for every account that has a
-manager. When the manager is used (compared, correlated on, filtered on or mapped
-explicitly), the id is read as the address of the user it names: that user's primary
-``emails`` value, else its only one. An id no user of the listing has is looked up
-(``GET /Users/{id}``, live services only); an id that names no user (404), or a user with
-no address, or several and none primary, stays the value the service gave, as LDAP keeps a
-manager's DN when it has no ``mail``.
+manager. When the manager is used (compared, correlated on, or mapped explicitly; a
+filter on it is then refused, see :func:`wanted`), the id is read as the address of the
+user it names: that user's primary ``emails`` value, else its only one. An id no user of
+the listing has is looked up (``GET /Users/{id}``, live services only); a value that names
+no user (see :func:`look_up`), or a user with no address, or several and none primary,
+stays the value the service gave, as LDAP keeps a manager's DN when it has no ``mail``.
 """
 
 from __future__ import annotations

@@ -125,9 +125,9 @@ def build(report: Report, *, note: str = "", previous: Baseline | None = None) -
         earlier = kept.get(finding.fingerprint)
         fresh = entry_for(finding, note=note, accepted_at=report.generated_at)
         if earlier is not None and _said(earlier) == _said(fresh):  # not an entry that lied
-            # accepted anew (now) when it accepts more fields than it did
-            # it accepts more than it did: a field more, or fields where it named none
-            # (written before entries named them, it accepted drifts nobody reviewed)
+            # accepted anew (now) when it accepts more than it did: a field more, or fields
+            # where it named none (written before entries named them, it accepted drifts
+            # nobody reviewed)
             named_now = earlier.fields is None and fresh.fields is not None
             grew = named_now or bool(unaccepted(earlier, finding))
             accepted_at = fresh.accepted_at if grew else earlier.accepted_at
@@ -298,7 +298,9 @@ def apply(report: Report, baseline: Baseline) -> Report:
     """Mark the findings the baseline accepts and evaluate the gate without them.
 
     Entries for the places this run covered that match no finding (counted or excepted)
-    are listed as stale, so that the file can be pruned.
+    are listed as stale, so that the file can be pruned; a ``stale-attribute`` whose
+    drifted fields an entry does not all name is not accepted, and the entry is listed as
+    outgrown.
     """
     known = baseline.by_fingerprint()
     matched = [(known[f.fingerprint], f) for f in report.findings if f.fingerprint in known]
@@ -347,7 +349,8 @@ def apply(report: Report, baseline: Baseline) -> Report:
 
 
 def warning_lines(view: BaselineView) -> Sequence[str]:
-    """One log line per stale entry, and per entry its finding has outgrown, for stderr."""
+    """One log line per stale entry, one per entry its finding has outgrown, and one for
+    the ``stale-attribute`` entries that name no fields, for stderr."""
     return [
         *(
             f"baseline {view.path}: stale entry {entry.kind.value} {entry.target} "
