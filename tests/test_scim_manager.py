@@ -18,6 +18,7 @@ from nhirecon.core.model import Finding, Record
 from nhirecon.errors import ConfigError, ConnectorError
 from nhirecon.remediation.actions import differing
 
+from .conftest import Run
 from .scim_server import ENTERPRISE, TOKEN_ENV, ScimServer, answer, rewrite_list
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -250,6 +251,19 @@ def test_a_filter_on_the_manager_is_refused_while_the_manager_is_read_as_an_addr
     assert "targets[0].where_not" in str(caught.value)
     assert "a filter written for ids would no longer match" in str(caught.value)
     assert caught.value.exit_code == 2
+
+
+def test_validate_refuses_a_filter_on_the_manager_without_reaching_the_service(
+    server: ScimServer, tmp_path: Path, run: Run
+) -> None:
+    where = "    where_not: {manager: [some-id]}\n"
+    _scim(server, tmp_path, options=where)
+    server.faults.seen.clear()
+    result = run("validate", "-c", str(tmp_path / "nhirecon.yaml"))
+    assert result.returncode == 2
+    assert "targets[0].where_not" in result.stderr
+    assert "a filter written for ids would no longer match" in result.stderr
+    assert server.faults.seen == []  # plain validate reads nothing
 
 
 def _manager_values(values: dict[str, str]) -> Any:

@@ -123,6 +123,10 @@ class ScimConnector(Connector):
         self._listed: set[str] = set()
         """The addresses of the users listed, case-folded."""
         self._lock = threading.Lock()
+        self.wants_manager = scim_manager.wanted(context, scim_schema.DEFAULT_MAP)
+        """Whether the manager's id is read as the manager's address (see
+        :mod:`nhirecon.connectors.scim_manager`); decided as the connector is made, so that
+        a filter it conflicts with is a config error for ``validate`` too."""
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -161,12 +165,6 @@ class ScimConnector(Connector):
         path = context.field_map.get("groups", scim_schema.DEFAULT_MAP["groups"])
         paths = (path,) if isinstance(path, str) else tuple(path)
         return used and any(one.lower().partition(".")[0] == "groups" for one in paths)
-
-    @functools.cached_property
-    def wants_manager(self) -> bool:
-        """Whether the manager's id is read as the manager's address (see
-        :mod:`nhirecon.connectors.scim_manager`)."""
-        return scim_manager.wanted(self.context, scim_schema.DEFAULT_MAP)
 
     def rows(self) -> Iterator[RawRow]:
         resources: Iterable[Mapping[str, Any]] = self.client.list_all(
