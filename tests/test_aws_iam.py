@@ -40,6 +40,7 @@ from nhirecon.connectors.aws_iam import AwsIamConnector  # noqa: E402
 from nhirecon.core.model import Record  # noqa: E402
 from nhirecon.errors import ConfigError, ConnectorError  # noqa: E402
 
+from .certificates import self_signed  # noqa: E402
 from .conftest import EXAMPLES, Run, default_audit_log  # noqa: E402
 
 ACCOUNT = "123456789012"
@@ -843,24 +844,11 @@ def test_an_account_where_nothing_was_ever_used_is_dormant_not_unevaluated(
 
 def _certificate() -> str:
     """A self-signed certificate, as IAM's UploadSigningCertificate takes it (PEM)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nhirecon-test")])
-    made = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(OLD)
-        .not_valid_after(NOW + timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return made.public_bytes(serialization.Encoding.PEM).decode()
+    made = self_signed(ec.generate_private_key(ec.SECP256R1()), OLD, NOW + timedelta(days=365))
+    return str(made.public_bytes(serialization.Encoding.PEM).decode())
 
 
 def _ssh_key() -> str:

@@ -26,6 +26,7 @@ from nhirecon.connectors.entra_objects import latest_sign_in
 from nhirecon.core.model import Record
 from nhirecon.errors import ConfigError, ConnectorError
 
+from .certificates import self_signed
 from .conftest import EXAMPLES, NOW, Run
 
 DATA = Path(__file__).parent / "data" / "entra"
@@ -733,22 +734,12 @@ def test_the_source_is_read_at_the_runs_instant(
 def certificate_pem() -> tuple[str, Any]:
     """A self-signed RSA certificate and its key, as one PEM text."""
     pytest.importorskip("jwt")
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nhirecon-test")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
-        .not_valid_after(datetime(2028, 1, 1, tzinfo=UTC))
-        .sign(key, hashes.SHA256())
+    certificate = self_signed(
+        key, datetime(2026, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)
     )
     pem = (
         key.private_bytes(
