@@ -330,6 +330,7 @@ def _audit(
         source_evidence=source.evidence,
         allowlist=tuple(broad),
         source_place=source.place,
+        source_inputs=source.inputs,
     )
 
 

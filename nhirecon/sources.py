@@ -39,6 +39,9 @@ class SourceData:
     place: Place = field(default_factory=Place)
     total: int | None = None
     """How many identities were read, when not all are held."""
+    inputs: tuple[tuple[str, str, int], ...] = ()
+    """With ``include:`` entries, each input's key, :func:`input_label` and how many
+    identities it returned (see :attr:`~nhirecon.core.report.Report.source_inputs`)."""
 
     @property
     def count(self) -> int:
@@ -100,7 +103,19 @@ def pull_source(
             list(zip(source.inputs, [pulled.coverage for pulled in pulls], counts, strict=True)),
         ),
         place_of(source.inputs),
+        inputs=tuple(
+            (endpoint.key, input_label(endpoint), count)
+            for endpoint, (count, _) in zip(source.inputs, counts, strict=True)
+            if len(source.inputs) > 1
+        ),
     )
+
+
+def input_label(endpoint: Endpoint) -> str:
+    """How a source's input is named in messages: its key in the config and what it reads,
+    ``source.include[0] (contractors.csv)``."""
+    path = endpoint.options.get("path")
+    return f"{endpoint.key} ({path if isinstance(path, str) else endpoint.connector.name})"
 
 
 def _per_input(
@@ -120,8 +135,7 @@ def _per_input(
     for endpoint, coverage, (count, non_human) in inputs:
         if coverage is None:
             continue
-        path = endpoint.options.get("path")
-        label = f"{endpoint.key} ({path if isinstance(path, str) else endpoint.connector.name})"
+        label = input_label(endpoint)
         counted = "its identity counts" if count == 1 else f"its {count} identities count"
         if FindingKind.LEAVER not in whole and "status" not in coverage.provided:
             reason = f"{label} provides no status: {counted} as active, so no account is"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from nhirecon import config, pipeline
+from nhirecon.core.guards import SourceCount
 from nhirecon.core.values import parse_datetime
 from nhirecon.reporters import FORMATS, serialize
 from nhirecon.state import history, history_db, tracking
@@ -166,7 +167,7 @@ def test_default_location_is_the_state_folder(
     assert not (estate / "history.db").exists()
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     assert history_db.default_path() == path
-    assert history.last_source_count(path, "hr") == 5
+    assert history.last_source_count(path, "hr") == SourceCount(5)
 
 
 def test_a_rerun_at_the_same_instant_replaces_the_run(estate: Path) -> None:
@@ -376,7 +377,7 @@ def test_an_empty_file_becomes_a_history(estate: Path) -> None:
     path = estate / "history.db"
     path.touch()
     record(estate, NIGHTS[0])
-    assert history.last_source_count(path, "hr") == 5
+    assert history.last_source_count(path, "hr") == SourceCount(5)
 
 
 def test_table_markdown_and_csv_show_the_history(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from nhirecon import config, pipeline
+from nhirecon.core.guards import SourceCount
 from nhirecon.core.report import Report
 from nhirecon.state import history, history_db
 
@@ -113,11 +114,20 @@ def test_last_source_count_reads_the_latest_run_by_instant(estate: Path) -> None
     path = estate / "history.db"
     assert history.last_source_count(path, "hr") is None
     assert not path.exists()  # reading never creates the file
-    report = pull(estate)
+    report = dataclasses.replace(
+        pull(estate), source_inputs=(("source", "source (hr.csv)", 4), ("source.include[0]", "", 1))
+    )
     history.record(path, dataclasses.replace(report, generated_at=START + timedelta(days=2)))
-    smaller = dataclasses.replace(report, identities=3, generated_at=START + timedelta(days=1))
+    smaller = dataclasses.replace(
+        report,
+        identities=3,
+        source_inputs=(("source", "", 3),),
+        generated_at=START + timedelta(days=1),
+    )
     history.record(path, smaller)
-    assert history.last_source_count(path, "hr") == 5
+    assert history.last_source_count(path, "hr") == SourceCount(
+        5, {"source": 4, "source.include[0]": 1}
+    ), "the latest run by instant, its inputs with it"
     assert history.last_source_count(path, "another-source") is None
     history.record(path, dataclasses.replace(smaller, generated_at=START + timedelta(days=3)))
-    assert history.last_source_count(path, "hr") == 3
+    assert history.last_source_count(path, "hr") == SourceCount(3, {"source": 3})

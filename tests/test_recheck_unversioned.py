@@ -218,7 +218,7 @@ def audit_then_apply(folder: Path, between: Callable[[], None]) -> ApplyResult:
     loaded = config.load(folder / "nhirecon.yaml")
     assert INSTANT is not None
     report = pipeline.audit(loaded, now=INSTANT)
-    actions = remediation.prepare(loaded, report, previous_identities=None)
+    actions = remediation.prepare(loaded, report, previous_source=None)
     between()
     return remediation.apply_actions(loaded, actions, yes=True)
 

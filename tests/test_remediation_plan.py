@@ -114,8 +114,32 @@ def test_max_action_percent_is_per_target() -> None:
     [(100, None, False), (80, 100, False), (79, 100, True), (150, 100, False), (0, 0, False)],
 )
 def test_source_drop(current: int, previous: int | None, tripped: bool) -> None:
-    problem = guards.source_drop_problem(current, previous, 20)
+    before = None if previous is None else guards.SourceCount(previous)
+    problem = guards.source_drop_problem(guards.SourceCount(current), before, 20)
     assert (problem is not None) is tripped
+
+
+def test_each_input_of_the_source_is_held_to_the_limit() -> None:
+    """A small input cut short barely moves the total: it is refused on its own count,
+    known by its key in the config (its file may be renamed), named with what it reads."""
+    before = guards.SourceCount(1100, {"source": 1000, "source.include[0]": 100})
+    labels = {"source": "source (hr.csv)", "source.include[0]": "source.include[0] (d.csv)"}
+    now = guards.SourceCount(1010, {"source": 1000, "source.include[0]": 10}, labels)
+    problem = guards.source_drop_problem(now, before, 20)
+    assert problem == (
+        "source input source.include[0] (d.csv) returned 10 identities, 90.0% fewer than the"
+        " 100 of the last recorded run (max_source_drop_percent 20)"
+    )
+    both = guards.SourceCount(10, {"source": 0, "source.include[0]": 10}, labels)
+    found = guards.source_drop_problem(both, before, 20) or ""
+    assert found.startswith("the source returned 10 identities, 99.1% fewer than the 1100")
+    assert "; source input source (hr.csv) returned 0 identities, 100.0% fewer" in found
+    grown = guards.SourceCount(1200, {"source": 1119, "source.include[0]": 81})
+    assert guards.source_drop_problem(grown, before, 20) is None, "19% fewer: within"
+    added = guards.SourceCount(1010, {"source": 1000, "source.include[1]": 10})
+    assert guards.source_drop_problem(added, before, 20) is None, "nothing to compare with"
+    unrecorded = guards.SourceCount(1010, {"source": 1000, "source.include[0]": 10})
+    assert guards.source_drop_problem(unrecorded, guards.SourceCount(1100), 20) is None
 
 
 @pytest.mark.parametrize(

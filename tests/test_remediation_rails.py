@@ -120,7 +120,7 @@ def apply_data(folder: Path, data: dict[str, Any], **options: Any) -> ApplyResul
     made = plan_file.from_json(json.dumps(data), "plan.json")
     assert INSTANT is not None
     return remediation.apply_plan(
-        loaded, made, now=INSTANT, previous_identities=None, yes=True, **options
+        loaded, made, now=INSTANT, previous_source=None, yes=True, **options
     )
 
 
@@ -129,7 +129,7 @@ def apply_audit(folder: Path) -> ApplyResult:
     loaded = config.load(folder / "nhirecon.yaml")
     assert INSTANT is not None
     report = pipeline.audit(loaded, now=INSTANT)
-    actions = remediation.prepare(loaded, report, previous_identities=None)
+    actions = remediation.prepare(loaded, report, previous_source=None)
     return remediation.apply_actions(loaded, actions, yes=True)
 
 
@@ -180,6 +180,34 @@ def test_source_shrinking_past_the_limit_refuses(
         assert result.returncode == 4, command
         assert "37.5% fewer than the 8 of the last recorded run" in result.stderr
     assert not (folder / "plan.json").exists()
+    assert writes(server) == Counter()
+    assert server.users() == estate
+
+
+def test_an_include_cut_short_refuses_though_the_source_barely_shrank(
+    server: ScimServer, estate: Planted, folder: Path, nhirecon: Run
+) -> None:
+    """Ten contractors beside 48 people, then one: 58 identities become 49 (15.5% fewer,
+    within the limit), but the contractors' export lost 90% of its rows."""
+    config = estate_config(server).replace(
+        "        status: employment_status, department: department, expires_at: end_date}\n",
+        "        status: employment_status, department: department, expires_at: end_date}\n"
+        "  include:\n"
+        "    - {connector: csv, path: contractors.csv, map: {id: cid, email: mail}}\n",
+    )
+    (folder / "nhirecon.yaml").write_text(config, encoding="utf-8")
+    people = "".join(f"X{n},x{n}@example.com,x{n},X {n},active,Ops,\n" for n in range(40))
+    (folder / "hr.csv").write_text(HR_CSV + people, encoding="utf-8")
+    ten = "".join(f"C{n},c{n}@example.com\n" for n in range(10))
+    (folder / "contractors.csv").write_text("cid,mail\n" + ten, encoding="utf-8")
+    assert nhirecon("audit", "--now", NOW, "-q").returncode in (0, 1)  # recorded: 48 + 10
+    (folder / "contractors.csv").write_text("cid,mail\nC0,c0@example.com\n", encoding="utf-8")
+    result = nhirecon("audit", "--apply", "--yes", "--now", NOW, "-q")
+    assert result.returncode == 4, result.stderr
+    assert "source input source.include[0] (contractors.csv) returned 1 identities" in (
+        result.stderr
+    )
+    assert "--accept-source-drop" in result.stderr
     assert writes(server) == Counter()
     assert server.users() == estate
 

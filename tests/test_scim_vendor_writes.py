@@ -64,7 +64,7 @@ def apply_audit(folder: Path) -> ApplyResult:
     loaded = config.load(folder / "nhirecon.yaml")
     assert INSTANT is not None
     report = pipeline.audit(loaded, now=INSTANT)
-    actions = remediation.prepare(loaded, report, previous_identities=None)
+    actions = remediation.prepare(loaded, report, previous_source=None)
     return remediation.apply_actions(loaded, actions, yes=True)
 
 
@@ -365,7 +365,7 @@ def test_ids_that_are_paths_in_disguise_are_never_written(folder: Path, odd_id: 
         intruder = [f for f in report.findings if f.account and f.account.username == "intruder"]
         assert intruder and all(f.remediation.value == "manual" for f in intruder)
         assert all("account id" in f.remediation_reason for f in intruder)
-        actions = remediation.prepare(loaded, report, previous_identities=None)
+        actions = remediation.prepare(loaded, report, previous_source=None)
         assert all(action.account_id == action.account_id.strip() != "" for action in actions)
         assert odd_id not in {action.account_id for action in actions}
         mark = len(server.faults.seen)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from nhirecon.state import history_db
+
 from .conftest import Run
 
 NOW = "2026-11-28T00:00:00Z"
@@ -116,3 +118,142 @@ def test_validate_connect_refuses_an_empty_source_input_as_audit_does(
     result = run("validate", "--connect", cwd=folder)
     assert result.returncode == 4
     assert "returned no identities" in result.stderr
+
+
+# --- each input of a source with include: --------------------------------------------------
+
+WITH_CONTRACTORS = CONFIG.replace(
+    "  map: {id: employee_id, email: work_email, status: status}\n",
+    "  map: {id: employee_id, email: work_email, status: status}\n"
+    "  include:\n"
+    "    - {connector: csv, path: contractors.csv,"
+    " map: {id: contractor_id, email: email, status: state}}\n",
+)
+
+
+def contractors(count: int) -> str:
+    rows = [f"C{n},contractor{n}@example.com,active" for n in range(count)]
+    return "contractor_id,email,state\n" + "\n".join(rows) + "\n"
+
+
+def inputs_recorded(folder: Path) -> list[list[tuple[str, int]]]:
+    with sqlite3.connect(folder / "history.db") as db:
+        runs = db.execute("SELECT id FROM runs ORDER BY at, id").fetchall()
+        return [
+            [
+                (str(key), int(count))
+                for key, count in db.execute(
+                    "SELECT input, records FROM run_inputs WHERE run_id = ? ORDER BY input",
+                    (run_id,),
+                )
+            ]
+            for (run_id,) in runs
+        ]
+
+
+@pytest.fixture
+def mixed(folder: Path) -> Path:
+    (folder / "nhirecon.yaml").write_text(WITH_CONTRACTORS, encoding="utf-8")
+    (folder / "hr.csv").write_text(people(100), encoding="utf-8")
+    (folder / "contractors.csv").write_text(contractors(10), encoding="utf-8")
+    return folder
+
+
+def test_an_include_cut_short_is_refused_though_the_total_barely_moved(
+    mixed: Path, run: Run
+) -> None:
+    """110 identities become 102 (7% fewer, within 20%), but the contractors' export lost
+    80% of its rows: every account of the contractors cut out would be an orphan."""
+    assert run("audit", "--now", NOW, "-q", cwd=mixed).returncode == 0
+    assert recorded(mixed) == [110]
+    assert inputs_recorded(mixed) == [[("source", 100), ("source.include[0]", 10)]]
+    (mixed / "contractors.csv").write_text(contractors(2), encoding="utf-8")
+    for command in (["audit", "-f", "json", "-o", "r.json"], ["plan", "-o", "plan.json"]):
+        refused = run(*command, "--now", "2026-11-29T00:00:00Z", cwd=mixed)
+        assert refused.returncode == 4, refused.stderr
+        assert (
+            "source input source.include[0] (contractors.csv) returned 2 identities, 80.0%"
+            " fewer than the 10 of the last recorded run (max_source_drop_percent 20)"
+        ) in refused.stderr
+        assert "--accept-source-drop" in refused.stderr
+    assert not (mixed / "r.json").exists() and not (mixed / "plan.json").exists()
+    assert recorded(mixed) == [110], "a refused run is recorded nowhere"
+    accepted = run(
+        "audit", "--now", "2026-11-30T00:00:00Z", "-q", "--accept-source-drop", cwd=mixed
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    assert inputs_recorded(mixed)[-1] == [("source", 100), ("source.include[0]", 2)]
+    assert run("audit", "--now", "2026-12-01T00:00:00Z", "-q", cwd=mixed).returncode == 0
+
+
+def test_an_include_is_known_by_its_place_in_the_config_not_its_file(mixed: Path, run: Run) -> None:
+    """The contractors' export, renamed and cut short, is still compared with the last run's
+    contractors; a new include has nothing to compare with."""
+    assert run("audit", "--now", NOW, "-q", cwd=mixed).returncode == 0
+    (mixed / "contractors-2026.csv").write_text(contractors(3), encoding="utf-8")
+    renamed = WITH_CONTRACTORS.replace("path: contractors.csv", "path: contractors-2026.csv")
+    (mixed / "nhirecon.yaml").write_text(renamed, encoding="utf-8")
+    refused = run("audit", "--now", "2026-11-29T00:00:00Z", "-q", cwd=mixed)
+    assert refused.returncode == 4
+    assert "source.include[0] (contractors-2026.csv) returned 3 identities, 70.0%" in (
+        refused.stderr
+    )
+    (mixed / "contractors-2026.csv").write_text(contractors(10), encoding="utf-8")
+    (mixed / "vendors.csv").write_text(
+        contractors(1).replace("C0,contractor0", "V0,vendor0"), encoding="utf-8"
+    )
+    (mixed / "nhirecon.yaml").write_text(
+        renamed.replace(
+            "    - {connector: csv, path: contractors-2026.csv,",
+            "    - {connector: csv, path: contractors-2026.csv,"
+            " map: {id: contractor_id, email: email, status: state}}\n"
+            "    - {connector: csv, path: vendors.csv,",
+        ),
+        encoding="utf-8",
+    )
+    passed = run("audit", "--now", "2026-11-29T00:00:00Z", "-q", cwd=mixed)
+    assert passed.returncode == 0, passed.stderr
+    assert inputs_recorded(mixed)[-1] == [
+        ("source", 100),
+        ("source.include[0]", 10),
+        ("source.include[1]", 1),
+    ]
+
+
+def _schema_one(path: Path, identities: int) -> None:
+    """A history file as the release before per-input counts wrote it (schema version 1)."""
+    with sqlite3.connect(path) as db:
+        db.executescript(history_db.MIGRATIONS[0])
+        db.execute(f"PRAGMA application_id = {history_db.APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 1")
+        db.execute(
+            "INSERT INTO runs (id, at, source, tool_version) VALUES (1, 1764201600, 'hr', '0.1')"
+        )
+        db.execute(
+            "INSERT INTO run_places (run_id, place, role, connector, records)"
+            " VALUES (1, 'hr', 'source', 'csv', ?)",
+            (identities,),
+        )
+    db.close()
+
+
+def test_a_history_from_before_per_input_counts_is_read_then_migrated(
+    mixed: Path, run: Run
+) -> None:
+    """The file's last run (110 identities, no count per input) still holds the total; the
+    first run recorded migrates the file, and the next is held per input."""
+    _schema_one(mixed / "history.db", 110)
+    (mixed / "hr.csv").write_text(people(70), encoding="utf-8")
+    refused = run("audit", "--now", NOW, "-q", cwd=mixed)
+    assert refused.returncode == 4, refused.stderr
+    assert "the source returned 80 identities, 27.3% fewer than the 110" in refused.stderr
+    assert "source input" not in refused.stderr, "the old file has no count per input"
+    shown = run("history", cwd=mixed)
+    assert shown.returncode == 0, shown.stderr
+    (mixed / "hr.csv").write_text(people(100), encoding="utf-8")
+    assert run("audit", "--now", NOW, "-q", cwd=mixed).returncode == 0
+    with sqlite3.connect(mixed / "history.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == history_db.SCHEMA_VERSION
+    assert inputs_recorded(mixed) == [[], [("source", 100), ("source.include[0]", 10)]]
+    (mixed / "contractors.csv").write_text(contractors(5), encoding="utf-8")
+    assert run("audit", "--now", "2026-11-29T00:00:00Z", "-q", cwd=mixed).returncode == 4

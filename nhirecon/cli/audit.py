@@ -48,6 +48,7 @@ from nhirecon.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from nhirecon.config import Config
+    from nhirecon.core.guards import SourceCount
     from nhirecon.core.model import GateRule
     from nhirecon.core.report import Report
     from nhirecon.output import Text
@@ -208,7 +209,7 @@ def audit(
 
 
 def _remediation(
-    config: Config, report: Report, previous: int | None, *, max_actions: int | None, yes: bool
+    config: Config, report: Report, prior: SourceCount | None, *, max_actions: int | None, yes: bool
 ) -> Callable[[ExitCode, bool], ExitCode]:
     """``--apply``: the actions the report calls for, checked against the rails before
     anything is reported or recorded (an action that needs a confirmation ``--yes`` or the
@@ -220,9 +221,7 @@ def _remediation(
     from nhirecon.exit_codes import combine
     from nhirecon.remediation import apply as remediation
 
-    pending = remediation.prepare(
-        config, report, previous_identities=previous, max_actions=max_actions
-    )
+    pending = remediation.prepare(config, report, previous_source=prior, max_actions=max_actions)
     remediation.refuse_unconfirmable(pending, yes=yes, confirm=confirmer())
 
     def remediate(code: ExitCode, quiet: bool) -> ExitCode:

@@ -161,7 +161,7 @@ AcceptDropOption = Annotated[
     bool,
     typer.Option(
         "--accept-source-drop",
-        help="Accept, for this run, a source that shrank more than"
+        help="Accept, for this run, a source (or an input of it) that shrank more than"
         " policy.max_source_drop_percent since the last recorded run.",
     ),
 ]

@@ -140,7 +140,7 @@ def plan_command(
             loaded,
             report,
             made.actions,
-            previous_identities=previous,
+            previous_source=previous,
             max_actions=max_actions,
         )
         write_all([(output, plan_files.to_json(made))])
@@ -196,7 +196,7 @@ def apply_command(
                 loaded,
                 made,
                 now=instant,
-                previous_identities=previous,
+                previous_source=previous,
                 max_age=age,
                 max_actions=max_actions,
                 yes=yes,

@@ -2,15 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
-def source_drop_problem(current: int, previous: int | None, max_percent: float) -> str | None:
-    """Why the source shrank too much since the last recorded run, or ``None``."""
+
+@dataclass(frozen=True)
+class SourceCount:
+    """How many identities a source returned: in all, and per input when it has
+    ``include:`` entries (the input's key in the config, ``source.include[0]`` → its
+    identities; empty for a source of one input)."""
+
+    identities: int
+    inputs: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """For messages: an input's key → what it reads, ``source.include[0] (contractors.csv)``."""
+
+
+def source_drop_problem(
+    current: SourceCount, previous: SourceCount | None, max_percent: float
+) -> str | None:
+    """Why the source, or one of its inputs, shrank more than ``max_percent`` since the last
+    recorded run (``previous``), or ``None``.
+
+    Each input is held to the limit on its own: a contractors' export cut to a tenth of
+    itself beside a large HR export barely moves the total, yet makes an orphan of every
+    account of the people cut out. Inputs are known by their key in the config, so one
+    whose file was renamed is still compared; an input the last run did not read has
+    nothing to compare with and passes.
+    """
+    if previous is None:
+        return None
+    problems = [_dropped("the source", current.identities, previous.identities, max_percent)]
+    problems += [
+        _dropped(
+            f"source input {current.labels.get(key, key)}",
+            count,
+            previous.inputs.get(key),
+            max_percent,
+        )
+        for key, count in current.inputs.items()
+    ]
+    found = [problem for problem in problems if problem]
+    return "; ".join(found) if found else None
+
+
+def _dropped(what: str, current: int, previous: int | None, max_percent: float) -> str | None:
     if previous is None or previous <= 0:
         return None
     drop = 100.0 * (previous - current) / previous
     if drop > max_percent:
         return (
-            f"the source returned {current} identities, {drop:.1f}% fewer than the {previous}"
+            f"{what} returned {current} identities, {drop:.1f}% fewer than the {previous}"
             f" of the last recorded run (max_source_drop_percent {max_percent:g})"
         )
     return None

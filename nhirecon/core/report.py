@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from nhirecon.core.allowlist import BroadEntry
 from nhirecon.core.evidence import Evidence
+from nhirecon.core.guards import SourceCount
 from nhirecon.core.model import ExceptionRule, Finding, FindingKind, GateResult
 
 
@@ -177,6 +179,20 @@ class Report:
     none (``accounts`` empty)."""
     source_place: Place = field(default_factory=Place, compare=False)
     """Where the source's definition and its exports are."""
+    source_inputs: tuple[tuple[str, str, int], ...] = ()
+    """For a source with ``include:`` entries, each input's key in the config
+    (``source.include[0]``), what it reads (``source.include[0] (contractors.csv)``) and how
+    many identities it returned, in the config's order; empty for a source of one input."""
+
+    @property
+    def source_count(self) -> SourceCount:
+        """How many identities the source returned, in all and per input: what the
+        source-drop guard compares with the last recorded run."""
+        return SourceCount(
+            self.identities,
+            MappingProxyType({key: count for key, _, count in self.source_inputs}),
+            MappingProxyType({key: label for key, label, _ in self.source_inputs}),
+        )
 
     def place(self, name: str) -> Place:
         """The place of the source or the target called ``name``."""

@@ -3,8 +3,8 @@
 Order of a run, all or nothing up to the first write:
 
 1. integrity guards: the source returned identities (the pipeline refuses otherwise), every
-   pull was complete (the connectors refuse otherwise), the source did not shrink more
-   than ``max_source_drop_percent`` since the last recorded run;
+   pull was complete (the connectors refuse otherwise), the source (and each of its inputs)
+   did not shrink more than ``max_source_drop_percent`` since the last recorded run;
 2. for a plan file: it belongs to this config and these target URLs, it is not older than
    ``--max-age``, and every action in it is one the config would take;
 3. thresholds: ``max_actions`` over the run, ``max_action_percent`` per target;
@@ -29,7 +29,7 @@ from typing import Final
 
 from nhirecon import pipeline
 from nhirecon.config import Config
-from nhirecon.core.guards import source_drop_problem
+from nhirecon.core.guards import SourceCount, source_drop_problem
 from nhirecon.core.report import Report
 from nhirecon.errors import SafetyError
 from nhirecon.remediation import rails
@@ -51,16 +51,16 @@ def guard(
     report: Report,
     actions: Sequence[Action],
     *,
-    previous_identities: int | None,
+    previous_source: SourceCount | None,
     max_actions: int | None,
 ) -> None:
     """The integrity guard and the thresholds; :class:`SafetyError` before any write."""
     problems = []
     drop = source_drop_problem(
-        report.identities, previous_identities, config.policy.max_source_drop_percent
+        report.source_count, previous_source, config.policy.max_source_drop_percent
     )
     if drop:
-        problems.append(drop)
+        problems.append(f"{drop} (if the drop is real, run once with --accept-source-drop)")
     accounts = {stats.name: stats.accounts for stats in report.targets}
     problems.extend(rails.threshold_problems(actions, accounts, config.policy, max_actions))
     if problems:
@@ -174,7 +174,7 @@ def prepare(
     config: Config,
     report: Report,
     *,
-    previous_identities: int | None,
+    previous_source: SourceCount | None,
     max_actions: int | None = None,
 ) -> tuple[Action, ...]:
     """``audit --apply``, first half: the actions of a fresh report, once the integrity
@@ -184,7 +184,7 @@ def prepare(
         config,
         report,
         actions,
-        previous_identities=previous_identities,
+        previous_source=previous_source,
         max_actions=max_actions,
     )
     return actions
@@ -259,7 +259,7 @@ def apply_plan(
     plan: Plan,
     *,
     now: datetime,
-    previous_identities: int | None,
+    previous_source: SourceCount | None,
     max_age: timedelta = DEFAULT_MAX_AGE,
     max_actions: int | None = None,
     yes: bool = False,
@@ -279,7 +279,7 @@ def apply_plan(
         config,
         live,
         writes,
-        previous_identities=previous_identities,
+        previous_source=previous_source,
         max_actions=max_actions,
     )
     _confirm(writes, yes=yes, confirm=confirm)

@@ -28,10 +28,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Final
 
+from nhirecon.core.guards import SourceCount
 from nhirecon.core.report import HistoryView, Report, ResolvedFinding, RunTrend, Seen
-from nhirecon.state.history_db import epoch, instant, kind, reading, storable, whole, writing
+from nhirecon.state.history_db import (
+    epoch,
+    has_table,
+    instant,
+    kind,
+    reading,
+    storable,
+    whole,
+    writing,
+)
 from nhirecon.state.history_queries import (
     previous_run,
     read_trend,
@@ -208,6 +219,10 @@ def _record(db: sqlite3.Connection, report: Report, trend_runs: int) -> HistoryV
         (run_id, source, storable(report.source_connector), report.identities),
     )
     db.executemany(
+        "INSERT INTO run_inputs (run_id, input, records) VALUES (?, ?, ?)",
+        [(run_id, key, count) for key, _, count in report.source_inputs],
+    )
+    db.executemany(
         "INSERT INTO run_places (run_id, place, role, connector, records, linked,"
         " unmatched, ambiguous, inactive) VALUES (?, ?, 'target', ?, ?, ?, ?, ?, ?)",
         [
@@ -295,13 +310,34 @@ def trend(path: Path, *, limit: int = TREND_RUNS) -> tuple[RunTrend, ...]:
         return read_trend(db, until=None, limit=limit)
 
 
-def last_source_count(path: Path, source: str) -> int | None:
-    """The identity count of ``source`` at the last recorded run; ``None`` if never recorded.
+def last_source_count(path: Path, source: str) -> SourceCount | None:
+    """The identity count of ``source`` at the last recorded run, in all and per input (a
+    file written before inputs were recorded has none); ``None`` if never recorded.
 
-    Read only: never creates the file. The ``--apply`` integrity guard compares the
-    current pull with this before any write.
+    Read only: never creates the file. The source-drop guard compares the current pull
+    with this before anything is written.
     """
-    return _last_counts(path, [source], "source").get(source)
+    with reading(path) as db:
+        if db is None:
+            return None
+        row = db.execute(
+            "SELECT r.id, p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
+            " WHERE p.place = ? AND p.role = 'source' ORDER BY r.at DESC, r.id DESC LIMIT 1",
+            (storable(source),),
+        ).fetchone()
+        if row is None:
+            return None
+        inputs = (
+            db.execute("SELECT input, records FROM run_inputs WHERE run_id = ?", (row[0],))
+            if has_table(db, "run_inputs")
+            else ()
+        )
+        return SourceCount(
+            whole(row[1], "a run's record count"),
+            MappingProxyType(
+                {str(key): whole(count, "an input's record count") for key, count in inputs}
+            ),
+        )
 
 
 def last_target_counts(path: Path, targets: Sequence[str]) -> dict[str, int]:

@@ -1,17 +1,7 @@
 """The history file itself: where it lives, and opening, creating, checking and migrating it.
 
-Layout (schema version 1, ``PRAGMA user_version``; ``PRAGMA application_id`` marks the
-file as nhirecon's so that a foreign database is never written to):
-
-- ``runs``: one row per recorded run, keyed by the instant it was evaluated at (``--now``);
-  runs are ordered by that instant, not by when they were recorded.
-- ``run_places``: per run, the source and each target it covered, with their counts
-  (identities for the source; accounts, linked, unmatched, ... for a target).
-- ``run_counts``: per run and finding kind, the findings counted, excepted and new; with
-  ``runs.resolved``, what the trend shows without rereading every sighting.
-- ``findings``: one row per fingerprint ever seen, with its kind, place and subject.
-- ``sightings``: which findings each run had, whether excepted, and when the streak the
-  sighting belongs to began (the finding's ``first_seen`` as of that run).
+Its layout, and the steps that bring an older file up to it, are
+:mod:`nhirecon.state.history_schema`.
 """
 
 from __future__ import annotations
@@ -33,10 +23,8 @@ from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
 from nhirecon.output import irregular, make_folder
 from nhirecon.state import paths
+from nhirecon.state.history_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
-SCHEMA_VERSION: Final = 1
-APPLICATION_ID: Final = 0x4E485243
-"""``NHRC``: written into the SQLite header of every history file."""
 BUSY_TIMEOUT_SECONDS: Final = 60.0
 """How long a run waits for another run holding the file before giving up."""
 PRIVATE_FILE: Final = 0o600
@@ -50,60 +38,6 @@ def storable(text: str) -> str:
     if text.isascii():  # nearly every value, and far quicker to tell than to search
         return text
     return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
-
-
-MIGRATIONS: Final[tuple[str, ...]] = (
-    # 0 → 1: the first layout.
-    """
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        at INTEGER NOT NULL,
-        source TEXT NOT NULL,
-        tool_version TEXT NOT NULL,
-        resolved INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX runs_by_time ON runs (at, id);
-    CREATE TABLE run_counts (
-        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        kind TEXT NOT NULL,
-        counted INTEGER NOT NULL,
-        excepted INTEGER NOT NULL,
-        new INTEGER NOT NULL,
-        PRIMARY KEY (run_id, kind)
-    ) WITHOUT ROWID;
-    CREATE TABLE run_places (
-        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        place TEXT NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('source', 'target')),
-        connector TEXT NOT NULL,
-        records INTEGER NOT NULL,
-        linked INTEGER,
-        unmatched INTEGER,
-        ambiguous INTEGER,
-        inactive INTEGER,
-        PRIMARY KEY (run_id, place)
-    ) WITHOUT ROWID;
-    CREATE INDEX run_places_by_place ON run_places (place, run_id);
-    CREATE TABLE findings (
-        id INTEGER PRIMARY KEY,
-        fingerprint TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL,
-        place TEXT NOT NULL,
-        account_id TEXT,
-        identity_id TEXT,
-        label TEXT NOT NULL
-    );
-    CREATE TABLE sightings (
-        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        finding_id INTEGER NOT NULL REFERENCES findings (id),
-        excepted INTEGER NOT NULL,
-        streak_start INTEGER NOT NULL,
-        PRIMARY KEY (run_id, finding_id)
-    ) WITHOUT ROWID;
-    CREATE INDEX sightings_by_finding ON sightings (finding_id, run_id);
-    """,
-)
-"""Step ``i`` takes a file from schema version ``i`` to ``i + 1``."""
 
 
 class HistoryError(NhireconError):
@@ -328,7 +262,11 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> boo
     if not writable:
         if version == 0 and not tables:
             return False
-        raise HistoryError(f"history file {path}: schema version {version} needs an upgrade")
+        if version == 0:
+            raise HistoryError(f"history file {path}: schema version 0 needs an upgrade")
+        # Each step only adds tables: an older file is read as it is (readers of a table
+        # it lacks see it as empty: see `has_table`), and migrated by the next write.
+        return True
     for step in range(version, SCHEMA_VERSION):
         for statement in MIGRATIONS[step].split(";"):
             if statement.strip():
@@ -336,6 +274,14 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> boo
     connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return True
+
+
+def has_table(connection: sqlite3.Connection, name: str) -> bool:
+    """Whether the file has table ``name``: an older file read as it is may lack one."""
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return found is not None
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from nhirecon.config import Config
-from nhirecon.core.guards import emptied_target_problem, source_drop_problem
+from nhirecon.core.guards import SourceCount, emptied_target_problem, source_drop_problem
 from nhirecon.core.report import Report
 from nhirecon.errors import SafetyError
 from nhirecon.state import baseline as baselines
@@ -19,19 +19,20 @@ def history_path(config: Config) -> Path:
     return config.history or history_db.default_path()
 
 
-def previous_source_count(config: Config) -> int | None:
-    """The source's identity count at the last run recorded in the history store (a run
-    the source-drop check refused is never recorded); ``None`` when there is none."""
+def previous_source_count(config: Config) -> SourceCount | None:
+    """The source's identity count, in all and per input, at the last run recorded in the
+    history store (a run the source-drop check refused is never recorded); ``None`` when
+    there is none."""
     return history.last_source_count(history_path(config), config.source.name)
 
 
-def check_source_drop(config: Config, report: Report, previous: int | None) -> None:
-    """SPEC §3.2: refuse (:class:`SafetyError`, exit 4) a run whose source shrank more than
-    ``max_source_drop_percent`` since ``previous`` identities, before anything is written
-    or recorded. ``previous`` is ``None`` when there is nothing to compare with, or when the
-    user accepted the drop for this run."""
+def check_source_drop(config: Config, report: Report, previous: SourceCount | None) -> None:
+    """SPEC §3.2: refuse (:class:`SafetyError`, exit 4) a run whose source, or one of its
+    inputs, shrank more than ``max_source_drop_percent`` since ``previous``, before anything
+    is written or recorded. ``previous`` is ``None`` when there is nothing to compare with,
+    or when the user accepted the drop for this run."""
     problem = source_drop_problem(
-        report.identities, previous, config.policy.max_source_drop_percent
+        report.source_count, previous, config.policy.max_source_drop_percent
     )
     if problem:
         raise SafetyError(
