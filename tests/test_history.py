@@ -7,6 +7,7 @@ import io
 import json
 import sqlite3
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from nhirecon.state import history, history_db, tracking
 
 from .conftest import Run
 from .nightly import NIGHTS, copy_estate, set_crm, third_night
+
+LATER = datetime(2100, 1, 1, tzinfo=UTC)
+"""An instant after every run these tests record."""
 
 
 @pytest.fixture
@@ -167,7 +171,7 @@ def test_default_location_is_the_state_folder(
     assert not (estate / "history.db").exists()
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     assert history_db.default_path() == path
-    assert history.last_source_count(path, "hr") == SourceCount(5)
+    assert history.last_source_count(path, "hr", LATER) == SourceCount(5)
 
 
 def test_a_rerun_at_the_same_instant_replaces_the_run(estate: Path) -> None:
@@ -260,7 +264,7 @@ def test_an_unusable_history_file_is_refused_and_left_untouched(
     for attempt in (
         lambda: record(estate, NIGHTS[0]),
         lambda: history.trend(path),
-        lambda: history.last_source_count(path, "hr"),
+        lambda: history.last_source_count(path, "hr", LATER),
     ):
         with pytest.raises(history_db.HistoryError) as caught:
             attempt()
@@ -329,6 +333,11 @@ def test_a_damaged_history_file_is_refused_and_left_untouched(estate: Path) -> N
             "count",
         ),
         (
+            "UPDATE run_places SET records = 0 WHERE role = 'source'",
+            "a run's record count holds 0, where a recorded source has at least 1",
+            "count",
+        ),
+        (
             "UPDATE sightings SET streak_start = 'x'",
             "an instant holds 'x', not an integer",
             "record",
@@ -350,7 +359,7 @@ def test_a_value_edited_by_hand_is_refused_naming_the_file(
     before = path.read_bytes()
     attempt = {
         "trend": lambda: history.trend(path),
-        "count": lambda: history.last_source_count(path, "hr"),
+        "count": lambda: history.last_source_count(path, "hr", LATER),
         "record": lambda: record(estate, NIGHTS[2]),
     }[reading]
     with pytest.raises(history_db.HistoryError) as caught:
@@ -377,7 +386,7 @@ def test_an_empty_file_becomes_a_history(estate: Path) -> None:
     path = estate / "history.db"
     path.touch()
     record(estate, NIGHTS[0])
-    assert history.last_source_count(path, "hr") == SourceCount(5)
+    assert history.last_source_count(path, "hr", LATER) == SourceCount(5)
 
 
 def test_table_markdown_and_csv_show_the_history(tmp_path: Path) -> None:

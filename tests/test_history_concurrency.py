@@ -20,6 +20,7 @@ from nhirecon.state import history, history_db
 from .conftest import DATA, nhirecon_command
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
+LATER = datetime(2100, 1, 1, tzinfo=UTC)
 RUNS_EACH = 12
 
 
@@ -112,7 +113,7 @@ def test_a_run_that_cannot_get_the_file_fails_cleanly(
 
 def test_last_source_count_reads_the_latest_run_by_instant(estate: Path) -> None:
     path = estate / "history.db"
-    assert history.last_source_count(path, "hr") is None
+    assert history.last_source_count(path, "hr", LATER) is None
     assert not path.exists()  # reading never creates the file
     report = dataclasses.replace(
         pull(estate), source_inputs=(("source", "source (hr.csv)", 4), ("source.include[0]", "", 1))
@@ -125,9 +126,15 @@ def test_last_source_count_reads_the_latest_run_by_instant(estate: Path) -> None
         generated_at=START + timedelta(days=1),
     )
     history.record(path, smaller)
-    assert history.last_source_count(path, "hr") == SourceCount(
+    assert history.last_source_count(path, "hr", LATER) == SourceCount(
         5, {"source": 4, "source.include[0]": 1}
     ), "the latest run by instant, its inputs with it"
-    assert history.last_source_count(path, "another-source") is None
+    day_one = START + timedelta(days=1)
+    assert history.last_source_count(path, "hr", day_one + timedelta(hours=23)) == SourceCount(
+        3, {"source": 3}
+    ), "the latest run at or before the instant given, not one recorded later"
+    assert history.last_source_count(path, "hr", day_one) == SourceCount(3, {"source": 3})
+    assert history.last_source_count(path, "hr", START) is None
+    assert history.last_source_count(path, "another-source", LATER) is None
     history.record(path, dataclasses.replace(smaller, generated_at=START + timedelta(days=3)))
-    assert history.last_source_count(path, "hr") == SourceCount(3, {"source": 3})
+    assert history.last_source_count(path, "hr", LATER) == SourceCount(3, {"source": 3})

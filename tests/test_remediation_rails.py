@@ -204,7 +204,7 @@ def test_an_include_cut_short_refuses_though_the_source_barely_shrank(
     (folder / "contractors.csv").write_text("cid,mail\nC0,c0@example.com\n", encoding="utf-8")
     result = nhirecon("audit", "--apply", "--yes", "--now", NOW, "-q")
     assert result.returncode == 4, result.stderr
-    assert "source input source.include[0] (contractors.csv) returned 1 identities" in (
+    assert "source input source.include[0] (contractors.csv) returned 1 identity," in (
         result.stderr
     )
     assert "--accept-source-drop" in result.stderr

@@ -211,8 +211,13 @@ def test_an_include_is_known_by_its_place_in_the_config_not_its_file(mixed: Path
         ),
         encoding="utf-8",
     )
-    passed = run("audit", "--now", "2026-11-29T00:00:00Z", "-q", cwd=mixed)
+    passed = run("audit", "--now", "2026-11-29T00:00:00Z", cwd=mixed)
     assert passed.returncode == 0, passed.stderr
+    assert (
+        "source input source.include[1] (vendors.csv) has no count at the last recorded run"
+        " to compare with: only the source's total is checked for it this run"
+    ) in passed.stderr
+    assert "source.include[0]" not in passed.stderr
     assert inputs_recorded(mixed)[-1] == [
         ("source", 100),
         ("source.include[0]", 10),
@@ -257,3 +262,50 @@ def test_a_history_from_before_per_input_counts_is_read_then_migrated(
     assert inputs_recorded(mixed) == [[], [("source", 100), ("source.include[0]", 10)]]
     (mixed / "contractors.csv").write_text(contractors(5), encoding="utf-8")
     assert run("audit", "--now", "2026-11-29T00:00:00Z", "-q", cwd=mixed).returncode == 4
+
+
+def test_a_run_recorded_at_a_later_instant_is_not_what_a_run_follows(mixed: Path, run: Run) -> None:
+    """A run with a --now in the future, once recorded, must not become every later run's
+    measure: an accepted drop holds for the runs after it, and a report of the past
+    reproduces."""
+    assert run("audit", "--now", "2030-01-01T00:00:00Z", "-q", cwd=mixed).returncode == 0
+    assert run("audit", "--now", NOW, "-q", cwd=mixed).returncode == 0
+    (mixed / "contractors.csv").write_text(contractors(5), encoding="utf-8")
+    refused = run("audit", "--now", "2026-11-29T00:00:00Z", "-q", cwd=mixed)
+    assert refused.returncode == 4
+    accepted = run("audit", "--now", "2026-11-29T00:00:00Z", "--accept-source-drop", cwd=mixed)
+    assert accepted.returncode == 0, accepted.stderr
+    assert (
+        "accepted for this run (--accept-source-drop): source input source.include[0]"
+        " (contractors.csv) returned 5 identities, 50.0% fewer than the 10"
+    ) in accepted.stderr, "an accepted drop is said, not passed over in silence"
+    for day in ("2026-11-30T00:00:00Z", "2026-11-29T00:00:00Z"):
+        again = run("audit", "--now", day, "-q", cwd=mixed)
+        assert again.returncode == 0, (day, again.stderr)
+    late = run("audit", "--now", "2030-01-02T00:00:00Z", "-q", cwd=mixed)
+    assert late.returncode == 4, "after 2030-01-01 the run of that day is the measure"
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        ("DROP TABLE run_inputs", "no such table: run_inputs"),
+        ("UPDATE run_inputs SET records = -3", "an input's record count holds -3"),
+        ("UPDATE run_inputs SET records = 'ten'", "an input's record count holds 'ten'"),
+    ],
+)
+def test_a_damaged_count_per_input_is_refused_by_every_command(
+    mixed: Path, run: Run, edit: str, words: str
+) -> None:
+    """Read-only commands as well as the audit: a history that cannot say what an input
+    held is never taken to mean there is nothing to compare with."""
+    assert run("audit", "--now", NOW, "-q", cwd=mixed).returncode == 0
+    with sqlite3.connect(mixed / "history.db") as db:
+        db.execute(edit)
+    db.close()
+    (mixed / "contractors.csv").write_text(contractors(1), encoding="utf-8")
+    for command in (["audit"], ["plan", "-o", "plan.json"], ["baseline", "-o", "b.json"]):
+        refused = run(*command, "--now", "2026-11-29T00:00:00Z", "-q", cwd=mixed)
+        assert refused.returncode == 2, (command, refused.stderr)
+        assert words in refused.stderr and "history.db" in refused.stderr
+    assert not (mixed / "plan.json").exists() and not (mixed / "b.json").exists()

@@ -48,7 +48,6 @@ from nhirecon.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from nhirecon.config import Config
-    from nhirecon.core.guards import SourceCount
     from nhirecon.core.model import GateRule
     from nhirecon.core.report import Report
     from nhirecon.output import Text
@@ -165,13 +164,13 @@ def audit(
         )
         _suffixes_agree(pairs)
         accepted = baselines.load(baseline) if baseline else None
-        skip_check = accept_source_drop or (no_history and not apply_)
-        previous = None if skip_check else tracking.previous_source_count(loaded)
+        skip_check = no_history and not apply_
+        previous = None if skip_check else tracking.previous_source_count(loaded, instant)
         covered = [each.name for each in pipeline.selected_targets(loaded, target or ())]
         had: dict[str, int] = (
             {}
             if accept_empty_target or no_history
-            else tracking.previous_target_counts(loaded, covered)
+            else tracking.previous_target_counts(loaded, covered, instant)
         )
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(
@@ -182,12 +181,10 @@ def audit(
                 progress=progress,
                 engine=engine.value,
             )
-        tracking.check_source_drop(loaded, report, previous)
+        tracking.check_source_drop(loaded, report, previous, accepted=accept_source_drop)
         tracking.check_emptied_targets(report, had)
         remediate = (
-            _remediation(loaded, report, previous, max_actions=max_actions, yes=yes)
-            if apply_
-            else None
+            _remediation(loaded, report, max_actions=max_actions, yes=yes) if apply_ else None
         )
         keep = not no_history
         # Recorded in the history only once the reports are written.
@@ -209,7 +206,7 @@ def audit(
 
 
 def _remediation(
-    config: Config, report: Report, prior: SourceCount | None, *, max_actions: int | None, yes: bool
+    config: Config, report: Report, *, max_actions: int | None, yes: bool
 ) -> Callable[[ExitCode, bool], ExitCode]:
     """``--apply``: the actions the report calls for, checked against the rails before
     anything is reported or recorded (an action that needs a confirmation ``--yes`` or the
@@ -221,7 +218,8 @@ def _remediation(
     from nhirecon.exit_codes import combine
     from nhirecon.remediation import apply as remediation
 
-    pending = remediation.prepare(config, report, previous_source=prior, max_actions=max_actions)
+    # The source's drop was checked as the report was made (check_source_drop).
+    pending = remediation.prepare(config, report, previous_source=None, max_actions=max_actions)
     remediation.refuse_unconfirmable(pending, yes=yes, confirm=confirmer())
 
     def remediate(code: ExitCode, quiet: bool) -> ExitCode:

@@ -71,14 +71,14 @@ def baseline_command(
         destinations.check([output], destinations.own_files(loaded, None), "baseline")
         check_destination(output)
         previous = baselines.load(output, checked=False) if output.exists() else None
-        identities = None if accept_source_drop else tracking.previous_source_count(loaded)
+        identities = tracking.previous_source_count(loaded, instant)
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(
                 loaded, now=instant, only=list(target or []), gate_rules=(), progress=progress
             )
         # A truncated source would make every account of the people cut out an orphan to
         # accept: the baseline is refused as an audit would be.
-        tracking.check_source_drop(loaded, report, identities)
+        tracking.check_source_drop(loaded, report, identities, accepted=accept_source_drop)
         accepted = baselines.build(report, note=note, previous=previous)
         write_all([(output, baselines.dumps(accepted))])
         if not quiet:

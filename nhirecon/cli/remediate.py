@@ -132,7 +132,7 @@ def plan_command(
         instant = parse_now(now)
         loaded = load_config(config_path)
         destinations.check([output], destinations.own_files(loaded, None), "plan")
-        previous = None if accept_source_drop else tracking.previous_source_count(loaded)
+        previous = tracking.previous_source_count(loaded, instant)
         with progress_bars(not quiet) as progress:
             report = pipeline.audit(loaded, now=instant, only=list(target or []), progress=progress)
         made = planning.build(loaded, report, created_at=datetime.now(UTC).replace(microsecond=0))
@@ -141,6 +141,7 @@ def plan_command(
             report,
             made.actions,
             previous_source=previous,
+            accepted_drop=accept_source_drop,
             max_actions=max_actions,
         )
         write_all([(output, plan_files.to_json(made))])
@@ -190,13 +191,14 @@ def apply_command(
         age = rails.parse_duration(max_age)
         loaded = load_config(config_path)
         made = plan_files.read(plan_file)
-        previous = None if accept_source_drop else tracking.previous_source_count(loaded)
+        previous = tracking.previous_source_count(loaded, instant)
         with progress_bars(not quiet) as progress:
             result = remediation.apply_plan(
                 loaded,
                 made,
                 now=instant,
                 previous_source=previous,
+                accepted_drop=accept_source_drop,
                 max_age=age,
                 max_actions=max_actions,
                 yes=yes,

@@ -47,13 +47,30 @@ def source_drop_problem(
     return "; ".join(found) if found else None
 
 
+def uncompared_inputs(current: SourceCount, previous: SourceCount | None) -> list[str]:
+    """The inputs of ``current`` that the last recorded run has no count for (new, moved in
+    the config, or that run recorded none: a release before inputs were counted, or
+    another config whose source has the same name), as their labels: only the source's
+    total is checked for them."""
+    if previous is None:
+        return []
+    return [current.labels.get(key, key) for key in current.inputs if key not in previous.inputs]
+
+
+ACCEPT_HINT = "if the drop is real, run once with --accept-source-drop"
+"""What a refusal for a shrunken source says to do."""
+
+
 def _dropped(what: str, current: int, previous: int | None, max_percent: float) -> str | None:
     if previous is None or previous <= 0:
         return None
     drop = 100.0 * (previous - current) / previous
     if drop > max_percent:
+        # Shown to a tenth; a drop short of all of them never reads as 100.0%.
+        shown = min(round(drop, 1), 99.9) if current else 100.0
+        identities = "identity" if current == 1 else "identities"
         return (
-            f"{what} returned {current} identities, {drop:.1f}% fewer than the {previous}"
+            f"{what} returned {current} {identities}, {shown:.1f}% fewer than the {previous}"
             f" of the last recorded run (max_source_drop_percent {max_percent:g})"
         )
     return None

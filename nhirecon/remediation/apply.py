@@ -29,7 +29,7 @@ from typing import Final
 
 from nhirecon import pipeline
 from nhirecon.config import Config
-from nhirecon.core.guards import SourceCount, source_drop_problem
+from nhirecon.core.guards import ACCEPT_HINT, SourceCount
 from nhirecon.core.report import Report
 from nhirecon.errors import SafetyError
 from nhirecon.remediation import rails
@@ -37,6 +37,7 @@ from nhirecon.remediation.actions import ApplyResult, Outcome, Task, Writer
 from nhirecon.remediation.audit_log import AuditLog, audit_log_path
 from nhirecon.remediation.execute import Clock, Executed, Progress, execute, wall_clock
 from nhirecon.remediation.plan import Action, Plan, actions_from
+from nhirecon.state import tracking
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +53,17 @@ def guard(
     actions: Sequence[Action],
     *,
     previous_source: SourceCount | None,
+    accepted_drop: bool = False,
     max_actions: int | None,
 ) -> None:
-    """The integrity guard and the thresholds; :class:`SafetyError` before any write."""
+    """The integrity guard and the thresholds; :class:`SafetyError` before any write. A
+    drop of the source is measured against ``previous_source`` (see
+    :func:`nhirecon.state.tracking.source_drop`), and only warned of when
+    ``accepted_drop``."""
     problems = []
-    drop = source_drop_problem(
-        report.source_count, previous_source, config.policy.max_source_drop_percent
-    )
+    drop = tracking.source_drop(config, report, previous_source, accepted=accepted_drop)
     if drop:
-        problems.append(f"{drop} (if the drop is real, run once with --accept-source-drop)")
+        problems.append(f"{drop} ({ACCEPT_HINT})")
     accounts = {stats.name: stats.accounts for stats in report.targets}
     problems.extend(rails.threshold_problems(actions, accounts, config.policy, max_actions))
     if problems:
@@ -260,6 +263,7 @@ def apply_plan(
     *,
     now: datetime,
     previous_source: SourceCount | None,
+    accepted_drop: bool = False,
     max_age: timedelta = DEFAULT_MAX_AGE,
     max_actions: int | None = None,
     yes: bool = False,
@@ -280,6 +284,7 @@ def apply_plan(
         live,
         writes,
         previous_source=previous_source,
+        accepted_drop=accepted_drop,
         max_actions=max_actions,
     )
     _confirm(writes, yes=yes, confirm=confirm)

@@ -34,12 +34,13 @@ from typing import Final
 from nhirecon.core.guards import SourceCount
 from nhirecon.core.report import HistoryView, Report, ResolvedFinding, RunTrend, Seen
 from nhirecon.state.history_db import (
+    Damaged,
     epoch,
-    has_table,
     instant,
     kind,
     reading,
     storable,
+    version,
     whole,
     writing,
 )
@@ -51,6 +52,7 @@ from nhirecon.state.history_queries import (
     restreak,
     summarise,
 )
+from nhirecon.state.history_schema import INPUTS_SINCE
 
 TREND_RUNS: Final = 30
 """How many runs a report's trend shows."""
@@ -310,9 +312,11 @@ def trend(path: Path, *, limit: int = TREND_RUNS) -> tuple[RunTrend, ...]:
         return read_trend(db, until=None, limit=limit)
 
 
-def last_source_count(path: Path, source: str) -> SourceCount | None:
-    """The identity count of ``source`` at the last recorded run, in all and per input (a
-    file written before inputs were recorded has none); ``None`` if never recorded.
+def last_source_count(path: Path, source: str, until: datetime) -> SourceCount | None:
+    """The identity count of ``source``, in all and per input (a run recorded by a release
+    before inputs were counted has none), at the last run recorded at or before the instant
+    ``until``; ``None`` if there is none. A count below 1 is :class:`Damaged` (an empty
+    source, or input, is refused, never recorded).
 
     Read only: never creates the file. The source-drop guard compares the current pull
     with this before anything is written.
@@ -322,42 +326,46 @@ def last_source_count(path: Path, source: str) -> SourceCount | None:
             return None
         row = db.execute(
             "SELECT r.id, p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
-            " WHERE p.place = ? AND p.role = 'source' ORDER BY r.at DESC, r.id DESC LIMIT 1",
-            (storable(source),),
+            " WHERE p.place = ? AND p.role = 'source' AND r.at <= ?"
+            " ORDER BY r.at DESC, r.id DESC LIMIT 1",
+            (storable(source), epoch(until)),
         ).fetchone()
         if row is None:
             return None
         inputs = (
             db.execute("SELECT input, records FROM run_inputs WHERE run_id = ?", (row[0],))
-            if has_table(db, "run_inputs")
+            if version(db) >= INPUTS_SINCE
             else ()
         )
         return SourceCount(
-            whole(row[1], "a run's record count"),
+            _counted(row[1], "a run's record count"),
             MappingProxyType(
-                {str(key): whole(count, "an input's record count") for key, count in inputs}
+                {str(key): _counted(count, "an input's record count") for key, count in inputs}
             ),
         )
 
 
-def last_target_counts(path: Path, targets: Sequence[str]) -> dict[str, int]:
-    """The account count of each of ``targets`` at the last recorded run that covered it;
-    a target never recorded is absent. Read only: never creates the file."""
-    return _last_counts(path, targets, "target")
+def _counted(value: object, what: str) -> int:
+    count = whole(value, what)
+    if count < 1:
+        raise Damaged(f"{what} holds {count}, where a recorded source has at least 1")
+    return count
 
 
-def _last_counts(path: Path, places: Sequence[str], role: str) -> dict[str, int]:
-    """Each place's record count at the latest run (by instant) that covered it in
-    ``role``, read over one connection."""
+def last_target_counts(path: Path, targets: Sequence[str], until: datetime) -> dict[str, int]:
+    """The account count of each of ``targets`` at the last run that covered it, recorded
+    at or before the instant ``until``; a target never so recorded is absent. Read only:
+    never creates the file."""
     with reading(path) as db:
         if db is None:
             return {}
         found = {}
-        for place in places:
+        for place in targets:
             row = db.execute(
                 "SELECT p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
-                " WHERE p.place = ? AND p.role = ? ORDER BY r.at DESC, r.id DESC LIMIT 1",
-                (storable(place), role),
+                " WHERE p.place = ? AND p.role = 'target' AND r.at <= ?"
+                " ORDER BY r.at DESC, r.id DESC LIMIT 1",
+                (storable(place), epoch(until)),
             ).fetchone()
             if row is not None:
                 found[place] = whole(row[0], "a run's record count")

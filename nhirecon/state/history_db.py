@@ -265,7 +265,7 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> boo
         if version == 0:
             raise HistoryError(f"history file {path}: schema version 0 needs an upgrade")
         # Each step only adds tables: an older file is read as it is (readers of a table
-        # it lacks see it as empty: see `has_table`), and migrated by the next write.
+        # it lacks check its `version`), and migrated by the next write.
         return True
     for step in range(version, SCHEMA_VERSION):
         for statement in MIGRATIONS[step].split(";"):
@@ -276,12 +276,10 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> boo
     return True
 
 
-def has_table(connection: sqlite3.Connection, name: str) -> bool:
-    """Whether the file has table ``name``: an older file read as it is may lack one."""
-    found = connection.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-    ).fetchone()
-    return found is not None
+def version(connection: sqlite3.Connection) -> int:
+    """The file's schema version: an older file read as it is lacks the tables added since
+    (see :data:`~nhirecon.state.history_schema.MIGRATIONS`)."""
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
 
 
 @contextlib.contextmanager

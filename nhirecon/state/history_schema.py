@@ -25,6 +25,8 @@ SCHEMA_VERSION: Final = 2
 """The layout's version, kept in ``PRAGMA user_version``."""
 APPLICATION_ID: Final = 0x4E485243
 """``NHRC``: written into the SQLite header of every history file."""
+INPUTS_SINCE: Final = 2
+"""The version that added ``run_inputs``."""
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 0 → 1: the first layout.

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from nhirecon.config import Config
-from nhirecon.core.guards import SourceCount, emptied_target_problem, source_drop_problem
+from nhirecon.core.guards import (
+    ACCEPT_HINT,
+    SourceCount,
+    emptied_target_problem,
+    source_drop_problem,
+    uncompared_inputs,
+)
 from nhirecon.core.report import Report
 from nhirecon.errors import SafetyError
 from nhirecon.state import baseline as baselines
 from nhirecon.state import history, history_db
+
+log = logging.getLogger(__name__)
 
 
 def history_path(config: Config) -> Path:
@@ -19,32 +29,51 @@ def history_path(config: Config) -> Path:
     return config.history or history_db.default_path()
 
 
-def previous_source_count(config: Config) -> SourceCount | None:
+def previous_source_count(config: Config, until: datetime) -> SourceCount | None:
     """The source's identity count, in all and per input, at the last run recorded in the
-    history store (a run the source-drop check refused is never recorded); ``None`` when
-    there is none."""
-    return history.last_source_count(history_path(config), config.source.name)
+    history store at or before the instant ``until`` (the run's ``--now``: a run recorded
+    at a later instant is not what this one follows; a run the
+    source-drop check refused is never recorded); ``None`` when there is none."""
+    return history.last_source_count(history_path(config), config.source.name, until)
 
 
-def check_source_drop(config: Config, report: Report, previous: SourceCount | None) -> None:
-    """SPEC §3.2: refuse (:class:`SafetyError`, exit 4) a run whose source, or one of its
-    inputs, shrank more than ``max_source_drop_percent`` since ``previous``, before anything
-    is written or recorded. ``previous`` is ``None`` when there is nothing to compare with,
-    or when the user accepted the drop for this run."""
-    problem = source_drop_problem(
-        report.source_count, previous, config.policy.max_source_drop_percent
-    )
-    if problem:
-        raise SafetyError(
-            f"refusing to report: {problem}; if the drop is real, run once with"
-            " --accept-source-drop"
+def source_drop(
+    config: Config, report: Report, previous: SourceCount | None, *, accepted: bool = False
+) -> str | None:
+    """SPEC §3.2: why ``report``'s source, or one of its inputs, shrank more than
+    ``max_source_drop_percent`` since ``previous`` (``None`` when there is nothing to
+    compare with, or when the user accepted the drop: ``accepted``), or ``None``. An
+    accepted drop and an input with nothing to compare with are warned of."""
+    current = report.source_count
+    problem = source_drop_problem(current, previous, config.policy.max_source_drop_percent)
+    for label in uncompared_inputs(current, previous):
+        log.warning(
+            "source input %s has no count at the last recorded run to compare with: only"
+            " the source's total is checked for it this run",
+            label,
         )
+    if problem and accepted:
+        log.warning("accepted for this run (--accept-source-drop): %s", problem)
+        return None
+    return problem
 
 
-def previous_target_counts(config: Config, targets: Sequence[str]) -> dict[str, int]:
-    """Each of ``targets``' account count at the last recorded run that covered it (a
-    target never recorded is absent)."""
-    return history.last_target_counts(history_path(config), targets)
+def check_source_drop(
+    config: Config, report: Report, previous: SourceCount | None, *, accepted: bool = False
+) -> None:
+    """Refuse (:class:`SafetyError`, exit 4) what :func:`source_drop` finds, before
+    anything is written or recorded."""
+    problem = source_drop(config, report, previous, accepted=accepted)
+    if problem:
+        raise SafetyError(f"refusing to report: {problem}; {ACCEPT_HINT}")
+
+
+def previous_target_counts(
+    config: Config, targets: Sequence[str], until: datetime
+) -> dict[str, int]:
+    """Each of ``targets``' account count at the last run that covered it, recorded at or
+    before the instant ``until`` (a target never so recorded is absent)."""
+    return history.last_target_counts(history_path(config), targets, until)
 
 
 def check_emptied_targets(report: Report, previous: Mapping[str, int]) -> None:
