@@ -209,6 +209,20 @@ def answer(
     return action
 
 
+def page(status: int, html: str) -> Callable[[dict[str, Any], StartResponse, App], Iterable[bytes]]:
+    """Answer with an HTML page, as a proxy or gateway in front of the service does."""
+
+    def action(environ: dict[str, Any], start_response: StartResponse, app: App) -> list[bytes]:
+        data = html.encode()
+        start_response(
+            f"{status} Injected",
+            [("Content-Type", "text/html"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
+
+    return action
+
+
 def delay(seconds: float) -> Callable[[dict[str, Any], StartResponse, App], Iterable[bytes]]:
     """Let the server answer, ``seconds`` late."""
 

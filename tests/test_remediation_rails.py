@@ -39,6 +39,7 @@ from .scim_server import (
     delay,
     drop_after_commit,
     estate_config,
+    page,
     rewrite_list,
     running,
     seed_estate,
@@ -526,6 +527,33 @@ def test_failed_actions_win_over_a_failed_gate(
     assert result.returncode == 5
     assert "failed: delete app/olivia" in result.stderr
     assert "HTTP 403" in result.stderr
+
+
+NOT_FOUND_PAGE = "<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"
+
+
+def test_a_404_page_from_a_proxy_is_not_the_account_being_gone(
+    server: ScimServer, estate: Planted, folder: Path
+) -> None:
+    """A proxy in front of the service answers some paths itself (Apache refuses an encoded
+    slash with its own 404 page): that is no word from the service that the account is
+    gone, so neither the re-check before a write nor the read after one makes it done."""
+    data = make_plan(folder)
+    bob, olivia = estate["bob"]["id"], estate["olivia"]["id"]
+    server.faults.add(page(404, NOT_FOUND_PAGE), method="GET", path=bob, times=None)
+    server.faults.add(page(404, NOT_FOUND_PAGE), path=olivia, times=None)
+    mark = len(server.faults.seen)
+    result = apply_data(folder, data)
+    assert result.exit_code is ExitCode.ACTIONS_FAILED
+    entries = by_name(audit_log(folder))
+    for name in ("bob", "olivia"):
+        assert entries[name]["outcome"] == "failed", entries[name]
+        assert "HTTP 404, but the answer is not JSON" in entries[name]["detail"]
+        assert "not its word that the account is gone" in entries[name]["detail"]
+    assert entries["erin"]["outcome"] == "done", "the other accounts are acted on"
+    assert writes(server, mark)["PATCH"] == 2, "bob is never written to"
+    users = server.users()
+    assert users["bob"]["active"] is True and "olivia" in users
 
 
 def test_connection_dropped_after_commit_is_retried_and_recognised_as_done(

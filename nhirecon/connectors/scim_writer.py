@@ -83,10 +83,21 @@ class ScimWriter:
         )
 
     def read(self, resource_id: str) -> LiveAccount:
-        """The account as it is now (§3.4.1); 404 means it is gone."""
+        """The account as it is now (§3.4.1); 404 means it is gone, when the service says
+        so: with a JSON body (§3.12's error response, or a vendor's own) or none. A 404
+        whose body is not JSON (an HTML page) is a proxy's or gateway's answer in front of
+        the service, not the service's word on the account: :class:`ProtocolError`, so
+        that an action is failed rather than done."""
         url = f"{self.client.base_url}{resource_path(self.resource_type, resource_id)}"
         response = self.client.transport.request("GET", url)
         if response.status == NOT_FOUND:
+            try:
+                response.json()
+            except HttpError as exc:
+                raise ProtocolError(
+                    f"GET {response.url}: HTTP 404, but {exc.detail}: a page from something in"
+                    " front of the service, not its word that the account is gone"
+                ) from None
             return LiveAccount(AccountState.GONE)
         if response.status not in GET_OK:
             raise self.client.transport.fail(response, "200 or 404")
