@@ -26,7 +26,7 @@ from nhirecon.core.allowlist import BroadEntry, ListName, Tally, entry_key
 from nhirecon.core.correlate import Correlator, IdentityIndex, Link, LinkStatus
 from nhirecon.core.credentials import SharedCredentials
 from nhirecon.core.duplicates import Duplicates
-from nhirecon.core.evidence import TARGET_NEEDS, evaluated
+from nhirecon.core.evidence import TARGET_NEEDS, Evidence, evaluated, unreadable_rules
 from nhirecon.core.exceptions import Exceptions
 from nhirecon.core.findings import Clock, TargetRules, account_findings, is_active
 from nhirecon.core.gate import evaluate
@@ -38,6 +38,7 @@ from nhirecon.core.model import (
 )
 from nhirecon.core.report import Report, TargetStats
 from nhirecon.core.source_findings import source_findings
+from nhirecon.errors import DataError
 from nhirecon.sources import (
     SourceData,
     counted,
@@ -198,6 +199,7 @@ def audit_target(
         time.monotonic() - started,
     )
     found = evidence_of([pulled.coverage if triaged is None else triaged.coverage], TARGET_NEEDS)
+    check_readable(target, tally.accounts, found, source.evidence)
     stats = TargetStats(
         name=target.name,
         connector=rules.connector,
@@ -211,6 +213,18 @@ def audit_target(
         place=place_of([target.endpoint]),
     )
     return stats, evaluated(findings, target.name, found), [*named.broad(), *named.idle()]
+
+
+def check_readable(target: Target, accounts: int, found: Evidence, source: Evidence) -> None:
+    """:class:`DataError` (exit 3) when ``target``'s ``correlate`` or ``compare`` reads a
+    field that its ``accounts`` (evidence ``found``) or the ``source`` do not provide at
+    all (see :func:`~nhirecon.core.evidence.unreadable_rules`)."""
+    problems = unreadable_rules(target.correlate, target.compare, found, source)
+    if accounts and problems:
+        raise DataError(
+            f"{target.endpoint.key} ({target.name}): {'; '.join(problems)}; map each field to"
+            " the column or path that holds it, or name fields the inputs have"
+        )
 
 
 def selected_targets(config: Config, only: Sequence[str] = ()) -> tuple[Target, ...]:

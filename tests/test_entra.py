@@ -263,7 +263,16 @@ def target_yaml(entra: FakeEntra, **options: Any) -> str:
     )
 
 
-def write_config(tmp_path: Path, entra: FakeEntra, extra: str = "", **options: Any) -> Path:
+BY_EMAIL = (
+    "      - {account: email, identity: email}\n      - {account: username, identity: email}\n"
+)
+"""Users and service principals are linked by address; an application has none."""
+BY_NAME = "      - {account: display_name, identity: display_name}\n"
+
+
+def write_config(
+    tmp_path: Path, entra: FakeEntra, extra: str = "", correlate: str = BY_EMAIL, **options: Any
+) -> Path:
     (tmp_path / "hr.csv").write_text(HR_CSV, encoding="utf-8")
     path = tmp_path / "nhirecon.yaml"
     path.write_text(
@@ -279,8 +288,7 @@ def write_config(tmp_path: Path, entra: FakeEntra, extra: str = "", **options: A
         "    connector: entra\n"
         f"{target_yaml(entra, **options)}"
         "    correlate:\n"
-        "      - {account: email, identity: email}\n"
-        "      - {account: username, identity: email}\n"
+        f"{correlate}"
         f"{extra}",
         encoding="utf-8",
     )
@@ -680,7 +688,7 @@ def test_an_old_secret_still_valid_beside_a_new_one_is_a_stale_credential(
             ]
         },
     )
-    loaded = config.load(write_config(tmp_path, entra, objects="applications"))
+    loaded = config.load(write_config(tmp_path, entra, objects="applications", correlate=BY_NAME))
     endpoint = loaded.targets[0].endpoint
     found = by_name(list(endpoint.open(at("2026-11-28T00:00:00Z")).records()))
     rotated = {name: record.credential_rotated_at for name, record in found.items()}
@@ -715,7 +723,7 @@ def test_the_source_is_read_at_the_runs_instant(
     tmp_path: Path, entra: FakeEntra, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each source input is opened with the instant the run evaluates at, as a target is."""
-    loaded = config.load(write_config(tmp_path, entra, objects="applications"))
+    loaded = config.load(write_config(tmp_path, entra, objects="applications", correlate=BY_NAME))
     opened: list[datetime | None] = []
     real = registry.pull
 

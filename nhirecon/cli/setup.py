@@ -7,8 +7,9 @@ runs when it runs (see :mod:`nhirecon.cli.options`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +26,10 @@ from nhirecon.cli.options import (
 )
 from nhirecon.errors import NhireconError, UsageError
 from nhirecon.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from nhirecon.config import Config
+    from nhirecon.connectors.coverage import Coverage
 
 
 def validate(
@@ -78,14 +83,18 @@ def validate(
             raise error
         counts: dict[str, int] | None = {} if connect else None
         if counts is not None:
+            coverages = {}
             for endpoint in endpoints:
-                count = sum(1 for _ in registry.pull(endpoint))
+                pulled = registry.pull(endpoint)
+                count = sum(1 for _ in pulled)
                 if count == 0 and endpoint in loaded.source.inputs:
                     raise SafetyError(
                         f"{endpoint.key} ({endpoint.name}) returned no identities; an audit"
                         " would refuse it (is the export empty or truncated?)"
                     )
                 counts[endpoint.key] = count
+                coverages[endpoint.key] = pulled.coverage
+            _check_readable(loaded, counts, coverages)
         if format_ is TextOrJson.json:
             sys.stdout.write(setup_view.validate_json(loaded, counts))
         elif not quiet:
@@ -169,3 +178,20 @@ def init(
             sys.stdout.write(f"wrote {destination}\n")
 
     run(body)
+
+
+def _check_readable(
+    loaded: Config, counts: Mapping[str, int], coverages: Mapping[str, Coverage | None]
+) -> None:
+    """What an audit refuses once the inputs are read (see
+    :func:`nhirecon.pipeline.check_readable`), refused here too."""
+    from nhirecon import pipeline
+    from nhirecon.core.evidence import SOURCE_NEEDS, TARGET_NEEDS
+    from nhirecon.sources import evidence_of
+
+    inputs = [coverages[endpoint.key] for endpoint in loaded.source.inputs]
+    source = evidence_of(inputs, SOURCE_NEEDS)
+    for target in loaded.targets:
+        key = target.endpoint.key
+        found = evidence_of([coverages[key]], TARGET_NEEDS)
+        pipeline.check_readable(target, counts[key], found, source)

@@ -7,12 +7,13 @@ dormancy, so no account of it is "never used".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
 from nhirecon.core.model import CANONICAL_FIELDS, Finding, FindingKind
+from nhirecon.core.policy import CorrelationRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +86,47 @@ def evaluated(findings: Iterable[Finding], place: str, skipped: Evidence) -> lis
     if not rules:
         return list(findings)
     return [f for f in findings if not (f.target == place and f.kind in rules)]
+
+
+def unreadable_rules(
+    correlate: Sequence[CorrelationRule],
+    compare: Sequence[str],
+    accounts: Evidence,
+    identities: Evidence,
+) -> list[str]:
+    """What a target's ``correlate`` and ``compare`` read that its inputs do not provide at
+    all (SPEC §3.2: no silent misreads), as sentences; empty when nothing is amiss.
+
+    With no correlation rule whose account field the target provides, or whose identity
+    field the source provides, every account would be an ``orphan``; a compared field the
+    target does not provide would make every linked account with a value in the source a
+    ``stale-attribute``. Only canonical fields are judged: the evidence does not say which
+    custom attributes an input holds.
+    """
+    problems = []
+    judged = [
+        rule
+        for rule in correlate
+        if rule.account in CANONICAL_FIELDS and rule.identity in CANONICAL_FIELDS
+    ]
+    if judged and len(judged) == len(correlate):
+        if not any(rule.account in accounts.provided for rule in judged):
+            fields = ", ".join(dict.fromkeys(rule.account for rule in judged))
+            problems.append(
+                f"correlate reads the account's {fields}, which the target provides for no"
+                " account: every account would be an orphan"
+            )
+        elif not any(rule.identity in identities.provided for rule in judged):
+            fields = ", ".join(dict.fromkeys(rule.identity for rule in judged))
+            problems.append(
+                f"correlate reads the identity's {fields}, which the source provides for no"
+                " identity: every account would be an orphan"
+            )
+    missing = [name for name in compare if name in CANONICAL_FIELDS]
+    missing = [name for name in missing if name not in accounts.provided]
+    if missing:
+        problems.append(
+            f"compare reads {', '.join(missing)}, which the target provides for no account:"
+            " every linked account would differ from its identity"
+        )
+    return problems
