@@ -20,7 +20,7 @@ An off-by-one in a limit, or ``>`` turned into ``>=``, fails one of these cases.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -210,6 +210,22 @@ def test_a_one_day_grace_covers_exactly_one_day() -> None:
     outside = account("a2", origin=Origin.JIT, created_at=NOW - DAY - SECOND)
     assert findings(inside, policy) == []
     assert [finding.kind for finding in findings(outside, policy)] == [K.JIT_ORPHAN]
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        pytest.param(NOW + SECOND, id="a second ahead"),
+        pytest.param(NOW + DAY, id="a day ahead"),
+        pytest.param(datetime(9999, 12, 31, tzinfo=UTC), id="a sentinel"),
+    ],
+)
+def test_a_creation_after_now_gives_no_grace(created: datetime) -> None:
+    """A date in the future is no young account: its orphan is reported, not hidden for
+    as long as the date stays ahead."""
+    acc = account("a1", origin=Origin.MANUAL, created_at=created)
+    assert [f.kind for f in findings(acc, Policy(orphan_grace_days=LIMIT))] == [K.ORPHAN]
+    assert findings(account("a2", created_at=NOW), Policy(orphan_grace_days=LIMIT)) == []
 
 
 def test_grace_never_hides_other_findings_of_a_young_orphan() -> None:

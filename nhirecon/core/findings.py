@@ -183,9 +183,12 @@ def account_findings(
         )
     elif link.status is LinkStatus.UNMATCHED:
         created = account.created_at
+        # A creation after the run's instant (a sentinel such as 9999-12-31, a slip of the
+        # zone or format) is no sign of a young account: it gives no grace.
         in_grace = (
             created is not None
             and policy.orphan_grace_days > 0
+            and created <= clock.now
             and not clock.older_than(created, policy.orphan_grace_days)
         )
         if not in_grace:
