@@ -45,6 +45,21 @@ def test_an_entry_names_its_account_in_any_case_in_any_script(entry: str, name: 
 
 
 @pytest.mark.parametrize(
+    ("entry", "name"),
+    [
+        ("jos\u00e9-admin", "jose\u0301-admin"),  # composed entry, decomposed account
+        ("jose\u0301-admin", "JOS\u00c9-ADMIN"),  # decomposed entry, composed account
+        ("\uac00", "\u1100\u1161"),  # a Hangul syllable and its jamo
+    ],
+)
+def test_an_entry_names_its_account_however_its_accents_are_encoded(entry: str, name: str) -> None:
+    """NFC and NFD are the same text (canonical equivalence, UAX #15): a `protected` entry
+    typed in one form must cover an account stored in the other, or the account is open
+    to --apply while the config says it is protected."""
+    assert entry_key(entry) in names(account("a1", username=name))
+
+
+@pytest.mark.parametrize(
     "lookalike",
     [
         "ｂｒｅａｋｇｌａｓｓ",  # full width

@@ -33,10 +33,14 @@ EXACT = "\x00"
 
 
 def entry_key(value: str | None) -> str | None:
-    """The form an allowlist entry or an account's name is compared in: trimmed and
-    lower-cased (:func:`~nhirecon.core.values.lower_case`: a change of case, not the full
-    case folding that makes ``straße`` of ``strasse``) when it is in NFKC normal form,
-    else trimmed only and marked as exact; ``None`` when empty."""
+    """The form an allowlist entry or an account's name is compared in: trimmed, composed
+    (NFC: ``é`` typed as ``e`` and a combining accent is the same text, canonically
+    equivalent in Unicode's own terms, UAX #15; a character NFC would replace on its own,
+    such as the Kelvin sign, keeps the value exact) and lower-cased
+    (:func:`~nhirecon.core.values.lower_case`: a change of case, not the full case folding
+    that makes ``straße`` of ``strasse``) when it is then in NFKC normal form, else marked
+    as exact: a compatibility look-alike (``ａｄｍｉｎ``) never matches; ``None`` when
+    empty."""
     if value is None:
         return None
     value = value.strip()
@@ -44,6 +48,9 @@ def entry_key(value: str | None) -> str | None:
         return None
     if value.isascii():
         return value.lower()
+    if any(unicodedata.normalize("NFC", char) != char for char in value):
+        return EXACT + value  # a singleton such as the Kelvin sign: never the plain letter
+    value = unicodedata.normalize("NFC", value)  # composes accents, changes no letter
     if unicodedata.is_normalized("NFKC", value):
         return lower_case(value)
     return EXACT + value
