@@ -229,6 +229,18 @@ def test_a_repeated_raw_date_is_read_once(tmp_path: Path, monkeypatch: pytest.Mo
 # several date columns ---------------------------------------------------------------------
 
 
+def test_a_credential_of_several_columns_is_as_old_as_its_oldest(tmp_path: Path) -> None:
+    """Two keys, one rotated in 2023: the account's credential is that old, or the stale
+    key hides behind the fresh one."""
+    records, _ = csv_records(
+        tmp_path,
+        "id,key1_rotated,key2_rotated,created\nsvc-etl,2023-01-01,2026-11-01,2022-05-01\n",
+        {"credential_rotated_at": ["key1_rotated", "key2_rotated"], "created_at": ["created"]},
+    )
+    assert records[0].credential_rotated_at == at("2023-01-01T00:00:00")
+    assert records[0].created_at == at("2022-05-01T00:00:00")
+
+
 def test_several_date_columns_give_the_latest_date(tmp_path: Path) -> None:
     records, _ = csv_records(
         tmp_path,
@@ -386,13 +398,19 @@ def test_merged_rows_unite_groups_and_values_and_take_the_latest_date(tmp_path: 
     records, connector = csv_records(
         tmp_path,
         """
-        id,email,alias,group,seen,status,team
-        A1,a@x.com,a1,admins,2026-01-01,active,ops
-        A2,b@x.com,b1,staff,,active,
-        A1,a@x.com,a2,staff,2026-03-01,,dev
-        A1,A2@x.com,,staff,2025-01-01,active,
+        id,email,alias,group,seen,status,team,rotated
+        A1,a@x.com,a1,admins,2026-01-01,active,ops,2026-11-01
+        A2,b@x.com,b1,staff,,active,,
+        A1,a@x.com,a2,staff,2026-03-01,,dev,2023-01-01
+        A1,A2@x.com,,staff,2025-01-01,active,,2025-06-01
         """,
-        {"groups": "group", "last_login_at": "seen", "username": "alias", "team": "team"},
+        {
+            "groups": "group",
+            "last_login_at": "seen",
+            "username": "alias",
+            "team": "team",
+            "credential_rotated_at": "rotated",
+        },
         repeated_rows="merge",
     )
     first, second = records
@@ -402,6 +420,7 @@ def test_merged_rows_unite_groups_and_values_and_take_the_latest_date(tmp_path: 
     assert first.values("username") == ("a1", "a2") and first.username == "a1"
     assert first.values("team") == ("ops", "dev") and first.attributes["team"] == "ops"
     assert first.last_login_at == at("2026-03-01T00:00:00") and first.status == "active"
+    assert first.credential_rotated_at == at("2023-01-01T00:00:00"), "its oldest key"
     assert second.id == "A2" and second.groups == ("staff",)
     coverage = connector.coverage
     assert coverage is not None and (coverage.rows, coverage.records) == (4, 2)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from nhirecon.connectors.readers import chosen_date
 from nhirecon.core.model import DATE_FIELDS, MULTI_VALUED_FIELDS
 from nhirecon.errors import DataError
 
@@ -58,7 +59,7 @@ def merge(into: Values, row: Values, first: str, location: str) -> None:
         elif current == value:
             continue
         elif name in DATE_FIELDS:
-            into[name] = max(current, value)
+            into[name] = chosen_date(name, current, value)
         elif name == "groups":
             into[name] = tuple(sorted({*current, *value}))
         else:

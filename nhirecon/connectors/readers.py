@@ -85,17 +85,32 @@ def matches(lookup: Lookup, columns: tuple[str, ...], wanted: frozenset[str]) ->
     return False
 
 
+EARLIEST_FIELDS: Final = frozenset({"created_at", "credential_rotated_at"})
+"""Dates of which, read from several columns or merged rows, the earliest is the record's:
+an account is as old as its first creation, and its credential as old as its oldest one
+(one stale key among fresh ones is what ``stale-credential`` is for). Every other date
+takes the latest: the last use, the last expiry."""
+
+
+def chosen_date(name: str, one: Any, other: Any) -> Any:
+    """Of two dates of field ``name``, the record's (see :data:`EARLIEST_FIELDS`)."""
+    if name in EARLIEST_FIELDS:
+        return min(one, other)
+    return max(one, other)
+
+
 def latest(row: RawRow, name: str, columns: tuple[str, ...], read: Reader) -> Any:
-    """The latest date of several columns, whatever their order."""
-    latest = None
+    """The date of several columns, whatever their order: the latest, or the earliest for
+    :data:`EARLIEST_FIELDS`."""
+    chosen = None
     for column in columns:
         try:
             value = read(row.lookup(column))
         except ValueError_ as exc:
             raise DataError(f"{row.location}: {name} (column {column!r}): {exc}") from None
-        if value is not None and (latest is None or value > latest):
-            latest = value
-    return latest
+        if value is not None:
+            chosen = value if chosen is None else chosen_date(name, chosen, value)
+    return chosen
 
 
 def read_several(row: RawRow, name: str, columns: tuple[str, ...]) -> str | Several | None:
