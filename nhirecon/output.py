@@ -17,10 +17,14 @@ import contextlib
 import io
 import os
 import secrets
+import shutil
+import signal
 import stat
 import sys
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import IO, TypeAlias
 
 from nhirecon.errors import NhireconError
@@ -232,19 +236,90 @@ def write_all(files: Sequence[tuple[Path, Text]]) -> None:
     """Write several files all or none: every destination is checked (see
     :func:`check_destination`) and every file staged (its pieces made and written) before
     any is put in place; the rename then replaces a directory entry, so a link put there
-    meanwhile is replaced, never written through."""
+    meanwhile is replaced, never written through. A destination that cannot be replaced
+    puts back those replaced before it (see :func:`_put_in_place`)."""
     for path, _ in files:
         check_destination(path)
     staged: list[tuple[Path, Path]] = []
     try:
         for path, text in files:
             _stage(path, text, staged)
-        for temporary, path in staged:
-            try:
-                os.replace(temporary, path)
-            except OSError as exc:
-                raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        with _signals_deferred():
+            _put_in_place(staged)
     finally:
         for temporary, _ in staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
+
+
+def _put_in_place(staged: Sequence[tuple[Path, Path]]) -> None:
+    """Rename each staged file over its destination, or none: the old file of each is kept
+    aside first (a hard link beside it, else a private copy), and when a rename fails (a
+    file bind-mounted into a container answers EBUSY, an immutable one EPERM) the files
+    replaced before it are put back. :class:`OutputError` names the destination."""
+    kept: list[tuple[Path, Path | None]] = []
+    try:
+        for temporary, path in staged:
+            kept.append((path, _kept_aside(path) if len(staged) > 1 else None))
+            try:
+                os.replace(temporary, path)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        for path, old in reversed(kept[:-1]):  # the last one failed: its old file stands
+            with contextlib.suppress(OSError):
+                if old is None:
+                    os.unlink(path)
+                else:
+                    os.replace(old, path)
+        raise
+    finally:
+        for _, old in kept:
+            if old is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(old)
+
+
+def _kept_aside(path: Path) -> Path | None:
+    """The file at ``path`` as it is now, kept under a private name beside it; ``None``
+    when there is none."""
+    if not os.path.lexists(path):
+        return None
+    aside = path.parent / f"{_temporary_prefix(path)}{secrets.token_hex(8)}.old"
+    try:
+        os.link(path, aside, follow_symlinks=False)
+    except OSError:  # a file system without hard links, or a file mounted from elsewhere
+        try:
+            with open(path, "rb") as old, open(os.open(aside, _CREATE, PRIVATE), "wb") as copy:
+                shutil.copyfileobj(old, copy)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(aside)
+            reason = exc.strerror or exc
+            raise OutputError(f"{path}: cannot keep the old file aside: {reason}") from None
+    return aside
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C or SIGTERM until the block ends, then act on it as its handler would:
+    files are put in place all or none, not cut short between two renames. Handlers are
+    left alone outside the main thread and where they are not Python's."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Callable[[int, FrameType | None], object]] = {}
+    for wanted in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(wanted)
+        if callable(handler):
+            previous[wanted] = handler
+    held: list[int] = []
+    for each in previous:
+        signal.signal(each, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+        if held:
+            previous[held[0]](held[0], None)

@@ -8,10 +8,12 @@ that the fast one is compared with it on generated records, findings and reports
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import re
+import signal
 import stat
 import sys
 from collections import Counter
@@ -51,7 +53,7 @@ from nhirecon.core.report import (
     TargetStats,
 )
 from nhirecon.core.values import as_utc, format_datetime, parse_datetime
-from nhirecon.output import write_all
+from nhirecon.output import OutputError, write_all
 from nhirecon.reporters import FORMATS, serialize
 from nhirecon.reporters import json as json_reporter
 from nhirecon.reporters.base import Reporter
@@ -699,6 +701,89 @@ def test_a_reporter_failing_half_way_leaves_the_old_file_as_it_was(tmp_path: Pat
         write_all([(other, iter(["a,b\r\n"])), (old, failing_pieces([]))])
     assert old.read_text() == "the report of last night\n"
     assert sorted(os.listdir(tmp_path)) == ["report.json"], "neither file, no temporary"
+
+
+def refusing(
+    monkeypatch: pytest.MonkeyPatch, refused: Path, error: int = errno.EBUSY
+) -> list[Path]:
+    """``os.replace`` refuses to put anything at ``refused`` (as a file bind-mounted into a
+    container does); the destinations it replaced are listed."""
+    real = os.replace
+    replaced: list[Path] = []
+
+    def replace(source: Any, destination: Any) -> None:
+        if Path(destination) == refused:
+            raise OSError(error, os.strerror(error), str(destination))
+        real(source, destination)
+        replaced.append(Path(destination))
+
+    monkeypatch.setattr(os, "replace", replace)
+    return replaced
+
+
+def test_a_destination_that_cannot_be_replaced_puts_back_those_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All or none holds through the renames too: the first report was put back as it
+    was, the new third one never appears, and nothing is left beside them."""
+    first, second, third = (tmp_path / name for name in ("r.json", "r.csv", "r.sarif"))
+    first.write_text("last night's json\n")
+    second.write_text("last night's csv\n")
+    replaced = refusing(monkeypatch, second)
+    with pytest.raises(OutputError, match=r"r\.csv: cannot write: Device or resource busy"):
+        write_all([(first, iter(["new json\n"])), (second, iter(["x"])), (third, iter(["y"]))])
+    assert replaced[0] == first, "the first was replaced, then put back"
+    assert first.read_text() == "last night's json\n"
+    assert second.read_text() == "last night's csv\n"
+    assert sorted(os.listdir(tmp_path)) == ["r.csv", "r.json"]
+    monkeypatch.undo()
+    write_all([(first, iter(["new json\n"])), (second, iter(["x"])), (third, iter(["y"]))])
+    assert [first.read_text(), second.read_text(), third.read_text()] == ["new json\n", "x", "y"]
+    assert sorted(os.listdir(tmp_path)) == ["r.csv", "r.json", "r.sarif"]
+
+
+def test_a_new_file_is_removed_again_when_a_later_one_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, refused = tmp_path / "new.json", tmp_path / "old.csv"
+    refused.write_text("kept\n")
+    refusing(monkeypatch, refused, errno.EPERM)
+    with pytest.raises(OutputError, match="Operation not permitted"):
+        write_all([(made, iter(["{}"])), (refused, iter(["a"]))])
+    assert sorted(os.listdir(tmp_path)) == ["old.csv"]
+    assert refused.read_text() == "kept\n"
+
+
+def test_a_signal_between_two_renames_waits_until_every_file_is_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM as the first file is renamed: the run still stops with it, but after the
+    last file is in place, never between the two."""
+
+    class Stopped(Exception):
+        pass
+
+    def stop(number: int, frame: Any) -> None:
+        raise Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    real = os.replace
+    seen: list[set[str]] = []
+
+    def replace(source: Any, destination: Any) -> None:
+        real(source, destination)
+        if not seen:
+            signal.raise_signal(signal.SIGTERM)
+        seen.append(set(os.listdir(tmp_path)))
+
+    monkeypatch.setattr(os, "replace", replace)
+    try:
+        with pytest.raises(Stopped):
+            write_all([(tmp_path / "a.json", iter(["a"])), (tmp_path / "b.csv", iter(["b"]))])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert {"a.json", "b.csv"} <= seen[-1], "the second rename ran after the signal came"
+    assert sorted(os.listdir(tmp_path)) == ["a.json", "b.csv"]
 
 
 def test_a_link_is_refused_before_any_piece_is_made(tmp_path: Path) -> None:
