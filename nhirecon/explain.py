@@ -86,8 +86,10 @@ def explain(
     on, rather than the rows the finding rules need (see
     :attr:`~nhirecon.columnar.keys.TargetInput.sought`); the explanation is the same.
 
-    Raises :class:`~nhirecon.errors.UsageError` when no one account is named, and what an
-    audit raises for its inputs."""
+    Raises :class:`~nhirecon.errors.UsageError` when no one account is named, and what
+    reading the inputs raises. Correlation rules that can link nothing, which an audit
+    refuses (see :func:`~nhirecon.pipeline.check_readable`), are explained rather than
+    refused: seeing each rule find nothing is how they are mended."""
     with bulk():
         return _explain(config, config.target(target_name), query, now=now, engine=engine)
 

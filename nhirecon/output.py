@@ -244,8 +244,7 @@ def write_all(files: Sequence[tuple[Path, Text]]) -> None:
     try:
         for path, text in files:
             _stage(path, text, staged)
-        with _signals_deferred():
-            _put_in_place(staged)
+        _put_in_place(staged)
     finally:
         for temporary, _ in staged:
             with contextlib.suppress(FileNotFoundError):
@@ -256,28 +255,44 @@ def _put_in_place(staged: Sequence[tuple[Path, Path]]) -> None:
     """Rename each staged file over its destination, or none: the old file of each is kept
     aside first (a hard link beside it, else a private copy), and when a rename fails (a
     file bind-mounted into a container answers EBUSY, an immutable one EPERM) the files
-    replaced before it are put back. :class:`OutputError` names the destination."""
+    replaced before it are put back. A Ctrl-C or SIGTERM while the old files are kept
+    aside stops it with none replaced; one during the renames takes effect after the last.
+    :class:`OutputError` names the destination."""
     kept: list[tuple[Path, Path | None]] = []
     try:
+        if len(staged) > 1:  # every old file aside before the first is replaced
+            for _, path in staged:
+                kept.append((path, _kept_aside(path)))
+        with _signals_deferred():  # the renames: quick, and never cut short between two
+            _replace_all(staged, kept)
+    finally:
+        for _, old in kept:
+            if old is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(old)
+
+
+def _replace_all(
+    staged: Sequence[tuple[Path, Path]], kept: Sequence[tuple[Path, Path | None]]
+) -> None:
+    """The renames of :func:`_put_in_place`; when one fails, those before it are undone
+    with the old files ``kept`` aside (``None``: there was none)."""
+    replaced = 0
+    try:
         for temporary, path in staged:
-            kept.append((path, _kept_aside(path) if len(staged) > 1 else None))
             try:
                 os.replace(temporary, path)
             except OSError as exc:
                 raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            replaced += 1
     except BaseException:
-        for path, old in reversed(kept[:-1]):  # the last one failed: its old file stands
+        for path, old in reversed(kept[:replaced]):
             with contextlib.suppress(OSError):
                 if old is None:
                     os.unlink(path)
                 else:
                     os.replace(old, path)
         raise
-    finally:
-        for _, old in kept:
-            if old is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(old)
 
 
 def _kept_aside(path: Path) -> Path | None:

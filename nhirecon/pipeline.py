@@ -216,14 +216,14 @@ def audit_target(
 
 
 def check_readable(target: Target, accounts: int, found: Evidence, source: Evidence) -> None:
-    """:class:`DataError` (exit 3) when ``target``'s ``correlate`` or ``compare`` reads a
-    field that its ``accounts`` (evidence ``found``) or the ``source`` do not provide at
-    all (see :func:`~nhirecon.core.evidence.unreadable_rules`)."""
-    problems = unreadable_rules(target.correlate, target.compare, found, source)
-    if accounts and problems:
+    """:class:`DataError` (exit 3) when none of ``target``'s correlation rules can link
+    any of its ``accounts`` (evidence ``found``) to the ``source`` (see
+    :func:`~nhirecon.core.evidence.unreadable_rules`)."""
+    problem = unreadable_rules(target.correlate, found, source)
+    if accounts and problem:
         raise DataError(
-            f"{target.endpoint.key} ({target.name}): {'; '.join(problems)}; map each field to"
-            " the column or path that holds it, or name fields the inputs have"
+            f"{target.endpoint.key} ({target.name}): {problem}; map each field to the column"
+            " or path that holds it, or correlate on fields both sides have"
         )
 
 

@@ -50,6 +50,7 @@ def test_an_entry_names_its_account_in_any_case_in_any_script(entry: str, name: 
         ("jos\u00e9-admin", "jose\u0301-admin"),  # composed entry, decomposed account
         ("jose\u0301-admin", "JOS\u00c9-ADMIN"),  # decomposed entry, composed account
         ("\uac00", "\u1100\u1161"),  # a Hangul syllable and its jamo
+        ("\u0958ila", "\u0915\u093cila"),  # excluded from composition: stays decomposed
     ],
 )
 def test_an_entry_names_its_account_however_its_accents_are_encoded(entry: str, name: str) -> None:
@@ -57,6 +58,14 @@ def test_an_entry_names_its_account_however_its_accents_are_encoded(entry: str, 
     typed in one form must cover an account stored in the other, or the account is open
     to --apply while the config says it is protected."""
     assert entry_key(entry) in names(account("a1", username=name))
+
+
+@pytest.mark.parametrize(("sign", "letter"), [("\u212b", "\u00c5"), ("\u2126", "\u03a9")])
+def test_a_sign_nfc_would_make_a_letter_is_not_that_letter(sign: str, letter: str) -> None:
+    """The Angstrom and Ohm signs are canonically the letters Å and Ω, as the Kelvin sign is
+    K; composing accents does not make them the same entry."""
+    assert entry_key(f"lab-{letter}") not in names(account("a1", username=f"lab-{sign}"))
+    assert entry_key(f"lab-{sign}") in names(account("a1", username=f"lab-{sign}"))
 
 
 @pytest.mark.parametrize(

@@ -532,28 +532,57 @@ def test_failed_actions_win_over_a_failed_gate(
 NOT_FOUND_PAGE = "<html><head><title>404 Not Found</title></head><body>Not Found</body></html>"
 
 
-def test_a_404_page_from_a_proxy_is_not_the_account_being_gone(
-    server: ScimServer, estate: Planted, folder: Path
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(page(404, NOT_FOUND_PAGE), id="an HTML page"),
+        pytest.param(page(404, ""), id="an empty body"),
+        pytest.param(answer(404, body={"message": "no Route matched"}), id="a gateway's JSON"),
+    ],
+)
+def test_a_404_from_in_front_of_the_service_is_not_the_account_being_gone(
+    server: ScimServer, estate: Planted, folder: Path, fault: Any
 ) -> None:
-    """A proxy in front of the service answers some paths itself (Apache refuses an encoded
-    slash with its own 404 page): that is no word from the service that the account is
-    gone, so neither the re-check before a write nor the read after one makes it done."""
+    """Something in front of the service answers for it (Apache refuses an encoded slash
+    with its own page, a gateway with no route sends an empty 404 or its own JSON): not
+    SCIM's error, so the account is listed by id, and there it still is. Neither the
+    re-check before a write nor the read after one makes the action done."""
     data = make_plan(folder)
     bob, olivia = estate["bob"]["id"], estate["olivia"]["id"]
-    server.faults.add(page(404, NOT_FOUND_PAGE), method="GET", path=bob, times=None)
-    server.faults.add(page(404, NOT_FOUND_PAGE), path=olivia, times=None)
+    server.faults.add(fault, method="GET", path=rf"/Users/{bob}\?", times=None)
+    server.faults.add(fault, path=rf"/Users/{olivia}\?", times=None)
     mark = len(server.faults.seen)
     result = apply_data(folder, data)
     assert result.exit_code is ExitCode.ACTIONS_FAILED
     entries = by_name(audit_log(folder))
     for name in ("bob", "olivia"):
         assert entries[name]["outcome"] == "failed", entries[name]
-        assert "HTTP 404, but the answer is not JSON" in entries[name]["detail"]
-        assert "not its word that the account is gone" in entries[name]["detail"]
+        assert (
+            "HTTP 404 without a SCIM error, and the listing holds it" in (entries[name]["detail"])
+        )
     assert entries["erin"]["outcome"] == "done", "the other accounts are acted on"
     assert writes(server, mark)["PATCH"] == 2, "bob is never written to"
     users = server.users()
     assert users["bob"]["active"] is True and "olivia" in users
+
+
+def test_a_service_that_says_404_its_own_way_is_believed_once_the_listing_agrees(
+    server: ScimServer, estate: Planted, folder: Path
+) -> None:
+    """A vendor whose 404 is not in SCIM's words (its own JSON): the account is gone when
+    a listing by its id holds nothing."""
+    data = make_plan(folder)
+    mallory = estate["mallory"]["id"]
+    server.delete_user(mallory)
+    vendor = answer(404, body={"Errors": {"description": "no such user", "code": 404}})
+    server.faults.add(vendor, method="GET", path=rf"/Users/{mallory}\?", times=None)
+    result = apply_data(folder, data)
+    assert result.exit_code is ExitCode.OK
+    entries = by_name(audit_log(folder))
+    assert entries["mallory"]["outcome"] == "done"
+    assert entries["mallory"]["detail"] == "already gone"
+    listed = [seen.query for seen in server.faults.seen if "filter" in seen.query]
+    assert any(mallory in query for query in listed), "confirmed by a listing by id"
 
 
 def test_connection_dropped_after_commit_is_retried_and_recognised_as_done(

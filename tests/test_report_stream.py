@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nhirecon import config, pipeline
+from nhirecon import config, output, pipeline
 from nhirecon.cli import audit as audit_command
 from nhirecon.cli.options import Color
 from nhirecon.core.allowlist import BroadEntry, ListName
@@ -752,6 +752,28 @@ def test_a_new_file_is_removed_again_when_a_later_one_fails(
         write_all([(made, iter(["{}"])), (refused, iter(["a"]))])
     assert sorted(os.listdir(tmp_path)) == ["old.csv"]
     assert refused.read_text() == "kept\n"
+
+
+def test_an_old_file_that_cannot_be_kept_aside_replaces_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every old file is kept aside before the first is replaced: one that cannot be (no
+    hard link, and no room for a copy) leaves every file as it was."""
+    names = ("a.json", "b.html", "c.md")
+    for name in names:
+        (tmp_path / name).write_text(f"old {name}\n")
+    real = output._kept_aside
+
+    def kept_aside(path: Path) -> Path | None:
+        if path.name == "c.md":
+            raise OutputError(f"{path}: cannot keep the old file aside: No space left on device")
+        return real(path)
+
+    monkeypatch.setattr(output, "_kept_aside", kept_aside)
+    with pytest.raises(OutputError, match="No space left"):
+        write_all([(tmp_path / name, iter([f"new {name}\n"])) for name in names])
+    assert [(tmp_path / name).read_text() for name in names] == [f"old {n}\n" for n in names]
+    assert sorted(os.listdir(tmp_path)) == list(names), "no temporary, no file kept aside"
 
 
 def test_a_signal_between_two_renames_waits_until_every_file_is_in_place(

@@ -98,8 +98,7 @@ def estate(tmp_path: Path, server: ScimServer, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     (tmp_path / "hr.csv").write_text(HR, encoding="utf-8")
     path = tmp_path / "nhirecon.yaml"
-    # No account here has a department: compared, it would be refused as unreadable.
-    path.write_text(estate_config(server, remediate=REMEDIATE, compare="[]"), encoding="utf-8")
+    path.write_text(estate_config(server, remediate=REMEDIATE), encoding="utf-8")
     return path
 
 

@@ -40,8 +40,8 @@ def test_the_default_correlation_on_a_column_the_export_lacks_is_refused(
     result = run("audit", "--now", NOW, "-f", "json", "-o", "r.json", cwd=tmp_path)
     assert result.returncode == 3, result.stderr
     assert (
-        "targets[0] (app): correlate reads the account's email, which the target provides for"
-        " no account: every account would be an orphan"
+        "targets[0] (app): no correlate rule can link an account: account.email (the target"
+        " has none) = identity.email (the source has it); every account would be an orphan"
     ) in result.stderr
     assert "map each field to the column or path that holds it" in result.stderr
     assert not (tmp_path / "r.json").exists()
@@ -55,14 +55,33 @@ def test_the_default_correlation_on_a_column_the_export_lacks_is_refused(
     assert run("validate", "--connect", cwd=tmp_path).returncode == 0
 
 
-def test_a_compared_field_the_export_lacks_is_refused(tmp_path: Path, run: Run) -> None:
+def test_a_compared_field_the_target_leaves_empty_is_drift_not_an_error(
+    tmp_path: Path, run: Run
+) -> None:
+    """A service that returns no department for anyone (an API leaves the attribute out
+    when it is empty) differs from the source: that is drift to report, not a misread."""
     app = "uid,email,enabled\nA1,a@x.com,true\nA2,b@x.com,true\n"
     write(tmp_path, "map: {id: uid, active: enabled}, compare: [department]", app=app)
+    result = run("audit", "--now", NOW, "-q", "--fail-on", "stale-attribute>1", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "stale-attribute>1" in result.stdout
+
+
+def test_each_rule_needs_both_of_its_fields(tmp_path: Path, run: Run) -> None:
+    """The target has usernames, the source emails: neither rule can link anything,
+    though each side has a field some rule reads."""
+    app = "uid,username,enabled\nA1,a,true\nA2,b,true\n"
+    write(
+        tmp_path,
+        "map: {id: uid, active: enabled},"
+        " correlate: [{account: email, identity: email}, {account: username, identity: username}]",
+        app=app,
+    )
     result = run("audit", "--now", NOW, "-q", cwd=tmp_path)
     assert result.returncode == 3, result.stderr
     assert (
-        "compare reads department, which the target provides for no account: every linked"
-        " account would differ from its identity"
+        "account.email (the target has none) = identity.email (the source has it);"
+        " account.username (the target has it) = identity.username (the source has none)"
     ) in result.stderr
 
 
@@ -71,9 +90,9 @@ def test_a_source_without_the_identity_field_is_refused(tmp_path: Path, run: Run
     write(tmp_path, "map: {id: uid, active: enabled, email: mail}", hr=hr)
     result = run("audit", "--now", NOW, "-q", cwd=tmp_path)
     assert result.returncode == 3, result.stderr
-    assert (
-        "correlate reads the identity's email, which the source provides for no identity"
-    ) in result.stderr
+    assert "identity.email (the source has none); every account would be an orphan" in (
+        result.stderr
+    )
 
 
 def test_one_rule_that_can_link_is_enough(tmp_path: Path) -> None:
@@ -126,5 +145,5 @@ def test_a_scim_service_whose_users_have_no_email_is_refused(
     loaded = config.load(tmp_path / "nhirecon.yaml")
     instant = parse_datetime(NOW)
     assert instant is not None
-    with pytest.raises(DataError, match="correlate reads the account's email, which the target"):
+    with pytest.raises(DataError, match=r"account\.email \(the target has none\)"):
         pipeline.audit(loaded, now=instant)

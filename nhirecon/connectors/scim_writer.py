@@ -7,12 +7,14 @@ which PATCH form, and which attributes a PUT may carry.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
+from urllib.parse import quote, urlencode
 
 from nhirecon.connectors.scim_client import ScimClient
 from nhirecon.connectors.scim_protocol import ProtocolError
@@ -83,21 +85,17 @@ class ScimWriter:
         )
 
     def read(self, resource_id: str) -> LiveAccount:
-        """The account as it is now (§3.4.1); 404 means it is gone, when the service says
-        so: with a JSON body (§3.12's error response, or a vendor's own) or none. A 404
-        whose body is not JSON (an HTML page) is a proxy's or gateway's answer in front of
-        the service, not the service's word on the account: :class:`ProtocolError`, so
-        that an action is failed rather than done."""
+        """The account as it is now (§3.4.1). A 404 means it is gone when the service says
+        so: with §3.12's error response. A 404 without one (an HTML page, an empty body,
+        a gateway's own JSON: something in front of the service may answer for it) is
+        confirmed by listing the id (``filter=id eq "…"``, §3.4.2.2): gone only when the
+        listing holds no such resource; :class:`ProtocolError` otherwise, so that an
+        action is failed rather than done on a guess."""
         url = f"{self.client.base_url}{resource_path(self.resource_type, resource_id)}"
         response = self.client.transport.request("GET", url)
         if response.status == NOT_FOUND:
-            try:
-                response.json()
-            except HttpError as exc:
-                raise ProtocolError(
-                    f"GET {response.url}: HTTP 404, but {exc.detail}: a page from something in"
-                    " front of the service, not its word that the account is gone"
-                ) from None
+            if not is_scim_error(_body(response)):
+                self._confirm_gone(resource_id, response)
             return LiveAccount(AccountState.GONE)
         if response.status not in GET_OK:
             raise self.client.transport.fail(response, "200 or 404")
@@ -111,6 +109,28 @@ class ScimWriter:
             )
         return LiveAccount(
             account_state(resource), resource_version(resource, response.header("ETag")), resource
+        )
+
+    def _confirm_gone(self, resource_id: str, answer: Response) -> None:
+        """Return when a listing by id holds no resource ``resource_id``; raise
+        :class:`ProtocolError` naming ``answer`` (the 404 not in SCIM's words) otherwise."""
+        query = urlencode({"filter": f"id eq {json.dumps(resource_id)}"}, quote_via=quote)
+        listing = self.client.transport.request(
+            "GET", f"{self.client.base_url}/{self.resource_type}?{query}"
+        )
+        body = _body(listing) if listing.status == HTTPStatus.OK else None
+        found = body.get("Resources") if isinstance(body, Mapping) else None
+        total = body.get("totalResults") if isinstance(body, Mapping) else None
+        if type(total) is int and total == 0 and not found:
+            return
+        said = (
+            "the listing holds it"
+            if isinstance(found, list) and any(_is(item, resource_id) for item in found)
+            else f"a listing by id could not confirm it (HTTP {listing.status})"
+        )
+        raise ProtocolError(
+            f"GET {answer.url}: HTTP 404 without a SCIM error, and {said}: not taken as the"
+            " account being gone (is something in front of the service answering for it?)"
         )
 
     def _version(self, live: LiveAccount) -> str | None:
@@ -195,6 +215,20 @@ class ScimWriter:
             return WriteResult(response.status, True)
         error = self.client.transport.fail(response)
         return WriteResult(response.status, False, error.detail)
+
+
+ERROR_SCHEMA: Final = "urn:ietf:params:scim:api:messages:2.0:Error"
+"""RFC 7644 §3.12: the schema of an error response."""
+
+
+def is_scim_error(body: Any) -> bool:
+    """Whether ``body`` is an error response in SCIM's words (§3.12)."""
+    schemas = body.get("schemas") if isinstance(body, Mapping) else None
+    return isinstance(schemas, list) and ERROR_SCHEMA in schemas
+
+
+def _is(item: Any, resource_id: str) -> bool:
+    return isinstance(item, Mapping) and str(item.get("id")) == resource_id
 
 
 def _body(response: Response) -> Any:

@@ -35,8 +35,8 @@ EXACT = "\x00"
 def entry_key(value: str | None) -> str | None:
     """The form an allowlist entry or an account's name is compared in: trimmed, composed
     (NFC: ``é`` typed as ``e`` and a combining accent is the same text, canonically
-    equivalent in Unicode's own terms, UAX #15; a character NFC would replace on its own,
-    such as the Kelvin sign, keeps the value exact) and lower-cased
+    equivalent in Unicode's own terms, UAX #15; a character NFC would replace on its own by
+    another, such as the Kelvin sign, keeps the value exact) and lower-cased
     (:func:`~nhirecon.core.values.lower_case`: a change of case, not the full case folding
     that makes ``straße`` of ``strasse``) when it is then in NFKC normal form, else marked
     as exact: a compatibility look-alike (``ａｄｍｉｎ``) never matches; ``None`` when
@@ -48,12 +48,21 @@ def entry_key(value: str | None) -> str | None:
         return None
     if value.isascii():
         return value.lower()
-    if any(unicodedata.normalize("NFC", char) != char for char in value):
-        return EXACT + value  # a singleton such as the Kelvin sign: never the plain letter
+    if any(_singleton(char) for char in value):
+        return EXACT + value  # such as the Kelvin sign: never the plain letter
     value = unicodedata.normalize("NFC", value)  # composes accents, changes no letter
     if unicodedata.is_normalized("NFKC", value):
         return lower_case(value)
     return EXACT + value
+
+
+def _singleton(char: str) -> bool:
+    """Whether NFC replaces ``char`` on its own by another single character (the Kelvin
+    sign by ``K``, the Ohm sign by ``Ω``): a look-alike kept apart, where composing an
+    accent with its letter, or keeping apart a character excluded from composition
+    (``क़``), is only another spelling of the same text."""
+    composed = unicodedata.normalize("NFC", char)
+    return composed != char and len(composed) == 1
 
 
 def names(record: Record) -> frozenset[str]:

@@ -89,44 +89,30 @@ def evaluated(findings: Iterable[Finding], place: str, skipped: Evidence) -> lis
 
 
 def unreadable_rules(
-    correlate: Sequence[CorrelationRule],
-    compare: Sequence[str],
-    accounts: Evidence,
-    identities: Evidence,
-) -> list[str]:
-    """What a target's ``correlate`` and ``compare`` read that its inputs do not provide at
-    all (SPEC §3.2: no silent misreads), as sentences; empty when nothing is amiss.
-
-    With no correlation rule whose account field the target provides, or whose identity
-    field the source provides, every account would be an ``orphan``; a compared field the
-    target does not provide would make every linked account with a value in the source a
-    ``stale-attribute``. Only canonical fields are judged: the evidence does not say which
-    custom attributes an input holds.
+    correlate: Sequence[CorrelationRule], accounts: Evidence, identities: Evidence
+) -> str | None:
+    """Why a target's ``correlate`` can link nothing (SPEC §3.2: no silent misreads), or
+    ``None``: no rule reads an account field the target provides and an identity field
+    the source provides, so every account would be an ``orphan``. Only rules on canonical
+    fields are judged: the evidence does not say which custom attributes an input holds.
     """
-    problems = []
-    judged = [
-        rule
+    if not correlate or any(
+        rule.account not in CANONICAL_FIELDS or rule.identity not in CANONICAL_FIELDS
         for rule in correlate
-        if rule.account in CANONICAL_FIELDS and rule.identity in CANONICAL_FIELDS
-    ]
-    if judged and len(judged) == len(correlate):
-        if not any(rule.account in accounts.provided for rule in judged):
-            fields = ", ".join(dict.fromkeys(rule.account for rule in judged))
-            problems.append(
-                f"correlate reads the account's {fields}, which the target provides for no"
-                " account: every account would be an orphan"
-            )
-        elif not any(rule.identity in identities.provided for rule in judged):
-            fields = ", ".join(dict.fromkeys(rule.identity for rule in judged))
-            problems.append(
-                f"correlate reads the identity's {fields}, which the source provides for no"
-                " identity: every account would be an orphan"
-            )
-    missing = [name for name in compare if name in CANONICAL_FIELDS]
-    missing = [name for name in missing if name not in accounts.provided]
-    if missing:
-        problems.append(
-            f"compare reads {', '.join(missing)}, which the target provides for no account:"
-            " every linked account would differ from its identity"
-        )
-    return problems
+    ):
+        return None
+    if any(
+        rule.account in accounts.provided and rule.identity in identities.provided
+        for rule in correlate
+    ):
+        return None
+    read = "; ".join(
+        f"account.{rule.account} ({_provided(rule.account, accounts, 'target')}) ="
+        f" identity.{rule.identity} ({_provided(rule.identity, identities, 'source')})"
+        for rule in correlate
+    )
+    return f"no correlate rule can link an account: {read}; every account would be an orphan"
+
+
+def _provided(name: str, evidence: Evidence, place: str) -> str:
+    return f"the {place} has it" if name in evidence.provided else f"the {place} has none"
