@@ -262,7 +262,10 @@ def _put_in_place(staged: Sequence[tuple[Path, Path]]) -> None:
     try:
         if len(staged) > 1:  # every old file aside before the first is replaced
             for _, path in staged:
-                kept.append((path, _kept_aside(path)))
+                aside = _aside(path) if os.path.lexists(path) else None
+                kept.append((path, aside))  # listed first: removed below, whatever stops it
+                if aside is not None:
+                    _keep_aside(path, aside)
         with _signals_deferred():  # the renames: quick, and never cut short between two
             _replace_all(staged, kept)
     finally:
@@ -295,24 +298,25 @@ def _replace_all(
         raise
 
 
-def _kept_aside(path: Path) -> Path | None:
-    """The file at ``path`` as it is now, kept under a private name beside it; ``None``
-    when there is none."""
-    if not os.path.lexists(path):
-        return None
-    aside = path.parent / f"{_temporary_prefix(path)}{secrets.token_hex(8)}.old"
+def _aside(path: Path) -> Path:
+    """A private name beside ``path`` for its old file."""
+    return path.parent / f"{_temporary_prefix(path)}{secrets.token_hex(8)}.old"
+
+
+def _keep_aside(path: Path, aside: Path) -> None:
+    """Keep the file at ``path`` as it is now under ``aside``: a hard link, else a private
+    copy (a file system without hard links, or a file mounted from elsewhere)."""
     try:
         os.link(path, aside, follow_symlinks=False)
-    except OSError:  # a file system without hard links, or a file mounted from elsewhere
-        try:
-            with open(path, "rb") as old, open(os.open(aside, _CREATE, PRIVATE), "wb") as copy:
-                shutil.copyfileobj(old, copy)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(aside)
-            reason = exc.strerror or exc
-            raise OutputError(f"{path}: cannot keep the old file aside: {reason}") from None
-    return aside
+        return
+    except OSError:
+        pass
+    try:
+        with open(path, "rb") as old, open(os.open(aside, _CREATE, PRIVATE), "wb") as copy:
+            shutil.copyfileobj(old, copy)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise OutputError(f"{path}: cannot keep the old file aside: {reason}") from None
 
 
 @contextlib.contextmanager

@@ -762,14 +762,15 @@ def test_an_old_file_that_cannot_be_kept_aside_replaces_nothing(
     names = ("a.json", "b.html", "c.md")
     for name in names:
         (tmp_path / name).write_text(f"old {name}\n")
-    real = output._kept_aside
+    real = output._keep_aside
 
-    def kept_aside(path: Path) -> Path | None:
+    def keep_aside(path: Path, aside: Path) -> None:
         if path.name == "c.md":
+            aside.write_text("half a copy")  # as a copy cut short by a full disk leaves it
             raise OutputError(f"{path}: cannot keep the old file aside: No space left on device")
-        return real(path)
+        real(path, aside)
 
-    monkeypatch.setattr(output, "_kept_aside", kept_aside)
+    monkeypatch.setattr(output, "_keep_aside", keep_aside)
     with pytest.raises(OutputError, match="No space left"):
         write_all([(tmp_path / name, iter([f"new {name}\n"])) for name in names])
     assert [(tmp_path / name).read_text() for name in names] == [f"old {n}\n" for n in names]
