@@ -259,6 +259,7 @@ def _put_in_place(staged: Sequence[tuple[Path, Path]]) -> None:
     aside stops it with none replaced; one during the renames takes effect after the last.
     :class:`OutputError` names the destination."""
     kept: list[tuple[Path, Path | None]] = []
+    stranded: list[Path] = []
     try:
         if len(staged) > 1:  # every old file aside before the first is replaced
             for _, path in staged:
@@ -267,19 +268,22 @@ def _put_in_place(staged: Sequence[tuple[Path, Path]]) -> None:
                 if aside is not None:
                     _keep_aside(path, aside)
         with _signals_deferred():  # the renames: quick, and never cut short between two
-            _replace_all(staged, kept)
+            _replace_all(staged, kept, stranded)
     finally:
         for _, old in kept:
-            if old is not None:
+            if old is not None and old not in stranded:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(old)
 
 
 def _replace_all(
-    staged: Sequence[tuple[Path, Path]], kept: Sequence[tuple[Path, Path | None]]
+    staged: Sequence[tuple[Path, Path]],
+    kept: Sequence[tuple[Path, Path | None]],
+    stranded: list[Path],
 ) -> None:
     """The renames of :func:`_put_in_place`; when one fails, those before it are undone
-    with the old files ``kept`` aside (``None``: there was none)."""
+    with the old files ``kept`` aside (``None``: there was none). An old file that cannot
+    be put back is left where it was kept (listed in ``stranded``) and named."""
     replaced = 0
     try:
         for temporary, path in staged:
@@ -288,13 +292,23 @@ def _replace_all(
             except OSError as exc:
                 raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
             replaced += 1
-    except BaseException:
+    except BaseException as exc:
+        unmended = []
         for path, old in reversed(kept[:replaced]):
-            with contextlib.suppress(OSError):
+            try:
                 if old is None:
                     os.unlink(path)
                 else:
                     os.replace(old, path)
+            except OSError as failed:
+                if old is not None:
+                    stranded.append(old)
+                kept_at = "" if old is None else f"; its old content is kept at {old}"
+                unmended.append(
+                    f"{path} is new and could not be put back ({failed.strerror}){kept_at}"
+                )
+        if unmended and isinstance(exc, OutputError):
+            raise OutputError(f"{exc}; and {'; '.join(unmended)}") from None
         raise
 
 

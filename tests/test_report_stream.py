@@ -754,6 +754,37 @@ def test_a_new_file_is_removed_again_when_a_later_one_fails(
     assert refused.read_text() == "kept\n"
 
 
+def test_an_old_file_that_cannot_be_put_back_is_kept_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second file cannot be replaced, and the first cannot be put back either: its
+    old content is never deleted, and the error says where it is."""
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text("OLD-A")
+    second.write_text("OLD-B")
+    real = os.replace
+    into_first: list[Any] = []
+
+    def replace(source: Any, destination: Any) -> None:
+        if Path(destination) == second:
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), str(destination))
+        if Path(destination) == first:
+            into_first.append(source)
+            if len(into_first) > 1:  # putting the old one back
+                raise OSError(errno.EIO, os.strerror(errno.EIO), str(destination))
+        real(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OutputError) as raised:
+        write_all([(first, iter(["NEW-A"])), (second, iter(["NEW-B"]))])
+    message = str(raised.value)
+    assert "b.json: cannot write: Device or resource busy" in message
+    assert f"{first} is new and could not be put back (Input/output error)" in message
+    kept = Path(message.rsplit("its old content is kept at ", 1)[1])
+    assert kept.read_text() == "OLD-A", "the only copy of the old report is not deleted"
+    assert second.read_text() == "OLD-B"
+
+
 def test_an_old_file_that_cannot_be_kept_aside_replaces_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -86,15 +87,18 @@ class ScimWriter:
 
     def read(self, resource_id: str) -> LiveAccount:
         """The account as it is now (§3.4.1). A 404 means it is gone when the service says
-        so: with §3.12's error response. A 404 without one (an HTML page, an empty body,
-        a gateway's own JSON: something in front of the service may answer for it) is
-        confirmed by listing the id (``filter=id eq "…"``, §3.4.2.2): gone only when the
-        listing holds no such resource; :class:`ProtocolError` otherwise, so that an
-        action is failed rather than done on a guess."""
+        so: §3.12's error response with ``status`` 404 and no ``scimType``, for an id of
+        plain characters (letters, digits, ``-._~``). Any other 404 is confirmed by listing
+        the id (``filter=id eq "…"``, §3.4.2.2), for it may not be the service's word on
+        the account: a page or a gateway's answer in front of the service, or a 404 for an
+        endpoint (§3.12: "resource or endpoint") when a server decodes a ``%2F`` in the id,
+        or reads a non-ASCII one otherwise, and the path misses the resource. Gone only
+        when the listing holds no such resource; :class:`ProtocolError` otherwise, so
+        that an action is failed rather than done on a guess."""
         url = f"{self.client.base_url}{resource_path(self.resource_type, resource_id)}"
         response = self.client.transport.request("GET", url)
         if response.status == NOT_FOUND:
-            if not is_scim_error(_body(response)):
+            if not (_PLAIN_ID.fullmatch(resource_id) and says_not_found(_body(response))):
                 self._confirm_gone(resource_id, response)
             return LiveAccount(AccountState.GONE)
         if response.status not in GET_OK:
@@ -119,8 +123,8 @@ class ScimWriter:
             "GET", f"{self.client.base_url}/{self.resource_type}?{query}"
         )
         body = _body(listing) if listing.status == HTTPStatus.OK else None
-        found = body.get("Resources") if isinstance(body, Mapping) else None
-        total = body.get("totalResults") if isinstance(body, Mapping) else None
+        found = _named(body, "Resources")
+        total = _named(body, "totalResults")
         if type(total) is int and total == 0 and not found:
             return
         said = (
@@ -221,14 +225,36 @@ ERROR_SCHEMA: Final = "urn:ietf:params:scim:api:messages:2.0:Error"
 """RFC 7644 §3.12: the schema of an error response."""
 
 
-def is_scim_error(body: Any) -> bool:
-    """Whether ``body`` is an error response in SCIM's words (§3.12)."""
-    schemas = body.get("schemas") if isinstance(body, Mapping) else None
-    return isinstance(schemas, list) and ERROR_SCHEMA in schemas
+_PLAIN_ID: Final = re.compile(r"[A-Za-z0-9._~-]+")
+"""An id that every server reads back from a path as it was sent (RFC 3986 unreserved)."""
+
+
+def says_not_found(body: Any) -> bool:
+    """Whether ``body`` is SCIM's error response saying the resource is not found
+    (§3.12): the error schema, ``status`` 404, and no ``scimType`` (which names another
+    fault, such as ``invalidPath``). Attribute names are compared ignoring case (RFC 7643
+    §2.1)."""
+    schemas = _named(body, "schemas")
+    if not isinstance(schemas, list):
+        return False
+    if ERROR_SCHEMA.casefold() not in {str(item).casefold() for item in schemas}:
+        return False
+    return str(_named(body, "status")) == "404" and _named(body, "scimType") is None
+
+
+def _named(body: Any, name: str) -> Any:
+    """The attribute ``name`` of a JSON object, its name compared ignoring case (RFC 7643
+    §2.1); ``None`` when absent, or when ``body`` is not an object."""
+    if not isinstance(body, Mapping):
+        return None
+    if name in body:
+        return body[name]
+    folded = name.casefold()
+    return next((value for key, value in body.items() if str(key).casefold() == folded), None)
 
 
 def _is(item: Any, resource_id: str) -> bool:
-    return isinstance(item, Mapping) and str(item.get("id")) == resource_id
+    return isinstance(item, Mapping) and str(_named(item, "id")) == resource_id
 
 
 def _body(response: Response) -> Any:
