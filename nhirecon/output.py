@@ -18,17 +18,15 @@ import io
 import os
 import secrets
 import shutil
-import signal
 import stat
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import IO, TypeAlias
 
 from nhirecon.errors import NhireconError
 from nhirecon.exit_codes import ExitCode
+from nhirecon.signals import Handler, replaced_handlers
 
 PRIVATE = 0o600
 PRIVATE_FOLDER = 0o700
@@ -338,21 +336,11 @@ def _signals_deferred() -> Iterator[None]:
     """Hold a Ctrl-C or SIGTERM until the block ends, then act on it as its handler would:
     files are put in place all or none, not cut short between two renames. Handlers are
     left alone outside the main thread and where they are not Python's."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Callable[[int, FrameType | None], object]] = {}
-    for wanted in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(wanted)
-        if callable(handler):
-            previous[wanted] = handler
     held: list[int] = []
-    for each in previous:
-        signal.signal(each, lambda number, frame: held.append(number))
+    previous: Mapping[int, Handler] = {}
     try:
-        yield
+        with replaced_handlers(lambda _: lambda number, frame: held.append(number)) as previous:
+            yield
     finally:
-        for each, handler in previous.items():
-            signal.signal(each, handler)
         if held:
             previous[held[0]](held[0], None)

@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "nhirecon.exit_codes",
         "nhirecon.errors",
         "nhirecon.output",
+        "nhirecon.signals",
         "nhirecon.yamlsafe",
         "nhirecon.core",
     ),

@@ -26,6 +26,8 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
+from nhirecon.signals import Handler, replaced_handlers
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -131,29 +133,19 @@ def signals_noted(raised: list[BaseException]) -> Iterator[None]:
     ``raised``: DuckDB swallows it when the signal stops a query (it raises an error of its
     own), and the run must stop with it (``terminated`` for SIGTERM, not ``interrupted``).
     Handlers are left alone outside the main thread and where they are not Python's."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Callable[[int, FrameType | None], object]] = {}
-    for wanted in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(wanted)
-        if callable(handler):
-            previous[wanted] = handler
 
-    def noted(number: int, frame: FrameType | None) -> None:
-        try:
-            previous[number](number, frame)
-        except BaseException as exc:
-            raised.append(exc)
-            raise
+    def noting(handler: Handler) -> Handler:
+        def noted(number: int, frame: FrameType | None) -> None:
+            try:
+                handler(number, frame)
+            except BaseException as exc:
+                raised.append(exc)
+                raise
 
-    for each in previous:
-        signal.signal(each, noted)
-    try:
+        return noted
+
+    with replaced_handlers(noting):
         yield
-    finally:
-        for each, handler in previous.items():
-            signal.signal(each, handler)
 
 
 def signals_interrupt(con: duckdb.DuckDBPyConnection, body: Callable[[], T]) -> T:

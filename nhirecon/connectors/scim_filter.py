@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from nhirecon.connectors.scim_schema import attribute
+
 CORE_SCHEMAS: Final = frozenset(
     {
         "urn:ietf:params:scim:schemas:core:2.0:user",
@@ -270,24 +272,11 @@ def _check_operands(path: AttrPath, op: str, value: object) -> None:
 # --- evaluation ---------------------------------------------------------------------------
 
 
-def _get(node: object, name: str) -> Any:
-    """``node[name]``, the name matched case-insensitively (RFC 7643 §2.1)."""
-    if not isinstance(node, Mapping):
-        return None
-    if name in node:
-        return node[name]
-    folded = name.casefold()
-    for key, value in node.items():
-        if isinstance(key, str) and key.casefold() == folded:
-            return value
-    return None
-
-
 def _holder(resource: Mapping[str, Any], path: AttrPath) -> Any:
     """The object the path's attribute is read from: the resource, or an extension's."""
     if path.schema is None or path.schema.casefold() in CORE_SCHEMAS:
         return resource
-    return _get(resource, path.schema)
+    return attribute(resource, path.schema)
 
 
 def _flat(value: Any) -> list[Any]:
@@ -299,11 +288,11 @@ def _flat(value: Any) -> list[Any]:
 
 
 def _values(resource: Mapping[str, Any], path: AttrPath) -> list[Any]:
-    top = _get(_holder(resource, path), path.name)
+    top = attribute(_holder(resource, path), path.name)
     if path.sub is None:
         return _flat(top)
     sub = path.sub
-    return [value for item in _flat(top) for value in _flat(_get(item, sub))]
+    return [value for item in _flat(top) for value in _flat(attribute(item, sub))]
 
 
 def _present(value: Any) -> bool:
@@ -365,13 +354,13 @@ def _eval(node: Node, resource: Mapping[str, Any]) -> bool:
     if isinstance(node, Present):
         return any(_present(value) for value in _values(resource, node.path))
     if isinstance(node, ValuePath):
-        items = _flat(_get(_holder(resource, node.path), node.path.name))
+        items = _flat(attribute(_holder(resource, node.path), node.path.name))
         return any(
             _eval(node.inner, item if isinstance(item, Mapping) else {"value": item})
             for item in items
         )
     values = [
-        _get(value, "value") if isinstance(value, Mapping) else value
+        attribute(value, "value") if isinstance(value, Mapping) else value
         for value in _values(resource, node.path)
     ]
     values = [value for value in values if value is not None]

@@ -15,6 +15,8 @@ from nhirecon.core.model import Origin
 USER_SCHEMA: Final = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER: Final = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LIST_RESPONSE: Final = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR: Final = "urn:ietf:params:scim:api:messages:2.0:Error"
+"""RFC 7644 §3.12: the schema of an error response."""
 
 DEFAULT_MAP: Final[Mapping[str, str]] = {
     "id": "id",
@@ -90,3 +92,17 @@ def _resolve(folded: dict[str, Any], path: str) -> object:
     schema, parts = _compile(path)
     node: object = folded if schema is None else folded.get(schema)
     return paths.walk(node, parts)
+
+
+def attribute(node: object, name: str) -> Any:
+    """``node[name]``, the name matched ignoring case (RFC 7643 §2.1); ``None`` when
+    absent, or when ``node`` is not an object."""
+    if not isinstance(node, Mapping):
+        return None
+    if name in node:
+        return node[name]
+    folded = name.casefold()
+    for key, value in node.items():
+        if isinstance(key, str) and key.casefold() == folded:
+            return value
+    return None

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 from nhirecon.connectors.scim_client import ScimClient
 from nhirecon.connectors.scim_protocol import ProtocolError
+from nhirecon.connectors.scim_schema import ERROR, attribute
 from nhirecon.connectors.scim_writes import (
     READ_ONLY,
     AccountState,
@@ -123,8 +124,8 @@ class ScimWriter:
             "GET", f"{self.client.base_url}/{self.resource_type}?{query}"
         )
         body = _body(listing) if listing.status == HTTPStatus.OK else None
-        found = _named(body, "Resources")
-        total = _named(body, "totalResults")
+        found = attribute(body, "Resources")
+        total = attribute(body, "totalResults")
         if type(total) is int and total == 0 and not found:
             return
         said = (
@@ -221,10 +222,6 @@ class ScimWriter:
         return WriteResult(response.status, False, error.detail)
 
 
-ERROR_SCHEMA: Final = "urn:ietf:params:scim:api:messages:2.0:Error"
-"""RFC 7644 §3.12: the schema of an error response."""
-
-
 _PLAIN_ID: Final = re.compile(r"[A-Za-z0-9._~-]+")
 """An id that every server reads back from a path as it was sent (RFC 3986 unreserved)."""
 
@@ -234,27 +231,16 @@ def says_not_found(body: Any) -> bool:
     (§3.12): the error schema, ``status`` 404, and no ``scimType`` (which names another
     fault, such as ``invalidPath``). Attribute names are compared ignoring case (RFC 7643
     §2.1)."""
-    schemas = _named(body, "schemas")
+    schemas = attribute(body, "schemas")
     if not isinstance(schemas, list):
         return False
-    if ERROR_SCHEMA.casefold() not in {str(item).casefold() for item in schemas}:
+    if ERROR.casefold() not in {str(item).casefold() for item in schemas}:
         return False
-    return str(_named(body, "status")) == "404" and _named(body, "scimType") is None
-
-
-def _named(body: Any, name: str) -> Any:
-    """The attribute ``name`` of a JSON object, its name compared ignoring case (RFC 7643
-    §2.1); ``None`` when absent, or when ``body`` is not an object."""
-    if not isinstance(body, Mapping):
-        return None
-    if name in body:
-        return body[name]
-    folded = name.casefold()
-    return next((value for key, value in body.items() if str(key).casefold() == folded), None)
+    return str(attribute(body, "status")) == "404" and attribute(body, "scimType") is None
 
 
 def _is(item: Any, resource_id: str) -> bool:
-    return isinstance(item, Mapping) and str(_named(item, "id")) == resource_id
+    return isinstance(item, Mapping) and str(attribute(item, "id")) == resource_id
 
 
 def _body(response: Response) -> Any:

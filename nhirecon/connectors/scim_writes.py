@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import quote
 
-from nhirecon.connectors.scim_schema import USER_SCHEMA
+from nhirecon.connectors.scim_schema import USER_SCHEMA, attribute
 from nhirecon.core.ids import id_problem
 from nhirecon.errors import ConnectorError
 
@@ -223,20 +223,13 @@ def resource_version(resource: Mapping[str, Any], etag: str | None) -> str | Non
     """``meta.version`` of a resource, else the ``ETag`` header (RFC 7644 §3.14), as given;
     its names read case-insensitively (RFC 7643 §2.1), as the mapping reads them, and a
     number as its text."""
-    meta = _named(resource, "meta")
-    version = _named(meta, "version") if isinstance(meta, Mapping) else None
+    meta = attribute(resource, "meta")
+    version = attribute(meta, "version") if isinstance(meta, Mapping) else None
     if isinstance(version, str):
         return version
     if isinstance(version, int) and not isinstance(version, bool):
         return str(version)
     return etag
-
-
-def _named(data: Mapping[str, Any], name: str) -> Any:
-    """The value of attribute ``name`` of ``data``, its name in any case."""
-    if name in data:
-        return data[name]
-    return next((value for key, value in data.items() if key.casefold() == name), None)
 
 
 def opaque_tag(version: str | None) -> str | None:

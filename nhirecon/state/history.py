@@ -36,11 +36,11 @@ from nhirecon.core.report import HistoryView, Report, ResolvedFinding, RunTrend,
 from nhirecon.state.history_db import (
     Damaged,
     epoch,
+    file_version,
     instant,
     kind,
     reading,
     storable,
-    version,
     whole,
     writing,
 )
@@ -324,17 +324,12 @@ def last_source_count(path: Path, source: str, until: datetime) -> SourceCount |
     with reading(path) as db:
         if db is None:
             return None
-        row = db.execute(
-            "SELECT r.id, p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
-            " WHERE p.place = ? AND p.role = 'source' AND r.at <= ?"
-            " ORDER BY r.at DESC, r.id DESC LIMIT 1",
-            (storable(source), epoch(until)),
-        ).fetchone()
+        row = _last_run(db, source, "source", until)
         if row is None:
             return None
         inputs = (
             db.execute("SELECT input, records FROM run_inputs WHERE run_id = ?", (row[0],))
-            if version(db) >= INPUTS_SINCE
+            if file_version(db) >= INPUTS_SINCE
             else ()
         )
         return SourceCount(
@@ -361,12 +356,20 @@ def last_target_counts(path: Path, targets: Sequence[str], until: datetime) -> d
             return {}
         found = {}
         for place in targets:
-            row = db.execute(
-                "SELECT p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
-                " WHERE p.place = ? AND p.role = 'target' AND r.at <= ?"
-                " ORDER BY r.at DESC, r.id DESC LIMIT 1",
-                (storable(place), epoch(until)),
-            ).fetchone()
+            row = _last_run(db, place, "target", until)
             if row is not None:
-                found[place] = whole(row[0], "a run's record count")
+                found[place] = whole(row[1], "a run's record count")
     return found
+
+
+def _last_run(
+    db: sqlite3.Connection, place: str, role: str, until: datetime
+) -> tuple[object, object] | None:
+    """The id and record count of ``place`` (as ``role``) at the latest run recorded at or
+    before the instant ``until``, as the file holds them; ``None`` if there is none."""
+    row = db.execute(
+        "SELECT r.id, p.records FROM runs r JOIN run_places p ON p.run_id = r.id"
+        " WHERE p.place = ? AND p.role = ? AND r.at <= ? ORDER BY r.at DESC, r.id DESC LIMIT 1",
+        (storable(place), role, epoch(until)),
+    ).fetchone()
+    return None if row is None else (row[0], row[1])

@@ -245,7 +245,7 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> boo
     Returns whether the file holds a history: ``False`` for an empty file read only.
     """
     application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    version = file_version(connection)
     tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     if application_id != APPLICATION_ID and (tables or version or application_id):
         raise HistoryError(
@@ -265,7 +265,7 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> boo
         if version == 0:
             raise HistoryError(f"history file {path}: schema version 0 needs an upgrade")
         # Each step only adds tables: an older file is read as it is (readers of a table
-        # it lacks check its `version`), and migrated by the next write.
+        # it lacks check its `file_version`), and migrated by the next write.
         return True
     for step in range(version, SCHEMA_VERSION):
         for statement in MIGRATIONS[step].split(";"):
@@ -276,7 +276,7 @@ def _check(connection: sqlite3.Connection, path: Path, *, writable: bool) -> boo
     return True
 
 
-def version(connection: sqlite3.Connection) -> int:
+def file_version(connection: sqlite3.Connection) -> int:
     """The file's schema version: an older file read as it is lacks the tables added since
     (see :data:`~nhirecon.state.history_schema.MIGRATIONS`)."""
     return int(connection.execute("PRAGMA user_version").fetchone()[0])
